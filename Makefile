@@ -1,0 +1,25 @@
+# Two entry points do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+.PHONY: demo test lint bench serve
+demo: $(BIN)/.installed
+	$(BIN)/warroom demo
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check warroom tests bench
+	$(BIN)/mypy warroom/core warroom/sync
+
+test: lint
+	$(BIN)/pytest
+
+bench: $(BIN)/.installed
+	$(BIN)/python -m bench.fanout
+	$(BIN)/python -m bench.intake

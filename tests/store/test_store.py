@@ -1,0 +1,188 @@
+"""The store on both databases: migrations, deduplication, the open-alert-group rule, the outbox and timers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import inspect, text
+
+from warroom.bot.incidents import IncidentService
+from warroom.core.model import AlertIn, AlertStatus, Origin, Urgency
+from warroom.settings import Settings
+from warroom.store.db import Store
+
+
+@pytest.fixture
+async def store(db_url: str) -> AsyncIterator[Store]:
+    s = Store.from_url(db_url)
+    await s.migrate()
+    yield s
+    await s.dispose()
+
+
+def alert(fp: str = "fp1", status: AlertStatus = AlertStatus.FIRING, severity: str = "critical",
+          service: str = "checkout-api", starts: datetime | None = None) -> AlertIn:
+    return AlertIn(
+        source="alertmanager", fingerprint=fp, status=status, name=f"Alert{fp}", summary="broken", service=service,
+        severity=severity, labels={"alertname": f"Alert{fp}"}, starts_at=starts or datetime(2026, 11, 1, tzinfo=UTC),
+    )
+
+
+def settings(**svc: object) -> Settings:
+    return Settings(
+        slack={"enabled": False}, xurrent={"enabled": False},
+        services=[{"name": "checkout-api", "responders": ["ana@example.com"], "bridge": "none", **svc}],
+    )
+
+
+async def test_migrate_creates_every_table_and_is_idempotent(store: Store) -> None:
+    await store.migrate()
+    async with store.engine.connect() as conn:
+        names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    assert {"incidents", "alerts", "timeline", "links", "outbox", "timers"} <= names
+    assert version == "0001"
+
+
+async def test_alert_occurrences_are_deduplicated(store: Store) -> None:
+    async with store.tx() as tx:
+        first = await tx.alerts.record(alert(), "P1")
+        again = await tx.alerts.record(alert(), "P1")
+        resolved = await tx.alerts.record(alert(status=AlertStatus.RESOLVED), "P1")
+        late = await tx.alerts.record(alert(status=AlertStatus.RESOLVED), "P1")
+        later = await tx.alerts.record(alert(starts=datetime(2026, 11, 2, tzinfo=UTC)), "P1")
+        assert [first[1], again[1], resolved[1], late[1], later[1]] == ["new", "repeat", "resolved", "stale", "new"]
+        assert first[0] == again[0] == resolved[0] != later[0]
+        assert await tx.alerts.count() == 2
+        assert (await tx.alerts.get(first[0]))["repeats"] == 3
+
+
+async def test_concurrent_alerts_open_exactly_one_incident(store: Store) -> None:
+    service = IncidentService(settings(), store)
+    results = await asyncio.gather(*(service.ingest_alerts([alert(fp=f"fp{i}")]) for i in range(12)))
+    declared = [o for r in results for o in r.outcomes if o.result == "declared"]
+    grouped = [o for r in results for o in r.outcomes if o.result == "grouped"]
+    assert len(declared) == 1 and len(grouped) == 11
+    async with store.read() as tx:
+        assert await tx.incidents.count() == 1
+        assert len(await tx.alerts.for_incident(declared[0].incident)) == 12  # type: ignore[arg-type]
+
+
+async def test_below_threshold_alerts_wait_and_join_the_next_declared_incident(store: Store) -> None:
+    service = IncidentService(settings(declare_threshold="P2"), store)
+    low = await service.ingest_alerts([alert(fp="w", severity="warning")])
+    assert low.outcomes[0].result == "recorded" and low.incidents == []
+    high = await service.ingest_alerts([alert(fp="c", severity="critical")])
+    assert high.outcomes[0].result == "declared"
+    async with store.read() as tx:
+        assert {a["fingerprint"] for a in await tx.alerts.for_incident(high.incidents[0])} == {"w", "c"}
+
+
+async def test_a_higher_alert_raises_the_open_incidents_priority(store: Store) -> None:
+    service = IncidentService(settings(declare_threshold="P3"), store)
+    first = await service.ingest_alerts([alert(fp="a", severity="warning")])
+    await service.ingest_alerts([alert(fp="b", severity="critical")])
+    async with store.read() as tx:
+        incident = await tx.incidents.get(first.incidents[0])
+        events = [e.kind for e in await tx.timeline.for_incident(first.incidents[0])]
+    assert incident is not None and incident.priority == "P1" and incident.urgency is Urgency.HIGH
+    assert "priority_changed" in events
+
+
+async def test_resolved_alerts_go_on_the_timeline_but_never_resolve_the_incident(store: Store) -> None:
+    service = IncidentService(settings(), store)
+    declared = await service.ingest_alerts([alert()])
+    await service.ingest_alerts([alert(status=AlertStatus.RESOLVED)])
+    async with store.read() as tx:
+        incident = await tx.incidents.get(declared.incidents[0])
+        events = await tx.timeline.for_incident(declared.incidents[0])
+        says = [j for j in await tx.outbox.jobs(declared.incidents[0]) if j["kind"] == "warroom.say"]
+    assert incident is not None and incident.status.value == "triggered"
+    assert [e.kind for e in events][-1] == "alert_resolved"
+    assert "stays open" in says[-1]["payload"]["text"]
+
+
+async def test_unknown_service_is_kept_but_not_declared(store: Store) -> None:
+    result = await IncidentService(settings(), store).ingest_alerts([alert(service="nobody-knows")])
+    assert result.outcomes[0].result == "unrouted"
+    assert "not in the catalog" in (result.outcomes[0].note or "")
+    async with store.read() as tx:
+        assert await tx.alerts.count() == 1 and await tx.incidents.count() == 0
+
+
+async def _incident(store: Store) -> int:
+    async with store.tx() as tx:
+        inc = await tx.incidents.create(title="t", service="s", priority="P1", urgency=Urgency.HIGH, details="",
+                                        assignee=None, origin=Origin.CHAT)
+        return inc.id
+
+
+async def test_outbox_runs_one_ordering_key_in_order_and_coalesces(store: Store) -> None:
+    inc = await _incident(store)
+    async with store.tx() as tx:
+        a = await tx.outbox.enqueue("k", {"n": 1}, incident_id=inc, ordering_key="o")
+        b = await tx.outbox.enqueue("k", {"n": 2}, incident_id=inc, ordering_key="o")
+        c = await tx.outbox.enqueue("free", incident_id=inc, dedup_key="d")
+        assert await tx.outbox.enqueue("free", incident_id=inc, dedup_key="d") is None
+    async with store.tx() as tx:
+        claimed = await tx.outbox.claim(10, lease=60)
+    assert [j.id for j in claimed] == [a, c]  # b waits for a
+    async with store.tx() as tx:
+        assert await tx.outbox.enqueue("free", incident_id=inc, dedup_key="d") is not None  # c is running now
+        assert b not in [j.id for j in await tx.outbox.claim(10, lease=60)]
+        await tx.outbox.finish(a)
+    async with store.tx() as tx:
+        assert b in [j.id for j in await tx.outbox.claim(10, lease=60)]
+
+
+async def test_an_expired_lease_is_claimed_again(store: Store) -> None:
+    inc = await _incident(store)
+    async with store.tx() as tx:
+        job = await tx.outbox.enqueue("k", incident_id=inc)
+    async with store.tx() as tx:
+        assert [j.id for j in await tx.outbox.claim(5, lease=0.0)] == [job]
+    async with store.tx() as tx:
+        tx.outbox.now = tx.now + timedelta(seconds=1)
+        again = await tx.outbox.claim(5, lease=60)
+    assert [j.id for j in again] == [job] and again[0].attempts == 2 and again[0].is_retry
+
+
+async def test_concurrent_claimers_never_share_a_job(store: Store) -> None:
+    inc = await _incident(store)
+    async with store.tx() as tx:
+        ids = {await tx.outbox.enqueue("k", {"i": i}, incident_id=inc) for i in range(60)}
+
+    async def claimer() -> list[int]:
+        got: list[int] = []
+        while True:
+            async with store.tx() as tx:
+                jobs = await tx.outbox.claim(3, lease=60)
+            if not jobs:
+                return got
+            got += [j.id for j in jobs]
+
+    results = await asyncio.gather(*(claimer() for _ in range(6)))
+    flat = [i for r in results for i in r]
+    assert sorted(flat) == sorted(ids) and len(flat) == len(set(flat))
+
+
+async def test_timers_fire_once_into_the_outbox_and_periodic_ones_move_on(store: Store) -> None:
+    inc = await _incident(store)
+    async with store.tx() as tx:
+        await tx.timers.schedule("once", "ping", delay=0, incident_id=inc, payload={"x": 1})
+        await tx.timers.schedule("every", "tick", delay=0, interval=60)
+        await tx.timers.schedule("later", "ping", delay=3600)
+        await tx.timers.schedule("later", "ping", delay=7200)  # moved, not doubled
+    async with store.tx() as tx:
+        assert await tx.timers.fire_due() == 2
+    async with store.tx() as tx:
+        assert await tx.timers.fire_due() == 0
+        left = {t["key"]: t for t in await tx.timers.all()}
+        jobs = await tx.outbox.jobs()
+    assert set(left) == {"every", "later"}
+    assert left["every"]["fire_at"] > datetime.now(UTC) + timedelta(seconds=50)
+    assert sorted(j["kind"] for j in jobs) == ["ping", "tick"]
+    assert next(j for j in jobs if j["kind"] == "ping")["payload"] == {"x": 1, "timer": "once"}

@@ -1,0 +1,1 @@
+"""warroom: chat-ops for major incidents."""

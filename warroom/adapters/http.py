@@ -1,0 +1,159 @@
+"""The one choke point for JSON-over-HTTP adapters (Xurrent, Zoom, Webex): retries with backoff and jitter,
+Retry-After honoured, errors translated into :mod:`warroom.adapters.errors`, logging without secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import httpx
+
+from .errors import AdapterError, NotFound, Permanent, RateLimited, Transient
+
+log = logging.getLogger("warroom.adapters.http")
+
+#: Statuses worth retrying.
+RETRY_STATUSES = frozenset({408, 409, 412, 425, 500, 502, 503, 504})
+
+
+def retry_after_seconds(value: str | None, default: float = 1.0) -> float:
+    """Parse Retry-After (seconds or an HTTP date)."""
+    if not value:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    parsed = email.utils.parsedate_to_datetime(value) if value else None
+    if parsed is None:
+        return default
+    return max(0.0, parsed.timestamp() - time.time())
+
+
+def error_reason(response: httpx.Response) -> str:
+    """A short sentence from an error body: the service's own message where it gives one."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip().replace("\n", " ")
+        return f"HTTP {response.status_code}" + (f": {text[:200]}" if text else "")
+    if isinstance(body, dict):
+        for key in ("message", "error_description", "error", "errors"):
+            if body.get(key):
+                value = body[key]
+                if isinstance(value, list):
+                    value = "; ".join(str(v.get("message", v)) if isinstance(v, dict) else str(v) for v in value)
+                return f"HTTP {response.status_code}: {str(value)[:300]}"
+    return f"HTTP {response.status_code}"
+
+
+class JsonApi:
+    """An httpx client with warroom's retry and error rules.
+
+    ``auth`` is an async callable returning headers to add (token refresh lives in the adapter), and
+    ``on_unauthorized`` is called once on a 401 before one more try.
+    """
+
+    def __init__(
+        self,
+        system: str,
+        base_url: str,
+        *,
+        client: httpx.AsyncClient | None = None,
+        timeout: float = 15.0,
+        max_retries: int = 4,
+        backoff_base: float = 0.25,
+        backoff_max: float = 4.0,
+        max_inline_wait: float = 5.0,
+        auth: Callable[[], Awaitable[Mapping[str, str]]] | None = None,
+        on_unauthorized: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.system = system
+        self.base_url = base_url.rstrip("/")
+        self._client = client or httpx.AsyncClient(timeout=timeout)
+        self._own_client = client is None
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.max_inline_wait = max_inline_wait
+        self._auth = auth
+        self._on_unauthorized = on_unauthorized
+        #: Calls made, for benchmarks and tests: (method, path, status).
+        self.calls = 0
+
+    async def aclose(self) -> None:
+        if self._own_client:
+            await self._client.aclose()
+
+    def url(self, path: str) -> str:
+        return path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        ok: Callable[[httpx.Response], bool] | None = None,
+    ) -> httpx.Response:
+        """Send with retries; return the 2xx response or raise an AdapterError."""
+        url = self.url(path)
+        attempt = 0
+        reauthed = False
+        while True:
+            attempt += 1
+            hdrs: dict[str, str] = dict(headers or {})
+            if self._auth is not None:
+                hdrs.update(await self._auth())
+            self.calls += 1
+            try:
+                response = await self._client.request(method, url, json=json, params=params, data=data, headers=hdrs)
+            except httpx.TimeoutException:
+                error: AdapterError = Transient(self.system, f"{method} {path} timed out")
+            except httpx.TransportError as exc:
+                error = Transient(self.system, f"{method} {path} failed to connect ({type(exc).__name__})")
+            else:
+                log.debug("%s %s %s -> %s", self.system, method, path, response.status_code)
+                if response.is_success and (ok is None or ok(response)):
+                    return response
+                status = response.status_code
+                if status == 401 and self._on_unauthorized is not None and not reauthed:
+                    reauthed = True
+                    await self._on_unauthorized()
+                    continue
+                if status == 429:
+                    wait = retry_after_seconds(response.headers.get("Retry-After"))
+                    if wait > self.max_inline_wait or attempt > self.max_retries:
+                        raise RateLimited(self.system, f"rate limited on {method} {path}", wait)
+                    await asyncio.sleep(wait)
+                    continue
+                if status in RETRY_STATUSES:
+                    error = Transient(self.system, f"{method} {path}: {error_reason(response)}")
+                elif status == 404:
+                    raise NotFound(self.system, f"{method} {path}: {error_reason(response)}")
+                else:
+                    raise Permanent(self.system, f"{method} {path}: {error_reason(response)}")
+            if attempt > self.max_retries:
+                raise error
+            await asyncio.sleep(self._backoff(attempt))
+
+    def _backoff(self, attempt: int) -> float:
+        cap = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+        return random.uniform(cap / 2, cap)
+
+    async def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = await self.request(method, path, **kwargs)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise Permanent(self.system, f"{method} {path} answered with a body that is not JSON") from None

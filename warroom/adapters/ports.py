@@ -1,0 +1,139 @@
+"""The seams between warroom and the outside systems: one small Protocol per kind of system.
+
+Adapters implement these over real HTTP; tests and the demo point the same adapters at the sandbox
+emulators. Every method raises only :mod:`warroom.adapters.errors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRef:
+    id: str
+    name: str
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    channel_id: str
+    ts: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bookmark:
+    id: str
+    title: str
+    link: str
+
+
+class ChatPort(Protocol):
+    """A chat workspace (Slack) as the war-room fan-out uses it."""
+
+    async def bot_user_id(self) -> str: ...
+
+    async def create_channel(self, name: str, *, private: bool = False) -> ChannelRef:
+        """Create a channel. Raises :class:`~warroom.adapters.errors.Conflict` when the name is taken."""
+        ...
+
+    async def find_own_channel(self, name: str) -> ChannelRef | None:
+        """The channel of that name if this bot created it (to adopt it after a crash), else None."""
+        ...
+
+    async def lookup_users(self, emails: Sequence[str]) -> dict[str, str]:
+        """Email → user id for the emails that belong to someone in the workspace."""
+        ...
+
+    async def invite(self, channel_id: str, user_ids: Sequence[str]) -> None:
+        """Invite everyone in one call; people already in the channel are not an error."""
+        ...
+
+    async def set_topic(self, channel_id: str, topic: str) -> None: ...
+
+    async def post_message(
+        self,
+        channel_id: str,
+        text: str,
+        *,
+        blocks: Sequence[Mapping[str, Any]] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> MessageRef:
+        """``metadata`` is Slack message metadata {"event_type": …, "event_payload": {…}}."""
+        ...
+
+    async def update_message(
+        self, channel_id: str, ts: str, text: str, *, blocks: Sequence[Mapping[str, Any]] | None = None
+    ) -> None: ...
+
+    async def find_message(self, channel_id: str, event_type: str, key: str) -> MessageRef | None:
+        """A message this bot posted whose metadata has that event_type and event_payload["key"] == key."""
+        ...
+
+    async def pin(self, channel_id: str, ts: str) -> None:
+        """Pin; already pinned is not an error."""
+        ...
+
+    async def add_bookmark(self, channel_id: str, title: str, link: str) -> Bookmark: ...
+
+    async def list_bookmarks(self, channel_id: str) -> list[Bookmark]: ...
+
+    def channel_url(self, channel_id: str) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    id: int
+    name: str
+    email: str
+
+
+class ItsmPort(Protocol):
+    """An ITSM (Xurrent) as the link engine uses it. Request bodies and results use Xurrent's REST shapes."""
+
+    async def find_person(self, email: str) -> Person | None: ...
+
+    async def create_request(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """POST /requests; returns the created request."""
+        ...
+
+    async def find_request_by_source(self, source: str, source_id: str) -> dict[str, Any] | None:
+        """The request created with that ``source``/``source_ID``, if any (the create idempotency key)."""
+        ...
+
+    async def get_request(self, request_id: int) -> dict[str, Any]: ...
+
+    async def update_request(self, request_id: int, fields: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    async def add_note(self, request_id: int, text: str, *, internal: bool = False) -> int:
+        """POST /requests/:id/notes; returns the note id."""
+        ...
+
+    async def list_notes(self, request_id: int) -> list[dict[str, Any]]: ...
+
+    def request_url(self, request_id: int) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Meeting:
+    provider: str
+    id: str
+    join_url: str
+    topic: str
+    #: Dial-in and other details safe to share with everyone (never a host/start link).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class BridgePort(Protocol):
+    """A conference bridge provider (Zoom, Webex)."""
+
+    provider: str
+
+    async def create_meeting(self, topic: str, *, agenda: str = "") -> Meeting: ...
+
+    async def find_meeting(self, topic: str) -> Meeting | None:
+        """A meeting this account created with exactly that topic (to adopt it after a crash)."""
+        ...

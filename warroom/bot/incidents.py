@@ -1,0 +1,232 @@
+"""Applies commands to incidents: one transaction changes the incident, appends to its timeline and enqueues
+the outbox jobs for every outside effect (the war-room fan-out, the ITSM request, the bridge, war-room lines)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import IntegrityError
+
+from warroom.core import intake
+from warroom.core.intake import AlertAction
+from warroom.core.model import AlertIn, AlertStatus, Incident, Origin, Urgency
+from warroom.core.rules import severity_to_priority
+from warroom.settings import ServiceSettings, Settings
+from warroom.store.db import Store, Tx
+
+from . import jobs
+
+log = logging.getLogger("warroom.incidents")
+
+
+@dataclass
+class AlertOutcome:
+    fingerprint: str
+    result: str
+    incident: int | None = None
+    note: str | None = None
+
+
+@dataclass
+class IntakeResult:
+    outcomes: list[AlertOutcome] = field(default_factory=list)
+
+    @property
+    def incidents(self) -> list[int]:
+        return sorted({o.incident for o in self.outcomes if o.incident is not None})
+
+
+class IncidentService:
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+
+    # -- declaring ----------------------------------------------------------------------------------
+    async def declare(
+        self,
+        *,
+        service: str,
+        title: str,
+        priority: str | None,
+        details: str = "",
+        origin: Origin = Origin.CHAT,
+        actor: str | None = None,
+        urgency: Urgency | None = None,
+    ) -> Incident:
+        svc = self._service(service)
+        async with self.store.tx() as tx:
+            return await self._declare(
+                tx, svc, title=title, priority=priority, details=details, origin=origin, actor=actor, urgency=urgency
+            )
+
+    async def _declare(
+        self,
+        tx: Tx,
+        svc: ServiceSettings,
+        *,
+        title: str,
+        priority: str | None,
+        details: str,
+        origin: Origin,
+        actor: str | None,
+        urgency: Urgency | None = None,
+        alert_group: str | None = None,
+    ) -> Incident:
+        prios = self.settings.priorities
+        incident = await tx.incidents.create(
+            title=title,
+            service=svc.name,
+            priority=priority,
+            urgency=urgency or intake.urgency_for(priority, prios),
+            details=details,
+            assignee=svc.assignee,
+            origin=origin,
+            alert_group=alert_group,
+        )
+        who = actor or origin.value
+        await tx.timeline.add(
+            incident.id,
+            "declared",
+            f"{incident.ref} declared by {who}: {incident.title} ({priority or 'no priority'})",
+            actor=actor,
+            data={"priority": priority, "service": svc.name, "origin": origin.value},
+        )
+        await jobs.enqueue_fanout(tx, incident, svc, self.settings)
+        return incident
+
+    def _service(self, name: str) -> ServiceSettings:
+        svc = self.settings.service(name)
+        if svc is None:
+            known = ", ".join(s.name for s in self.settings.services) or "none configured"
+            raise ValueError(f"Unknown service '{name}'. Services: {known}.")
+        return svc
+
+    # -- alerts -------------------------------------------------------------------------------------
+    def route(self, alert: AlertIn) -> ServiceSettings | None:
+        if alert.service and (svc := self.settings.service(alert.service)) is not None:
+            return svc
+        fallback = self.settings.intake.fallback_service
+        return self.settings.service(fallback) if fallback else None
+
+    async def ingest_alerts(self, alerts: Sequence[AlertIn]) -> IntakeResult:
+        """Record a batch of alerts in one transaction: deduplicate, group, declare, and tell the war rooms.
+
+        Retried when a concurrent transaction opened the same service's alert group first (the unique rule).
+        """
+        for attempt in range(5):
+            try:
+                async with self.store.tx() as tx:
+                    return await self._ingest(tx, alerts)
+            except IntegrityError:
+                if attempt == 4:
+                    raise
+                log.info("alert group opened concurrently; applying the batch again")
+        raise AssertionError("unreachable")
+
+    async def _ingest(self, tx: Tx, alerts: Sequence[AlertIn]) -> IntakeResult:
+        s = self.settings
+        result = IntakeResult()
+        joined: dict[int, list[str]] = {}
+        resolved: dict[int, list[str]] = {}
+        for alert in alerts:
+            svc = self.route(alert)
+            priority = severity_to_priority(alert.severity, s.intake.severity_priorities, s.intake.default_priority)
+            if svc is not None and alert.service != svc.name:
+                alert = _with_service(alert, svc.name)
+            alert_id, happened = await tx.alerts.record(alert, priority)
+            outcome = AlertOutcome(alert.fingerprint, happened)
+            result.outcomes.append(outcome)
+            stored = await tx.alerts.get(alert_id)
+            if happened in ("repeat", "stale"):
+                outcome.incident = stored["incident_id"]
+                continue
+            if happened == "resolved":
+                outcome.incident = stored["incident_id"]
+                if stored["incident_id"] is not None:
+                    resolved.setdefault(stored["incident_id"], []).append(alert.name)
+                continue
+            # a newly firing alert (new or refired)
+            open_incident = await tx.incidents.open_for_alert_group(svc.name, lock=True) if svc else None
+            decision = intake.decide(
+                priority=priority,
+                priorities=s.priorities,
+                open_incident=open_incident,
+                declare_threshold=svc.declare_threshold if svc else s.priorities[0],
+                routed=svc is not None,
+            )
+            if decision.action is AlertAction.UNROUTED:
+                outcome.result = "unrouted"
+                outcome.note = (
+                    f"service '{alert.service}' is not in the catalog: add it to services or set intake.fallback_service"
+                )
+            elif decision.action is AlertAction.RECORD:
+                outcome.result = "recorded"
+                outcome.note = f"{priority} is below {svc.name}'s declare threshold {svc.declare_threshold}"  # type: ignore[union-attr]
+            elif decision.action is AlertAction.ATTACH:
+                assert open_incident is not None
+                await tx.alerts.attach([alert_id], open_incident.id)
+                outcome.result, outcome.incident = "grouped", open_incident.id
+                await tx.timeline.add(
+                    open_incident.id, "alert_firing", f"Alert firing: {alert.name}", data={"alert_id": alert_id}
+                )
+                joined.setdefault(open_incident.id, []).append(alert.name)
+                if decision.raise_priority_to:
+                    await self._raise_priority(tx, open_incident, decision.raise_priority_to, alert.name)
+            else:
+                assert svc is not None
+                incident = await self._declare(
+                    tx,
+                    svc,
+                    title=intake.incident_title(alert),
+                    priority=priority,
+                    details=intake.incident_details(alert),
+                    origin=Origin.ALERT,
+                    actor=None,
+                    alert_group=svc.name,
+                )
+                earlier = [a["id"] for a in await tx.alerts.unattached_firing(svc.name)]
+                await tx.alerts.attach(earlier, incident.id)
+                outcome.result, outcome.incident = "declared", incident.id
+                await tx.timeline.add(
+                    incident.id,
+                    "alert_firing",
+                    f"Alert firing: {alert.name}" + (f" (and {len(earlier) - 1} earlier alerts)" if len(earlier) > 1 else ""),
+                    data={"alert_ids": earlier},
+                )
+        for incident_id, names in joined.items():
+            await jobs.say(tx, incident_id, _alert_line("🔔", "firing", names))
+        for incident_id, names in resolved.items():
+            await self._alerts_resolved(tx, incident_id, names)
+        return result
+
+    async def _raise_priority(self, tx: Tx, incident: Incident, priority: str, because: str) -> None:
+        await tx.incidents.update(incident.id, priority=priority, urgency=intake.urgency_for(priority, self.settings.priorities))
+        text = f"Priority raised from {incident.priority} to {priority}: alert {because} is firing."
+        await tx.timeline.add(incident.id, "priority_changed", text, data={"from": incident.priority, "to": priority})
+        await jobs.say(tx, incident.id, f"⬆️ {text}")
+        await jobs.refresh_card(tx, incident.id)
+
+    async def _alerts_resolved(self, tx: Tx, incident_id: int, names: list[str]) -> None:
+        for name in names:
+            await tx.timeline.add(incident_id, "alert_resolved", f"Alert resolved: {name}")
+        remaining = [a for a in await tx.alerts.for_incident(incident_id) if a["status"] == AlertStatus.FIRING.value]
+        line = _alert_line("✅", "resolved", names)
+        if not remaining:
+            line += " All alerts of this incident have resolved; the incident stays open until a responder resolves it."
+        else:
+            line += f" {len(remaining)} still firing."
+        await jobs.say(tx, incident_id, line)
+
+
+def _alert_line(emoji: str, verb: str, names: list[str]) -> str:
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    noun = "Alert" if len(names) == 1 else f"{len(names)} alerts"
+    return f"{emoji} {noun} {verb}: {shown}."
+
+
+def _with_service(alert: AlertIn, service: str) -> AlertIn:
+    from dataclasses import replace
+
+    return replace(alert, service=service)

@@ -1,0 +1,70 @@
+"""The outbox job kinds of the war-room fan-out and the helpers that enqueue them (no I/O here).
+
+The fan-out as a graph: ``create_channel``, ``itsm.create_request`` and ``bridge.create`` start at once and run in
+parallel. A created channel enqueues ``invite``, ``topic``, ``post_card`` and a bookmark per link that exists;
+a posted card enqueues ``pin`` (and a card refresh if links arrived meanwhile); a new link (request, bridge)
+enqueues a card refresh and its bookmark once the channel exists. Card refreshes are coalesced per incident.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from warroom.core.jobs import (  # noqa: F401 — re-exported for the handlers
+    BOOKMARK,
+    CREATE_BRIDGE,
+    CREATE_CHANNEL,
+    CREATE_REQUEST,
+    INVITE,
+    PIN,
+    POST_CARD,
+    REFRESH_CARD,
+    SAY,
+    TOPIC,
+)
+from warroom.core.model import Incident, LinkKind
+from warroom.settings import ServiceSettings, Settings
+from warroom.store.db import Tx
+
+#: Links that get a bookmark in the war room and a place on the card, with the bookmark's title.
+BOOKMARKED: dict[LinkKind, str] = {LinkKind.XURRENT_REQUEST: "ITSM request", LinkKind.BRIDGE: "Join bridge"}
+
+
+def wants_request(incident: Incident, svc: ServiceSettings, settings: Settings) -> bool:
+    link = svc.itsm
+    return (
+        settings.xurrent.enabled
+        and link.enabled
+        and link.direction in ("imr_to_itsm", "bidirectional")
+        and settings.at_or_above(incident.priority, link.severity_threshold)
+    )
+
+
+async def enqueue_fanout(tx: Tx, incident: Incident, svc: ServiceSettings, settings: Settings) -> None:
+    if settings.slack.enabled:
+        await tx.outbox.enqueue(CREATE_CHANNEL, incident_id=incident.id)
+    if wants_request(incident, svc, settings):
+        await tx.outbox.enqueue(CREATE_REQUEST, incident_id=incident.id, ordering_key=f"itsm:{incident.id}")
+    if svc.bridge != "none":
+        await tx.outbox.enqueue(CREATE_BRIDGE, {"provider": svc.bridge}, incident_id=incident.id)
+
+
+async def say(tx: Tx, incident_id: int, text: str, **extra: Any) -> None:
+    """A line in the war room (in order per incident; waits for the channel if it does not exist yet)."""
+    await tx.outbox.enqueue(SAY, {"text": text, **extra}, incident_id=incident_id, ordering_key=f"say:{incident_id}")
+
+
+async def refresh_card(tx: Tx, incident_id: int) -> None:
+    """Edit the card in place — coalesced: one pending refresh per incident renders the newest state."""
+    if await tx.links.get(incident_id, LinkKind.SLACK_CARD) is None:
+        return  # the card is rendered from the newest state when it is posted
+    await tx.outbox.enqueue(
+        REFRESH_CARD, incident_id=incident_id, ordering_key=f"card:{incident_id}", dedup_key=f"card:{incident_id}"
+    )
+
+
+async def link_added(tx: Tx, incident_id: int, kind: LinkKind) -> None:
+    """Follow-ups of a new request or bridge link: refresh the card, bookmark it in the channel."""
+    await refresh_card(tx, incident_id)
+    if kind in BOOKMARKED and await tx.links.get(incident_id, LinkKind.SLACK_CHANNEL) is not None:
+        await tx.outbox.enqueue(BOOKMARK, {"link": kind.value}, incident_id=incident_id)

@@ -1,0 +1,115 @@
+"""``warroom serve | demo | check-config | migrate | outbox``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from .settings import ConfigError, Settings, load_settings
+
+
+def _load(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        settings = _load(args)
+    except ConfigError as exc:
+        print(f"The configuration has {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    print(f"The configuration is valid: {len(settings.services)} service(s), database {settings.database.url.split(':')[0]}.")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from .web.app import create_app
+
+    settings = _load(args)
+    web.run_app(create_app(settings), host=settings.server.host, port=settings.server.port, access_log=None)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from .store.db import Store, null_pool_engine
+
+    settings = _load(args)
+
+    async def run() -> None:
+        store = Store(null_pool_engine(settings.database.url))
+        try:
+            await store.migrate()
+        finally:
+            await store.dispose()
+
+    asyncio.run(run())
+    print("The database schema is up to date.")
+    return 0
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from .store.db import Store, null_pool_engine
+
+    settings = _load(args)
+
+    async def run() -> int:
+        store = Store(null_pool_engine(settings.database.url))
+        try:
+            async with store.tx() as tx:
+                if args.action == "retry":
+                    n = await tx.outbox.revive(args.incident)
+                    print(f"{n} failed job(s) of incident {args.incident} will be tried again by the running server.")
+                    return 0
+                for job in await tx.outbox.jobs(args.incident):
+                    if job["status"] != "done":
+                        print(f"{job['id']:>6} {job['status']:<8} {job['kind']:<24} attempts={job['attempts']} {job['last_error'] or ''}")
+                return 0
+        finally:
+            await store.dispose()
+
+    return asyncio.run(run())
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .sandbox.demo import run_demo
+
+    return asyncio.run(run_demo(verbose=args.verbose))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="warroom", description="Chat-ops for major incidents.")
+    parser.add_argument("--config", help="YAML configuration file (default: $WARROOM_CONFIG)")
+    parser.add_argument("--log-level", default="WARNING")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the server: chat endpoints, alert intake, workers and timers").set_defaults(func=cmd_serve)
+    demo = sub.add_parser("demo", help="run a whole major incident against the sandbox emulators")
+    demo.add_argument("-v", "--verbose", action="store_true")
+    demo.set_defaults(func=cmd_demo)
+    sub.add_parser("check-config", help="report every problem in the configuration").set_defaults(func=cmd_check_config)
+    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
+    outbox = sub.add_parser("outbox", help="inspect or retry outside effects of an incident")
+    outbox.add_argument("action", choices=["list", "retry"])
+    outbox.add_argument("incident", type=int, nargs="?")
+    outbox.set_defaults(func=cmd_outbox)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if getattr(args, "action", None) == "retry" and args.incident is None:
+        parser.error("outbox retry needs the incident number, e.g. `warroom outbox retry 12`")
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print("The configuration is not usable; run `warroom check-config` for details:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,12 @@
+"""Names of the outbox job kinds, shared by the parts that enqueue them and the parts that run them."""
+
+CREATE_CHANNEL = "warroom.create_channel"
+INVITE = "warroom.invite"
+TOPIC = "warroom.topic"
+POST_CARD = "warroom.post_card"
+PIN = "warroom.pin"
+REFRESH_CARD = "warroom.refresh_card"
+BOOKMARK = "warroom.bookmark"
+SAY = "warroom.say"
+CREATE_BRIDGE = "bridge.create"
+CREATE_REQUEST = "itsm.create_request"

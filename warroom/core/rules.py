@@ -1,0 +1,60 @@
+"""State rules of an incident: which transitions are allowed, and what alerts do to incidents."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .model import Status
+
+_ALLOWED: dict[Status, frozenset[Status]] = {
+    Status.TRIGGERED: frozenset({Status.ACKNOWLEDGED, Status.RESOLVED}),
+    Status.ACKNOWLEDGED: frozenset({Status.RESOLVED, Status.TRIGGERED}),
+    Status.RESOLVED: frozenset({Status.TRIGGERED}),
+}
+
+
+class RuleError(ValueError):
+    """A command that the incident's state does not allow; the message says what to do instead."""
+
+
+def check_transition(current: Status, target: Status) -> None:
+    if current == target:
+        raise RuleError(f"The incident is already {current.value}.")
+    if target not in _ALLOWED[current]:
+        raise RuleError(f"An incident that is {current.value} cannot become {target.value}.")
+
+
+def priority_rank(priorities: Sequence[str], priority: str | None) -> int:
+    """0 for the highest priority; ``len(priorities)`` for none or an unknown one."""
+    if priority is not None and priority in priorities:
+        return list(priorities).index(priority)
+    return len(priorities)
+
+
+def at_or_above(priorities: Sequence[str], priority: str | None, threshold: str) -> bool:
+    return priority is not None and priority_rank(priorities, priority) <= priority_rank(priorities, threshold)
+
+
+def higher(priorities: Sequence[str], a: str | None, b: str | None) -> str | None:
+    """The higher of two priorities (None counts lowest)."""
+    return a if priority_rank(priorities, a) <= priority_rank(priorities, b) else b
+
+
+def severity_to_priority(
+    severity: str | None, mapping: dict[str, str], default: str
+) -> str:
+    """Map an alert's severity label to a priority, case-insensitively; unknown → ``default``.
+
+    ``P1``-style values given directly as severity are taken as they are when known to the mapping's range.
+    """
+    if severity is None:
+        return default
+    key = severity.strip().lower()
+    lowered = {k.lower(): v for k, v in mapping.items()}
+    if key in lowered:
+        return lowered[key]
+    values = set(mapping.values())
+    upper = severity.strip().upper()
+    if upper in values:
+        return upper
+    return default

@@ -1,0 +1,142 @@
+"""warroom's real server on loopback, wired to a sandbox world: the demo, the end-to-end tests and the
+benchmarks all drive it over HTTP, exactly as Alertmanager and Slack would."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from aiohttp import web
+
+from warroom.bot.fanout import war_room_gaps
+from warroom.settings import Settings, check
+from warroom.web.app import RUNTIME, Runtime, create_app
+
+from .world import INTAKE_TOKEN, SLACK_SIGNING_SECRET, Latencies, World
+
+
+@dataclass
+class Harness:
+    world: World
+    settings: Settings
+    app: web.Application
+    runner: web.AppRunner
+    base_url: str
+    http: httpx.AsyncClient
+
+    @classmethod
+    async def start(
+        cls,
+        database_url: str,
+        *,
+        latencies: Latencies | None = None,
+        rate_limits: bool = True,
+        world: World | None = None,
+        tweak: Callable[[dict[str, Any]], None] | None = None,
+        workers: bool = True,
+    ) -> Harness:
+        world = world or await World.start(latencies, rate_limits=rate_limits)
+        data = world.settings_data(database_url)
+        if tweak is not None:
+            tweak(data)
+        settings = Settings(**data)
+        problems = check(settings)
+        if problems:
+            raise ValueError("sandbox settings are not valid: " + " ".join(problems))
+        app = create_app(settings, workers=workers)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        base = f"http://127.0.0.1:{port}"
+        return cls(world, settings, app, runner, base, httpx.AsyncClient(base_url=base, timeout=30))
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.app[RUNTIME]
+
+    async def stop(self, *, world: bool = True) -> None:
+        await self.http.aclose()
+        await self.runner.cleanup()
+        if world:
+            await self.world.stop()
+
+    # -- driving it ---------------------------------------------------------------------------------
+    async def post_alerts(self, payload: dict[str, Any], source: str = "alertmanager", token: str = INTAKE_TOKEN) -> httpx.Response:
+        return await self.http.post(f"/alerts/{source}", json=payload, headers={"Authorization": f"Bearer {token}"})
+
+    async def slack_command(self, text: str, *, user: str = "U0ANA", channel: str = "C0GENERAL", secret: str = SLACK_SIGNING_SECRET,
+                            timestamp: int | None = None) -> httpx.Response:
+        body = urlencode(
+            {
+                "token": "legacy", "team_id": "T0SANDBOX", "team_domain": "sandbox", "channel_id": channel,
+                "channel_name": "general", "user_id": user, "user_name": "ana", "command": f"/{self.settings.slack.command}",
+                "text": text, "api_app_id": "A0WARROOM", "response_url": f"{self.world.slack.base_url}/response",
+                "trigger_id": "1.2.3",
+            }
+        )
+        return await self.http.post("/slack/events", content=body, headers=slack_headers(body, secret, timestamp))
+
+    async def wait_complete(self, incident_id: int, timeout: float = 30.0) -> list[str]:
+        """Wait until the incident's war room is complete; returns what is still missing on timeout ([] if done)."""
+        deadline = time.monotonic() + timeout
+        gaps = await war_room_gaps(self.runtime.store, incident_id, self.settings)
+        while gaps and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+            gaps = await war_room_gaps(self.runtime.store, incident_id, self.settings)
+        return gaps
+
+
+def slack_headers(body: str, secret: str, timestamp: int | None = None) -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": f"v0={digest}",
+    }
+
+
+def alertmanager_payload(
+    alerts: list[dict[str, Any]], *, status: str = "firing", receiver: str = "warroom", common: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """An Alertmanager webhook (version 4) body, as Alertmanager sends it."""
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    out = []
+    for a in alerts:
+        labels = a["labels"]
+        fp = a.get("fingerprint") or hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()[:16]
+        out.append(
+            {
+                "status": a.get("status", status),
+                "labels": labels,
+                "annotations": a.get("annotations", {}),
+                "startsAt": a.get("startsAt", now),
+                "endsAt": a.get("endsAt", "0001-01-01T00:00:00Z"),
+                "generatorURL": a.get("generatorURL", "http://prometheus.example:9090/graph"),
+                "fingerprint": fp,
+            }
+        )
+    common_labels = common or {}
+    return {
+        "version": "4",
+        "groupKey": "{}:{alertname=\"" + alerts[0]["labels"].get("alertname", "") + "\"}",
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": receiver,
+        "groupLabels": {"alertname": alerts[0]["labels"].get("alertname", "")},
+        "commonLabels": common_labels,
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager.example:9093",
+        "alerts": out,
+    }

@@ -1,0 +1,135 @@
+"""A whole sandbox world: every emulator started on loopback, seeded with the same people and services, and the
+settings that point warroom at them. Used by ``warroom demo``, the end-to-end tests and the benchmarks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .base import EmulatorConfig
+from .slack import SlackEmulator
+from .webex import WebexEmulator
+from .xurrent import XurrentEmulator
+from .zoom import ZoomEmulator
+
+SLACK_TOKEN = "xoxb-sandbox-token"
+SLACK_SIGNING_SECRET = "sandbox-signing-secret"
+XURRENT_SECRET = "sandbox-secret"
+ZOOM_SECRET = "zoom-secret"
+WEBEX_TOKEN = "webex-sandbox-token"
+INTAKE_TOKEN = "sandbox-intake-token"
+
+#: The demo organisation: name → email. Everyone is in Slack; all but the last are people in Xurrent.
+PEOPLE = {
+    "Ana Ops": "ana@example.com",
+    "Ben Backend": "ben@example.com",
+    "Chen DBA": "chen@example.com",
+    "Dana Director": "dana@example.com",
+    "Eli Network": "eli@example.com",
+    "Fay Contractor": "fay@contractor.example",
+}
+NOT_IN_XURRENT = {"fay@contractor.example"}
+
+
+@dataclass
+class Latencies:
+    slack: float = 0.0
+    xurrent: float = 0.0
+    zoom: float = 0.0
+    webex: float = 0.0
+
+
+@dataclass
+class World:
+    slack: SlackEmulator
+    xurrent: XurrentEmulator
+    zoom: ZoomEmulator
+    webex: WebexEmulator
+    service_instances: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    async def start(cls, latencies: Latencies | None = None, *, rate_limits: bool = True) -> World:
+        lat = latencies or Latencies()
+
+        def cfg(seconds: float) -> EmulatorConfig:
+            return EmulatorConfig(latency={"*": seconds} if seconds else {}, rate_limits=rate_limits)
+
+        world = cls(
+            slack=SlackEmulator(cfg(lat.slack), bot_token=SLACK_TOKEN),
+            xurrent=XurrentEmulator(cfg(lat.xurrent), client_secret=XURRENT_SECRET),
+            zoom=ZoomEmulator(cfg(lat.zoom), client_secret=ZOOM_SECRET),
+            webex=WebexEmulator(cfg(lat.webex), token=WEBEX_TOKEN),
+        )
+        for emulator in (world.slack, world.xurrent, world.zoom, world.webex):
+            await emulator.start()
+        for name, email in PEOPLE.items():
+            world.slack.add_user(email, name)
+            if email not in NOT_IN_XURRENT:
+                world.xurrent.add_person(email, name)
+        team = world.xurrent.add_team("Operations")
+        for service in ("checkout-api", "payments"):
+            world.service_instances[service] = world.xurrent.add_service_instance(f"{service} (production)", team_id=team)
+        return world
+
+    async def stop(self) -> None:
+        for emulator in (self.slack, self.xurrent, self.zoom, self.webex):
+            await emulator.stop()
+
+    def settings_data(self, database_url: str, *, port: int = 0) -> dict[str, Any]:
+        """Configuration (as the YAML file would hold it, secrets included for the sandbox) for this world."""
+        return {
+            "server": {"host": "127.0.0.1", "port": port, "public_url": f"http://127.0.0.1:{port}"},
+            "database": {"url": database_url},
+            "worker": {"poll_interval": 0.2, "backoff_base": 0.05, "backoff_max": 2.0, "lease_seconds": 30},
+            "slack": {
+                "api_url": f"{self.slack.base_url}/api/",
+                "team_url": f"{self.slack.base_url}/",
+                "bot_token": SLACK_TOKEN,
+                "signing_secret": SLACK_SIGNING_SECRET,
+            },
+            "xurrent": {
+                "account": self.xurrent.account,
+                "api_url": f"{self.xurrent.base_url}/v1",
+                "oauth_url": self.xurrent.base_url,
+                "web_url": f"{self.xurrent.base_url}/web",
+                "client_id": self.xurrent.client_id,
+                "client_secret": XURRENT_SECRET,
+            },
+            "zoom": {
+                "api_url": f"{self.zoom.base_url}/v2",
+                "oauth_url": f"{self.zoom.base_url}/oauth/token",
+                "account_id": self.zoom.account_id,
+                "client_id": self.zoom.client_id,
+                "client_secret": ZOOM_SECRET,
+            },
+            "webex": {"api_url": f"{self.webex.base_url}/v1", "token": WEBEX_TOKEN},
+            "intake": {"alertmanager_token": INTAKE_TOKEN, "grafana_token": INTAKE_TOKEN, "generic_token": INTAKE_TOKEN},
+            "services": [
+                {
+                    "name": "checkout-api",
+                    "description": "The checkout API behind the web shop",
+                    "responders": ["ana@example.com", "ben@example.com"],
+                    "smes": ["chen@example.com", "fay@contractor.example"],
+                    "leadership": ["dana@example.com"],
+                    "declare_threshold": "P2",
+                    "slack": {"bookmarks": {"Runbook": "https://runbooks.example.com/checkout-api"}},
+                    "itsm": {
+                        "service_instance_id": self.service_instances["checkout-api"],
+                        "direction": "bidirectional",
+                        "severity_threshold": "P2",
+                    },
+                    "bridge": "zoom",
+                },
+                {
+                    "name": "payments",
+                    "responders": ["eli@example.com", "ana@example.com"],
+                    "leadership": ["dana@example.com"],
+                    "itsm": {
+                        "service_instance_id": self.service_instances["payments"],
+                        "impact_mapping": {"P1": "top", "P2": "top", "P3": "high", "P4": "medium", "P5": "low"},
+                        "default_impact": "medium",
+                    },
+                    "bridge": "webex",
+                },
+            ],
+        }

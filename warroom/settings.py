@@ -1,0 +1,449 @@
+"""The one configuration model: a YAML file plus ``WARROOM_<SECTION>__<KEY>`` environment variables.
+
+Secrets (tokens, client secrets, signing secrets) come only from the environment or from files named by
+``<key>_file``; a secret written into the YAML file is refused by :func:`check` with a sentence that says
+where to put it instead. Nothing here does I/O at import: :func:`load_settings` reads the file when called.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+Impact = Literal["low", "medium", "high", "top"]
+Direction = Literal["imr_to_itsm", "itsm_to_imr", "bidirectional"]
+BridgeProvider = Literal["zoom", "webex", "none"]
+XurrentRegion = Literal["global", "au", "uk", "ch", "us"]
+XurrentEnvironment = Literal["production", "qa", "demo"]
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+SERVICE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+#: (section, key) pairs that are secrets: only from the environment or a ``<key>_file``.
+SECRET_KEYS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("slack", "bot_token"),
+        ("slack", "signing_secret"),
+        ("xurrent", "client_secret"),
+        ("zoom", "client_secret"),
+        ("webex", "token"),
+        ("intake", "alertmanager_token"),
+        ("intake", "grafana_token"),
+        ("intake", "generic_token"),
+    }
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    #: The address people and outside systems reach this server at (for links and manifests).
+    public_url: str = "http://127.0.0.1:8080"
+
+
+class DatabaseSettings(_Section):
+    #: ``sqlite+aiosqlite:///path.db`` (the embedded default) or ``postgresql+asyncpg://user@host/db``.
+    url: str = "sqlite+aiosqlite:///warroom.db"
+    #: Apply migrations at start. The embedded default always does; for PostgreSQL run ``warroom migrate``.
+    auto_migrate: bool = True
+
+
+class WorkerSettings(_Section):
+    concurrency: int = Field(16, ge=1, le=256)
+    poll_interval: float = Field(0.5, gt=0)
+    #: A claimed job not finished within this many seconds is taken up again by another worker.
+    lease_seconds: float = Field(120.0, gt=0)
+    max_attempts: int = Field(12, ge=1)
+    backoff_base: float = Field(0.5, gt=0)
+    backoff_max: float = Field(300.0, gt=0)
+
+
+class SlackSettings(_Section):
+    enabled: bool = True
+    api_url: str = "https://slack.com/api/"
+    bot_token: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+    #: Slash command name, without the slash.
+    command: str = "incident"
+    #: Link shown for the war room: ``{team_url}archives/{channel_id}``.
+    team_url: str = "https://slack.com/"
+
+
+class XurrentSettings(_Section):
+    enabled: bool = True
+    #: Account id from Settings → Account Overview; sent as ``X-Xurrent-Account``.
+    account: str = ""
+    region: XurrentRegion = "global"
+    environment: XurrentEnvironment = "production"
+    #: Overrides for the hosts the region and environment pick (tests, proxies, new regions).
+    api_url: str | None = None
+    oauth_url: str | None = None
+    #: Where people open a request in a browser; default ``https://<account>.<domain>``.
+    web_url: str | None = None
+    client_id: str = ""
+    client_secret: SecretStr | None = None
+    #: Value of ``source`` on requests warroom creates; with ``source_ID`` the idempotency key.
+    source: str = "warroom"
+    timeout: float = Field(15.0, gt=0)
+    max_retries: int = Field(5, ge=0)
+
+    def hosts(self) -> tuple[str, str]:
+        """The REST and OAuth base URLs for the configured region and environment."""
+        domain = {"production": "xurrent.com", "qa": "xurrent.qa", "demo": "xurrent-demo.com"}[self.environment]
+        region = "" if self.region == "global" or self.environment == "demo" else f"{self.region}."
+        api = self.api_url or f"https://api.{region}{domain}/v1"
+        oauth = self.oauth_url or f"https://oauth.{region}{domain}"
+        return api.rstrip("/"), oauth.rstrip("/")
+
+    def request_url(self, request_id: str | int) -> str:
+        domain = {"production": "xurrent.com", "qa": "xurrent.qa", "demo": "xurrent-demo.com"}[self.environment]
+        base = self.web_url or f"https://{self.account or 'account'}.{domain}"
+        return f"{base.rstrip('/')}/requests/{request_id}"
+
+
+class ZoomSettings(_Section):
+    api_url: str = "https://api.zoom.us/v2"
+    oauth_url: str = "https://zoom.us/oauth/token"
+    account_id: str = ""
+    client_id: str = ""
+    client_secret: SecretStr | None = None
+    #: The Zoom user (email or id) that hosts incident bridges.
+    host_user: str = "me"
+    timeout: float = Field(15.0, gt=0)
+
+
+class WebexSettings(_Section):
+    api_url: str = "https://webexapis.com/v1"
+    token: SecretStr | None = None
+    timeout: float = Field(15.0, gt=0)
+
+
+class IntakeSettings(_Section):
+    alertmanager_token: SecretStr | None = None
+    grafana_token: SecretStr | None = None
+    generic_token: SecretStr | None = None
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    max_alerts_per_request: int = Field(1000, ge=1)
+    #: Alert label naming the affected service (matched against the catalog's service names).
+    service_label: str = "service"
+    #: Alert label giving the severity; mapped to a priority by ``severity_priorities``.
+    severity_label: str = "severity"
+    #: Severity label value → priority. Unknown severities get ``default_priority``.
+    severity_priorities: dict[str, str] = Field(
+        default_factory=lambda: {
+            "critical": "P1",
+            "page": "P1",
+            "high": "P2",
+            "error": "P2",
+            "major": "P2",
+            "warning": "P3",
+            "medium": "P3",
+            "minor": "P4",
+            "low": "P4",
+            "info": "P5",
+        }
+    )
+    default_priority: str = "P3"
+    #: Service used for alerts whose service label matches no catalog entry (empty: such alerts are refused).
+    fallback_service: str = ""
+
+
+class ItsmLinkSettings(_Section):
+    enabled: bool = True
+    service_instance_id: int | None = None
+    direction: Direction = "bidirectional"
+    note_sync: bool = True
+    #: Custom priority → impact mapping; allowed only with at least 4 priorities configured.
+    impact_mapping: dict[str, Impact] = Field(default_factory=dict)
+    #: Impact used when the incident has no priority.
+    default_impact: Impact = "medium"
+    #: Incidents at or above this priority get a linked request (and requests at or above it escalate).
+    severity_threshold: str = "P2"
+
+
+class SlackChannelSettings(_Section):
+    #: Placeholders: {number}, {slug}, {service}, {priority}. Result is lower-cased and cut to 80 characters.
+    name_pattern: str = "inc-{number}-{slug}"
+    #: Extra bookmarks put on every war room: title → URL (runbooks, dashboards).
+    bookmarks: dict[str, str] = Field(default_factory=dict)
+
+
+class ServiceSettings(_Section):
+    name: str
+    description: str = ""
+    responders: list[str] = Field(default_factory=list)
+    smes: list[str] = Field(default_factory=list)
+    leadership: list[str] = Field(default_factory=list)
+    #: The person assigned a new incident (the primary on-call); default: the first responder.
+    on_call: str | None = None
+    #: Alerts at or above this priority declare a major incident automatically.
+    declare_threshold: str = "P2"
+    slack: SlackChannelSettings = Field(default_factory=SlackChannelSettings)
+    itsm: ItsmLinkSettings = Field(default_factory=ItsmLinkSettings)
+    bridge: BridgeProvider = "zoom"
+
+    @field_validator("responders", "smes", "leadership")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not EMAIL_RE.match(v)]
+        if bad:
+            raise ValueError(f"not an email address: {', '.join(bad)}")
+        return [v.strip().lower() for v in value]
+
+    @property
+    def assignee(self) -> str | None:
+        if self.on_call:
+            return self.on_call.lower()
+        return self.responders[0] if self.responders else None
+
+    @property
+    def war_room_people(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for email in [*self.responders, *self.smes, *self.leadership]:
+            seen.setdefault(email, None)
+        return list(seen)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="WARROOM_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    xurrent: XurrentSettings = Field(default_factory=XurrentSettings)
+    zoom: ZoomSettings = Field(default_factory=ZoomSettings)
+    webex: WebexSettings = Field(default_factory=WebexSettings)
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
+    #: Highest first.
+    priorities: list[str] = Field(default_factory=lambda: ["P1", "P2", "P3", "P4", "P5"])
+    services: list[ServiceSettings] = Field(default_factory=list)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment wins over the YAML file (passed as init data).
+        return (env_settings, init_settings)
+
+    def service(self, name: str) -> ServiceSettings | None:
+        for service in self.services:
+            if service.name == name:
+                return service
+        return None
+
+    def priority_rank(self, priority: str | None) -> int:
+        """0 for the highest priority; len(priorities) for none or unknown."""
+        if priority in self.priorities:
+            return self.priorities.index(priority)
+        return len(self.priorities)
+
+    def at_or_above(self, priority: str | None, threshold: str) -> bool:
+        return priority is not None and self.priority_rank(priority) <= self.priority_rank(threshold)
+
+
+class ConfigError(Exception):
+    """Raised with every problem found, each a sentence naming the key and what to do."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"The configuration file {path} does not exist: check --config or WARROOM_CONFIG."]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"The configuration file {path} is not valid YAML ({exc}); fix the syntax."]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"The configuration file {path} must hold a mapping of sections at the top level."])
+    return data
+
+
+def _resolve_secret_files(data: dict[str, Any], problems: list[str]) -> None:
+    """Replace ``<key>_file`` entries by the file's content; refuse secrets written into the YAML."""
+    for section, key in sorted(SECRET_KEYS):
+        block = data.get(section)
+        if not isinstance(block, dict):
+            continue
+        if key in block and block[key] not in (None, ""):
+            env = f"WARROOM_{section.upper()}__{key.upper()}"
+            problems.append(
+                f"{section}.{key} is a secret and may not be written in the configuration file: "
+                f"set the environment variable {env} or name a file with {section}.{key}_file."
+            )
+            block.pop(key)
+        file_key = f"{key}_file"
+        if file_key in block:
+            path = Path(str(block.pop(file_key)))
+            try:
+                block[key] = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                problems.append(f"{section}.{file_key} names {path}, which cannot be read ({exc.strerror}).")
+    for env_name, value in os.environ.items():
+        if env_name.upper().startswith("WARROOM_") and env_name.upper().endswith("_FILE") and "__" in env_name:
+            section, _, key = env_name[len("WARROOM_") : -len("_FILE")].lower().partition("__")
+            if (section, key) in SECRET_KEYS:
+                try:
+                    data.setdefault(section, {})[key] = Path(value).read_text(encoding="utf-8").strip()
+                except OSError as exc:
+                    problems.append(f"{env_name} names {value}, which cannot be read ({exc.strerror}).")
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = ".".join(str(p) for p in error["loc"])
+    msg = error["msg"]
+    if error["type"] == "extra_forbidden":
+        return f"{loc} is not a known setting: remove it or check its spelling against the README's configuration reference."
+    if error["type"] == "missing":
+        return f"{loc} is required: add it."
+    return f"{loc}: {msg}; fix the value."
+
+
+def load_settings(path: str | Path | None = None, *, overrides: dict[str, Any] | None = None) -> Settings:
+    """Read the YAML file (``path`` or ``$WARROOM_CONFIG``), the environment, and check the whole.
+
+    Raises :class:`ConfigError` listing every problem at once.
+    """
+    problems: list[str] = []
+    data: dict[str, Any] = {}
+    path = path or os.environ.get("WARROOM_CONFIG")
+    if path:
+        data = _read_yaml(Path(path))
+    if overrides:
+        data = _merge(data, overrides)
+    _resolve_secret_files(data, problems)
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        problems.extend(_describe(dict(e)) for e in exc.errors())
+        raise ConfigError(problems) from None
+    problems.extend(check(settings))
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def check(settings: Settings) -> list[str]:
+    """Cross-field checks that pydantic cannot express; each problem a sentence naming the key."""
+    problems: list[str] = []
+    prios = settings.priorities
+    if not prios:
+        problems.append("priorities is empty: list at least one priority, highest first (e.g. [P1, P2, P3, P4, P5]).")
+    if len(set(prios)) != len(prios):
+        problems.append("priorities lists the same priority twice: each must appear once.")
+    known = ", ".join(prios)
+
+    def need_priority(key: str, value: str) -> None:
+        if value not in prios:
+            problems.append(f"{key} is '{value}', which is not one of the configured priorities ({known}).")
+
+    need_priority("intake.default_priority", settings.intake.default_priority)
+    for severity, priority in settings.intake.severity_priorities.items():
+        need_priority(f"intake.severity_priorities.{severity}", priority)
+    names = [s.name for s in settings.services]
+    for name in {n for n in names if names.count(n) > 1}:
+        problems.append(f"services lists '{name}' more than once: give each service one entry.")
+    fallback = settings.intake.fallback_service
+    if fallback and fallback not in names:
+        problems.append(f"intake.fallback_service is '{fallback}', which is not a service in services: add it or clear the key.")
+    any_itsm = any_zoom = any_webex = False
+    for i, svc in enumerate(settings.services):
+        key = f"services[{i}] ({svc.name})"
+        if not SERVICE_NAME_RE.match(svc.name):
+            problems.append(
+                f"{key}.name must be lower-case letters, digits, '-' or '_' (at most 63 characters), e.g. 'checkout-api'."
+            )
+        need_priority(f"{key}.declare_threshold", svc.declare_threshold)
+        if svc.on_call and not EMAIL_RE.match(svc.on_call):
+            problems.append(f"{key}.on_call is not an email address: give the on-call person's email.")
+        pattern = svc.slack.name_pattern
+        try:
+            pattern.format(number=1, slug="x", service="s", priority="P1")
+        except (KeyError, IndexError, ValueError):
+            problems.append(
+                f"{key}.slack.name_pattern '{pattern}' uses an unknown placeholder: use {{number}}, {{slug}}, {{service}}, {{priority}}."
+            )
+        if "{number}" not in pattern:
+            problems.append(f"{key}.slack.name_pattern must contain {{number}} so that every war room's name is unique.")
+        link = svc.itsm
+        if link.enabled and settings.xurrent.enabled:
+            any_itsm = True
+            need_priority(f"{key}.itsm.severity_threshold", link.severity_threshold)
+            if link.service_instance_id is None:
+                problems.append(
+                    f"{key}.itsm.service_instance_id is not set: give the Xurrent service instance id this service maps to, "
+                    "or set itsm.enabled: false."
+                )
+            if link.impact_mapping:
+                if len(prios) < 4:
+                    problems.append(
+                        f"{key}.itsm.impact_mapping needs at least 4 priorities configured (there are {len(prios)}): "
+                        "add priorities or remove the custom mapping to use the default one."
+                    )
+                for prio in link.impact_mapping:
+                    need_priority(f"{key}.itsm.impact_mapping.{prio}", prio)
+        any_zoom |= svc.bridge == "zoom"
+        any_webex |= svc.bridge == "webex"
+    if any_itsm:
+        x = settings.xurrent
+        if not x.account:
+            problems.append("xurrent.account is not set: copy the Account ID from Xurrent's Settings → Account Overview.")
+        if not x.client_id:
+            problems.append("xurrent.client_id is not set: create an OAuth application (client credentials) in Xurrent.")
+        if x.client_secret is None:
+            problems.append("xurrent.client_secret is not set: set WARROOM_XURRENT__CLIENT_SECRET or xurrent.client_secret_file.")
+    if any_zoom:
+        z = settings.zoom
+        for field in ("account_id", "client_id"):
+            if not getattr(z, field):
+                problems.append(f"zoom.{field} is not set but a service uses Zoom bridges: copy it from the Server-to-Server OAuth app.")
+        if z.client_secret is None:
+            problems.append("zoom.client_secret is not set: set WARROOM_ZOOM__CLIENT_SECRET or zoom.client_secret_file.")
+    if any_webex and settings.webex.token is None:
+        problems.append("webex.token is not set but a service uses Webex bridges: set WARROOM_WEBEX__TOKEN or webex.token_file.")
+    if settings.slack.enabled:
+        if settings.slack.bot_token is None:
+            problems.append("slack.bot_token is not set: set WARROOM_SLACK__BOT_TOKEN (xoxb-…) or slack.bot_token_file.")
+        if settings.slack.signing_secret is None:
+            problems.append("slack.signing_secret is not set: set WARROOM_SLACK__SIGNING_SECRET or slack.signing_secret_file.")
+    if not any(
+        t is not None
+        for t in (settings.intake.alertmanager_token, settings.intake.grafana_token, settings.intake.generic_token)
+    ):
+        problems.append(
+            "intake has no token for any alert source: set WARROOM_INTAKE__ALERTMANAGER_TOKEN (or grafana_token / generic_token) "
+            "so that alert senders can authenticate."
+        )
+    return problems

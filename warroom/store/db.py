@@ -1,0 +1,141 @@
+"""Engine, unit of work and migrations.
+
+``Store.tx()`` is the unit of work: one transaction in which a command changes the incident, appends to the
+timeline and enqueues outbox jobs, all or nothing. On SQLite (one process by definition) write transactions are
+serialised by an in-process lock and run ``BEGIN IMMEDIATE``; on PostgreSQL rows are locked where it matters
+(``lock_incident``) and workers claim jobs with ``FOR UPDATE SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from .outbox import OutboxRepo
+from .repos import AlertRepo, IncidentRepo, LinkRepo, TimelineRepo
+from .timers import TimerRepo
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy own transactions, so that BEGIN IMMEDIATE below is what starts them.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
+
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+
+
+class Tx:
+    """One open transaction with the repositories bound to it."""
+
+    def __init__(self, conn: AsyncConnection, now: datetime, dialect: str) -> None:
+        self.conn = conn
+        self.now = now
+        self.dialect = dialect
+        self.incidents = IncidentRepo(conn, now)
+        self.alerts = AlertRepo(conn, now, dialect)
+        self.timeline = TimelineRepo(conn, now)
+        self.links = LinkRepo(conn, now, dialect)
+        self.outbox = OutboxRepo(conn, now, dialect)
+        self.timers = TimerRepo(conn, now, dialect)
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        #: Set after a transaction that enqueued jobs or timers commits: wakes the in-process workers.
+        self.wakeup = asyncio.Event()
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> Store:
+        return cls(make_engine(url, **kwargs))
+
+    @asynccontextmanager
+    async def tx(self) -> AsyncIterator[Tx]:
+        """A write transaction: commits when the block ends, rolls back on any exception."""
+        if self._write_lock is not None:
+            async with self._write_lock:
+                async with self._begin(write=True) as tx:
+                    yield tx
+        else:
+            async with self._begin(write=True) as tx:
+                yield tx
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Tx]:
+        """A read-only transaction (no lock on SQLite: WAL readers do not block writers)."""
+        async with self._begin(write=False) as tx:
+            yield tx
+
+    @asynccontextmanager
+    async def _begin(self, *, write: bool) -> AsyncIterator[Tx]:
+        async with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn.sync_connection.info["write"] = write  # type: ignore[union-attr]
+            async with conn.begin():
+                tx = Tx(conn, utcnow(), self.dialect)
+                yield tx
+            if write and (tx.outbox.enqueued or tx.timers.scheduled):
+                self.wakeup.set()
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest migration (Alembic)."""
+        async with self.engine.connect() as conn:
+            await conn.run_sync(_upgrade)
+            await conn.commit()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _alembic_config(conn: Connection | None = None) -> Any:
+    from alembic.config import Config
+
+    script_location = str(resources.files("warroom.store") / "migrations")
+    cfg = Config()
+    cfg.set_main_option("script_location", script_location)
+    if conn is not None:
+        cfg.attributes["connection"] = conn
+    return cfg
+
+
+def _upgrade(conn: Connection) -> None:
+    from alembic import command
+
+    command.upgrade(_alembic_config(conn), "head")
+
+
+def null_pool_engine(url: str) -> AsyncEngine:
+    """An engine that keeps no connections open (for one-shot CLI commands)."""
+    return make_engine(url, poolclass=NullPool) if url.startswith("sqlite") else create_async_engine(url, poolclass=NullPool)

@@ -1,0 +1,326 @@
+"""The outbox: every outside effect is a job written in the same transaction as the change that caused it.
+
+Workers claim due jobs (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), run them outside any transaction, then record
+the result and mark the job done in one transaction. Jobs that share an ``ordering_key`` run one at a time in id
+order; a claimed job whose worker died is claimed again once its lease runs out. A job that keeps failing, or
+fails permanently, is marked dead with its reason — and the caller is told, so it can be shown to people.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from warroom.adapters.errors import AdapterError, Permanent, RateLimited
+
+from .schema import outbox
+
+if TYPE_CHECKING:
+    from .db import Store, Tx
+
+log = logging.getLogger("warroom.outbox")
+
+PENDING, RUNNING, DONE, DEAD = "pending", "running", "done", "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    kind: str
+    incident_id: int | None
+    payload: dict[str, Any]
+    attempts: int
+    ordering_key: str | None
+
+    @property
+    def is_retry(self) -> bool:
+        """True when an earlier attempt may have had its effect (look the remote record up before creating)."""
+        return self.attempts > 1
+
+
+class OutboxRepo:
+    def __init__(self, conn: AsyncConnection, now: datetime, dialect: str) -> None:
+        self.conn = conn
+        self.now = now
+        self.dialect = dialect
+        self.enqueued = 0
+
+    async def enqueue(
+        self,
+        kind: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        incident_id: int | None = None,
+        ordering_key: str | None = None,
+        dedup_key: str | None = None,
+        delay: float = 0.0,
+    ) -> int | None:
+        """Add a job; with ``dedup_key``, nothing is added while a pending job has the same key (returns None)."""
+        from .repos import upsert_insert
+
+        stmt = upsert_insert(self.dialect, outbox).values(
+            kind=kind,
+            incident_id=incident_id,
+            ordering_key=ordering_key,
+            dedup_key=dedup_key,
+            payload=payload or {},
+            status=PENDING,
+            attempts=0,
+            run_at=self.now + timedelta(seconds=delay),
+            created_at=self.now,
+            updated_at=self.now,
+        )
+        if dedup_key is not None:
+            stmt = stmt.on_conflict_do_nothing(index_elements=["dedup_key"])
+        job_id = (await self.conn.execute(stmt.returning(outbox.c.id))).scalar()
+        if job_id is not None:
+            self.enqueued += 1
+        return int(job_id) if job_id is not None else None
+
+    async def claim(self, limit: int, lease: float) -> list[Job]:
+        prior = outbox.alias("prior")
+        blocked = exists(
+            select(prior.c.id).where(
+                prior.c.ordering_key == outbox.c.ordering_key,
+                prior.c.id < outbox.c.id,
+                prior.c.status.in_((PENDING, RUNNING)),
+            )
+        )
+        due = or_(
+            and_(outbox.c.status == PENDING, outbox.c.run_at <= self.now),
+            and_(outbox.c.status == RUNNING, outbox.c.locked_until < self.now),
+        )
+        ids = (
+            select(outbox.c.id)
+            .where(due, or_(outbox.c.ordering_key.is_(None), ~blocked))
+            .order_by(outbox.c.run_at, outbox.c.id)
+            .limit(limit)
+        )
+        if self.dialect == "postgresql":
+            ids = ids.with_for_update(skip_locked=True)
+        result = await self.conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(ids.scalar_subquery()))
+            .values(
+                status=RUNNING,
+                attempts=outbox.c.attempts + 1,
+                locked_until=self.now + timedelta(seconds=lease),
+                dedup_key=None,
+                updated_at=self.now,
+            )
+            .returning(outbox.c.id, outbox.c.kind, outbox.c.incident_id, outbox.c.payload, outbox.c.attempts, outbox.c.ordering_key)
+        )
+        jobs = [Job(r.id, r.kind, r.incident_id, r.payload, r.attempts, r.ordering_key) for r in result]
+        return sorted(jobs, key=lambda j: j.id)
+
+    async def finish(self, job_id: int) -> None:
+        await self.conn.execute(
+            update(outbox).where(outbox.c.id == job_id).values(status=DONE, locked_until=None, updated_at=self.now)
+        )
+
+    async def retry_later(self, job_id: int, delay: float, error: str) -> None:
+        await self.conn.execute(
+            update(outbox)
+            .where(outbox.c.id == job_id)
+            .values(
+                status=PENDING,
+                run_at=self.now + timedelta(seconds=delay),
+                locked_until=None,
+                last_error=error[:2000],
+                updated_at=self.now,
+            )
+        )
+
+    async def bury(self, job_id: int, error: str) -> None:
+        await self.conn.execute(
+            update(outbox)
+            .where(outbox.c.id == job_id)
+            .values(status=DEAD, locked_until=None, last_error=error[:2000], updated_at=self.now)
+        )
+
+    async def release_running(self) -> int:
+        """Give back every running job (single-process start-up after a crash: no other worker can hold one)."""
+        result = await self.conn.execute(
+            update(outbox).where(outbox.c.status == RUNNING).values(status=PENDING, locked_until=None, run_at=self.now)
+        )
+        return int(result.rowcount or 0)
+
+    async def revive(self, incident_id: int) -> int:
+        """Dead jobs of an incident back to pending (``warroom sync retry``)."""
+        result = await self.conn.execute(
+            update(outbox)
+            .where(outbox.c.incident_id == incident_id, outbox.c.status == DEAD)
+            .values(status=PENDING, attempts=0, run_at=self.now, updated_at=self.now)
+        )
+        return int(result.rowcount or 0)
+
+    async def counts(self) -> dict[str, int]:
+        rows = await self.conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status))
+        return {r[0]: int(r[1]) for r in rows}
+
+    async def jobs(self, incident_id: int | None = None) -> list[dict[str, Any]]:
+        query = select(outbox).order_by(outbox.c.id)
+        if incident_id is not None:
+            query = query.where(outbox.c.incident_id == incident_id)
+        return [dict(r) for r in (await self.conn.execute(query)).mappings()]
+
+    async def next_run_at(self) -> datetime | None:
+        value = (
+            await self.conn.execute(select(func.min(outbox.c.run_at)).where(outbox.c.status == PENDING))
+        ).scalar()
+        return value if isinstance(value, datetime) else None
+
+
+#: A handler does the outside I/O of a job and returns a function that records the result in the
+#: transaction that marks the job done (or None when there is nothing to record).
+Commit = Callable[["Tx"], Awaitable[None]]
+Handler = Callable[[Job], Awaitable[Commit | None]]
+#: Called in the transaction that buries a job, to tell people (e.g. a line in the war room).
+DeadHook = Callable[["Tx", Job, str], Awaitable[None]]
+
+
+class OutboxWorker:
+    """Runs outbox jobs: up to ``concurrency`` at once, woken at once by local commits, polling otherwise."""
+
+    def __init__(
+        self,
+        store: Store,
+        handlers: dict[str, Handler],
+        *,
+        concurrency: int = 16,
+        poll_interval: float = 0.5,
+        lease: float = 120.0,
+        max_attempts: int = 12,
+        backoff_base: float = 0.5,
+        backoff_max: float = 300.0,
+        on_dead: DeadHook | None = None,
+        observe: Callable[[str, str, float], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.handlers = handlers
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        self.lease = lease
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.on_dead = on_dead
+        self.observe = observe
+        self._running: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self._loop_task: asyncio.Task[None] | None = None
+        #: Test hook: awaited before a job's result is committed (lets a test stop the process at that boundary).
+        self.before_commit: Callable[[Job], Awaitable[None]] | None = None
+
+    def start(self) -> None:
+        self._stopping = False
+        self._loop_task = asyncio.create_task(self._loop(), name="outbox-worker")
+
+    async def stop(self, *, cancel_running: bool = False) -> None:
+        """Stop claiming; wait for the jobs in hand (or cancel them, as a crash would)."""
+        self._stopping = True
+        self.store.wakeup.set()
+        if self._loop_task is not None:
+            if cancel_running:
+                self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        if cancel_running:
+            for task in list(self._running):
+                task.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            free = self.concurrency - len(self._running)
+            jobs: list[Job] = []
+            if free > 0:
+                self.store.wakeup.clear()
+                try:
+                    async with self.store.tx() as tx:
+                        jobs = await tx.outbox.claim(free, self.lease)
+                except Exception:  # a database hiccup must not kill the worker
+                    log.exception("claiming outbox jobs failed")
+                    await asyncio.sleep(self.poll_interval)
+                    continue
+                for job in jobs:
+                    task = asyncio.create_task(self._run(job), name=f"job-{job.id}-{job.kind}")
+                    self._running.add(task)
+                    task.add_done_callback(self._done)
+            if jobs and len(self._running) < self.concurrency:
+                continue  # there may be more due right now
+            try:
+                await asyncio.wait_for(self.store.wakeup.wait(), timeout=self.poll_interval)
+            except TimeoutError:
+                pass
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self.store.wakeup.set()  # a finished job may unblock the next one of its ordering key
+
+    async def run_until_idle(self, timeout: float = 30.0) -> None:
+        """Run jobs until none is due or running (tests, demo, one-shot CLI)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            async with self.store.read() as tx:
+                counts = await tx.outbox.counts()
+                next_at = await tx.outbox.next_run_at()
+            busy = counts.get(RUNNING, 0) or self._running
+            if not busy and (next_at is None or next_at > tx.now + timedelta(seconds=timeout)):
+                return
+            await asyncio.sleep(0.02)
+        raise TimeoutError("outbox did not drain in time")
+
+    async def _run(self, job: Job) -> None:
+        handler = self.handlers.get(job.kind)
+        started = asyncio.get_running_loop().time()
+        outcome = "done"
+        try:
+            if handler is None:
+                raise Permanent("warroom", f"no handler for job kind {job.kind!r}")
+            commit = await handler(job)
+            if self.before_commit is not None:
+                await self.before_commit(job)
+            async with self.store.tx() as tx:
+                if commit is not None:
+                    await commit(tx)
+                await tx.outbox.finish(job.id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            outcome = await self._failed(job, exc)
+        finally:
+            if self.observe is not None:
+                self.observe(job.kind, outcome, asyncio.get_running_loop().time() - started)
+
+    async def _failed(self, job: Job, exc: Exception) -> str:
+        reason = exc.reason if isinstance(exc, AdapterError) else f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, AdapterError):
+            reason = f"{exc.system}: {exc.reason}"
+        permanent = isinstance(exc, Permanent) or (not isinstance(exc, AdapterError) and job.attempts >= 3)
+        if not permanent and job.attempts < self.max_attempts:
+            if isinstance(exc, RateLimited):
+                delay = exc.retry_after
+            else:
+                cap = min(self.backoff_max, self.backoff_base * 2 ** (job.attempts - 1))
+                delay = random.uniform(cap / 2, cap)
+            log.warning("job %s (%s) attempt %s failed, retrying in %.1fs: %s", job.id, job.kind, job.attempts, delay, reason)
+            async with self.store.tx() as tx:
+                await tx.outbox.retry_later(job.id, delay, reason)
+            return "retry"
+        if not isinstance(exc, AdapterError):
+            log.error("job %s (%s) failed", job.id, job.kind, exc_info=exc)
+        log.error("job %s (%s) is dead after %s attempts: %s", job.id, job.kind, job.attempts, reason)
+        async with self.store.tx() as tx:
+            await tx.outbox.bury(job.id, reason)
+            if self.on_dead is not None:
+                await self.on_dead(tx, job, reason)
+        return "dead"

@@ -1,0 +1,283 @@
+"""Repositories for incidents, alerts, timeline and links, bound to one transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from warroom.core.model import (
+    AlertIn,
+    AlertStatus,
+    Incident,
+    Link,
+    LinkKind,
+    Origin,
+    Status,
+    TimelineEvent,
+    Urgency,
+)
+
+from .schema import alerts, incidents, links, timeline
+
+
+def upsert_insert(dialect: str, table: Any) -> Any:
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+def incident_from_row(row: RowMapping) -> Incident:
+    return Incident(
+        id=row["id"],
+        title=row["title"],
+        status=Status(row["status"]),
+        priority=row["priority"],
+        urgency=Urgency(row["urgency"]),
+        service=row["service"],
+        details=row["details"],
+        assignee=row["assignee"],
+        origin=Origin(row["origin"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        acknowledged_at=row["acknowledged_at"],
+        resolved_at=row["resolved_at"],
+        version=row["version"],
+    )
+
+
+class IncidentRepo:
+    def __init__(self, conn: AsyncConnection, now: datetime) -> None:
+        self.conn = conn
+        self.now = now
+
+    async def create(
+        self,
+        *,
+        title: str,
+        service: str,
+        priority: str | None,
+        urgency: Urgency,
+        details: str,
+        assignee: str | None,
+        origin: Origin,
+        alert_group: str | None = None,
+    ) -> Incident:
+        result = await self.conn.execute(
+            insert(incidents)
+            .values(
+                title=title[:255],
+                status=Status.TRIGGERED.value,
+                priority=priority,
+                urgency=urgency.value,
+                service=service,
+                details=details,
+                assignee=assignee,
+                origin=origin.value,
+                alert_group=alert_group,
+                created_at=self.now,
+                updated_at=self.now,
+                version=0,
+            )
+            .returning(*incidents.c)
+        )
+        return incident_from_row(result.mappings().one())
+
+    async def get(self, incident_id: int, *, lock: bool = False) -> Incident | None:
+        query = select(incidents).where(incidents.c.id == incident_id)
+        if lock:
+            query = query.with_for_update()
+        row = (await self.conn.execute(query)).mappings().first()
+        return incident_from_row(row) if row else None
+
+    async def open_for_alert_group(self, service: str, *, lock: bool = False) -> Incident | None:
+        query = select(incidents).where(incidents.c.alert_group == service)
+        if lock:
+            query = query.with_for_update()
+        row = (await self.conn.execute(query)).mappings().first()
+        return incident_from_row(row) if row else None
+
+    async def update(self, incident_id: int, **values: Any) -> Incident:
+        """Change fields, bump the version; returns the new state."""
+        for key in ("status", "urgency", "origin"):
+            if key in values and hasattr(values[key], "value"):
+                values[key] = values[key].value
+        result = await self.conn.execute(
+            update(incidents)
+            .where(incidents.c.id == incident_id)
+            .values(**values, updated_at=self.now, version=incidents.c.version + 1)
+            .returning(*incidents.c)
+        )
+        return incident_from_row(result.mappings().one())
+
+    async def list(self, *, limit: int = 100) -> list[Incident]:
+        rows = (await self.conn.execute(select(incidents).order_by(incidents.c.id.desc()).limit(limit))).mappings()
+        return [incident_from_row(r) for r in rows]
+
+    async def count(self) -> int:
+        return int((await self.conn.execute(select(func.count()).select_from(incidents))).scalar_one())
+
+
+class AlertRepo:
+    def __init__(self, conn: AsyncConnection, now: datetime, dialect: str) -> None:
+        self.conn = conn
+        self.now = now
+        self.dialect = dialect
+
+    async def record(self, alert: AlertIn, priority: str | None) -> tuple[int, str]:
+        """Store an alert occurrence, deduplicated by (source, fingerprint, startsAt).
+
+        Returns (alert id, what happened): "new" for a first firing, "repeat" for a duplicate of a firing one,
+        "resolved" when a firing alert resolves, "refired" when a resolved one fires again with the same
+        occurrence, "stale" for a resolution of an alert never seen or already resolved.
+        """
+        occurrence = alert.starts_at.isoformat() if alert.starts_at else ""
+        key = (alerts.c.source == alert.source) & (alerts.c.fingerprint == alert.fingerprint) & (
+            alerts.c.occurrence == occurrence
+        )
+        values = {
+            "name": alert.name[:255],
+            "summary": alert.summary,
+            "service": alert.service,
+            "severity": alert.severity,
+            "priority": priority,
+            "labels": alert.labels,
+            "annotations": alert.annotations,
+            "generator_url": alert.generator_url,
+            "starts_at": alert.starts_at,
+            "ends_at": alert.ends_at,
+            "updated_at": self.now,
+        }
+        ins = (
+            upsert_insert(self.dialect, alerts)
+            .values(
+                source=alert.source,
+                fingerprint=alert.fingerprint,
+                occurrence=occurrence,
+                status=alert.status.value,
+                received_at=self.now,
+                repeats=0,
+                **values,
+            )
+            .on_conflict_do_nothing(index_elements=["source", "fingerprint", "occurrence"])
+            .returning(alerts.c.id)
+        )
+        new_id = (await self.conn.execute(ins)).scalar()
+        if new_id is not None:
+            return int(new_id), ("new" if alert.status is AlertStatus.FIRING else "stale")
+        row = (
+            await self.conn.execute(select(alerts.c.id, alerts.c.status).where(key).with_for_update())
+        ).one()
+        alert_id, status = int(row.id), row.status
+        if alert.status is AlertStatus.FIRING:
+            outcome = "repeat" if status == AlertStatus.FIRING.value else "refired"
+        else:
+            outcome = "resolved" if status == AlertStatus.FIRING.value else "stale"
+        await self.conn.execute(
+            update(alerts)
+            .where(alerts.c.id == alert_id)
+            .values(status=alert.status.value, repeats=alerts.c.repeats + 1, **values)
+        )
+        return alert_id, outcome
+
+    async def attach(self, alert_ids: list[int], incident_id: int) -> None:
+        if alert_ids:
+            await self.conn.execute(
+                update(alerts).where(alerts.c.id.in_(alert_ids)).values(incident_id=incident_id)
+            )
+
+    async def get(self, alert_id: int) -> dict[str, Any]:
+        row = (await self.conn.execute(select(alerts).where(alerts.c.id == alert_id))).mappings().one()
+        return dict(row)
+
+    async def unattached_firing(self, service: str) -> list[dict[str, Any]]:
+        rows = await self.conn.execute(
+            select(alerts)
+            .where(alerts.c.service == service)
+            .where(alerts.c.status == AlertStatus.FIRING.value)
+            .where(alerts.c.incident_id.is_(None))
+            .order_by(alerts.c.id)
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    async def for_incident(self, incident_id: int) -> list[dict[str, Any]]:
+        rows = await self.conn.execute(
+            select(alerts).where(alerts.c.incident_id == incident_id).order_by(alerts.c.id)
+        )
+        return [dict(r) for r in rows.mappings()]
+
+    async def count(self) -> int:
+        return int((await self.conn.execute(select(func.count()).select_from(alerts))).scalar_one())
+
+
+class TimelineRepo:
+    def __init__(self, conn: AsyncConnection, now: datetime) -> None:
+        self.conn = conn
+        self.now = now
+
+    async def add(
+        self, incident_id: int, kind: str, text: str, *, actor: str | None = None, data: dict[str, Any] | None = None
+    ) -> None:
+        await self.conn.execute(
+            insert(timeline).values(
+                incident_id=incident_id, at=self.now, kind=kind, actor=actor, text=text, data=data or {}
+            )
+        )
+
+    async def for_incident(self, incident_id: int) -> list[TimelineEvent]:
+        rows = await self.conn.execute(
+            select(timeline).where(timeline.c.incident_id == incident_id).order_by(timeline.c.id)
+        )
+        return [
+            TimelineEvent(
+                incident_id=r["incident_id"], at=r["at"], kind=r["kind"], text=r["text"], actor=r["actor"], data=r["data"]
+            )
+            for r in rows.mappings()
+        ]
+
+
+class LinkRepo:
+    def __init__(self, conn: AsyncConnection, now: datetime, dialect: str) -> None:
+        self.conn = conn
+        self.now = now
+        self.dialect = dialect
+
+    async def put(
+        self, incident_id: int, kind: LinkKind, remote_id: str, url: str | None, data: dict[str, Any] | None = None
+    ) -> Link:
+        """Record (or replace) the incident's link of this kind."""
+        stmt = upsert_insert(self.dialect, links).values(
+            incident_id=incident_id,
+            kind=kind.value,
+            remote_id=remote_id,
+            url=url,
+            data=data or {},
+            created_at=self.now,
+            updated_at=self.now,
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["incident_id", "kind"],
+            set_={"remote_id": remote_id, "url": url, "data": data or {}, "updated_at": self.now},
+        )
+        await self.conn.execute(stmt)
+        return Link(incident_id, kind, remote_id, url, data or {})
+
+    async def all(self, incident_id: int) -> dict[LinkKind, Link]:
+        rows = await self.conn.execute(select(links).where(links.c.incident_id == incident_id))
+        return {
+            LinkKind(r["kind"]): Link(r["incident_id"], LinkKind(r["kind"]), r["remote_id"], r["url"], r["data"])
+            for r in rows.mappings()
+        }
+
+    async def get(self, incident_id: int, kind: LinkKind) -> Link | None:
+        return (await self.all(incident_id)).get(kind)
+
+    async def find(self, kind: LinkKind, remote_id: str) -> Link | None:
+        row = (
+            await self.conn.execute(select(links).where(links.c.kind == kind.value, links.c.remote_id == remote_id))
+        ).mappings().first()
+        if row is None:
+            return None
+        return Link(row["incident_id"], kind, row["remote_id"], row["url"], row["data"])

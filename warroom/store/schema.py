@@ -1,0 +1,176 @@
+"""The database schema (SQLAlchemy Core). Migrations in ``migrations/`` create exactly this."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both databases (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use datetime.now(UTC)")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BigInteger primary keys autoincrement on PostgreSQL; SQLite needs INTEGER for ROWID aliasing.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+TS = UTCDateTime()
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("title", String(255), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("priority", String(20)),
+    Column("urgency", String(10), nullable=False),
+    Column("service", String(63), nullable=False),
+    Column("details", Text, nullable=False, default=""),
+    Column("assignee", String(320)),
+    Column("origin", String(10), nullable=False),
+    # Set to the service name while an alert-declared incident is open, NULL otherwise: the unique index
+    # makes "one open alert group per service" a database rule, so concurrent alerts never open two.
+    Column("alert_group", String(63), unique=True),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Column("acknowledged_at", TS),
+    Column("resolved_at", TS),
+    Column("version", Integer, nullable=False, default=0),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(32), nullable=False),
+    Column("fingerprint", String(128), nullable=False),
+    # The occurrence: startsAt as given, or "" when the source has none. A repeat of the same occurrence is a
+    # duplicate; a new startsAt after a resolution is a new occurrence.
+    Column("occurrence", String(40), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("service", String(63)),
+    Column("severity", String(40)),
+    Column("priority", String(20)),
+    Column("labels", JSON, nullable=False),
+    Column("annotations", JSON, nullable=False),
+    Column("generator_url", Text),
+    Column("starts_at", TS),
+    Column("ends_at", TS),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="SET NULL")),
+    Column("received_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Column("repeats", Integer, nullable=False, default=0),
+    UniqueConstraint("source", "fingerprint", "occurrence", name="uq_alerts_occurrence"),
+)
+Index("ix_alerts_incident", alerts.c.incident_id)
+Index("ix_alerts_service_status", alerts.c.service, alerts.c.status)
+
+timeline = Table(
+    "timeline",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("at", TS, nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("actor", String(320)),
+    Column("text", Text, nullable=False),
+    Column("data", JSON, nullable=False),
+)
+Index("ix_timeline_incident", timeline.c.incident_id, timeline.c.id)
+
+links = Table(
+    "links",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("remote_id", String(255), nullable=False),
+    Column("url", Text),
+    Column("data", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    UniqueConstraint("incident_id", "kind", name="uq_links_incident_kind"),
+)
+Index("ix_links_remote", links.c.kind, links.c.remote_id)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(64), nullable=False),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE")),
+    # Jobs with the same ordering key run one at a time, in id order; jobs without one run freely.
+    Column("ordering_key", String(128)),
+    # While a job is pending, a second job with the same dedup key is not enqueued (coalescing).
+    Column("dedup_key", String(128), unique=True),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(10), nullable=False),  # pending | running | done | dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("run_at", TS, nullable=False),
+    Column("locked_until", TS),
+    Column("last_error", Text),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+Index("ix_outbox_claim", outbox.c.status, outbox.c.run_at)
+Index("ix_outbox_ordering", outbox.c.ordering_key, outbox.c.id)
+Index("ix_outbox_incident", outbox.c.incident_id)
+
+timers = Table(
+    "timers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    # One timer per key: scheduling again moves it.
+    Column("key", String(128), nullable=False, unique=True),
+    Column("kind", String(64), nullable=False),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE")),
+    Column("payload", JSON, nullable=False),
+    Column("fire_at", TS, nullable=False),
+    # Repeat every this many seconds after firing; NULL fires once.
+    Column("interval_s", Integer),
+    Column("created_at", TS, nullable=False),
+)
+Index("ix_timers_fire_at", timers.c.fire_at)

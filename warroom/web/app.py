@@ -1,0 +1,206 @@
+"""The composition root: settings, store, adapters, workers and the aiohttp application are built here and
+passed in — nothing is built at import. Tests and the demo call :func:`create_app` with the sandbox's URLs."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from sqlalchemy import text
+
+from warroom.adapters.ports import BridgePort, ChatPort, ItsmPort
+from warroom.bot import jobs
+from warroom.bot.fanout import FanOut
+from warroom.bot.incidents import IncidentService
+from warroom.core.model import LinkKind
+from warroom.settings import Settings
+from warroom.store.db import Store, Tx
+from warroom.store.outbox import Job, OutboxWorker
+from warroom.store.timers import TimerRunner
+from warroom.sync.link import LinkEngine
+
+from . import intake
+from .metrics import Metrics
+
+log = logging.getLogger("warroom.web")
+
+RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime")
+
+
+@dataclass
+class Ports:
+    chat: ChatPort | None = None
+    itsm: ItsmPort | None = None
+    bridges: dict[str, BridgePort] = field(default_factory=dict)
+    closers: list[Any] = field(default_factory=list)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Ports:
+        """The real adapters, for every system the configuration uses."""
+        ports = cls()
+        if settings.slack.enabled and settings.slack.bot_token is not None:
+            from warroom.adapters.slack_api import SlackChat
+
+            ports.chat = SlackChat(
+                settings.slack.bot_token.get_secret_value(),
+                base_url=settings.slack.api_url,
+                team_url=settings.slack.team_url,
+            )
+        uses = {s.bridge for s in settings.services}
+        if settings.xurrent.enabled and any(s.itsm.enabled for s in settings.services):
+            from warroom.adapters.xurrent import XurrentClient
+
+            ports.itsm = client = XurrentClient.from_settings(settings.xurrent)
+            ports.closers.append(client)
+        if "zoom" in uses:
+            from warroom.adapters.zoom import ZoomBridge
+
+            ports.bridges["zoom"] = zoom = ZoomBridge.from_settings(settings.zoom)
+            ports.closers.append(zoom)
+        if "webex" in uses:
+            from warroom.adapters.webex import WebexBridge
+
+            ports.bridges["webex"] = webex = WebexBridge.from_settings(settings.webex)
+            ports.closers.append(webex)
+        return ports
+
+    async def aclose(self) -> None:
+        for closer in self.closers:
+            await closer.aclose()
+
+
+@dataclass
+class Runtime:
+    """Everything one warroom process runs, built from settings."""
+
+    settings: Settings
+    store: Store
+    ports: Ports
+    metrics: Metrics
+    incidents: IncidentService
+    worker: OutboxWorker
+    timers: TimerRunner
+
+    @classmethod
+    def build(cls, settings: Settings, *, store: Store | None = None, ports: Ports | None = None) -> Runtime:
+        store = store or Store.from_url(settings.database.url)
+        ports = ports or Ports.from_settings(settings)
+        metrics = Metrics()
+        handlers = FanOut(settings, store, ports.chat, ports.bridges).handlers()
+        if ports.itsm is not None:
+            handlers.update(LinkEngine(settings, store, ports.itsm, on_linked=jobs.link_added).handlers())
+        w = settings.worker
+
+        async def on_dead(tx: Tx, job: Job, reason: str) -> None:
+            await report_dead_job(tx, job, reason)
+
+        worker = OutboxWorker(
+            store,
+            handlers,
+            concurrency=w.concurrency,
+            poll_interval=w.poll_interval,
+            lease=w.lease_seconds,
+            max_attempts=w.max_attempts,
+            backoff_base=w.backoff_base,
+            backoff_max=w.backoff_max,
+            on_dead=on_dead,
+            observe=metrics.observe_job,
+        )
+        return cls(settings, store, ports, metrics, IncidentService(settings, store), worker, TimerRunner(store))
+
+    async def start(self, *, workers: bool = True) -> None:
+        if self.settings.database.auto_migrate or self.store.dialect == "sqlite":
+            await self.store.migrate()
+        if self.store.dialect == "sqlite":
+            # One process owns an SQLite file: jobs left running by a crashed run are ours to take back now.
+            async with self.store.tx() as tx:
+                released = await tx.outbox.release_running()
+            if released:
+                log.info("took back %d jobs left running by the previous run", released)
+        if workers:
+            self.worker.start()
+            self.timers.start()
+
+    async def stop(self) -> None:
+        await self.worker.stop()
+        await self.timers.stop()
+        await self.ports.aclose()
+        await self.store.dispose()
+
+
+#: What a dead job failed to do, in words for the war room.
+_WHAT = {
+    jobs.CREATE_REQUEST: "create the linked Xurrent request",
+    jobs.CREATE_BRIDGE: "start the bridge",
+    jobs.INVITE: "invite the responders",
+    jobs.BOOKMARK: "add a bookmark",
+    jobs.TOPIC: "set the channel topic",
+    jobs.PIN: "pin the incident card",
+    jobs.REFRESH_CARD: "update the incident card",
+}
+
+
+async def report_dead_job(tx: Tx, job: Job, reason: str) -> None:
+    """A job that will not be retried is shown to people: on the timeline and, when it can be, in the war room."""
+    if job.incident_id is None:
+        return
+    what = _WHAT.get(job.kind, job.kind)
+    text = f"warroom could not {what}: {reason}. Fix the cause, then run `warroom outbox retry {job.incident_id}`."
+    await tx.timeline.add(job.incident_id, "job_failed", text, data={"job": job.id, "kind": job.kind})
+    channel_ok = await tx.links.get(job.incident_id, LinkKind.SLACK_CHANNEL) is not None
+    if job.kind not in (jobs.SAY, jobs.CREATE_CHANNEL) and channel_ok:
+        await jobs.say(tx, job.incident_id, f"⚠️ {text}")
+
+
+def create_app(settings: Settings, *, runtime: Runtime | None = None, workers: bool = True) -> web.Application:
+    """The aiohttp application: Slack endpoints, alert intake, health, readiness and metrics."""
+    rt = runtime or Runtime.build(settings)
+    app = web.Application(client_max_size=settings.intake.max_body_bytes)
+    app[RUNTIME] = rt
+
+    async def on_startup(_app: web.Application) -> None:
+        await rt.start(workers=workers)
+
+    async def on_cleanup(_app: web.Application) -> None:
+        await rt.stop()
+
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+
+    if settings.slack.enabled and rt.ports.chat is not None:
+        from warroom.bot.slack_app import create_slack_app
+
+        bolt = create_slack_app(settings, rt.incidents, rt.ports.chat.client)  # type: ignore[attr-defined]
+
+        async def slack_events(request: web.Request) -> web.Response:
+            bolt_request = await to_bolt_request(request)
+            return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
+
+        app.router.add_post("/slack/events", slack_events)
+
+    intake.mount(app, rt)
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_request: web.Request) -> web.Response:
+        try:
+            async with rt.store.read() as tx:
+                await tx.conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            return web.json_response({"status": "unavailable", "reason": f"database: {type(exc).__name__}"}, status=503)
+        return web.json_response({"status": "ready"})
+
+    async def metrics(_request: web.Request) -> web.Response:
+        async with rt.store.read() as tx:
+            rt.metrics.set_outbox(await tx.outbox.counts())
+        body, content_type = rt.metrics.render()
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app
