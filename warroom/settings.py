@@ -240,8 +240,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Environment wins over the YAML file (passed as init data).
-        return (env_settings, init_settings)
+        # Environment wins over the YAML file (passed as init data). ``…_FILE`` variables are read by
+        # load_settings, not taken as settings of their own.
+        return (_WithoutFileKeys(settings_cls, env_settings), init_settings)
 
     def service(self, name: str) -> ServiceSettings | None:
         for service in self.services:
@@ -257,6 +258,23 @@ class Settings(BaseSettings):
 
     def at_or_above(self, priority: str | None, threshold: str) -> bool:
         return priority is not None and self.priority_rank(priority) <= self.priority_rank(threshold)
+
+
+class _WithoutFileKeys(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self.inner = inner
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.inner.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        data = self.inner()
+        for section in data.values():
+            if isinstance(section, dict):
+                for key in [k for k in section if k.endswith("_file")]:
+                    section.pop(key)
+        return data
 
 
 class ConfigError(Exception):

@@ -1,0 +1,136 @@
+"""Configuration: YAML + environment, secrets only from the environment or files, every problem at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from warroom.cli import main
+from warroom.settings import ConfigError, load_settings
+
+GOOD = {
+    "slack": {"api_url": "http://slack.local/api/"},
+    "xurrent": {"account": "acme", "client_id": "cid", "region": "au"},
+    "zoom": {"account_id": "za", "client_id": "zc"},
+    "services": [
+        {"name": "checkout-api", "responders": ["Ana@Example.com"], "itsm": {"service_instance_id": 5}, "bridge": "zoom"}
+    ],
+}
+SECRETS = {
+    "WARROOM_SLACK__BOT_TOKEN": "xoxb-test",
+    "WARROOM_SLACK__SIGNING_SECRET": "sig",
+    "WARROOM_XURRENT__CLIENT_SECRET": "xs",
+    "WARROOM_ZOOM__CLIENT_SECRET": "zs",
+    "WARROOM_INTAKE__ALERTMANAGER_TOKEN": "tok",
+}
+
+
+def write(tmp_path: Path, data: object) -> Path:
+    path = tmp_path / "warroom.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for key, value in SECRETS.items():
+        monkeypatch.setenv(key, value)
+    return monkeypatch
+
+
+def test_yaml_plus_environment(tmp_path: Path, env: pytest.MonkeyPatch) -> None:
+    env.setenv("WARROOM_SERVER__PORT", "9999")
+    settings = load_settings(write(tmp_path, GOOD))
+    assert settings.server.port == 9999
+    assert settings.services[0].responders == ["ana@example.com"]
+    assert settings.slack.bot_token is not None and settings.slack.bot_token.get_secret_value() == "xoxb-test"
+    assert "xoxb-test" not in repr(settings)  # secrets never print
+
+
+def test_config_file_from_environment_variable(tmp_path: Path, env: pytest.MonkeyPatch) -> None:
+    env.setenv("WARROOM_CONFIG", str(write(tmp_path, GOOD)))
+    assert load_settings().xurrent.account == "acme"
+
+
+@pytest.mark.parametrize(
+    ("region", "environment", "api", "oauth"),
+    [
+        ("global", "production", "https://api.xurrent.com/v1", "https://oauth.xurrent.com"),
+        ("au", "production", "https://api.au.xurrent.com/v1", "https://oauth.au.xurrent.com"),
+        ("uk", "qa", "https://api.uk.xurrent.qa/v1", "https://oauth.uk.xurrent.qa"),
+        ("global", "demo", "https://api.xurrent-demo.com/v1", "https://oauth.xurrent-demo.com"),
+    ],
+)
+def test_xurrent_hosts_from_region_and_environment(region: str, environment: str, api: str, oauth: str) -> None:
+    from warroom.settings import XurrentSettings
+
+    assert XurrentSettings(region=region, environment=environment).hosts() == (api, oauth)  # type: ignore[arg-type]
+    assert XurrentSettings(api_url="http://x/v1/", oauth_url="http://o").hosts() == ("http://x/v1", "http://o")
+
+
+def test_secret_from_file(tmp_path: Path, env: pytest.MonkeyPatch) -> None:
+    env.delenv("WARROOM_XURRENT__CLIENT_SECRET")
+    secret = tmp_path / "xurrent.secret"
+    secret.write_text("from-file\n")
+    data = {**GOOD, "xurrent": {**GOOD["xurrent"], "client_secret_file": str(secret)}}  # type: ignore[dict-item]
+    settings = load_settings(write(tmp_path, data))
+    assert settings.xurrent.client_secret is not None
+    assert settings.xurrent.client_secret.get_secret_value() == "from-file"
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = {
+        "slack": {"bot_token": "xoxb-in-yaml"},
+        "priorities": ["P1", "P2", "P3"],
+        "services": [
+            {"name": "Bad Name", "responders": ["not-an-email"]},
+            {"name": "ok", "declare_threshold": "P9", "itsm": {"impact_mapping": {"P1": "top"}}, "bridge": "webex",
+             "slack": {"name_pattern": "war-{slug}"}},
+        ],
+        "typo_section": {},
+    }
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, bad))
+    text = "\n".join(err.value.problems)
+    # pydantic's problems come first (they stop the model), each naming its key
+    assert "services.0.responders" in text and "typo_section" in text
+    bad.pop("typo_section")
+    bad["services"][0]["responders"] = []  # type: ignore[index]
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, bad))
+    problems = err.value.problems
+    joined = "\n".join(problems)
+    for needle in [
+        "slack.bot_token is a secret",
+        "must be lower-case letters",
+        "declare_threshold is 'P9'",
+        "impact_mapping needs at least 4 priorities",
+        "service_instance_id is not set",
+        "name_pattern must contain {number}",
+        "webex.token is not set",
+        "xurrent.account is not set",
+        "intake has no token",
+    ]:
+        assert needle in joined, needle
+    assert len(problems) >= 9
+
+
+def test_check_config_command(tmp_path: Path, env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", str(write(tmp_path, GOOD)), "check-config"]) == 0
+    assert "valid" in capsys.readouterr().out
+    assert main(["--config", str(write(tmp_path, {"services": [{"name": "x", "bridge": "teleport"}]})), "check-config"]) == 1
+    err = capsys.readouterr().err
+    assert "problem(s)" in err and "bridge" in err and "Traceback" not in err
+    assert main(["--config", str(tmp_path / "missing.yaml"), "check-config"]) == 1
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_secret_from_a_file_named_in_the_environment(tmp_path: Path, env: pytest.MonkeyPatch) -> None:
+    env.delenv("WARROOM_SLACK__SIGNING_SECRET")
+    secret = tmp_path / "signing"
+    secret.write_text("s3cret")
+    env.setenv("WARROOM_SLACK__SIGNING_SECRET_FILE", str(secret))
+    settings = load_settings(write(tmp_path, GOOD))
+    assert settings.slack.signing_secret is not None and settings.slack.signing_secret.get_secret_value() == "s3cret"
