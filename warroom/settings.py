@@ -92,7 +92,7 @@ class XurrentSettings(_Section):
     web_url: str | None = None
     client_id: str = ""
     client_secret: SecretStr | None = None
-    #: Value of ``source`` on requests warroom creates; with ``source_ID`` the idempotency key.
+    #: Value of ``source`` on requests warroom creates; with ``sourceID`` the idempotency key.
     source: str = "warroom"
     timeout: float = Field(15.0, gt=0)
     max_retries: int = Field(5, ge=0)

@@ -95,7 +95,7 @@ def test_request_fields_follow_the_seed() -> None:
     assert fields["urgent"] is True
     assert fields["status"] == "assigned"
     assert fields["service_instance_id"] == 42 and fields["member_id"] == 9
-    assert fields["source"] == "warroom" and fields["source_ID"] == source_id(incident()) == "incident-7"
+    assert fields["source"] == "warroom" and fields["sourceID"] == source_id(incident()) == "incident-7"
     assert "5xx everywhere" in fields["note"]
     assert "completion_reason" not in fields
     low = request_fields(incident(urgency=Urgency.LOW, priority=None), link, priorities=PRIOS, source="w", member_id=None)

@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -62,6 +62,8 @@ class Emulator:
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
         self.app = web.Application(client_max_size=8 * 1024 * 1024)
+        #: Keyword arguments for aiohttp's request handler (e.g. ``max_line_size`` for long query strings).
+        self.handler_args: dict[str, Any] = {}
         self._runner: web.AppRunner | None = None
         self.base_url = ""
         self.port = 0
@@ -76,13 +78,11 @@ class Emulator:
         self.app.router.add_route(method, path, wrapped)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._runner = web.AppRunner(self.app, access_log=None)
+        self._runner = web.AppRunner(self.app, access_log=None, **self.handler_args)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
-        server = site._server
-        assert server is not None and server.sockets
-        self.port = server.sockets[0].getsockname()[1]
+        self.port = bound_port(site)
         self.base_url = f"http://{host}:{self.port}"
         return self.base_url
 
@@ -164,6 +164,13 @@ class Emulator:
         body = await request.json()
         self.inject(**body)
         return web.json_response({"ok": True})
+
+
+def bound_port(site: web.TCPSite) -> int:
+    """The port the OS gave a site started on port 0."""
+    server = cast(asyncio.Server | None, site._server)
+    assert server is not None and server.sockets
+    return int(server.sockets[0].getsockname()[1])
 
 
 class SlidingWindow:

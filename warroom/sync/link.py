@@ -1,6 +1,6 @@
 """Creating the linked ITSM request for a new major incident (the IMR → ITSM half of the link engine).
 
-Idempotent: the request carries ``source``/``source_ID``; a retry first looks the request up by them, so a crash
+Idempotent: the request carries ``source``/``sourceID``; a retry first looks the request up by them, so a crash
 between Xurrent's answer and our commit never creates a second request.
 """
 

@@ -45,7 +45,7 @@ def impact_for(priority: str | None, priorities: Sequence[str], link: ItsmLinkSe
 
 
 def source_id(incident: Incident) -> str:
-    """The request's ``source_ID``: with ``source`` the key that makes creating the request idempotent."""
+    """The request's ``sourceID``: with ``source`` the key that makes creating the request idempotent."""
     return f"incident-{incident.id}"
 
 
@@ -75,7 +75,7 @@ def request_fields(
         "status": STATUS_TO_ITSM[incident.status],
         "note": first_note(incident, incident_url=incident_url),
         "source": source,
-        "source_ID": source_id(incident),
+        "sourceID": source_id(incident),
     }
     if link.service_instance_id is not None:
         fields["service_instance_id"] = link.service_instance_id
