@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 
 from .settings import ConfigError, Settings, load_settings
@@ -99,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     outbox.add_argument("incident", type=int, nargs="?")
     outbox.set_defaults(func=cmd_outbox)
     args = parser.parse_args(argv)
+    # authlib's httpx integration announces a future rename on import; it is not for operators to act on.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if getattr(args, "action", None) == "retry" and args.incident is None:
         parser.error("outbox retry needs the incident number, e.g. `warroom outbox retry 12`")

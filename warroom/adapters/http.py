@@ -9,6 +9,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -22,17 +23,25 @@ RETRY_STATUSES = frozenset({408, 409, 412, 425, 500, 502, 503, 504})
 
 
 def retry_after_seconds(value: str | None, default: float = 1.0) -> float:
-    """Parse Retry-After (seconds or an HTTP date)."""
+    """Parse Retry-After: seconds, an HTTP date, or an ISO 8601 time (Zoom's daily limit sends one)."""
     if not value:
         return default
+    value = value.strip()
     try:
         return max(0.0, float(value))
     except ValueError:
         pass
-    parsed = email.utils.parsedate_to_datetime(value) if value else None
-    if parsed is None:
-        return default
-    return max(0.0, parsed.timestamp() - time.time())
+    when: datetime | None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return default
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - time.time())
 
 
 def error_reason(response: httpx.Response) -> str:
@@ -103,9 +112,18 @@ class JsonApi:
         data: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         ok: Callable[[httpx.Response], bool] | None = None,
+        idempotent: bool | None = None,
     ) -> httpx.Response:
-        """Send with retries; return the 2xx response or raise an AdapterError."""
+        """Send with retries; return the 2xx response or raise an AdapterError.
+
+        A request that is not idempotent (POST and PATCH unless said otherwise) is never repeated here after it
+        may have reached the service (a 5xx, a timeout, a dropped connection): its effect may have happened, so
+        the failure goes back to the outbox, whose retry looks the record up before creating it again. Refused
+        connections and 429s are retried either way — the service did nothing.
+        """
         url = self.url(path)
+        if idempotent is None:
+            idempotent = method.upper() in ("GET", "HEAD", "OPTIONS", "PUT", "DELETE")
         attempt = 0
         reauthed = False
         while True:
@@ -116,10 +134,16 @@ class JsonApi:
             self.calls += 1
             try:
                 response = await self._client.request(method, url, json=json, params=params, data=data, headers=hdrs)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                error: AdapterError = Transient(self.system, f"{method} {path} could not connect ({type(exc).__name__})")
             except httpx.TimeoutException:
-                error: AdapterError = Transient(self.system, f"{method} {path} timed out")
+                error = Transient(self.system, f"{method} {path} timed out")
+                if not idempotent:
+                    raise error from None
             except httpx.TransportError as exc:
-                error = Transient(self.system, f"{method} {path} failed to connect ({type(exc).__name__})")
+                error = Transient(self.system, f"{method} {path} failed ({type(exc).__name__})")
+                if not idempotent:
+                    raise error from None
             else:
                 log.debug("%s %s %s -> %s", self.system, method, path, response.status_code)
                 if response.is_success and (ok is None or ok(response)):
@@ -137,6 +161,8 @@ class JsonApi:
                     continue
                 if status in RETRY_STATUSES:
                     error = Transient(self.system, f"{method} {path}: {error_reason(response)}")
+                    if not idempotent:
+                        raise error
                 elif status == 404:
                     raise NotFound(self.system, f"{method} {path}: {error_reason(response)}")
                 else:

@@ -55,8 +55,7 @@ def create_slack_app(settings: Settings, service: IncidentService, client: Async
     assert settings.slack.signing_secret is not None and settings.slack.bot_token is not None
     app = AsyncApp(
         signing_secret=settings.slack.signing_secret.get_secret_value(),
-        token=settings.slack.bot_token.get_secret_value(),
-        client=client,
+        client=client,  # carries the bot token
         request_verification_enabled=True,
         logger=log,
     )

@@ -59,9 +59,12 @@ def incident_title(alert: AlertIn) -> str:
 
 
 def incident_details(alert: AlertIn) -> str:
-    lines = [f"Declared from a {alert.source} alert '{alert.name}' ({alert.severity or 'no severity'})."]
+    lines = [f"Declared from alert '{alert.name}' (source {alert.source}, severity {alert.severity or 'none'})."]
     if alert.summary:
         lines.append(alert.summary)
+    description = alert.annotations.get("description", "").strip()
+    if description and description not in alert.summary:
+        lines.append(description)
     if alert.labels:
         lines.append("Labels: " + ", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items())))
     if alert.generator_url:

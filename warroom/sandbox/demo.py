@@ -133,9 +133,9 @@ def _print_war_room(h: Harness, incident_id: int) -> bool:
     for line in card_facts(card["blocks"]).splitlines():
         if line.strip():
             _say(f"      | {line}")
-    request = next(r for r in xurrent.requests.values() if r.get("source_ID") == f"incident-{incident_id}")
+    request = next(r for r in xurrent.requests.values() if r.get("sourceID") == f"incident-{incident_id}")
     _say(f"   Xurrent request #{request['id']}:")
-    for key in ("subject", "category", "impact", "urgent", "status", "source", "source_ID"):
+    for key in ("subject", "category", "impact", "urgent", "status", "source", "sourceID"):
         _say(f"      {key:<17} {request.get(key)}")
     _say(f"      {'service_instance':<17} {(request.get('service_instance') or {}).get('name')}")
     _say(f"      {'member':<17} {(request.get('member') or {}).get('name')}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,8 +18,10 @@ from aiohttp import web
 
 from warroom.bot.fanout import war_room_gaps
 from warroom.settings import Settings, check
+from warroom.web.alert_sources import labels_fingerprint
 from warroom.web.app import RUNTIME, Runtime, create_app
 
+from .base import bound_port
 from .world import INTAKE_TOKEN, SLACK_SIGNING_SECRET, Latencies, World
 
 
@@ -57,7 +58,7 @@ class Harness:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = bound_port(site)
         base = f"http://127.0.0.1:{port}"
         return cls(world, settings, app, runner, base, httpx.AsyncClient(base_url=base, timeout=30))
 
@@ -115,7 +116,7 @@ def alertmanager_payload(
     out = []
     for a in alerts:
         labels = a["labels"]
-        fp = a.get("fingerprint") or hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()[:16]
+        fp = a.get("fingerprint") or labels_fingerprint(labels)
         out.append(
             {
                 "status": a.get("status", status),

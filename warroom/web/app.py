@@ -15,7 +15,6 @@ from warroom.adapters.ports import BridgePort, ChatPort, ItsmPort
 from warroom.bot import jobs
 from warroom.bot.fanout import FanOut
 from warroom.bot.incidents import IncidentService
-from warroom.core.model import LinkKind
 from warroom.settings import Settings
 from warroom.store.db import Store, Tx
 from warroom.store.outbox import Job, OutboxWorker
@@ -150,8 +149,8 @@ async def report_dead_job(tx: Tx, job: Job, reason: str) -> None:
     what = _WHAT.get(job.kind, job.kind)
     text = f"warroom could not {what}: {reason}. Fix the cause, then run `warroom outbox retry {job.incident_id}`."
     await tx.timeline.add(job.incident_id, "job_failed", text, data={"job": job.id, "kind": job.kind})
-    channel_ok = await tx.links.get(job.incident_id, LinkKind.SLACK_CHANNEL) is not None
-    if job.kind not in (jobs.SAY, jobs.CREATE_CHANNEL) and channel_ok:
+    if job.kind not in (jobs.SAY, jobs.CREATE_CHANNEL):
+        # said once the war room exists, if it does not yet
         await jobs.say(tx, job.incident_id, f"⚠️ {text}")
 
 

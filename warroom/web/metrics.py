@@ -27,7 +27,7 @@ class Metrics:
             "warroom_outbox_job_seconds", "Time to run an outbox job, by kind", ["kind"], registry=self.registry,
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
-        self.outbox = Gauge("warroom_outbox_jobs", "Outbox jobs by status", ["status"], registry=self.registry)
+        self.outbox = Gauge("warroom_outbox_backlog", "Outbox jobs by status", ["status"], registry=self.registry)
 
     def observe_job(self, kind: str, outcome: str, seconds: float) -> None:
         self.jobs.labels(kind, outcome).inc()
