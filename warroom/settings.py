@@ -154,6 +154,8 @@ class IntakeSettings(_Section):
         }
     )
     default_priority: str = "P3"
+    #: Alert changes within this many seconds are told in the war room as one line.
+    digest_seconds: float = Field(2.0, ge=0)
     #: Service used for alerts whose service label matches no catalog entry (empty: such alerts are refused).
     fallback_service: str = ""
 

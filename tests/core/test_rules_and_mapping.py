@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from warroom.core.intake import AlertAction, decide, urgency_for
+from warroom.core.intake import AlertAction, decide, digest_line, urgency_for
 from warroom.core.model import Incident, Origin, Status, Urgency, channel_name, slugify
 from warroom.core.rules import RuleError, at_or_above, check_transition, severity_to_priority
 from warroom.settings import ItsmLinkSettings
@@ -108,3 +108,12 @@ def test_subject_is_cut_to_xurrents_limit() -> None:
     long = request_fields(incident(title="x" * 400), ItsmLinkSettings(), priorities=PRIOS, source="w", member_id=None)
     assert len(long["subject"]) == 255
     assert first_note(incident(details="")).endswith("Checkout down")
+
+
+def test_alert_digest_lines() -> None:
+    assert digest_line([("A", "firing")], 3) == "🔔 Alert firing: A."
+    many = digest_line([(f"A{i}", "firing") for i in range(7)], 7)
+    assert many == "🔔 7 alerts firing: A0, A1, A2, A3, A4 and 2 more."
+    mixed = digest_line([("A", "firing"), ("B", "resolved")], 1)
+    assert mixed == "🔔 Alert firing: A. ✅ Alert resolved: B. 1 still firing."
+    assert digest_line([("B", "resolved")], 0).endswith("the incident stays open until a responder resolves it.")

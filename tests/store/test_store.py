@@ -99,10 +99,24 @@ async def test_resolved_alerts_go_on_the_timeline_but_never_resolve_the_incident
     async with store.read() as tx:
         incident = await tx.incidents.get(declared.incidents[0])
         events = await tx.timeline.for_incident(declared.incidents[0])
-        says = [j for j in await tx.outbox.jobs(declared.incidents[0]) if j["kind"] == "warroom.say"]
+        digests = [j for j in await tx.outbox.jobs(declared.incidents[0]) if j["kind"] == "warroom.alert_digest"]
+        untold = await tx.alerts.unannounced(declared.incidents[0])
     assert incident is not None and incident.status.value == "triggered"
     assert [e.kind for e in events][-1] == "alert_resolved"
-    assert "stays open" in says[-1]["payload"]["text"]
+    assert len(digests) == 1 and [(a["name"], a["status"]) for a in untold] == [("Alertfp1", "resolved")]
+
+
+async def test_a_burst_of_alert_changes_is_one_pending_digest(store: Store) -> None:
+    service = IncidentService(settings(), store)
+    declared = await service.ingest_alerts([alert()])
+    for i in range(5):
+        await service.ingest_alerts([alert(fp=f"more{i}", severity="warning")])
+    async with store.tx() as tx:
+        jobs = [j for j in await tx.outbox.jobs(declared.incidents[0]) if j["kind"] == "warroom.alert_digest"]
+        untold = await tx.alerts.unannounced(declared.incidents[0])
+        assert len(jobs) == 1 and len(untold) == 5  # the declaring alert is on the card already
+        await tx.alerts.mark_announced([(a["id"], a["status"]) for a in untold[:3]])
+        assert len(await tx.alerts.unannounced(declared.incidents[0])) == 2
 
 
 async def test_unknown_service_is_kept_but_not_declared(store: Store) -> None:

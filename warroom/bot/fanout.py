@@ -14,12 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from warroom.adapters.errors import Conflict, Transient
+from warroom.adapters.errors import Conflict
 from warroom.adapters.ports import BridgePort, ChatPort
+from warroom.core.intake import digest_line
 from warroom.core.model import Incident, Link, LinkKind, channel_name
 from warroom.settings import Settings
 from warroom.store.db import Store, Tx
-from warroom.store.outbox import Commit, Handler, Job
+from warroom.store.outbox import Commit, Handler, Job, NotReady
 
 from . import blocks, jobs
 
@@ -54,6 +55,7 @@ class FanOut:
                     jobs.REFRESH_CARD: self.refresh_card,
                     jobs.BOOKMARK: self.bookmark,
                     jobs.SAY: self.say,
+                    jobs.ALERT_DIGEST: self.alert_digest,
                 }
             )
         return out
@@ -73,7 +75,7 @@ class FanOut:
         state = await self.state(_incident_id(job))
         channel = state.links.get(LinkKind.SLACK_CHANNEL)
         if channel is None:
-            raise Transient("warroom", "the war-room channel does not exist yet")
+            raise NotReady("warroom", "the war-room channel does not exist yet")
         return state, channel
 
     # -- channel ------------------------------------------------------------------------------------
@@ -180,7 +182,7 @@ class FanOut:
         state, _ = await self._channel(job)
         card = state.links.get(LinkKind.SLACK_CARD)
         if card is None:
-            raise Transient("warroom", "the incident card is not posted yet")
+            raise NotReady("warroom", "the incident card is not posted yet")
         await self._chat().pin(str(card.data["channel"]), card.remote_id)
 
         async def commit(tx: Tx) -> None:
@@ -218,6 +220,25 @@ class FanOut:
             return None
         await chat.post_message(channel.remote_id, text, metadata={"event_type": "warroom_line", "event_payload": {"key": key}})
         return None
+
+    async def alert_digest(self, job: Job) -> Commit | None:
+        _, channel = await self._channel(job)
+        incident_id = _incident_id(job)
+        async with self.store.read() as tx:
+            changed = await tx.alerts.unannounced(incident_id)
+            firing = [a for a in await tx.alerts.for_incident(incident_id) if a["status"] == "firing"]
+        if not changed:
+            return None
+        text = blocks.escape(digest_line([(a["name"], a["status"]) for a in changed], len(firing)))
+        chat = self._chat()
+        key = f"digest-{job.id}"
+        if not (job.is_retry and await chat.find_message(channel.remote_id, "warroom_line", key) is not None):
+            await chat.post_message(channel.remote_id, text, metadata={"event_type": "warroom_line", "event_payload": {"key": key}})
+
+        async def commit(tx: Tx) -> None:
+            await tx.alerts.mark_announced([(a["id"], a["status"]) for a in changed])
+
+        return commit
 
     # -- bridge -------------------------------------------------------------------------------------
     async def create_bridge(self, job: Job) -> Commit | None:

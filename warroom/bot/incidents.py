@@ -128,26 +128,27 @@ class IncidentService:
     async def _ingest(self, tx: Tx, alerts: Sequence[AlertIn]) -> IntakeResult:
         s = self.settings
         result = IntakeResult()
-        joined: dict[int, list[str]] = {}
-        resolved: dict[int, list[str]] = {}
+        touched: set[int] = set()  # incidents whose war room hears of changed alerts (one digest each)
         for alert in alerts:
             svc = self.route(alert)
             priority = severity_to_priority(alert.severity, s.intake.severity_priorities, s.intake.default_priority)
             if svc is not None and alert.service != svc.name:
                 alert = _with_service(alert, svc.name)
-            alert_id, happened = await tx.alerts.record(alert, priority)
-            outcome = AlertOutcome(alert.fingerprint, happened)
+            alert_id, happened, incident_id = await tx.alerts.record(alert, priority)
+            outcome = AlertOutcome(alert.fingerprint, happened, incident_id)
             result.outcomes.append(outcome)
-            stored = await tx.alerts.get(alert_id)
             if happened in ("repeat", "stale"):
-                outcome.incident = stored["incident_id"]
                 continue
             if happened == "resolved":
-                outcome.incident = stored["incident_id"]
-                if stored["incident_id"] is not None:
-                    resolved.setdefault(stored["incident_id"], []).append(alert.name)
+                if incident_id is not None:
+                    await tx.timeline.add(incident_id, "alert_resolved", f"Alert resolved: {alert.name}", data={"alert_id": alert_id})
+                    touched.add(incident_id)
                 continue
-            # a newly firing alert (new or refired)
+            # a newly firing alert (new, or refired)
+            if incident_id is not None:  # refired within its incident
+                await tx.timeline.add(incident_id, "alert_firing", f"Alert firing again: {alert.name}", data={"alert_id": alert_id})
+                touched.add(incident_id)
+                continue
             open_incident = await tx.incidents.open_for_alert_group(svc.name, lock=True) if svc else None
             decision = intake.decide(
                 priority=priority,
@@ -162,8 +163,9 @@ class IncidentService:
                     f"service '{alert.service}' is not in the catalog: add it to services or set intake.fallback_service"
                 )
             elif decision.action is AlertAction.RECORD:
+                assert svc is not None
                 outcome.result = "recorded"
-                outcome.note = f"{priority} is below {svc.name}'s declare threshold {svc.declare_threshold}"  # type: ignore[union-attr]
+                outcome.note = f"{priority} is below {svc.name}'s declare threshold {svc.declare_threshold}"
             elif decision.action is AlertAction.ATTACH:
                 assert open_incident is not None
                 await tx.alerts.attach([alert_id], open_incident.id)
@@ -171,7 +173,7 @@ class IncidentService:
                 await tx.timeline.add(
                     open_incident.id, "alert_firing", f"Alert firing: {alert.name}", data={"alert_id": alert_id}
                 )
-                joined.setdefault(open_incident.id, []).append(alert.name)
+                touched.add(open_incident.id)
                 if decision.raise_priority_to:
                     await self._raise_priority(tx, open_incident, decision.raise_priority_to, alert.name)
             else:
@@ -188,6 +190,8 @@ class IncidentService:
                 )
                 earlier = [a["id"] for a in await tx.alerts.unattached_firing(svc.name)]
                 await tx.alerts.attach(earlier, incident.id)
+                # the declaring alert is on the card; earlier ones are told in the first digest
+                await tx.alerts.mark_announced([(alert_id, AlertStatus.FIRING.value)])
                 outcome.result, outcome.incident = "declared", incident.id
                 await tx.timeline.add(
                     incident.id,
@@ -195,10 +199,10 @@ class IncidentService:
                     f"Alert firing: {alert.name}" + (f" (and {len(earlier) - 1} earlier alerts)" if len(earlier) > 1 else ""),
                     data={"alert_ids": earlier},
                 )
-        for incident_id, names in joined.items():
-            await jobs.say(tx, incident_id, _alert_line("🔔", "firing", names))
-        for incident_id, names in resolved.items():
-            await self._alerts_resolved(tx, incident_id, names)
+                if len(earlier) > 1:
+                    touched.add(incident.id)
+        for incident_id in touched:
+            await jobs.alert_digest(tx, incident_id, delay=s.intake.digest_seconds)
         return result
 
     async def _raise_priority(self, tx: Tx, incident: Incident, priority: str, because: str) -> None:
@@ -207,24 +211,6 @@ class IncidentService:
         await tx.timeline.add(incident.id, "priority_changed", text, data={"from": incident.priority, "to": priority})
         await jobs.say(tx, incident.id, f"⬆️ {text}")
         await jobs.refresh_card(tx, incident.id)
-
-    async def _alerts_resolved(self, tx: Tx, incident_id: int, names: list[str]) -> None:
-        for name in names:
-            await tx.timeline.add(incident_id, "alert_resolved", f"Alert resolved: {name}")
-        remaining = [a for a in await tx.alerts.for_incident(incident_id) if a["status"] == AlertStatus.FIRING.value]
-        line = _alert_line("✅", "resolved", names)
-        if not remaining:
-            line += " All alerts of this incident have resolved; the incident stays open until a responder resolves it."
-        else:
-            line += f" {len(remaining)} still firing."
-        await jobs.say(tx, incident_id, line)
-
-
-def _alert_line(emoji: str, verb: str, names: list[str]) -> str:
-    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-    noun = "Alert" if len(names) == 1 else f"{len(names)} alerts"
-    return f"{emoji} {noun} {verb}: {shown}."
-
 
 def _with_service(alert: AlertIn, service: str) -> AlertIn:
     from dataclasses import replace

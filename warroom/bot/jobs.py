@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from warroom.core.jobs import (  # noqa: F401 — re-exported for the handlers
+    ALERT_DIGEST,
     BOOKMARK,
     CREATE_BRIDGE,
     CREATE_CHANNEL,
@@ -68,3 +69,11 @@ async def link_added(tx: Tx, incident_id: int, kind: LinkKind) -> None:
     await refresh_card(tx, incident_id)
     if kind in BOOKMARKED and await tx.links.get(incident_id, LinkKind.SLACK_CHANNEL) is not None:
         await tx.outbox.enqueue(BOOKMARK, {"link": kind.value}, incident_id=incident_id)
+
+
+async def alert_digest(tx: Tx, incident_id: int, *, delay: float = 0.0) -> None:
+    """Tell the war room which of its alerts fired or resolved — one line per burst, however many alerts."""
+    await tx.outbox.enqueue(
+        ALERT_DIGEST, incident_id=incident_id, ordering_key=f"say:{incident_id}",
+        dedup_key=f"digest:{incident_id}", delay=delay,
+    )

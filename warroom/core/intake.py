@@ -70,3 +70,24 @@ def incident_details(alert: AlertIn) -> str:
     if alert.generator_url:
         lines.append(f"Source: {alert.generator_url}")
     return "\n".join(lines)
+
+
+def digest_line(changed: Sequence[tuple[str, str]], still_firing: int) -> str:
+    """One war-room line for a burst of alert changes: [(alert name, new status)] → text."""
+
+    def names(items: list[str]) -> str:
+        shown = ", ".join(items[:5])
+        return shown + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+
+    firing = [name for name, status in changed if status == "firing"]
+    resolved = [name for name, status in changed if status == "resolved"]
+    parts = []
+    if firing:
+        parts.append(f"🔔 {'Alert' if len(firing) == 1 else f'{len(firing)} alerts'} firing: {names(firing)}.")
+    if resolved:
+        parts.append(f"✅ {'Alert' if len(resolved) == 1 else f'{len(resolved)} alerts'} resolved: {names(resolved)}.")
+    if resolved and still_firing == 0:
+        parts.append("All alerts of this incident have resolved; the incident stays open until a responder resolves it.")
+    elif resolved:
+        parts.append(f"{still_firing} still firing.")
+    return " ".join(parts)

@@ -103,7 +103,7 @@ class World:
                 "client_secret": ZOOM_SECRET,
             },
             "webex": {"api_url": f"{self.webex.base_url}/v1", "token": WEBEX_TOKEN},
-            "intake": {"alertmanager_token": INTAKE_TOKEN, "grafana_token": INTAKE_TOKEN, "generic_token": INTAKE_TOKEN},
+            "intake": {"digest_seconds": 0.05, "alertmanager_token": INTAKE_TOKEN, "grafana_token": INTAKE_TOKEN, "generic_token": INTAKE_TOKEN},
             "services": [
                 {
                     "name": "checkout-api",

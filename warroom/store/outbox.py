@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from warroom.adapters.errors import AdapterError, Permanent, RateLimited
+from warroom.adapters.errors import AdapterError, Permanent, RateLimited, Transient
 
 from .schema import outbox
 
@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("warroom.outbox")
 
 PENDING, RUNNING, DONE, DEAD = "pending", "running", "done", "dead"
+
+
+class NotReady(Transient):
+    """The job depends on something another job has not made yet (e.g. a line for a war room being created)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,7 +316,8 @@ class OutboxWorker:
             else:
                 cap = min(self.backoff_max, self.backoff_base * 2 ** (job.attempts - 1))
                 delay = random.uniform(cap / 2, cap)
-            log.warning("job %s (%s) attempt %s failed, retrying in %.1fs: %s", job.id, job.kind, job.attempts, delay, reason)
+            level = logging.DEBUG if isinstance(exc, NotReady) else logging.WARNING
+            log.log(level, "job %s (%s) attempt %s failed, retrying in %.1fs: %s", job.id, job.kind, job.attempts, delay, reason)
             async with self.store.tx() as tx:
                 await tx.outbox.retry_later(job.id, delay, reason)
             return "retry"

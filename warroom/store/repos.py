@@ -126,12 +126,13 @@ class AlertRepo:
         self.now = now
         self.dialect = dialect
 
-    async def record(self, alert: AlertIn, priority: str | None) -> tuple[int, str]:
+    async def record(self, alert: AlertIn, priority: str | None) -> tuple[int, str, int | None]:
         """Store an alert occurrence, deduplicated by (source, fingerprint, startsAt).
 
-        Returns (alert id, what happened): "new" for a first firing, "repeat" for a duplicate of a firing one,
-        "resolved" when a firing alert resolves, "refired" when a resolved one fires again with the same
-        occurrence, "stale" for a resolution of an alert never seen or already resolved.
+        Returns (alert id, what happened, its incident): "new" for a first firing, "repeat" for a duplicate of a
+        firing one, "resolved" when a firing alert resolves, "refired" when a resolved one fires again with the
+        same occurrence, "stale" for a resolution of an alert never seen or already resolved. A repeat — the
+        common case, Alertmanager re-sends every group — costs one statement.
         """
         occurrence = alert.starts_at.isoformat() if alert.starts_at else ""
         key = (alerts.c.source == alert.source) & (alerts.c.fingerprint == alert.fingerprint) & (
@@ -150,6 +151,17 @@ class AlertRepo:
             "ends_at": alert.ends_at,
             "updated_at": self.now,
         }
+        firing = alert.status is AlertStatus.FIRING
+        same = (
+            await self.conn.execute(
+                update(alerts)
+                .where(key, alerts.c.status == alert.status.value)
+                .values(repeats=alerts.c.repeats + 1, **values)
+                .returning(alerts.c.id, alerts.c.incident_id)
+            )
+        ).first()
+        if same is not None:
+            return int(same.id), ("repeat" if firing else "stale"), same.incident_id
         ins = (
             upsert_insert(self.dialect, alerts)
             .values(
@@ -166,21 +178,33 @@ class AlertRepo:
         )
         new_id = (await self.conn.execute(ins)).scalar()
         if new_id is not None:
-            return int(new_id), ("new" if alert.status is AlertStatus.FIRING else "stale")
-        row = (
-            await self.conn.execute(select(alerts.c.id, alerts.c.status).where(key).with_for_update())
+            return int(new_id), ("new" if firing else "stale"), None
+        changed = (
+            await self.conn.execute(
+                update(alerts)
+                .where(key)
+                .values(status=alert.status.value, repeats=alerts.c.repeats + 1, **values)
+                .returning(alerts.c.id, alerts.c.incident_id)
+            )
         ).one()
-        alert_id, status = int(row.id), row.status
-        if alert.status is AlertStatus.FIRING:
-            outcome = "repeat" if status == AlertStatus.FIRING.value else "refired"
-        else:
-            outcome = "resolved" if status == AlertStatus.FIRING.value else "stale"
-        await self.conn.execute(
-            update(alerts)
-            .where(alerts.c.id == alert_id)
-            .values(status=alert.status.value, repeats=alerts.c.repeats + 1, **values)
+        return int(changed.id), ("refired" if firing else "resolved"), changed.incident_id
+
+    async def unannounced(self, incident_id: int) -> list[dict[str, Any]]:
+        """The incident's alerts whose status differs from what the war room was last told."""
+        rows = await self.conn.execute(
+            select(alerts.c.id, alerts.c.name, alerts.c.status)
+            .where(alerts.c.incident_id == incident_id)
+            .where((alerts.c.announced.is_(None)) | (alerts.c.announced != alerts.c.status))
+            .order_by(alerts.c.id)
         )
-        return alert_id, outcome
+        return [dict(r) for r in rows.mappings()]
+
+    async def mark_announced(self, told: list[tuple[int, str]]) -> None:
+        """Record what the war room was told; an alert that changed again since stays unannounced."""
+        for alert_id, status in told:
+            await self.conn.execute(
+                update(alerts).where(alerts.c.id == alert_id, alerts.c.status == status).values(announced=status)
+            )
 
     async def attach(self, alert_ids: list[int], incident_id: int) -> None:
         if alert_ids:

@@ -103,6 +103,8 @@ alerts = Table(
     Column("received_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
     Column("repeats", Integer, nullable=False, default=0),
+    # The status last said in the war room (NULL: never); the alert digest says what differs.
+    Column("announced", String(10)),
     UniqueConstraint("source", "fingerprint", "occurrence", name="uq_alerts_occurrence"),
 )
 Index("ix_alerts_incident", alerts.c.incident_id)
