@@ -151,3 +151,18 @@ async def test_health_readiness_and_metrics(sqlite_harness: Harness) -> None:
     assert 'warroom_alerts_total{result="declared",source="alertmanager"} 1.0' in metrics
     assert 'warroom_outbox_jobs_total{kind="itsm.create_request",outcome="done"} 1.0' in metrics
     assert "warroom_outbox_backlog{status=\"done\"}" in metrics
+
+
+async def test_a_taken_channel_name_gets_a_suffix(sqlite_harness: Harness) -> None:
+    h = sqlite_harness
+    h.world.slack.add_channel("inc-1-checkouterrorrate-5xx-above-12", creator="U0SOMEONE")
+    incident = (await h.post_alerts(critical_alert())).json()["incidents"][0]
+    assert await h.wait_complete(incident) == []
+    ours = [c for c in h.world.slack.channels.values() if c["creator"] == h.world.slack.bot_user_id]
+    assert [c["name"] for c in ours] == ["inc-1-checkouterrorrate-5xx-above-12-2"]
+
+
+async def test_the_demo_completes() -> None:
+    from warroom.sandbox.demo import run_demo
+
+    assert await run_demo() == 0
