@@ -10,7 +10,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -59,6 +59,45 @@ def error_reason(response: httpx.Response) -> str:
                     value = "; ".join(str(v.get("message", v)) if isinstance(v, dict) else str(v) for v in value)
                 return f"HTTP {response.status_code}: {str(value)[:300]}"
     return f"HTTP {response.status_code}"
+
+
+def backoff(attempt: int, base: float = 0.25, cap: float = 4.0) -> float:
+    """Exponential backoff with jitter: a random wait in the upper half of min(cap, base·2^(attempt-1))."""
+    top = min(cap, base * 2 ** (attempt - 1))
+    return random.uniform(top / 2, top)
+
+
+T = TypeVar("T")
+
+
+async def create_or_adopt(
+    create: Callable[[], Awaitable[T]],
+    find: Callable[[], Awaitable[T | None]],
+    *,
+    max_retries: int,
+    max_inline_wait: float,
+) -> T:
+    """Create a record that has no idempotency key of its own, never twice.
+
+    A rate limit means nothing was created: waited out when short. Any other transient failure may have
+    created it: look it up (``find``) before sending the create again.
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await create()
+        except RateLimited as exc:
+            if exc.retry_after > max_inline_wait or attempt > max_retries:
+                raise
+            await asyncio.sleep(exc.retry_after)
+        except Transient:
+            found = await find()
+            if found is not None:
+                return found
+            if attempt > max_retries:
+                raise
+            await asyncio.sleep(backoff(attempt))
 
 
 class JsonApi:
@@ -172,8 +211,7 @@ class JsonApi:
             await asyncio.sleep(self._backoff(attempt))
 
     def _backoff(self, attempt: int) -> float:
-        cap = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
-        return random.uniform(cap / 2, cap)
+        return backoff(attempt, self.backoff_base, self.backoff_max)
 
     async def json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = await self.request(method, path, **kwargs)

@@ -27,9 +27,7 @@ reference notes in ../shared/reference/chat-and-bridges.md; :mod:`warroom.sandbo
 
 from __future__ import annotations
 
-import asyncio
 import math
-import random
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
@@ -39,8 +37,8 @@ import httpx
 
 from warroom.settings import WebexSettings
 
-from .errors import NotFound, Permanent, RateLimited, Transient
-from .http import JsonApi
+from .errors import NotFound, Permanent
+from .http import JsonApi, create_or_adopt
 from .ports import Meeting
 
 SYSTEM = "Webex"
@@ -132,22 +130,13 @@ class WebexBridge:
             "timezone": "UTC",
             **JOIN_SETTINGS,
         }
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return _meeting(await self._record(self._create_api, "POST", "meetings", json=body), title)
-            except RateLimited as exc:  # nothing was created: wait it out when short
-                if exc.retry_after > self.max_inline_wait or attempt > self.max_retries:
-                    raise
-                await asyncio.sleep(exc.retry_after)
-            except Transient:  # the meeting may exist: look before sending the POST again
-                found = await self.find_meeting(title)
-                if found is not None:
-                    return found
-                if attempt > self.max_retries:
-                    raise
-                await asyncio.sleep(_backoff(attempt))
+
+        async def create() -> Meeting:
+            return _meeting(await self._record(self._create_api, "POST", "meetings", json=body), title)
+
+        return await create_or_adopt(
+            create, lambda: self.find_meeting(title), max_retries=self.max_retries, max_inline_wait=self.max_inline_wait
+        )
 
     async def find_meeting(self, topic: str) -> Meeting | None:
         title = webex_title(topic)
@@ -272,6 +261,3 @@ def _meeting(record: Mapping[str, Any], title: str) -> Meeting:
     return Meeting(provider="webex", id=str(meeting_id), join_url=str(link), topic=str(record.get("title") or title), extra=extra)
 
 
-def _backoff(attempt: int) -> float:
-    cap = min(4.0, 0.25 * 2 ** (attempt - 1))
-    return random.uniform(cap / 2, cap)

@@ -34,9 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import email.utils
-import math
-import random
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
@@ -47,8 +44,8 @@ import httpx
 
 from warroom.settings import ZoomSettings
 
-from .errors import NotFound, Permanent, RateLimited, Transient
-from .http import JsonApi, error_reason
+from .errors import NotFound, Permanent, RateLimited
+from .http import JsonApi, create_or_adopt, error_reason, retry_after_seconds
 from .ports import Meeting
 
 SYSTEM = "Zoom"
@@ -161,23 +158,13 @@ class ZoomBridge:
             "settings": MEETING_SETTINGS,
         }
         path = f"users/{quote(self.host_user, safe='@')}/meetings"
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                record = await self._record(self._create_api, "POST", path, json=body)
-                return _meeting(record, title)
-            except RateLimited as exc:  # nothing was created: wait it out when short
-                if exc.retry_after > self.max_inline_wait or attempt > self.max_retries:
-                    raise
-                await asyncio.sleep(exc.retry_after)
-            except Transient:  # the meeting may exist: look before sending the POST again
-                found = await self.find_meeting(title)
-                if found is not None:
-                    return found
-                if attempt > self.max_retries:
-                    raise
-                await asyncio.sleep(_backoff(attempt))
+
+        async def create() -> Meeting:
+            return _meeting(await self._record(self._create_api, "POST", path, json=body), title)
+
+        return await create_or_adopt(
+            create, lambda: self.find_meeting(title), max_retries=self.max_retries, max_inline_wait=self.max_inline_wait
+        )
 
     async def find_meeting(self, topic: str) -> Meeting | None:
         title = zoom_topic(topic)
@@ -266,9 +253,8 @@ class ZoomBridge:
         if not url.startswith(self.api_url):
             return
         if status == 429:
-            _normalise_retry_after(response)
             if response.headers.get("X-RateLimit-Type", "").lower() == "daily-limit":
-                wait = float(response.headers["Retry-After"])
+                wait = retry_after_seconds(response.headers.get("Retry-After"), default=3600.0)
                 raise RateLimited(
                     SYSTEM,
                     "Zoom's daily limit of meeting creations for the bridge host is used up; it resets at 00:00 UTC "
@@ -318,11 +304,6 @@ def _meeting(record: Mapping[str, Any], title: str) -> Meeting:
     return Meeting(provider="zoom", id=meeting_id, join_url=join_url, topic=str(record.get("topic") or title), extra=extra)
 
 
-def _backoff(attempt: int) -> float:
-    cap = min(4.0, 0.25 * 2 ** (attempt - 1))
-    return random.uniform(cap / 2, cap)
-
-
 def _json(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json()
@@ -337,29 +318,3 @@ def _oauth_reason(response: httpx.Response) -> str:
     return str(reason) if reason else error_reason(response)
 
 
-def _normalise_retry_after(response: httpx.Response) -> None:
-    """Rewrite Retry-After as seconds: Zoom's daily-limit answer gives an ISO 8601 time, which JsonApi cannot read."""
-    value = response.headers.get("Retry-After", "").strip()
-    try:
-        float(value)
-        return
-    except ValueError:
-        pass
-    seconds: float | None = None
-    when: datetime | None = None
-    if value:
-        try:
-            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            try:
-                when = email.utils.parsedate_to_datetime(value)
-            except (TypeError, ValueError):
-                when = None
-    if when is not None:
-        seconds = (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp() - time.time()
-    elif response.headers.get("X-RateLimit-Type", "").lower() == "daily-limit":
-        now = time.time()
-        seconds = (math.floor(now / 86400) + 1) * 86400 - now  # Zoom's daily limits reset at 00:00 UTC
-    else:
-        seconds = 1.0
-    response.headers["Retry-After"] = str(max(0, math.ceil(seconds)))

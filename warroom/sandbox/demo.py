@@ -109,6 +109,22 @@ async def _story(h: Harness, timeout: float) -> int:
     return 0
 
 
+def _card_lines(blocks: list[dict[str, Any]]) -> list[str]:
+    """The card as a person reads it: one line per field, links as their targets."""
+    lines = [line for line in card_facts(blocks).splitlines() if line.strip()]
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("*") and line.endswith("*") and i + 1 < len(lines):
+            out.append(f"{line.strip('*')}: {lines[i + 1]}")
+            i += 2
+            continue
+        out.append(line)
+        i += 1
+    return out
+
+
 def _channel_name(h: Harness, incident_id: int) -> str:
     for channel in h.world.slack.channels.values():
         if channel["name"].startswith(f"inc-{incident_id}-"):
@@ -122,7 +138,7 @@ def _print_war_room(h: Harness, incident_id: int) -> bool:
     users = {u["id"]: u for u in slack.users.values()}
     _say(f"3. The war room #{channel['name']}")
     _say(f"   topic      {channel['topic']}")
-    members = [users[m]["profile"]["email"] if m in users else m for m in channel["members"]]
+    members = [users[m]["profile"]["email"] if m in users else "warroom (bot)" for m in channel["members"]]
     _say(f"   members    {', '.join(members)}")
     bookmarks = slack.bookmarks.get(channel["id"], [])
     _say("   bookmarks  " + "; ".join(f"{b['title']} → {b['link']}" for b in bookmarks))
@@ -130,9 +146,8 @@ def _print_war_room(h: Harness, incident_id: int) -> bool:
     card = next(m for m in messages if (m.get("metadata") or {}).get("event_type") == "warroom_incident_card")
     pinned = card["ts"] in [p for p in slack.pins.get(channel["id"], [])]
     _say(f"   card       pinned={pinned}, edited {len(card.get('edits', []))} time(s) in place as links arrived:")
-    for line in card_facts(card["blocks"]).splitlines():
-        if line.strip():
-            _say(f"      | {line}")
+    for line in _card_lines(card["blocks"]):
+        _say(f"      | {line}")
     request = next(r for r in xurrent.requests.values() if r.get("sourceID") == f"incident-{incident_id}")
     _say(f"   Xurrent request #{request['id']}:")
     for key in ("subject", "category", "impact", "urgent", "status", "source", "sourceID"):
