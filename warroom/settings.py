@@ -303,6 +303,13 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 def _resolve_secret_files(data: dict[str, Any], problems: list[str]) -> None:
     """Replace ``<key>_file`` entries by the file's content; refuse secrets written into the YAML."""
+    database = data.get("database")
+    if isinstance(database, dict) and re.search(r"://[^/@:]*:[^/@]+@", str(database.get("url") or "")):
+        problems.append(
+            "database.url carries a password, which may not be written in the configuration file: "
+            "set WARROOM_DATABASE__URL in the environment instead (or use trust/peer authentication)."
+        )
+        database.pop("url")
     for section, key in sorted(SECRET_KEYS):
         block = data.get(section)
         if not isinstance(block, dict):

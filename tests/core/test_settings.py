@@ -83,6 +83,7 @@ def test_secret_from_file(tmp_path: Path, env: pytest.MonkeyPatch) -> None:
 def test_every_problem_is_reported_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bad = {
         "slack": {"bot_token": "xoxb-in-yaml"},
+        "database": {"url": "postgresql+asyncpg://warroom:hunter2@db/warroom"},
         "priorities": ["P1", "P2", "P3"],
         "services": [
             {"name": "Bad Name", "responders": ["not-an-email"]},
@@ -104,6 +105,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path, monkeypatch: pytest.M
     joined = "\n".join(problems)
     for needle in [
         "slack.bot_token is a secret",
+        "database.url carries a password",
         "must be lower-case letters",
         "declare_threshold is 'P9'",
         "impact_mapping needs at least 4 priorities",

@@ -147,7 +147,7 @@ async def test_outbox_runs_one_ordering_key_in_order_and_coalesces(store: Store)
     async with store.tx() as tx:
         assert await tx.outbox.enqueue("free", incident_id=inc, dedup_key="d") is not None  # c is running now
         assert b not in [j.id for j in await tx.outbox.claim(10, lease=60)]
-        await tx.outbox.finish(a)
+        await tx.outbox.finish(next(j for j in claimed if j.id == a))
     async with store.tx() as tx:
         assert b in [j.id for j in await tx.outbox.claim(10, lease=60)]
 
@@ -162,6 +162,39 @@ async def test_an_expired_lease_is_claimed_again(store: Store) -> None:
         tx.outbox.now = tx.now + timedelta(seconds=1)
         again = await tx.outbox.claim(5, lease=60)
     assert [j.id for j in again] == [job] and again[0].attempts == 2 and again[0].is_retry
+
+
+async def test_a_stale_run_cannot_record_over_the_worker_that_took_the_job_over(store: Store) -> None:
+    from warroom.store.outbox import LostLease
+
+    inc = await _incident(store)
+    async with store.tx() as tx:
+        await tx.outbox.enqueue("k", incident_id=inc)
+    async with store.tx() as tx:
+        (first,) = await tx.outbox.claim(5, lease=0.0)
+    async with store.tx() as tx:
+        tx.outbox.now = tx.now + timedelta(seconds=1)
+        (second,) = await tx.outbox.claim(5, lease=60)
+    with pytest.raises(LostLease):
+        async with store.tx() as tx:
+            await tx.outbox.finish(first)
+    async with store.tx() as tx:
+        await tx.outbox.renew(second, 60)
+        await tx.outbox.finish(second)
+        assert (await tx.outbox.counts()) == {"done": 1}
+
+
+async def test_revived_jobs_count_as_retries(store: Store) -> None:
+    inc = await _incident(store)
+    async with store.tx() as tx:
+        await tx.outbox.enqueue("k", incident_id=inc)
+    async with store.tx() as tx:
+        (job,) = await tx.outbox.claim(5, lease=60)
+        await tx.outbox.bury(job, "nope")
+        assert await tx.outbox.revive(inc) == 1
+    async with store.tx() as tx:
+        (again,) = await tx.outbox.claim(5, lease=60)
+    assert again.is_retry  # it may have had its effect before it died: look before creating
 
 
 async def test_concurrent_claimers_never_share_a_job(store: Store) -> None:

@@ -22,6 +22,8 @@ class ChannelRef:
 class MessageRef:
     channel_id: str
     ts: str
+    #: The message metadata's event_payload, when the message was found by it.
+    payload: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,14 @@ class ItsmPort(Protocol):
     """An ITSM (Xurrent) as the link engine uses it. Request bodies and results use Xurrent's REST shapes."""
 
     async def find_person(self, email: str) -> Person | None: ...
+
+    async def get_person(self, person_id: int) -> Person | None:
+        """The person with that id (None when there is none), for mapping a request's member to an email."""
+        ...
+
+    async def api_person_id(self) -> int:
+        """The person the integration acts as in the ITSM (its own notes and changes carry this id)."""
+        ...
 
     async def create_request(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         """POST /requests; returns the created request."""

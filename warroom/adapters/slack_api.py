@@ -442,7 +442,7 @@ class SlackChat:
                     and metadata.get("event_type") == event_type
                     and str(payload.get("key")) == key
                 ):
-                    return MessageRef(channel_id=channel_id, ts=str(message["ts"]))
+                    return MessageRef(channel_id=channel_id, ts=str(message["ts"]), payload=dict(payload))
             cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
             if cursor is None or not response.get("has_more", True):
                 return None

@@ -33,7 +33,7 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from warroom.settings import XurrentSettings
 
-from .errors import AdapterError, Permanent, RateLimited, Transient
+from .errors import AdapterError, NotFound, Permanent, RateLimited, Transient
 from .http import JsonApi, error_reason, retry_after_seconds
 from .ports import Person
 
@@ -95,6 +95,7 @@ class XurrentClient:
         self._token_lock = asyncio.Lock()
         #: Access tokens fetched so far (for tests and benchmarks).
         self.token_fetches = 0
+        self._api_person_id: int | None = None
 
     @classmethod
     def from_settings(cls, settings: XurrentSettings) -> XurrentClient:
@@ -250,6 +251,14 @@ class XurrentClient:
                 return Person(id=int(person["id"]), name=str(person.get("name") or email), email=email)
         return None
 
+    async def get_person(self, person_id: int) -> Person | None:
+        try:
+            person = await self._record("GET", f"people/{int(person_id)}")
+        except NotFound:
+            return None
+        email = str(person.get("primary_email") or "")
+        return Person(id=int(person["id"]), name=str(person.get("name") or email), email=email.lower())
+
     async def create_request(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         body = _outbound(fields)
         body.setdefault("source", self.source)
@@ -286,6 +295,11 @@ class XurrentClient:
     def requests(self, filters: Mapping[str, str] | None = None) -> AsyncIterator[dict[str, Any]]:
         """Requests matching Xurrent filters, e.g. ``{"updated_at": ">=2026-01-15T23:00:00Z"}``."""
         return self.paginate("requests", filters)
+
+    async def api_person_id(self) -> int:
+        if self._api_person_id is None:
+            self._api_person_id = int((await self.me())["id"])
+        return self._api_person_id
 
     async def me(self) -> dict[str, Any]:
         """The person the OAuth application acts as (a cheap check that credentials and account work)."""

@@ -103,6 +103,8 @@ class FanOut:
 
         async def commit(tx: Tx) -> None:
             await _lock(tx, inc.id)
+            if await tx.links.get(inc.id, LinkKind.SLACK_CHANNEL) is not None:
+                return  # another run of this job got there first
             await tx.links.put(inc.id, LinkKind.SLACK_CHANNEL, channel.id, chat.channel_url(channel.id), {"name": channel.name})
             await tx.timeline.add(inc.id, "war_room", f"War room #{channel.name} created")
             await tx.outbox.enqueue(jobs.INVITE, incident_id=inc.id)
@@ -146,7 +148,7 @@ class FanOut:
     async def topic(self, job: Job) -> Commit | None:
         state, channel = await self._channel(job)
         inc = state.incident
-        topic = f"{inc.ref} · {inc.priority or 'no priority'} · {inc.status.value} · {inc.title}"
+        topic = blocks.escape(f"{inc.ref} · {inc.priority or 'no priority'} · {inc.status.value} · {inc.title}")
         await self._chat().set_topic(channel.remote_id, topic[:250])
         return None
 
@@ -229,14 +231,22 @@ class FanOut:
             firing = [a for a in await tx.alerts.for_incident(incident_id) if a["status"] == "firing"]
         if not changed:
             return None
-        text = blocks.escape(digest_line([(a["name"], a["status"]) for a in changed], len(firing)))
+        told = [[int(a["id"]), str(a["status"])] for a in changed]
         chat = self._chat()
         key = f"digest-{job.id}"
-        if not (job.is_retry and await chat.find_message(channel.remote_id, "warroom_line", key) is not None):
-            await chat.post_message(channel.remote_id, text, metadata={"event_type": "warroom_line", "event_payload": {"key": key}})
+        found = await chat.find_message(channel.remote_id, "warroom_line", key) if job.is_retry else None
+        if found is not None:
+            # an earlier attempt posted this line: mark exactly what it told, the rest goes in the next line
+            told = [[int(i), str(st)] for i, st in found.payload.get("alerts", [])]
+        else:
+            text = blocks.escape(digest_line([(a["name"], a["status"]) for a in changed], len(firing)))
+            await chat.post_message(channel.remote_id, text, metadata={
+                "event_type": "warroom_line", "event_payload": {"key": key, "alerts": told}})
 
         async def commit(tx: Tx) -> None:
-            await tx.alerts.mark_announced([(a["id"], a["status"]) for a in changed])
+            await tx.alerts.mark_announced([(i, st) for i, st in told])
+            if len(told) < len(changed):
+                await jobs.alert_digest(tx, incident_id)
 
         return commit
 

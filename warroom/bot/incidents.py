@@ -7,18 +7,29 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from warroom.core import intake
 from warroom.core.intake import AlertAction
-from warroom.core.model import AlertIn, AlertStatus, Incident, Origin, Urgency
-from warroom.core.rules import severity_to_priority
+from warroom.core.model import AlertIn, AlertStatus, Incident, Origin, Status, Urgency
+from warroom.core.rules import CHANGEABLE, RuleError, column_changes, severity_to_priority
 from warroom.settings import ServiceSettings, Settings
 from warroom.store.db import Store, Tx
 
 from . import jobs
 
 log = logging.getLogger("warroom.incidents")
+
+#: Alerts applied per transaction.
+CHUNK = 100
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    """A lost race worth applying again: a unique rule, a deadlock, a serialisation failure."""
+    if isinstance(exc, IntegrityError):
+        return True
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in ("40P01", "40001")
 
 
 @dataclass
@@ -96,6 +107,52 @@ class IncidentService:
         await jobs.enqueue_fanout(tx, incident, svc, self.settings)
         return incident
 
+    # -- changing -----------------------------------------------------------------------------------
+    async def change(self, incident_id: int, *, actor: str | None, **changes: object) -> Incident:
+        """Change fields of an incident (title, status, priority, urgency, assignee) in one transaction: the
+        incident, its timeline, and the outbox (card, topic, the linked request). Raises RuleError with a sentence
+        when the change is not allowed."""
+        async with self.store.tx() as tx:
+            incident = await tx.incidents.get(incident_id, lock=True)
+            if incident is None:
+                raise RuleError(f"There is no incident {incident_id}.")
+            columns = column_changes(incident, dict(changes), tx.now, self.settings.priorities)
+            if not columns:
+                return incident
+            updated = await tx.incidents.update(incident_id, **columns)
+            fields = {k for k in columns if k in CHANGEABLE}
+            for name in sorted(fields):
+                before, after = getattr(incident, name), getattr(updated, name)
+                await tx.timeline.add(
+                    incident_id, f"{name}_changed", f"{name.capitalize()} changed from {_show(before)} to {_show(after)}",
+                    actor=actor, data={"field": name, "from": _show(before), "to": _show(after), "origin": "imr"},
+                )
+            await jobs.incident_changed(tx, updated, fields, self.settings)
+            return updated
+
+    async def acknowledge(self, incident_id: int, *, actor: str | None) -> Incident:
+        return await self.change(incident_id, actor=actor, status=Status.ACKNOWLEDGED)
+
+    async def resolve(self, incident_id: int, *, actor: str | None) -> Incident:
+        return await self.change(incident_id, actor=actor, status=Status.RESOLVED)
+
+    async def reopen(self, incident_id: int, *, actor: str | None) -> Incident:
+        return await self.change(incident_id, actor=actor, status=Status.TRIGGERED)
+
+    async def add_note(self, incident_id: int, text: str, *, actor: str | None) -> None:
+        """A note on the incident; with note sync on, it is added to the linked request too."""
+        text = text.strip()
+        if not text:
+            raise RuleError("The note is empty: say what to note.")
+        async with self.store.tx() as tx:
+            incident = await tx.incidents.get(incident_id, lock=True)
+            if incident is None:
+                raise RuleError(f"There is no incident {incident_id}.")
+            await tx.timeline.add(incident_id, "note", text, actor=actor, data={"origin": "imr"})
+            svc = self.settings.service(incident.service)
+            if svc is not None and svc.itsm.note_sync:
+                await jobs.push_to_itsm(tx, incident, self.settings)
+
     def _service(self, name: str) -> ServiceSettings:
         svc = self.settings.service(name)
         if svc is None:
@@ -111,19 +168,31 @@ class IncidentService:
         return self.settings.service(fallback) if fallback else None
 
     async def ingest_alerts(self, alerts: Sequence[AlertIn]) -> IntakeResult:
-        """Record a batch of alerts in one transaction: deduplicate, group, declare, and tell the war rooms.
+        """Record a batch of alerts: deduplicate, group, declare, and tell the war rooms.
 
-        Retried when a concurrent transaction opened the same service's alert group first (the unique rule).
+        Applied in transactions of ``CHUNK`` alerts (so that a huge batch does not hold SQLite's write lock for
+        seconds), each in a fixed order (service, source, fingerprint) so that concurrent batches cannot deadlock,
+        and retried when a concurrent transaction won a race (unique alert group, deadlock, serialisation).
+        Each alert is recorded exactly once whichever chunk it is in: a repeated delivery deduplicates.
         """
-        for attempt in range(5):
-            try:
-                async with self.store.tx() as tx:
-                    return await self._ingest(tx, alerts)
-            except IntegrityError:
-                if attempt == 4:
-                    raise
-                log.info("alert group opened concurrently; applying the batch again")
-        raise AssertionError("unreachable")
+        ordered = sorted(alerts, key=lambda a: (a.service or "", a.source, a.fingerprint))
+        result = IntakeResult()
+        for start in range(0, len(ordered), CHUNK):
+            chunk = ordered[start : start + CHUNK]
+            for attempt in range(5):
+                try:
+                    async with self.store.tx() as tx:
+                        part = await self._ingest(tx, chunk)
+                    break
+                except DBAPIError as exc:
+                    if attempt == 4 or not _retryable(exc):
+                        raise
+                    log.info("alert batch raced a concurrent one (%s); applying it again", type(exc.orig).__name__)
+            result.outcomes.extend(part.outcomes)
+        by_fingerprint = {id(a): i for i, a in enumerate(alerts)}
+        order = sorted(range(len(ordered)), key=lambda i: by_fingerprint[id(ordered[i])])
+        result.outcomes = [result.outcomes[i] for i in order]
+        return result
 
     async def _ingest(self, tx: Tx, alerts: Sequence[AlertIn]) -> IntakeResult:
         s = self.settings
@@ -149,6 +218,8 @@ class IncidentService:
                 await tx.timeline.add(incident_id, "alert_firing", f"Alert firing again: {alert.name}", data={"alert_id": alert_id})
                 touched.add(incident_id)
                 continue
+            if svc is not None:
+                await tx.lock_key(f"alert-group:{svc.name}")  # one decision at a time per service's group
             open_incident = await tx.incidents.open_for_alert_group(svc.name, lock=True) if svc else None
             decision = intake.decide(
                 priority=priority,
@@ -211,6 +282,12 @@ class IncidentService:
         await tx.timeline.add(incident.id, "priority_changed", text, data={"from": incident.priority, "to": priority})
         await jobs.say(tx, incident.id, f"⬆️ {text}")
         await jobs.refresh_card(tx, incident.id)
+
+def _show(value: object) -> str:
+    if value is None:
+        return "none"
+    return str(getattr(value, "value", value))
+
 
 def _with_service(alert: AlertIn, service: str) -> AlertIn:
     from dataclasses import replace

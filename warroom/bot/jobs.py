@@ -19,6 +19,8 @@ from warroom.core.jobs import (  # noqa: F401 — re-exported for the handlers
     INVITE,
     PIN,
     POST_CARD,
+    PULL_REQUEST,
+    PUSH_REQUEST,
     REFRESH_CARD,
     SAY,
     TOPIC,
@@ -77,3 +79,31 @@ async def alert_digest(tx: Tx, incident_id: int, *, delay: float = 0.0) -> None:
         ALERT_DIGEST, incident_id=incident_id, ordering_key=f"say:{incident_id}",
         dedup_key=f"digest:{incident_id}", delay=delay,
     )
+
+
+async def push_to_itsm(tx: Tx, incident: Incident, settings: Settings) -> None:
+    """Carry the incident's changes to its linked request — coalesced: one pending push per incident writes the
+    newest state, in order with the incident's other ITSM writes."""
+    svc = settings.service(incident.service)
+    if svc is None or svc.itsm.direction == "itsm_to_imr" or not settings.xurrent.enabled:
+        return
+    if await tx.links.get(incident.id, LinkKind.XURRENT_REQUEST) is None:
+        return  # the request is being created; its creation pushes whatever changed meanwhile
+    await tx.outbox.enqueue(
+        PUSH_REQUEST, incident_id=incident.id, ordering_key=f"itsm:{incident.id}", dedup_key=f"push:{incident.id}"
+    )
+
+
+async def topic(tx: Tx, incident_id: int) -> None:
+    """Set the channel topic again (it shows status, priority and title)."""
+    if await tx.links.get(incident_id, LinkKind.SLACK_CHANNEL) is not None:
+        await tx.outbox.enqueue(TOPIC, incident_id=incident_id, ordering_key=f"topic:{incident_id}", dedup_key=f"topic:{incident_id}")
+
+
+async def incident_changed(tx: Tx, incident: Incident, fields: set[str], settings: Settings, *, from_itsm: bool = False) -> None:
+    """Follow-ups of a change to the incident: the card, the topic, and (unless it came from there) the request."""
+    await refresh_card(tx, incident.id)
+    if fields & {"status", "priority", "title"}:
+        await topic(tx, incident.id)
+    if not from_itsm:
+        await push_to_itsm(tx, incident, settings)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
-from .model import Status
+from .model import Incident, Status, Urgency
 
 _ALLOWED: dict[Status, frozenset[Status]] = {
     Status.TRIGGERED: frozenset({Status.ACKNOWLEDGED, Status.RESOLVED}),
@@ -58,3 +60,48 @@ def severity_to_priority(
     if upper in values:
         return upper
     return default
+
+
+#: The incident fields commands and the sync engine may change.
+CHANGEABLE = ("title", "status", "priority", "urgency", "assignee")
+
+
+def column_changes(current: Incident, changes: dict[str, Any], now: datetime, priorities: Sequence[str]) -> dict[str, Any]:
+    """The column values that apply ``changes`` (incident field → new value) to ``current``.
+
+    Unchanged fields are left out; a status change is checked against the state rules and stamps its time;
+    resolving ends the incident's alert group, so that the next alert for the service opens a new incident.
+    Raises RuleError with a sentence for a change that is not allowed.
+    """
+    out: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name not in CHANGEABLE:
+            raise RuleError(f"The field '{name}' cannot be changed.")
+        if getattr(current, name) == value or (isinstance(value, str) and getattr(current, name) == value):
+            continue
+        if name == "title":
+            text = str(value).strip()
+            if not text:
+                raise RuleError("The title cannot be empty.")
+            out["title"] = text[:255]
+        elif name == "status":
+            target = Status(value)
+            check_transition(current.status, target)
+            out["status"] = target.value
+            if target is Status.ACKNOWLEDGED:
+                out["acknowledged_at"] = now
+            elif target is Status.RESOLVED:
+                out["resolved_at"] = now
+                out["alert_group"] = None
+            elif target is Status.TRIGGERED:
+                out["resolved_at"] = None
+                out["acknowledged_at"] = None
+        elif name == "priority":
+            if value is not None and value not in priorities:
+                raise RuleError(f"Unknown priority '{value}'. Priorities: {', '.join(priorities)}.")
+            out["priority"] = value
+        elif name == "urgency":
+            out["urgency"] = Urgency(value).value
+        elif name == "assignee":
+            out["assignee"] = str(value).lower() if value else None
+    return out

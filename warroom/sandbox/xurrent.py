@@ -37,6 +37,10 @@ Read-back for tests, the demo and benches: :attr:`XurrentEmulator.requests`, :me
 event names it would trigger; :attr:`XurrentEmulator.listeners` are called with each — the place where webhook
 delivery will hook in) and ``GET /_sandbox/state``. :meth:`XurrentEmulator.update_request` and
 :meth:`XurrentEmulator.add_note` act as a service desk agent would in Xurrent's UI.
+
+Webhook policies, webhooks, the webhook.verify handshake and signed deliveries live in :mod:`.xurrent_webhooks`
+(:attr:`XurrentEmulator.webhooks`, fed by :attr:`XurrentEmulator.listeners`); ``issuer`` is the account URL its JWTs
+carry and ``webhook_delivery`` its retry schedule and chaos.
 """
 
 from __future__ import annotations
@@ -49,12 +53,15 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from .base import Emulator, EmulatorConfig, Handler, SlidingWindow
+
+if TYPE_CHECKING:
+    from .xurrent_webhooks import DeliveryConfig, WebhookHub
 
 CATEGORIES = ("incident", "rfc", "rfi", "reservation", "order", "fulfillment", "complaint", "compliment", "other")
 IMPACTS = ("low", "medium", "high", "top")
@@ -244,7 +251,11 @@ class XurrentEmulator(Emulator):
         hourly_limit: int = 3600,
         burst_limit: int = 20,
         burst_window: float = 2.0,
+        issuer: str | None = None,
+        webhook_delivery: DeliveryConfig | None = None,
     ) -> None:
+        from .xurrent_webhooks import WebhookHub  # it builds on this module
+
         super().__init__(config)
         self.account = account
         self.client_id = client_id
@@ -266,7 +277,14 @@ class XurrentEmulator(Emulator):
         self._requests: dict[int, dict[str, Any]] = {}
         self._notes: dict[int, list[dict[str, Any]]] = {}
         self.api_user = self._new_person(f"integration@{account}.example", "Warroom Integration")
+        #: Webhook policies, webhooks and their signed deliveries (settle(), deliveries, create_webhook(), …).
+        self.webhooks: WebhookHub = WebhookHub(self, issuer=issuer, config=webhook_delivery)
+        self.listeners.append(self.webhooks.on_audit)
         self._routes()
+
+    async def stop(self) -> None:
+        await self.webhooks.close()
+        await super().stop()
 
     # -- seeding ------------------------------------------------------------------------------------
     def _next(self, kind: str) -> int:
@@ -647,6 +665,7 @@ class XurrentEmulator(Emulator):
         ]
         for method, path, op, handler in api:
             self.route(method, path, op, self._api(handler))
+        self.webhooks.mount()
         self.app.router.add_get("/_sandbox/state", self._state_endpoint)
         self.app.router.add_route("*", "/v1/{tail:.*}", self._api(self._not_found))
 

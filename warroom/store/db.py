@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -67,6 +67,12 @@ class Tx:
         self.links = LinkRepo(conn, now, dialect)
         self.outbox = OutboxRepo(conn, now, dialect)
         self.timers = TimerRepo(conn, now, dialect)
+
+    async def lock_key(self, name: str) -> None:
+        """Serialise transactions about one thing (PostgreSQL advisory lock until commit; SQLite writes are
+        serial already)."""
+        if self.dialect == "postgresql":
+            await self.conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": name})
 
 
 class Store:

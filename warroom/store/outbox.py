@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, literal_column, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from warroom.adapters.errors import AdapterError, Permanent, RateLimited, Transient
@@ -29,6 +29,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("warroom.outbox")
 
 PENDING, RUNNING, DONE, DEAD = "pending", "running", "done", "dead"
+
+
+class LostLease(Exception):
+    """The job's lease ran out and another worker holds it now: this run's result is not recorded."""
+
+    def __init__(self, job: Job) -> None:
+        super().__init__(f"job {job.id} ({job.kind}) is no longer held by this worker")
+        self.job = job
 
 
 class NotReady(Transient):
@@ -82,12 +90,26 @@ class OutboxRepo:
             created_at=self.now,
             updated_at=self.now,
         )
-        if dedup_key is not None:
-            stmt = stmt.on_conflict_do_nothing(index_elements=["dedup_key"])
-        job_id = (await self.conn.execute(stmt.returning(outbox.c.id))).scalar()
-        if job_id is not None:
+        if ordering_key is not None and self.dialect == "postgresql":
+            # ids must be taken in commit order within an ordering key, or a later job could run first
+            await self.conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"outbox:{ordering_key}"})
+        if dedup_key is None:
+            job_id = (await self.conn.execute(stmt.returning(outbox.c.id))).scalar_one()
             self.enqueued += 1
-        return int(job_id) if job_id is not None else None
+            return int(job_id)
+        if self.dialect == "postgresql":
+            # Coalesce into the pending job and lock it until we commit: a worker cannot claim it and act on a
+            # state that does not yet include this transaction's change.
+            stmt = stmt.on_conflict_do_update(index_elements=["dedup_key"], set_={"updated_at": self.now})
+            row = (await self.conn.execute(stmt.returning(outbox.c.id, literal_column("xmax = 0").label("inserted")))).one()
+            new_id = int(row.id) if row.inserted else None
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=["dedup_key"])
+            found = (await self.conn.execute(stmt.returning(outbox.c.id))).scalar()
+            new_id = int(found) if found is not None else None
+        if new_id is not None:
+            self.enqueued += 1
+        return new_id
 
     async def claim(self, limit: int, lease: float) -> list[Job]:
         prior = outbox.alias("prior")
@@ -125,30 +147,33 @@ class OutboxRepo:
         jobs = [Job(r.id, r.kind, r.incident_id, r.payload, r.attempts, r.ordering_key) for r in result]
         return sorted(jobs, key=lambda j: j.id)
 
-    async def finish(self, job_id: int) -> None:
-        await self.conn.execute(
-            update(outbox).where(outbox.c.id == job_id).values(status=DONE, locked_until=None, updated_at=self.now)
+    async def _owned(self, job: Job, **values: Any) -> None:
+        """Update a job this worker still holds (running, same attempt); raise LostLease when another has it."""
+        result = await self.conn.execute(
+            update(outbox)
+            .where(outbox.c.id == job.id, outbox.c.status == RUNNING, outbox.c.attempts == job.attempts)
+            .values(**values, updated_at=self.now)
+        )
+        if not result.rowcount:
+            raise LostLease(job)
+
+    async def finish(self, job: Job) -> None:
+        await self._owned(job, status=DONE, locked_until=None)
+
+    async def renew(self, job: Job, lease: float) -> None:
+        await self._owned(job, locked_until=self.now + timedelta(seconds=lease))
+
+    async def retry_later(self, job: Job, delay: float, error: str) -> None:
+        await self._owned(
+            job,
+            status=PENDING,
+            run_at=self.now + timedelta(seconds=delay),
+            locked_until=None,
+            last_error=error[:2000],
         )
 
-    async def retry_later(self, job_id: int, delay: float, error: str) -> None:
-        await self.conn.execute(
-            update(outbox)
-            .where(outbox.c.id == job_id)
-            .values(
-                status=PENDING,
-                run_at=self.now + timedelta(seconds=delay),
-                locked_until=None,
-                last_error=error[:2000],
-                updated_at=self.now,
-            )
-        )
-
-    async def bury(self, job_id: int, error: str) -> None:
-        await self.conn.execute(
-            update(outbox)
-            .where(outbox.c.id == job_id)
-            .values(status=DEAD, locked_until=None, last_error=error[:2000], updated_at=self.now)
-        )
+    async def bury(self, job: Job, error: str) -> None:
+        await self._owned(job, status=DEAD, locked_until=None, last_error=error[:2000])
 
     async def release_running(self) -> int:
         """Give back every running job (single-process start-up after a crash: no other worker can hold one)."""
@@ -162,7 +187,8 @@ class OutboxRepo:
         result = await self.conn.execute(
             update(outbox)
             .where(outbox.c.incident_id == incident_id, outbox.c.status == DEAD)
-            .values(status=PENDING, attempts=0, run_at=self.now, updated_at=self.now)
+            # attempts stays above zero: the revived job may have had its effect, so it looks before it creates
+            .values(status=PENDING, attempts=1, run_at=self.now, locked_until=None, updated_at=self.now)
         )
         return int(result.rowcount or 0)
 
@@ -283,32 +309,49 @@ class OutboxWorker:
             await asyncio.sleep(0.02)
         raise TimeoutError("outbox did not drain in time")
 
+    async def _heartbeat(self, job: Job) -> None:
+        """Keep the lease while the handler runs, so that a slow outside call is not taken for a dead worker."""
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            try:
+                async with self.store.tx() as tx:
+                    await tx.outbox.renew(job, self.lease)
+            except LostLease:
+                return
+            except Exception:
+                log.warning("renewing the lease of job %s failed", job.id, exc_info=True)
+
     async def _run(self, job: Job) -> None:
         handler = self.handlers.get(job.kind)
         started = asyncio.get_running_loop().time()
         outcome = "done"
+        heartbeat = asyncio.create_task(self._heartbeat(job), name=f"lease-{job.id}")
         try:
             if handler is None:
                 raise Permanent("warroom", f"no handler for job kind {job.kind!r}")
             commit = await handler(job)
             if self.before_commit is not None:
                 await self.before_commit(job)
+            heartbeat.cancel()
             async with self.store.tx() as tx:
                 if commit is not None:
                     await commit(tx)
-                await tx.outbox.finish(job.id)
+                await tx.outbox.finish(job)
         except asyncio.CancelledError:
             raise
+        except LostLease:
+            outcome = "lost"
+            log.warning("job %s (%s) was taken over by another worker; this run's result is dropped", job.id, job.kind)
         except Exception as exc:
             outcome = await self._failed(job, exc)
         finally:
+            heartbeat.cancel()
             if self.observe is not None:
                 self.observe(job.kind, outcome, asyncio.get_running_loop().time() - started)
 
     async def _failed(self, job: Job, exc: Exception) -> str:
-        reason = exc.reason if isinstance(exc, AdapterError) else f"{type(exc).__name__}: {exc}"
-        if isinstance(exc, AdapterError):
-            reason = f"{exc.system}: {exc.reason}"
+        # people see adapter reasons (sentences); anything else only by its type — details go to the log
+        reason = f"{exc.system}: {exc.reason}" if isinstance(exc, AdapterError) else f"internal error ({type(exc).__name__})"
         permanent = isinstance(exc, Permanent) or (not isinstance(exc, AdapterError) and job.attempts >= 3)
         if not permanent and job.attempts < self.max_attempts:
             if isinstance(exc, RateLimited):
@@ -318,14 +361,20 @@ class OutboxWorker:
                 delay = random.uniform(cap / 2, cap)
             level = logging.DEBUG if isinstance(exc, NotReady) else logging.WARNING
             log.log(level, "job %s (%s) attempt %s failed, retrying in %.1fs: %s", job.id, job.kind, job.attempts, delay, reason)
-            async with self.store.tx() as tx:
-                await tx.outbox.retry_later(job.id, delay, reason)
+            try:
+                async with self.store.tx() as tx:
+                    await tx.outbox.retry_later(job, delay, reason)
+            except LostLease:
+                return "lost"
             return "retry"
         if not isinstance(exc, AdapterError):
             log.error("job %s (%s) failed", job.id, job.kind, exc_info=exc)
         log.error("job %s (%s) is dead after %s attempts: %s", job.id, job.kind, job.attempts, reason)
-        async with self.store.tx() as tx:
-            await tx.outbox.bury(job.id, reason)
-            if self.on_dead is not None:
-                await self.on_dead(tx, job, reason)
+        try:
+            async with self.store.tx() as tx:
+                await tx.outbox.bury(job, reason)
+                if self.on_dead is not None:
+                    await self.on_dead(tx, job, reason)
+        except LostLease:
+            return "lost"
         return "dead"

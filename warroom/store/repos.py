@@ -182,11 +182,17 @@ class AlertRepo:
         changed = (
             await self.conn.execute(
                 update(alerts)
-                .where(key)
+                .where(key, alerts.c.status != alert.status.value)
                 .values(status=alert.status.value, repeats=alerts.c.repeats + 1, **values)
                 .returning(alerts.c.id, alerts.c.incident_id)
             )
-        ).one()
+        ).first()
+        if changed is None:
+            # a concurrent delivery of the same alert got in first: this one is its duplicate
+            again = (await self.conn.execute(
+                update(alerts).where(key).values(repeats=alerts.c.repeats + 1).returning(alerts.c.id, alerts.c.incident_id)
+            )).one()
+            return int(again.id), ("repeat" if firing else "stale"), again.incident_id
         return int(changed.id), ("refired" if firing else "resolved"), changed.incident_id
 
     async def unannounced(self, incident_id: int) -> list[dict[str, Any]]:
@@ -249,6 +255,20 @@ class TimelineRepo:
                 incident_id=incident_id, at=self.now, kind=kind, actor=actor, text=text, data=data or {}
             )
         )
+
+    async def notes_to_push(self, incident_id: int) -> list[dict[str, Any]]:
+        """The incident's own notes not yet on the linked request, oldest first."""
+        rows = await self.conn.execute(
+            select(timeline).where(timeline.c.incident_id == incident_id, timeline.c.kind == "note").order_by(timeline.c.id)
+        )
+        return [
+            dict(r) for r in rows.mappings()
+            if (r["data"] or {}).get("origin") == "imr" and not (r["data"] or {}).get("itsm_note_id")
+        ]
+
+    async def merge_data(self, event_id: int, data: dict[str, Any]) -> None:
+        row = (await self.conn.execute(select(timeline.c.data).where(timeline.c.id == event_id))).one()
+        await self.conn.execute(update(timeline).where(timeline.c.id == event_id).values(data={**(row.data or {}), **data}))
 
     async def for_incident(self, incident_id: int) -> list[TimelineEvent]:
         rows = await self.conn.execute(

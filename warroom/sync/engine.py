@@ -1,0 +1,261 @@
+"""The link engine at work: outbox handlers that carry changes between an incident and its Xurrent request.
+
+- ``itsm.push`` writes the incident's current state to the request: one PATCH with only the fields that do not
+  already agree (see sync/plan.py), then the incident's new notes. Coalesced per incident and ordered with the
+  incident's other ITSM writes, so a burst of changes is one write.
+- ``itsm.pull`` reads the request (a webhook is only a hint) and applies what changed on Xurrent's side: fields
+  through the plan and its conflict rule, and notes not written by warroom. One read of the request, one of its
+  notes when note sync is on.
+
+Directions are honoured here: a service linked ITSM → IMR never pushes, IMR → ITSM never pulls.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from warroom.adapters.ports import ItsmPort
+from warroom.core.jobs import PULL_REQUEST, PUSH_REQUEST
+from warroom.core.model import Incident, Link, LinkKind
+from warroom.core.rules import CHANGEABLE, RuleError, column_changes
+from warroom.settings import ServiceSettings, Settings
+from warroom.store.db import Store, Tx
+from warroom.store.outbox import Commit, Handler, Job
+
+from .plan import Codec, Shadow, plan_pull, plan_push, request_patch, request_values
+
+log = logging.getLogger("warroom.sync")
+
+#: Called in the transaction that changed an incident from Xurrent's side: (tx, incident, changed fields, lines
+#: to say in the war room).
+Changed = Callable[[Tx, Incident, set[str], list[str]], Awaitable[None]]
+
+
+def incident_values(incident: Incident) -> dict[str, Any]:
+    return {
+        "title": incident.title,
+        "status": incident.status.value,
+        "priority": incident.priority,
+        "urgency": incident.urgency.value,
+        "assignee": incident.assignee,
+    }
+
+
+def initial_shadow(incident: Incident, request: dict[str, Any]) -> Shadow:
+    """The shadow right after the request was created from (or linked to) the incident."""
+    member = request.get("member") or None
+    theirs = request_values(request, lambda _id: incident.assignee)
+    if not member:
+        theirs["assignee"] = None
+    return Shadow(incident_values(incident), theirs)
+
+
+def link_data(request: dict[str, Any], shadow: Shadow, **extra: Any) -> dict[str, Any]:
+    """What the incident keeps of its linked request: the card's facts, the shadow, the notes cursor."""
+    return {
+        "status": request.get("status"),
+        "impact": request.get("impact"),
+        "urgent": request.get("urgent"),
+        "subject": request.get("subject"),
+        "member_id": (request.get("member") or {}).get("id"),
+        "updated_at": request.get("updated_at"),
+        "sla": sla_facts(request),
+        "shadow": shadow.to_json(),
+        **extra,
+    }
+
+
+def sla_facts(request: dict[str, Any]) -> dict[str, Any]:
+    """The request's own SLA state, as Xurrent reports it (targets and whether they were missed)."""
+    out: dict[str, Any] = {}
+    for key in ("response_target_at", "resolution_target_at", "next_target_at"):
+        if request.get(key):
+            out[key] = request[key]
+    for key in ("response_target_missed", "resolution_target_missed", "sla_breached"):
+        if key in request:
+            out[key] = request[key]
+    return out
+
+
+@dataclass
+class SyncEngine:
+    settings: Settings
+    store: Store
+    itsm: ItsmPort
+    on_changed: Changed
+    #: email → Xurrent person id (None: not a person there); id → email. Refreshed per process.
+    _ids: dict[str, int | None] = field(default_factory=dict)
+    _emails: dict[int, str | None] = field(default_factory=dict)
+
+    def handlers(self) -> dict[str, Handler]:
+        return {PUSH_REQUEST: self.push, PULL_REQUEST: self.pull}
+
+    async def _load(self, job: Job) -> tuple[Incident, Link, ServiceSettings] | None:
+        assert job.incident_id is not None
+        async with self.store.read() as tx:
+            incident = await tx.incidents.get(job.incident_id)
+            link = await tx.links.get(job.incident_id, LinkKind.XURRENT_REQUEST)
+        if incident is None or link is None:
+            return None
+        svc = self.settings.service(incident.service)
+        if svc is None:
+            return None
+        return incident, link, svc
+
+    async def _member_ids(self, *emails: str | None) -> dict[str, int | None]:
+        for email in {e for e in emails if e}:
+            if email not in self._ids:
+                person = await self.itsm.find_person(email)
+                self._ids[email] = person.id if person else None
+        return {e: self._ids[e] for e in emails if e}
+
+    async def _email(self, person_id: int) -> str | None:
+        if person_id not in self._emails:
+            person = await self.itsm.get_person(person_id)
+            self._emails[person_id] = person.email if person else None
+            if person is not None:
+                self._ids[person.email] = person.id
+        return self._emails[person_id]
+
+    def _codec(self, svc: ServiceSettings, member_ids: dict[str, int | None]) -> Codec:
+        return Codec(svc.itsm, self.settings.priorities, member_ids)
+
+    # -- IMR → ITSM ---------------------------------------------------------------------------------
+    async def push(self, job: Job) -> Commit | None:
+        loaded = await self._load(job)
+        if loaded is None:
+            return None
+        incident, link, svc = loaded
+        if svc.itsm.direction == "itsm_to_imr":
+            return None
+        request_id = int(link.remote_id)
+        shadow = Shadow.from_json(link.data.get("shadow"))
+        ours = incident_values(incident)
+        member_ids = await self._member_ids(ours["assignee"])
+        writes, new_shadow = plan_push(ours, shadow, self._codec(svc, member_ids))
+        request: dict[str, Any] | None = None
+        if writes:
+            request = await self.itsm.update_request(request_id, request_patch(writes, member_ids))
+        pushed_notes: list[tuple[int, int]] = []
+        if svc.itsm.note_sync:
+            async with self.store.read() as tx:
+                pending = await tx.timeline.notes_to_push(incident.id)
+            existing = await self.itsm.list_notes(request_id) if (pending and job.is_retry) else []
+            me = await self.itsm.api_person_id() if existing else None
+            for note in pending:
+                adopted = next(
+                    (n for n in existing if n.get("text") == note["text"] and (n.get("person") or {}).get("id") == me
+                     and int(n["id"]) not in {nid for _, nid in pushed_notes}),
+                    None,
+                )
+                note_id = int(adopted["id"]) if adopted else await self.itsm.add_note(request_id, note["text"])
+                pushed_notes.append((int(note["id"]), note_id))
+
+        async def commit(tx: Tx) -> None:
+            await tx.incidents.get(incident.id, lock=True)
+            current = await tx.links.get(incident.id, LinkKind.XURRENT_REQUEST)
+            data = dict(current.data if current else link.data)
+            data["shadow"] = new_shadow.to_json()
+            if request is not None:
+                data = link_data(request, new_shadow, **{k: v for k, v in data.items() if k in ("last_note_id",)})
+            await tx.links.put(incident.id, LinkKind.XURRENT_REQUEST, link.remote_id, link.url, data)
+            for event_id, note_id in pushed_notes:
+                await tx.timeline.merge_data(event_id, {"itsm_note_id": note_id})
+            if writes:
+                shown = ", ".join(f"{k} → {v}" for k, v in request_patch(writes, member_ids).items())
+                await tx.timeline.add(incident.id, "itsm_pushed", f"Xurrent request #{request_id} updated: {shown}",
+                                      data={"fields": sorted(writes)})
+            if request is not None and request.get("status") != link.data.get("status"):
+                await self.on_changed(tx, incident, set(), [])
+
+        return commit
+
+    # -- ITSM → IMR ---------------------------------------------------------------------------------
+    async def pull(self, job: Job) -> Commit | None:
+        loaded = await self._load(job)
+        if loaded is None:
+            return None
+        incident, link, svc = loaded
+        if svc.itsm.direction == "imr_to_itsm":
+            return None
+        request_id = int(link.remote_id)
+        request = await self.itsm.get_request(request_id)
+        member = request.get("member") or None
+        theirs = request_values(request)
+        if isinstance(member, dict) and member.get("id") is not None:
+            theirs["assignee"] = await self._email(int(member["id"]))
+        shadow = Shadow.from_json(link.data.get("shadow"))
+        ours = incident_values(incident)
+        member_ids = await self._member_ids(ours["assignee"], theirs["assignee"])
+        plan = plan_pull(ours, theirs, shadow, self._codec(svc, member_ids))
+        written: dict[str, Any] | None = None
+        if plan.to_request and svc.itsm.direction == "bidirectional":
+            written = await self.itsm.update_request(request_id, request_patch(plan.to_request, member_ids))
+        new_notes: list[dict[str, Any]] = []
+        last_note_id = int(link.data.get("last_note_id") or 0)
+        if svc.itsm.note_sync:
+            me = await self.itsm.api_person_id()
+            for note in await self.itsm.list_notes(request_id):
+                if int(note["id"]) > last_note_id and (note.get("person") or {}).get("id") != me:
+                    new_notes.append(note)
+                last_note_id = max(last_note_id, int(note["id"]))
+        who = str(job.payload.get("person_name") or "someone in Xurrent")
+
+        async def commit(tx: Tx) -> None:
+            current = await tx.incidents.get(incident.id, lock=True)
+            if current is None:
+                return
+            if current.version != incident.version:
+                # the incident changed while we read Xurrent: plan again on the newest state
+                await tx.outbox.enqueue(PULL_REQUEST, dict(job.payload), incident_id=incident.id,
+                                        ordering_key=f"itsm:{incident.id}", dedup_key=f"pull:{incident.id}")
+                return
+            lines: list[str] = []
+            changed: set[str] = set()
+            if plan.to_incident:
+                try:
+                    columns = column_changes(current, plan.to_incident, tx.now, self.settings.priorities)
+                except RuleError as exc:
+                    columns = {}
+                    await tx.timeline.add(incident.id, "sync_skipped", f"Xurrent change not applied: {exc}")
+                if columns:
+                    updated = await tx.incidents.update(incident.id, **columns)
+                    changed = {k for k in columns if k in CHANGEABLE}
+                    for name in sorted(changed):
+                        before, after = _show(getattr(current, name)), _show(getattr(updated, name))
+                        text = f"{who} changed {name} in Xurrent: {before} → {after}"
+                        await tx.timeline.add(incident.id, f"{name}_changed", text, actor=f"xurrent:{who}",
+                                              data={"field": name, "from": before, "to": after, "origin": "itsm"})
+                        lines.append(f"🔄 {text}")
+                    current = updated
+            if request.get("status") == "declined" and link.data.get("status") != "declined":
+                lines.append(f"🔄 {who} declined Xurrent request #{request_id}; the incident is unchanged.")
+            for conflict in plan.conflicts:
+                await tx.timeline.add(
+                    incident.id, "sync_conflict",
+                    f"{conflict.field} was changed on both sides; the incident's {_show(conflict.incident_value)} "
+                    f"wins over Xurrent's {_show(conflict.request_value)}",
+                    data={"field": conflict.field},
+                )
+            for note in new_notes:
+                author = str((note.get("person") or {}).get("name") or who)
+                await tx.timeline.add(incident.id, "note", str(note.get("text") or ""), actor=f"xurrent:{author}",
+                                      data={"origin": "itsm", "itsm_note_id": int(note["id"])})
+                lines.append(f"📝 Note from {author} in Xurrent: {note.get('text') or ''}")
+            fresh = written or request
+            await tx.links.put(incident.id, LinkKind.XURRENT_REQUEST, link.remote_id, link.url,
+                               link_data(fresh, plan.shadow, last_note_id=last_note_id))
+            status_moved = fresh.get("status") != link.data.get("status")
+            if changed or lines or status_moved:
+                await self.on_changed(tx, current, changed, lines)
+
+        return commit
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "none"
+    return str(getattr(value, "value", value))
