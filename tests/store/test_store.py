@@ -71,6 +71,21 @@ async def test_concurrent_alerts_open_exactly_one_incident(store: Store) -> None
         assert len(await tx.alerts.for_incident(declared[0].incident)) == 12  # type: ignore[arg-type]
 
 
+async def test_concurrent_batches_in_opposite_orders_neither_deadlock_nor_split_groups(store: Store) -> None:
+    cfg = Settings(
+        slack={"enabled": False}, xurrent={"enabled": False},
+        services=[{"name": n, "bridge": "none"} for n in ("checkout-api", "payments")],
+    )
+    service = IncidentService(cfg, store)
+    batch = [alert(fp=f"{svc}-{i}", service=svc) for i in range(6) for svc in ("checkout-api", "payments")]
+    results = await asyncio.gather(*(service.ingest_alerts(batch if n % 2 else batch[::-1]) for n in range(8)))
+    assert all(len(r.outcomes) == len(batch) for r in results)
+    async with store.read() as tx:
+        assert await tx.incidents.count() == 2
+        for incident in await tx.incidents.list():
+            assert len(await tx.alerts.for_incident(incident.id)) == 6
+
+
 async def test_below_threshold_alerts_wait_and_join_the_next_declared_incident(store: Store) -> None:
     service = IncidentService(settings(declare_threshold="P2"), store)
     low = await service.ingest_alerts([alert(fp="w", severity="warning")])

@@ -197,6 +197,10 @@ class IncidentService:
     async def _ingest(self, tx: Tx, alerts: Sequence[AlertIn]) -> IntakeResult:
         s = self.settings
         result = IntakeResult()
+        # One grouping decision at a time per service: take every service's lock first, in name order, before
+        # any row is written — so that two batches can never wait on each other in opposite orders.
+        for name in sorted({svc.name for a in alerts if (svc := self.route(a)) is not None}):
+            await tx.lock_key(f"alert-group:{name}")
         touched: set[int] = set()  # incidents whose war room hears of changed alerts (one digest each)
         for alert in alerts:
             svc = self.route(alert)
@@ -218,8 +222,6 @@ class IncidentService:
                 await tx.timeline.add(incident_id, "alert_firing", f"Alert firing again: {alert.name}", data={"alert_id": alert_id})
                 touched.add(incident_id)
                 continue
-            if svc is not None:
-                await tx.lock_key(f"alert-group:{svc.name}")  # one decision at a time per service's group
             open_incident = await tx.incidents.open_for_alert_group(svc.name, lock=True) if svc else None
             decision = intake.decide(
                 priority=priority,
