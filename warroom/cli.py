@@ -78,6 +78,32 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_itsm(args: argparse.Namespace) -> int:
+    from .adapters.xurrent import XurrentClient
+    from .store.db import Store, null_pool_engine
+    from .sync.provision import provision
+
+    settings = _load(args)
+
+    async def run() -> int:
+        store = Store(null_pool_engine(settings.database.url))
+        client = XurrentClient.from_settings(settings.xurrent)
+        try:
+            await store.migrate()
+
+            async def say(line: str) -> None:
+                print(line)
+
+            done = await provision(settings, store, client, say=say)
+            print(f"Provisioned: {len(done.webhook_ids)} webhooks deliver to {done.uri}; Xurrent verifies each with warroom.")
+            return 0
+        finally:
+            await client.aclose()
+            await store.dispose()
+
+    return asyncio.run(run())
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .sandbox.demo import run_demo
 
@@ -95,6 +121,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.set_defaults(func=cmd_demo)
     sub.add_parser("check-config", help="report every problem in the configuration").set_defaults(func=cmd_check_config)
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
+    itsm = sub.add_parser("itsm", help="set up the Xurrent link")
+    itsm.add_argument("action", choices=["provision"])
+    itsm.set_defaults(func=cmd_itsm)
+    sync = sub.add_parser("sync", help="the ITSM sync of one incident")
+    sync.add_argument("action", choices=["retry"])
+    sync.add_argument("incident", type=int)
+    sync.set_defaults(func=cmd_outbox)
     outbox = sub.add_parser("outbox", help="inspect or retry outside effects of an incident")
     outbox.add_argument("action", choices=["list", "retry"])
     outbox.add_argument("incident", type=int, nargs="?")

@@ -96,6 +96,10 @@ class XurrentSettings(_Section):
     source: str = "warroom"
     timeout: float = Field(15.0, gt=0)
     max_retries: int = Field(5, ge=0)
+    #: ``iss`` of webhook JWTs; default the account URL (https://<account>.<region.>xurrent.com).
+    webhook_issuer: str | None = None
+    #: Seconds between reconciliation passes over linked open requests (0: off).
+    reconcile_seconds: int = Field(300, ge=0)
 
     def hosts(self) -> tuple[str, str]:
         """The REST and OAuth base URLs for the configured region and environment."""

@@ -44,7 +44,7 @@ async def test_migrate_creates_every_table_and_is_idempotent(store: Store) -> No
         names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     assert {"incidents", "alerts", "timeline", "links", "outbox", "timers"} <= names
-    assert version == "0001"
+    assert version == "0002"
 
 
 async def test_alert_occurrences_are_deduplicated(store: Store) -> None:

@@ -126,6 +126,10 @@ class ItsmPort(Protocol):
 
     def request_url(self, request_id: int) -> str: ...
 
+    async def confirm_webhook(self, callback_url: str) -> None:
+        """Call a ``webhook.verify`` callback, which activates the webhook. Only URLs on the ITSM's own host."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Meeting:

@@ -296,6 +296,16 @@ class XurrentClient:
         """Requests matching Xurrent filters, e.g. ``{"updated_at": ">=2026-01-15T23:00:00Z"}``."""
         return self.paginate("requests", filters)
 
+    async def create(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST a new record to a collection (webhook policies, webhooks)."""
+        return await self._record("POST", path, json=dict(body))
+
+    async def confirm_webhook(self, callback_url: str) -> None:
+        api, target = urlsplit(self.api_url), urlsplit(callback_url)
+        if target.scheme not in ("https", "http") or target.netloc.split(":")[0].split(".", 1)[-1] != api.netloc.split(":")[0].split(".", 1)[-1]:
+            raise Permanent(SYSTEM, f"the webhook.verify callback is not on Xurrent's host ({target.netloc}); not calling it")
+        await self.api.request("GET", callback_url)
+
     async def api_person_id(self) -> int:
         if self._api_person_id is None:
             self._api_person_id = int((await self.me())["id"])

@@ -107,3 +107,13 @@ async def incident_changed(tx: Tx, incident: Incident, fields: set[str], setting
         await topic(tx, incident.id)
     if not from_itsm:
         await push_to_itsm(tx, incident, settings)
+
+
+async def itsm_changed(tx: Tx, incident: Incident, fields: set[str], lines: list[str]) -> None:
+    """Follow-ups of a change that came from the linked request: the card (it shows the request's status), the
+    topic, and a line in the war room saying who changed what."""
+    await refresh_card(tx, incident.id)
+    if fields & {"status", "priority", "title"}:
+        await topic(tx, incident.id)
+    for line in lines:
+        await say(tx, incident.id, line)

@@ -44,6 +44,7 @@ class Harness:
         world: World | None = None,
         tweak: Callable[[dict[str, Any]], None] | None = None,
         workers: bool = True,
+        webhooks: bool = True,
     ) -> Harness:
         world = world or await World.start(latencies, rate_limits=rate_limits)
         data = world.settings_data(database_url)
@@ -60,7 +61,26 @@ class Harness:
         await site.start()
         port = bound_port(site)
         base = f"http://127.0.0.1:{port}"
-        return cls(world, settings, app, runner, base, httpx.AsyncClient(base_url=base, timeout=30))
+        settings.server.public_url = base
+        harness = cls(world, settings, app, runner, base, httpx.AsyncClient(base_url=base, timeout=30))
+        if webhooks and workers:
+            await harness.provision_webhooks()
+        return harness
+
+    async def provision_webhooks(self, timeout: float = 10.0) -> None:
+        """What `warroom itsm provision` does, then wait for Xurrent's verification handshake to complete."""
+        from warroom.sync.provision import provision
+
+        async with self.runtime.store.read() as tx:
+            if await tx.policies.all():
+                return  # provisioned before (a restart on the same database)
+        done = await provision(self.settings, self.runtime.store, self.runtime.ports.itsm)  # type: ignore[arg-type]
+        deadline = time.monotonic() + timeout
+        hub = self.world.xurrent.webhooks
+        while not all(hub.webhook(i)["active"] for i in done.webhook_ids):
+            if time.monotonic() > deadline:
+                raise TimeoutError("Xurrent's webhook verification did not complete")
+            await asyncio.sleep(0.01)
 
     @property
     def runtime(self) -> Runtime:

@@ -46,6 +46,8 @@ class World:
     zoom: ZoomEmulator
     webex: WebexEmulator
     service_instances: dict[str, int] = field(default_factory=dict)
+    #: email → Xurrent person id, for acting as someone on the service desk.
+    xurrent_people: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     async def start(cls, latencies: Latencies | None = None, *, rate_limits: bool = True) -> World:
@@ -65,7 +67,7 @@ class World:
         for name, email in PEOPLE.items():
             world.slack.add_user(email, name)
             if email not in NOT_IN_XURRENT:
-                world.xurrent.add_person(email, name)
+                world.xurrent_people[email] = world.xurrent.add_person(email, name)
         team = world.xurrent.add_team("Operations")
         for service in ("checkout-api", "payments"):
             world.service_instances[service] = world.xurrent.add_service_instance(f"{service} (production)", team_id=team)

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 
 from .outbox import OutboxRepo
-from .repos import AlertRepo, IncidentRepo, LinkRepo, TimelineRepo
+from .repos import AlertRepo, InboxRepo, IncidentRepo, LinkRepo, PolicyRepo, TimelineRepo
 from .timers import TimerRepo
 
 
@@ -67,6 +67,8 @@ class Tx:
         self.links = LinkRepo(conn, now, dialect)
         self.outbox = OutboxRepo(conn, now, dialect)
         self.timers = TimerRepo(conn, now, dialect)
+        self.inbox = InboxRepo(conn, now, dialect)
+        self.policies = PolicyRepo(conn, now)
 
     async def lock_key(self, name: str) -> None:
         """Serialise transactions about one thing (PostgreSQL advisory lock until commit; SQLite writes are

@@ -22,7 +22,7 @@ from warroom.core.model import (
     Urgency,
 )
 
-from .schema import alerts, incidents, links, timeline
+from .schema import alerts, inbox, incidents, links, timeline, webhook_policies
 
 
 def upsert_insert(dialect: str, table: Any) -> Any:
@@ -325,3 +325,39 @@ class LinkRepo:
         if row is None:
             return None
         return Link(row["incident_id"], kind, row["remote_id"], row["url"], row["data"])
+
+
+class InboxRepo:
+    """Deliveries already taken in, so that a repeated webhook is applied once."""
+
+    def __init__(self, conn: AsyncConnection, now: datetime, dialect: str) -> None:
+        self.conn = conn
+        self.now = now
+        self.dialect = dialect
+
+    async def remember(self, source: str, key: str) -> bool:
+        """True the first time (source, key) is seen; False for a repeat."""
+        stmt = (
+            upsert_insert(self.dialect, inbox)
+            .values(source=source, key=key[:255], received_at=self.now)
+            .on_conflict_do_nothing(index_elements=["source", "key"])
+            .returning(inbox.c.id)
+        )
+        return (await self.conn.execute(stmt)).scalar() is not None
+
+
+class PolicyRepo:
+    def __init__(self, conn: AsyncConnection, now: datetime) -> None:
+        self.conn = conn
+        self.now = now
+
+    async def put(self, remote_id: str, algorithm: str, issuer: str, audience: str, key: str) -> None:
+        await self.conn.execute(
+            insert(webhook_policies).values(
+                remote_id=remote_id, algorithm=algorithm, issuer=issuer, audience=audience, key=key, created_at=self.now
+            )
+        )
+
+    async def all(self) -> list[dict[str, Any]]:
+        rows = await self.conn.execute(select(webhook_policies).order_by(webhook_policies.c.id.desc()))
+        return [dict(r) for r in rows.mappings()]

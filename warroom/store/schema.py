@@ -176,3 +176,28 @@ timers = Table(
     Column("created_at", TS, nullable=False),
 )
 Index("ix_timers_fire_at", timers.c.fire_at)
+
+# Deliveries already taken in (webhooks can repeat): one row per source and delivery key (a JWT's jti).
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(32), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("received_at", TS, nullable=False),
+    UniqueConstraint("source", "key", name="uq_inbox_source_key"),
+)
+
+# Webhook policies warroom created in Xurrent (``warroom itsm provision``): how their deliveries are verified.
+webhook_policies = Table(
+    "webhook_policies",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("remote_id", String(64), nullable=False, unique=True),
+    Column("algorithm", String(10), nullable=False),
+    Column("issuer", String(255), nullable=False),
+    Column("audience", String(255), nullable=False),
+    # The public key (PEM) of an RS/ES policy — not a secret.
+    Column("key", Text, nullable=False),
+    Column("created_at", TS, nullable=False),
+)

@@ -18,20 +18,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from warroom.adapters.ports import ItsmPort
-from warroom.core.jobs import PULL_REQUEST, PUSH_REQUEST
-from warroom.core.model import Incident, Link, LinkKind
+from warroom.core.jobs import CONFIRM_WEBHOOK, CONSIDER_REQUEST, PULL_REQUEST, PUSH_REQUEST
+from warroom.core.model import Incident, Link, LinkKind, Origin, Urgency
 from warroom.core.rules import CHANGEABLE, RuleError, column_changes
 from warroom.settings import ServiceSettings, Settings
 from warroom.store.db import Store, Tx
 from warroom.store.outbox import Commit, Handler, Job
 
-from .plan import Codec, Shadow, plan_pull, plan_push, request_patch, request_values
+from .escalation import service_for_request, should_escalate
+from .plan import Codec, Shadow, plan_pull, plan_push, priority_from_impact, request_patch, request_values
 
 log = logging.getLogger("warroom.sync")
 
 #: Called in the transaction that changed an incident from Xurrent's side: (tx, incident, changed fields, lines
 #: to say in the war room).
 Changed = Callable[[Tx, Incident, set[str], list[str]], Awaitable[None]]
+#: Called in the transaction that declared an incident escalated from Xurrent: opens its war room and bridge.
+Declared = Callable[[Tx, Incident, ServiceSettings], Awaitable[None]]
+
+
+class EscalationRefused(Exception):
+    """A responder's escalation that cannot be done; the message says why."""
 
 
 def incident_values(incident: Incident) -> dict[str, Any]:
@@ -86,12 +93,85 @@ class SyncEngine:
     store: Store
     itsm: ItsmPort
     on_changed: Changed
+    on_declared: Declared
     #: email → Xurrent person id (None: not a person there); id → email. Refreshed per process.
     _ids: dict[str, int | None] = field(default_factory=dict)
     _emails: dict[int, str | None] = field(default_factory=dict)
 
     def handlers(self) -> dict[str, Handler]:
-        return {PUSH_REQUEST: self.push, PULL_REQUEST: self.pull}
+        return {
+            PUSH_REQUEST: self.push,
+            PULL_REQUEST: self.pull,
+            CONSIDER_REQUEST: self.consider,
+            CONFIRM_WEBHOOK: self.confirm_webhook,
+        }
+
+    async def confirm_webhook(self, job: Job) -> Commit | None:
+        await self.itsm.confirm_webhook(str(job.payload["callback"]))
+        return None
+
+    # -- escalation from the service desk ----------------------------------------------------------
+    async def consider(self, job: Job) -> Commit | None:
+        """An unlinked request changed: escalate it to a major incident if it meets its service's threshold."""
+        return await self.escalation(int(job.payload["request_id"]), actor=job.payload.get("person_name"))
+
+    async def escalation(self, request_id: int, *, actor: str | None, asked: bool = False) -> Commit | None:
+        """Read the request and decide; returns the commit that declares and links, or None. Raises
+        EscalationRefused (with the reason) when a responder asked for one that cannot be."""
+        request = await self.itsm.get_request(request_id)
+        if request.get("source") == self.settings.xurrent.source:
+            return None  # warroom's own request: linked to its incident, never escalated again
+        svc = service_for_request(request, self.settings.services)
+        if svc is None:
+            if asked:
+                raise EscalationRefused(
+                    f"Xurrent request #{request_id} is on a service instance no service in warroom's catalog maps to "
+                    "(services[].itsm.service_instance_id)."
+                )
+            return None
+        ok, why = should_escalate(request, svc, self.settings.priorities, asked=asked)
+        if not ok:
+            if asked:
+                raise EscalationRefused(f"Xurrent request #{request_id} cannot be escalated: {why}.")
+            log.info("request %s not escalated: %s", request_id, why)
+            return None
+        member = request.get("member") or None
+        member_email = await self._email(int(member["id"])) if isinstance(member, dict) and member.get("id") else None
+        last_note_id = 0
+        if svc.itsm.note_sync:
+            notes = await self.itsm.list_notes(request_id)
+            last_note_id = max((int(n["id"]) for n in notes), default=0)
+        url = self.itsm.request_url(request_id)
+        priorities = self.settings.priorities
+
+        async def commit(tx: Tx) -> None:
+            await tx.lock_key(f"escalate:{request_id}")
+            if await tx.links.find(LinkKind.XURRENT_REQUEST, str(request_id)) is not None:
+                return  # escalated already (a repeated hint, or a responder and the desk at once)
+            priority = priority_from_impact(request.get("impact"), priorities, svc.itsm) or svc.itsm.severity_threshold
+            incident = await tx.incidents.create(
+                title=str(request.get("subject") or f"Xurrent request {request_id}"),
+                service=svc.name,
+                priority=priority,
+                urgency=Urgency.HIGH if request.get("urgent") else Urgency.LOW,
+                details=f"Escalated from Xurrent request #{request_id}: {why}.",
+                assignee=member_email or svc.assignee,
+                origin=Origin.ITSM,
+            )
+            theirs = request_values(request, lambda _id: member_email)
+            shadow = Shadow(incident_values(incident), theirs)
+            await tx.links.put(incident.id, LinkKind.XURRENT_REQUEST, str(request_id), url,
+                               link_data(request, shadow, last_note_id=last_note_id))
+            await tx.timeline.add(
+                incident.id, "declared", f"{incident.ref} declared from Xurrent request #{request_id} ({why})",
+                actor=actor, data={"request_id": request_id, "origin": "itsm"},
+            )
+            await self.on_declared(tx, incident, svc)
+            if svc.itsm.direction == "bidirectional":
+                await tx.outbox.enqueue(PUSH_REQUEST, incident_id=incident.id, ordering_key=f"itsm:{incident.id}",
+                                        dedup_key=f"push:{incident.id}")
+
+        return commit
 
     async def _load(self, job: Job) -> tuple[Incident, Link, ServiceSettings] | None:
         assert job.incident_id is not None

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from warroom.adapters.ports import ItsmPort
-from warroom.core.jobs import CREATE_REQUEST
+from warroom.core.jobs import CREATE_REQUEST, PUSH_REQUEST
 from warroom.core.model import LinkKind
 from warroom.settings import Settings
 from warroom.store.db import Store, Tx
 from warroom.store.outbox import Commit, Handler, Job
 
+from .engine import initial_shadow, link_data
 from .mapping import request_fields, source_id
 
 
@@ -63,30 +64,25 @@ class LinkEngine:
             request = await self.itsm.create_request(fields)
         request_id = int(request["id"])
         url = self.itsm.request_url(request_id)
-        shadow = {
-            "status": request.get("status"),
-            "impact": request.get("impact"),
-            "urgent": request.get("urgent"),
-            "subject": request.get("subject"),
-            "member_id": (request.get("member") or {}).get("id"),
-            "updated_at": request.get("updated_at"),
-        }
+        data = link_data(request, initial_shadow(incident, request))
         inc_id = incident.id
         assignee_note = ""
-        if incident.assignee and shadow["member_id"] is None:
+        if incident.assignee and data["member_id"] is None:
             assignee_note = f"; {incident.assignee} is not a person in Xurrent, so the request has no member"
         elif member_name:
             assignee_note = f"; member {member_name}"
 
         async def commit(tx: Tx) -> None:
             await tx.incidents.get(inc_id, lock=True)
-            await tx.links.put(inc_id, LinkKind.XURRENT_REQUEST, str(request_id), url, shadow)
+            await tx.links.put(inc_id, LinkKind.XURRENT_REQUEST, str(request_id), url, data)
             await tx.timeline.add(
                 inc_id,
                 "itsm_linked",
-                f"Linked Xurrent request #{request_id} created (impact {shadow['impact']}{assignee_note})",
+                f"Linked Xurrent request #{request_id} created (impact {data['impact']}{assignee_note})",
                 data={"request_id": request_id},
             )
             await self.on_linked(tx, inc_id, LinkKind.XURRENT_REQUEST)
+            # whatever changed on the incident while the request was being created goes over now (usually nothing)
+            await tx.outbox.enqueue(PUSH_REQUEST, incident_id=inc_id, ordering_key=f"itsm:{inc_id}", dedup_key=f"push:{inc_id}")
 
         return commit

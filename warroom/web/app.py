@@ -15,13 +15,15 @@ from warroom.adapters.ports import BridgePort, ChatPort, ItsmPort
 from warroom.bot import jobs
 from warroom.bot.fanout import FanOut
 from warroom.bot.incidents import IncidentService
-from warroom.settings import Settings
+from warroom.core.model import Incident
+from warroom.settings import ServiceSettings, Settings
 from warroom.store.db import Store, Tx
 from warroom.store.outbox import Job, OutboxWorker
 from warroom.store.timers import TimerRunner
+from warroom.sync.engine import SyncEngine
 from warroom.sync.link import LinkEngine
 
-from . import intake
+from . import intake, itsm_webhook
 from .metrics import Metrics
 
 log = logging.getLogger("warroom.web")
@@ -82,6 +84,7 @@ class Runtime:
     incidents: IncidentService
     worker: OutboxWorker
     timers: TimerRunner
+    sync: SyncEngine | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, store: Store | None = None, ports: Ports | None = None) -> Runtime:
@@ -89,8 +92,15 @@ class Runtime:
         ports = ports or Ports.from_settings(settings)
         metrics = Metrics()
         handlers = FanOut(settings, store, ports.chat, ports.bridges).handlers()
+        sync: SyncEngine | None = None
         if ports.itsm is not None:
             handlers.update(LinkEngine(settings, store, ports.itsm, on_linked=jobs.link_added).handlers())
+
+            async def declared(tx: Tx, incident: Incident, svc: ServiceSettings) -> None:
+                await jobs.enqueue_fanout(tx, incident, svc, settings)
+
+            sync = SyncEngine(settings, store, ports.itsm, on_changed=jobs.itsm_changed, on_declared=declared)
+            handlers.update(sync.handlers())
         w = settings.worker
 
         async def on_dead(tx: Tx, job: Job, reason: str) -> None:
@@ -108,7 +118,7 @@ class Runtime:
             on_dead=on_dead,
             observe=metrics.observe_job,
         )
-        return cls(settings, store, ports, metrics, IncidentService(settings, store), worker, TimerRunner(store))
+        return cls(settings, store, ports, metrics, IncidentService(settings, store), worker, TimerRunner(store), sync)
 
     async def start(self, *, workers: bool = True) -> None:
         if self.settings.database.auto_migrate or self.store.dialect == "sqlite":
@@ -181,6 +191,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, workers: b
         app.router.add_post("/slack/events", slack_events)
 
     intake.mount(app, rt)
+    if rt.sync is not None:
+        itsm_webhook.mount(app, rt)
 
     async def healthz(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

@@ -1,0 +1,98 @@
+"""``POST /webhooks/xurrent``: Xurrent's signed webhook deliveries, translated at the edge.
+
+A delivery is verified against the webhook policies ``warroom itsm provision`` created (algorithm, issuer and
+audience pinned), taken in once (by its ``jti``), and treated as a hint: the answer goes back at once and an
+outbox job reads the request's current state. ``webhook.verify`` is answered by calling its callback (as a job).
+Deliveries about requests warroom does not link are checked for escalation (a major incident raised from the
+service desk) — they are accepted with 202 rather than refused, since Xurrent retries every non-2xx answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from warroom.core.jobs import CONFIRM_WEBHOOK, CONSIDER_REQUEST, PULL_REQUEST
+from warroom.core.model import LinkKind
+from warroom.sync.webhook_auth import WebhookPolicy, WebhookRejected, verify_delivery
+
+if TYPE_CHECKING:
+    from .app import Runtime
+
+log = logging.getLogger("warroom.itsm_webhook")
+
+MAX_BODY = 256 * 1024
+REQUEST_EVENTS = frozenset(
+    {
+        "request.create",
+        "request.update",
+        "request.note-added",
+        "request.status-changed",
+        "request.member-changed",
+        "request.team-changed",
+        "request.major-incident-status-changed",
+    }
+)
+
+
+def mount(app: web.Application, rt: Runtime) -> None:
+    async def policies() -> list[WebhookPolicy]:
+        async with rt.store.read() as tx:
+            rows = await tx.policies.all()
+        out = []
+        for row in rows:
+            try:
+                out.append(WebhookPolicy(row["algorithm"], row["issuer"], row["audience"], row["key"]))
+            except ValueError as exc:
+                log.error("webhook policy %s is unusable: %s", row["remote_id"], exc)
+        return out
+
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.read()
+        if len(body) > MAX_BODY:
+            return web.json_response({"error": "The body is larger than 256 KB."}, status=413)
+        known = await policies()
+        if not known:
+            return web.json_response(
+                {"error": "No webhook policy is set up: run `warroom itsm provision` first."}, status=503
+            )
+        delivery = None
+        rejection: WebhookRejected | None = None
+        for policy in known:
+            try:
+                delivery = verify_delivery(body, policy)
+                break
+            except WebhookRejected as exc:
+                rejection = rejection if rejection and rejection.status != 401 else exc
+        if delivery is None:
+            assert rejection is not None
+            rt.metrics.intake_rejected.labels("xurrent", str(rejection.status)).inc()
+            return web.json_response({"error": rejection.reason}, status=rejection.status)
+        if delivery.event != "webhook.verify" and delivery.event not in REQUEST_EVENTS:
+            return web.json_response({"error": f"warroom does not handle '{delivery.event[:60]}' events."}, status=422)
+        if delivery.event == "webhook.verify":
+            if not delivery.callback:
+                return web.json_response({"error": "The webhook.verify message has no callback."}, status=400)
+        elif delivery.object_id is None:
+            return web.json_response({"error": "The message names no request (object_id)."}, status=400)
+        async with rt.store.tx() as tx:
+            if not await tx.inbox.remember("xurrent", delivery.jti):
+                return web.json_response({"status": "duplicate"}, status=200)
+            if delivery.event == "webhook.verify":
+                await tx.outbox.enqueue(CONFIRM_WEBHOOK, {"callback": delivery.callback})
+                return web.json_response({"status": "verifying"}, status=202)
+            assert delivery.object_id is not None
+            hint = {"request_id": delivery.object_id, "event": delivery.event, "person_name": delivery.person_name}
+            link = await tx.links.find(LinkKind.XURRENT_REQUEST, str(delivery.object_id))
+            if link is None:
+                await tx.outbox.enqueue(CONSIDER_REQUEST, hint, dedup_key=f"consider:{delivery.object_id}")
+                return web.json_response({"status": "not linked; checking for escalation"}, status=202)
+            await tx.outbox.enqueue(
+                PULL_REQUEST, hint, incident_id=link.incident_id,
+                ordering_key=f"itsm:{link.incident_id}", dedup_key=f"pull:{link.incident_id}",
+            )
+        return web.json_response({"status": "accepted", "incident": link.incident_id}, status=202)
+
+    app.router.add_post("/webhooks/xurrent", handle)
