@@ -6,7 +6,7 @@ emulators. Every method raises only :mod:`warroom.adapters.errors`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -125,6 +125,10 @@ class ItsmPort(Protocol):
     async def list_notes(self, request_id: int) -> list[dict[str, Any]]: ...
 
     def request_url(self, request_id: int) -> str: ...
+
+    def requests(self, filters: Mapping[str, str] | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Requests matching the ITSM's collection filters (e.g. ``updated_at: ">=…"``), every page."""
+        ...
 
     async def confirm_webhook(self, callback_url: str) -> None:
         """Call a ``webhook.verify`` callback, which activates the webhook. Only URLs on the ITSM's own host."""

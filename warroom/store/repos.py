@@ -318,6 +318,15 @@ class LinkRepo:
     async def get(self, incident_id: int, kind: LinkKind) -> Link | None:
         return (await self.all(incident_id)).get(kind)
 
+    async def open_of_kind(self, kind: LinkKind) -> list[Link]:
+        """The links of this kind whose incident is not resolved."""
+        rows = await self.conn.execute(
+            select(links)
+            .join(incidents, incidents.c.id == links.c.incident_id)
+            .where(links.c.kind == kind.value, incidents.c.status != Status.RESOLVED.value)
+        )
+        return [Link(r["incident_id"], kind, r["remote_id"], r["url"], r["data"]) for r in rows.mappings()]
+
     async def find(self, kind: LinkKind, remote_id: str) -> Link | None:
         row = (
             await self.conn.execute(select(links).where(links.c.kind == kind.value, links.c.remote_id == remote_id))

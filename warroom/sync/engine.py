@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from warroom.adapters.ports import ItsmPort
-from warroom.core.jobs import CONFIRM_WEBHOOK, CONSIDER_REQUEST, PULL_REQUEST, PUSH_REQUEST
+from warroom.core.jobs import CONFIRM_WEBHOOK, CONSIDER_REQUEST, PULL_REQUEST, PUSH_REQUEST, RECONCILE
 from warroom.core.model import Incident, Link, LinkKind, Origin, Urgency
 from warroom.core.rules import CHANGEABLE, RuleError, column_changes
 from warroom.settings import ServiceSettings, Settings
@@ -104,7 +104,49 @@ class SyncEngine:
             PULL_REQUEST: self.pull,
             CONSIDER_REQUEST: self.consider,
             CONFIRM_WEBHOOK: self.confirm_webhook,
+            RECONCILE: self.reconcile,
         }
+
+    # -- reconciliation -----------------------------------------------------------------------------
+    async def reconcile(self, job: Job) -> Commit | None:
+        """Repair what missed webhooks left behind: list the requests updated since the oldest state we hold of an
+        open linked one (one paged list call, filtered by updated_at), and pull those that moved on; unlinked ones
+        on a catalog service instance are checked for escalation."""
+        async with self.store.read() as tx:
+            linked = await tx.links.open_of_kind(LinkKind.XURRENT_REQUEST)
+        known = {int(link.remote_id): link for link in linked}
+        stamps = [str(link.data.get("updated_at")) for link in linked if link.data.get("updated_at")]
+        since = min(stamps) if stamps else str(job.payload.get("since") or "")
+        if not since:
+            return None
+        instances = {s.itsm.service_instance_id for s in self.settings.services if s.itsm.enabled}
+        pulls: list[tuple[int, int]] = []
+        considers: list[int] = []
+        fields = "updated_at,service_instance,source,status"
+        async for request in self.itsm.requests({"updated_at": f">={since}", "fields": fields}):
+            request_id = int(request["id"])
+            link = known.get(request_id)
+            if link is not None:
+                if str(request.get("updated_at") or "") > str(link.data.get("updated_at") or ""):
+                    pulls.append((link.incident_id, request_id))
+            elif (
+                request.get("source") != self.settings.xurrent.source
+                and (request.get("service_instance") or {}).get("id") in instances
+                and request.get("status") != "completed"
+            ):
+                considers.append(request_id)
+
+        async def commit(tx: Tx) -> None:
+            for incident_id, request_id in pulls:
+                await tx.outbox.enqueue(PULL_REQUEST, {"request_id": request_id, "event": "reconcile"},
+                                        incident_id=incident_id, ordering_key=f"itsm:{incident_id}",
+                                        dedup_key=f"pull:{incident_id}")
+            for request_id in considers:
+                await tx.outbox.enqueue(CONSIDER_REQUEST, {"request_id": request_id}, dedup_key=f"consider:{request_id}")
+            if pulls or considers:
+                log.info("reconciliation: %d linked requests moved on, %d unlinked to check", len(pulls), len(considers))
+
+        return commit
 
     async def confirm_webhook(self, job: Job) -> Commit | None:
         await self.itsm.confirm_webhook(str(job.payload["callback"]))

@@ -15,6 +15,7 @@ from warroom.adapters.ports import BridgePort, ChatPort, ItsmPort
 from warroom.bot import jobs
 from warroom.bot.fanout import FanOut
 from warroom.bot.incidents import IncidentService
+from warroom.core.jobs import RECONCILE
 from warroom.core.model import Incident
 from warroom.settings import ServiceSettings, Settings
 from warroom.store.db import Store, Tx
@@ -129,6 +130,10 @@ class Runtime:
                 released = await tx.outbox.release_running()
             if released:
                 log.info("took back %d jobs left running by the previous run", released)
+        if self.sync is not None and self.settings.xurrent.reconcile_seconds:
+            every = self.settings.xurrent.reconcile_seconds
+            async with self.store.tx() as tx:
+                await tx.timers.schedule(RECONCILE, RECONCILE, delay=every, interval=every)
         if workers:
             self.worker.start()
             self.timers.start()
