@@ -59,3 +59,26 @@ async def test_a_missed_escalation_is_caught(sqlite_harness: Harness) -> None:
     async with h.runtime.store.read() as tx:
         link = await tx.links.find(LinkKind.XURRENT_REQUEST, str(desk["id"]))
     assert link is not None and link.incident_id == escalated[0].id
+
+
+async def test_escalate_from_chat(sqlite_harness: Harness) -> None:
+    h = sqlite_harness
+    low = h.world.xurrent.create_request({
+        "subject": "Some users see slow checkout", "category": "incident", "impact": "low",
+        "service_instance_id": h.world.service_instances["checkout-api"],
+    })
+    await h.world.xurrent.webhooks.settle()
+    await h.runtime.worker.run_until_idle()
+    async with h.runtime.store.read() as tx:
+        assert await tx.incidents.count() == 0  # below the threshold: not escalated by itself
+    reply = await h.slack_command(f"escalate {h.world.xurrent.base_url}/web/requests/{low['id']}")
+    assert f"declared from Xurrent request #{low['id']}" in reply.text
+    again = await h.slack_command(f"escalate #{low['id']}")
+    assert "already linked" in again.text
+    assert "Say which Xurrent request" in (await h.slack_command("escalate yesterday's")).text
+    missing = await h.slack_command("escalate 999999")
+    assert "could not be read" in missing.text
+    async with h.runtime.store.read() as tx:
+        (incident,) = await tx.incidents.list()
+    assert incident.origin.value == "itsm" and incident.title == "Some users see slow checkout"
+    assert await h.wait_complete(incident.id) == []

@@ -5,6 +5,8 @@ understands ``declare`` and ``help``."""
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -23,7 +25,8 @@ def help_text(settings: Settings) -> str:
     services = ", ".join(s.name for s in settings.services) or "none configured"
     prios = "|".join(settings.priorities)
     return (
-        f"*warroom* — `{cmd} declare <service> [{prios}] <title>` declares a major incident and opens its war room.\n"
+        f"*warroom* — `{cmd} declare <service> [{prios}] <title>` declares a major incident and opens its war room; "
+        f"`{cmd} escalate <Xurrent request id or URL>` makes a service-desk request a major incident.\n"
         f"Services: {services}."
     )
 
@@ -51,7 +54,24 @@ def parse_declare(text: str, settings: Settings) -> tuple[str, str | None, str]:
     return service, priority or settings.intake.default_priority, title
 
 
-def create_slack_app(settings: Settings, service: IncidentService, client: AsyncWebClient) -> AsyncApp:
+REQUEST_REF = re.compile(r"^(?:#?(\d{1,12})|https?://\S+/requests/(\d{1,12})\S*)$")
+
+
+def parse_request_ref(text: str) -> int:
+    """``70001``, ``#70001`` or a request URL → the request id; ValueError with the correct form otherwise."""
+    match = REQUEST_REF.match(text.strip().strip("<>").split("|")[0])
+    if not match:
+        raise ValueError("Say which Xurrent request to escalate: `escalate 70001` or `escalate <request URL>`.")
+    return int(match.group(1) or match.group(2))
+
+
+#: Escalates a Xurrent request by id for a person; returns the sentence to answer with.
+Escalate = Callable[[int, str], Awaitable[str]]
+
+
+def create_slack_app(
+    settings: Settings, service: IncidentService, client: AsyncWebClient, escalate: Escalate | None = None
+) -> AsyncApp:
     assert settings.slack.signing_secret is not None and settings.slack.bot_token is not None
     app = AsyncApp(
         signing_secret=settings.slack.signing_secret.get_secret_value(),
@@ -66,6 +86,17 @@ def create_slack_app(settings: Settings, service: IncidentService, client: Async
         verb, _, rest = text.partition(" ")
         if verb.lower() in ("", "help"):
             await ack(help_text(settings))
+            return
+        if verb.lower() == "escalate":
+            if escalate is None:
+                await ack("Escalation needs the Xurrent link, which is not configured.")
+                return
+            try:
+                request_id = parse_request_ref(rest)
+            except ValueError as exc:
+                await ack(str(exc))
+                return
+            await ack(await escalate(request_id, f"slack:{command.get('user_id')}"))
             return
         if verb.lower() != "declare":
             await ack(f"Unknown command '{verb[:40]}'. " + help_text(settings))

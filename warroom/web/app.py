@@ -11,17 +11,18 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from sqlalchemy import text
 
+from warroom.adapters.errors import AdapterError
 from warroom.adapters.ports import BridgePort, ChatPort, ItsmPort
 from warroom.bot import jobs
 from warroom.bot.fanout import FanOut
 from warroom.bot.incidents import IncidentService
 from warroom.core.jobs import RECONCILE
-from warroom.core.model import Incident
+from warroom.core.model import Incident, LinkKind
 from warroom.settings import ServiceSettings, Settings
 from warroom.store.db import Store, Tx
 from warroom.store.outbox import Job, OutboxWorker
 from warroom.store.timers import TimerRunner
-from warroom.sync.engine import SyncEngine
+from warroom.sync.engine import EscalationRefused, SyncEngine
 from warroom.sync.link import LinkEngine
 
 from . import intake, itsm_webhook
@@ -187,7 +188,30 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, workers: b
     if settings.slack.enabled and rt.ports.chat is not None:
         from warroom.bot.slack_app import create_slack_app
 
-        bolt = create_slack_app(settings, rt.incidents, rt.ports.chat.client)  # type: ignore[attr-defined]
+        escalate = None
+        if rt.sync is not None:
+            sync = rt.sync
+
+            async def escalate(request_id: int, actor: str) -> str:
+                async with rt.store.read() as tx:
+                    link = await tx.links.find(LinkKind.XURRENT_REQUEST, str(request_id))
+                if link is not None:
+                    return f"Xurrent request #{request_id} is already linked to INC-{link.incident_id}."
+                try:
+                    commit = await sync.escalation(request_id, actor=actor, asked=True)
+                except EscalationRefused as exc:
+                    return str(exc)
+                except AdapterError as exc:
+                    return f"Xurrent request #{request_id} could not be read: {exc.reason}"
+                if commit is None:
+                    return f"Xurrent request #{request_id} was created by warroom; it belongs to its incident already."
+                async with rt.store.tx() as tx:
+                    await commit(tx)
+                    link = await tx.links.find(LinkKind.XURRENT_REQUEST, str(request_id))
+                assert link is not None
+                return f"INC-{link.incident_id} declared from Xurrent request #{request_id}; its war room is being opened."
+
+        bolt = create_slack_app(settings, rt.incidents, rt.ports.chat.client, escalate)  # type: ignore[attr-defined]
 
         async def slack_events(request: web.Request) -> web.Response:
             bolt_request = await to_bolt_request(request)
