@@ -105,8 +105,76 @@ async def _story(h: Harness, timeout: float) -> int:
     _say()
     if not ok:
         return 1
-    _say("demo complete: one alert became a major incident with a war room, a linked Xurrent request and a bridge.")
+    if not await _sync_story(h, incident_id):
+        return 1
+    _say()
+    _say("demo complete: one alert became a major incident with a war room, a linked Xurrent request and a bridge,")
+    _say("and the two records stayed in sync both ways.")
     return 0
+
+
+async def _settle(h: Harness) -> None:
+    for _ in range(3):
+        await h.world.xurrent.webhooks.settle()
+        await h.runtime.worker.run_until_idle(timeout=15)
+
+
+async def _sync_story(h: Harness, incident_id: int) -> bool:
+    xurrent = h.world.xurrent
+    store = h.runtime.store
+    request = next(r for r in xurrent.requests.values() if r.get("sourceID") == f"incident-{incident_id}")
+    rid = request["id"]
+    channel = h.world.slack.channel_by_name(_channel_name(h, incident_id))
+    seen = len(h.world.slack.messages(channel["id"]))
+
+    async def incident_line() -> str:
+        async with store.read() as tx:
+            inc = await tx.incidents.get(incident_id)
+        assert inc is not None
+        return f"incident {inc.status.value}, {inc.priority}, assignee {inc.assignee}"
+
+    def request_line() -> str:
+        r = xurrent.requests[rid]
+        notes = xurrent.notes(rid)
+        return (f"request #{rid} {r['status']}{'/' + r['completion_reason'] if r.get('completion_reason') else ''}, "
+                f"impact {r['impact']}, {len(notes)} notes (last: {notes[-1]['text'][:50]!r})")
+
+    def new_lines() -> list[str]:
+        nonlocal seen
+        messages = h.world.slack.messages(channel["id"])
+        out = [m["text"] for m in messages[seen:]]
+        seen = len(messages)
+        return out
+
+    _say("5. The service desk works the request in Xurrent (Dana sets it in progress and adds a note); Xurrent")
+    _say("   delivers signed webhooks (RS256 JWT), warroom reads the request and applies the difference:")
+    dana = h.world.xurrent_people["dana@example.com"]
+    xurrent.update_request(rid, {"status": "in_progress"}, person_id=dana)
+    xurrent.add_note(rid, "Service desk: 40 customer calls about failed payments so far", person_id=dana)
+    await _settle(h)
+    for line in new_lines():
+        _say(f"   war room: {line}")
+    _say(f"   → {await incident_line()}")
+    _say()
+    _say("6. A responder changes the incident in warroom (priority P2, a note, then resolves it):")
+    calls = len(xurrent.calls)
+    await h.runtime.incidents.change(incident_id, actor="ana@example.com", priority="P2")
+    await h.runtime.incidents.add_note(incident_id, "Rolled back checkout deploy 2026.11.22-3; error rate normal", actor="ana@example.com")
+    await _settle(h)
+    _say(f"   → {request_line()}")
+    await h.runtime.incidents.resolve(incident_id, actor="ana@example.com")
+    await _settle(h)
+    _say(f"   → {request_line()}")
+    writes = [c.op for c in xurrent.calls[calls:] if c.method in ("PATCH", "POST")]
+    _say(f"   Xurrent writes for these three changes: {len(writes)} ({', '.join(writes)}); the webhooks echoing them")
+    _say("   back changed nothing (echo suppression).")
+    final = xurrent.requests[rid]
+    async with store.read() as tx:
+        inc = await tx.incidents.get(incident_id)
+    ok = bool(inc and inc.status.value == "resolved" and final["status"] == "completed" and final["impact"] == "high")
+    if not ok:
+        _say("FAILED: the records did not converge")
+    return ok
 
 
 def _card_lines(blocks: list[dict[str, Any]]) -> list[str]:
