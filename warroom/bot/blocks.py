@@ -40,6 +40,12 @@ def card(incident: Incident, links: dict[LinkKind, Link], *, request_status: str
     if request is not None:
         status = request_status or str(request.data.get("status", ""))
         itsm_line = f"*ITSM request*\n<{request.url}|#{request.remote_id}>" + (f" ({escape(status)})" if status else "")
+        sla = request.data.get("sla") or {}
+        missed = [k.replace("_target_missed", "") for k in ("response_target_missed", "resolution_target_missed") if sla.get(k)]
+        if missed or sla.get("sla_breached"):
+            itsm_line += f"\n⚠️ Xurrent SLA breached ({', '.join(missed) or 'target'})"
+        elif sla.get("resolution_target_at"):
+            itsm_line += f"\nXurrent SLA: resolve by {escape(str(sla['resolution_target_at']))}"
     else:
         itsm_line = "*ITSM request*\n_being created…_"
     if bridge is not None:
