@@ -155,6 +155,8 @@ _WHAT = {
     jobs.TOPIC: "set the channel topic",
     jobs.PIN: "pin the incident card",
     jobs.REFRESH_CARD: "update the incident card",
+    jobs.PUSH_REQUEST: "write the incident's changes to the linked Xurrent request",
+    jobs.PULL_REQUEST: "read the linked Xurrent request's changes",
 }
 
 
