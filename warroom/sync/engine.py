@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from warroom.adapters.errors import NotFound
 from warroom.adapters.ports import ItsmPort
 from warroom.core.jobs import CONFIRM_WEBHOOK, CONSIDER_REQUEST, PULL_REQUEST, PUSH_REQUEST, RECONCILE
 from warroom.core.model import Incident, Link, LinkKind, Origin, Urgency
@@ -155,7 +156,11 @@ class SyncEngine:
     # -- escalation from the service desk ----------------------------------------------------------
     async def consider(self, job: Job) -> Commit | None:
         """An unlinked request changed: escalate it to a major incident if it meets its service's threshold."""
-        return await self.escalation(int(job.payload["request_id"]), actor=job.payload.get("person_name"))
+        try:
+            return await self.escalation(int(job.payload["request_id"]), actor=job.payload.get("person_name"))
+        except NotFound:
+            log.info("request %s named by a webhook does not exist (any more); nothing to escalate", job.payload["request_id"])
+            return None
 
     async def escalation(self, request_id: int, *, actor: str | None, asked: bool = False) -> Commit | None:
         """Read the request and decide; returns the commit that declares and links, or None. Raises

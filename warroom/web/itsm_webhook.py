@@ -37,6 +37,10 @@ REQUEST_EVENTS = frozenset(
 )
 
 
+#: Events after which an unlinked request may have become a major incident (the others cannot make it one).
+ESCALATING_EVENTS = frozenset({"request.create", "request.update", "request.major-incident-status-changed"})
+
+
 def mount(app: web.Application, rt: Runtime) -> None:
     async def policies() -> list[WebhookPolicy]:
         async with rt.store.read() as tx:
@@ -87,6 +91,8 @@ def mount(app: web.Application, rt: Runtime) -> None:
             hint = {"request_id": delivery.object_id, "event": delivery.event, "person_name": delivery.person_name}
             link = await tx.links.find(LinkKind.XURRENT_REQUEST, str(delivery.object_id))
             if link is None:
+                if delivery.event not in ESCALATING_EVENTS:
+                    return web.json_response({"status": "not linked; nothing to do"}, status=200)
                 await tx.outbox.enqueue(CONSIDER_REQUEST, hint, dedup_key=f"consider:{delivery.object_id}")
                 return web.json_response({"status": "not linked; checking for escalation"}, status=202)
             await tx.outbox.enqueue(
