@@ -75,7 +75,7 @@ async def test_escalate_from_chat(sqlite_harness: Harness) -> None:
     assert f"declared from Xurrent request #{low['id']}" in reply.text
     again = await h.slack_command(f"escalate #{low['id']}")
     assert "already linked" in again.text
-    assert "Say which Xurrent request" in (await h.slack_command("escalate yesterday's")).text
+    assert "is not a Xurrent request number or link" in (await h.slack_command("escalate yesterday's")).text
     missing = await h.slack_command("escalate 999999")
     assert "could not be read" in missing.text
     async with h.runtime.store.read() as tx:

@@ -11,8 +11,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from warroom.core import intake
 from warroom.core.intake import AlertAction
-from warroom.core.model import AlertIn, AlertStatus, Incident, Origin, Status, Urgency
-from warroom.core.rules import CHANGEABLE, RuleError, column_changes, severity_to_priority
+from warroom.core.model import AlertIn, AlertStatus, Incident, LinkKind, Origin, Status, Urgency
+from warroom.core.rules import CHANGEABLE, RuleError, check_transition, column_changes, severity_to_priority
 from warroom.settings import ServiceSettings, Settings
 from warroom.store.db import Store, Tx
 
@@ -107,6 +107,12 @@ class IncidentService:
         await jobs.enqueue_fanout(tx, incident, svc, self.settings)
         return incident
 
+    async def incident_for_link(self, kind: LinkKind, remote_id: str) -> Incident | None:
+        """The incident an outside record (e.g. a war-room channel) belongs to."""
+        async with self.store.read() as tx:
+            link = await tx.links.find(kind, remote_id)
+            return await tx.incidents.get(link.incident_id) if link else None
+
     # -- changing -----------------------------------------------------------------------------------
     async def change(self, incident_id: int, *, actor: str | None, **changes: object) -> Incident:
         """Change fields of an incident (title, status, priority, urgency, assignee) in one transaction: the
@@ -131,13 +137,24 @@ class IncidentService:
             return updated
 
     async def acknowledge(self, incident_id: int, *, actor: str | None) -> Incident:
-        return await self.change(incident_id, actor=actor, status=Status.ACKNOWLEDGED)
+        return await self._move(incident_id, Status.ACKNOWLEDGED, actor)
 
     async def resolve(self, incident_id: int, *, actor: str | None) -> Incident:
-        return await self.change(incident_id, actor=actor, status=Status.RESOLVED)
+        return await self._move(incident_id, Status.RESOLVED, actor)
 
     async def reopen(self, incident_id: int, *, actor: str | None) -> Incident:
-        return await self.change(incident_id, actor=actor, status=Status.TRIGGERED)
+        return await self._move(incident_id, Status.TRIGGERED, actor)
+
+    async def _move(self, incident_id: int, target: Status, actor: str | None) -> Incident:
+        """A status command: says so when it does not apply (e.g. acknowledging twice) instead of doing nothing."""
+        async with self.store.read() as tx:
+            incident = await tx.incidents.get(incident_id)
+        if incident is None:
+            raise RuleError(f"There is no incident {incident_id}.")
+        if target is Status.TRIGGERED and incident.status is not Status.RESOLVED:
+            raise RuleError(f"{incident.ref} is {incident.status.value}, not resolved: only a resolved incident can be reopened.")
+        check_transition(incident.status, target)
+        return await self.change(incident_id, actor=actor, status=target)
 
     async def add_note(self, incident_id: int, text: str, *, actor: str | None) -> None:
         """A note on the incident; with note sync on, it is added to the linked request too."""
@@ -274,7 +291,7 @@ class IncidentService:
                 )
                 if len(earlier) > 1:
                     touched.add(incident.id)
-        for incident_id in touched:
+        for incident_id in sorted(touched):
             await jobs.alert_digest(tx, incident_id, delay=s.intake.digest_seconds)
         return result
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, func, literal_column, or_, select, text, update
+from sqlalchemy import and_, exists, func, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from warroom.adapters.errors import AdapterError, Permanent, RateLimited, Transient
 
-from .schema import outbox
+from .schema import incidents, outbox
 
 if TYPE_CHECKING:
     from .db import Store, Tx
@@ -90,9 +90,11 @@ class OutboxRepo:
             created_at=self.now,
             updated_at=self.now,
         )
-        if ordering_key is not None and self.dialect == "postgresql":
-            # ids must be taken in commit order within an ordering key, or a later job could run first
-            await self.conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"outbox:{ordering_key}"})
+        if ordering_key is not None and incident_id is not None and self.dialect == "postgresql":
+            # Ids must be taken in commit order within an ordering key, or a later job could run first. Every
+            # ordering key belongs to one incident, so its row lock orders them (and is the lock the transactions
+            # changing an incident take first anyway, so no new lock order — no deadlock).
+            await self.conn.execute(select(incidents.c.id).where(incidents.c.id == incident_id).with_for_update())
         if dedup_key is None:
             job_id = (await self.conn.execute(stmt.returning(outbox.c.id))).scalar_one()
             self.enqueued += 1
