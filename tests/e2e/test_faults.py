@@ -124,7 +124,7 @@ async def test_a_permanent_rejection_is_shown_in_the_war_room_and_can_be_retried
             await asyncio.sleep(0.05)
             lines = [m["text"] for m in war_room(h, incident).messages]
         failure = next(t for t in lines if "could not create the linked Xurrent request" in t)
-        assert "Service instance is not active" in failure and f"warroom outbox retry {incident}" in failure
+        assert "Service instance is not active" in failure and f"warroom sync retry {incident}" in failure
         gaps = await h.wait_complete(incident, timeout=0)
         while gaps != ["ITSM request"] and time.monotonic() < deadline + 10:
             await asyncio.sleep(0.05)

@@ -66,10 +66,13 @@ def severity_to_priority(
 CHANGEABLE = ("title", "status", "priority", "urgency", "assignee")
 
 
-def column_changes(current: Incident, changes: dict[str, Any], now: datetime, priorities: Sequence[str]) -> dict[str, Any]:
+def column_changes(
+    current: Incident, changes: dict[str, Any], now: datetime, priorities: Sequence[str], *, mirror: bool = False
+) -> dict[str, Any]:
     """The column values that apply ``changes`` (incident field → new value) to ``current``.
 
-    Unchanged fields are left out; a status change is checked against the state rules and stamps its time;
+    Unchanged fields are left out; a status change is checked against the state rules (unless ``mirror``: the
+    sync mirrors whatever the linked record says, e.g. a request reopened straight to accepted) and stamps its time;
     resolving ends the incident's alert group, so that the next alert for the service opens a new incident.
     Raises RuleError with a sentence for a change that is not allowed.
     """
@@ -86,10 +89,12 @@ def column_changes(current: Incident, changes: dict[str, Any], now: datetime, pr
             out["title"] = text[:255]
         elif name == "status":
             target = Status(value)
-            check_transition(current.status, target)
+            if not mirror:
+                check_transition(current.status, target)
             out["status"] = target.value
             if target is Status.ACKNOWLEDGED:
                 out["acknowledged_at"] = now
+                out["resolved_at"] = None
             elif target is Status.RESOLVED:
                 out["resolved_at"] = now
                 out["alert_group"] = None

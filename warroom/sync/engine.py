@@ -317,7 +317,8 @@ class SyncEngine:
         shadow = Shadow.from_json(link.data.get("shadow"))
         ours = incident_values(incident)
         member_ids = await self._member_ids(ours["assignee"], theirs["assignee"])
-        plan = plan_pull(ours, theirs, shadow, self._codec(svc, member_ids))
+        plan = plan_pull(ours, theirs, shadow, self._codec(svc, member_ids),
+                         incident_wins=svc.itsm.direction == "bidirectional")
         written: dict[str, Any] | None = None
         if plan.to_request and svc.itsm.direction == "bidirectional":
             written = await self.itsm.update_request(request_id, request_patch(plan.to_request, member_ids))
@@ -344,7 +345,7 @@ class SyncEngine:
             changed: set[str] = set()
             if plan.to_incident:
                 try:
-                    columns = column_changes(current, plan.to_incident, tx.now, self.settings.priorities)
+                    columns = column_changes(current, plan.to_incident, tx.now, self.settings.priorities, mirror=True)
                 except RuleError as exc:
                     columns = {}
                     await tx.timeline.add(incident.id, "sync_skipped", f"Xurrent change not applied: {exc}")

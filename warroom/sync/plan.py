@@ -8,8 +8,10 @@ written, whatever the exact values, which is also what stops echoes: our own wri
 
 Conflict rule (both sides changed a field since the last sync, to values that do not agree): **the incident
 wins.** warroom's incident is the real-time operational record the incident commander works in; the request is
-the durable service record. The incident's value is written to the request and both converge on it. The
-request's losing value is recorded on the incident's timeline, so nothing is silently dropped.
+the durable service record. The incident's value is written to the request and both converge on it. When the pull
+sees the conflict, the request's losing value is recorded on the incident's timeline; when the incident's push
+lands first, it overwrites without reading (one write per change, no read) and the losing value stays in
+Xurrent's own audit trail. A service synced ITSM → IMR only has no conflicts: Xurrent's value is applied.
 
 Xurrent statuses without a row in the seed's table (decided here):
 - ``in_progress``, ``waiting_for``, ``waiting_for_customer``, ``reservation_pending``, ``workflow_pending``,
@@ -172,9 +174,12 @@ def plan_push(incident: Mapping[str, Any], shadow: Shadow, codec: Codec) -> tupl
 
 
 def plan_pull(
-    incident: Mapping[str, Any], request: Mapping[str, Any], shadow: Shadow, codec: Codec
+    incident: Mapping[str, Any], request: Mapping[str, Any], shadow: Shadow, codec: Codec, *, incident_wins: bool = True
 ) -> PullPlan:
-    """Compare a freshly fetched request (values keyed by the incident's field names, ITSM values) with the shadow."""
+    """Compare a freshly fetched request (values keyed by the incident's field names, ITSM values) with the shadow.
+
+    ``incident_wins=False`` for a service synced ITSM → IMR only: warroom never writes the request there, so the
+    request's value is applied even to a field the incident changed too."""
     to_incident: dict[str, Any] = {}
     to_request: dict[str, Any] = {}
     conflicts: list[Conflict] = []
@@ -187,7 +192,7 @@ def plan_pull(
         if codec.agree(name, ours, theirs):
             new = new.with_field(name, ours, theirs)
             continue
-        our_changed = name in shadow.imr and ours != shadow.imr[name]
+        our_changed = incident_wins and name in shadow.imr and ours != shadow.imr[name]
         if our_changed:
             conflicts.append(Conflict(name, ours, theirs))
             target = codec.to_itsm(name, ours)

@@ -165,7 +165,9 @@ async def report_dead_job(tx: Tx, job: Job, reason: str) -> None:
     if job.incident_id is None:
         return
     what = _WHAT.get(job.kind, job.kind)
-    text = f"warroom could not {what}: {reason}. Fix the cause, then run `warroom outbox retry {job.incident_id}`."
+    command = "sync" if job.kind.startswith("itsm.") else "outbox"
+    text = (f"warroom could not {what}: {reason.rstrip('.')}. Fix the cause, then run "
+            f"`warroom {command} retry {job.incident_id}`.")
     await tx.timeline.add(job.incident_id, "job_failed", text, data={"job": job.id, "kind": job.kind})
     if job.kind not in (jobs.SAY, jobs.CREATE_CHANNEL):
         # said once the war room exists, if it does not yet
