@@ -20,8 +20,7 @@ from joserfc.errors import BadSignatureError
 from joserfc.jwk import ECKey, OctKey, RSAKey
 
 from warroom.sandbox.base import EmulatorConfig, bound_port
-from warroom.sandbox.xurrent import XurrentEmulator
-from warroom.sandbox.xurrent_webhooks import Delivery, DeliveryConfig
+from warroom.sandbox.xurrent import Delivery, DeliveryConfig, XurrentEmulator
 
 SECRET = "test-secret"
 ISSUER = "https://wdc.xurrent.com"
