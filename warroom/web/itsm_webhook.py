@@ -16,6 +16,7 @@ from aiohttp import web
 
 from warroom.core.jobs import CONFIRM_WEBHOOK, CONSIDER_REQUEST, PULL_REQUEST
 from warroom.core.model import LinkKind
+from warroom.sync.provision import EVENTS
 from warroom.sync.webhook_auth import WebhookPolicy, WebhookRejected, verify_delivery
 
 if TYPE_CHECKING:
@@ -24,17 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("warroom.itsm_webhook")
 
 MAX_BODY = 256 * 1024
-REQUEST_EVENTS = frozenset(
-    {
-        "request.create",
-        "request.update",
-        "request.note-added",
-        "request.status-changed",
-        "request.member-changed",
-        "request.team-changed",
-        "request.major-incident-status-changed",
-    }
-)
+REQUEST_EVENTS = frozenset(EVENTS)
 
 
 #: Events after which an unlinked request may have become a major incident (the others cannot make it one).
