@@ -256,6 +256,13 @@ class TimelineRepo:
             )
         )
 
+    async def itsm_note_ids(self, incident_id: int) -> set[int]:
+        """Ids of the linked request's notes already matched to this incident's notes (either direction)."""
+        rows = await self.conn.execute(
+            select(timeline.c.data).where(timeline.c.incident_id == incident_id, timeline.c.kind == "note")
+        )
+        return {int(d["itsm_note_id"]) for (d,) in rows if d and d.get("itsm_note_id")}
+
     async def notes_to_push(self, incident_id: int) -> list[dict[str, Any]]:
         """The incident's own notes not yet on the linked request, oldest first."""
         rows = await self.conn.execute(
@@ -318,12 +325,14 @@ class LinkRepo:
     async def get(self, incident_id: int, kind: LinkKind) -> Link | None:
         return (await self.all(incident_id)).get(kind)
 
-    async def open_of_kind(self, kind: LinkKind) -> list[Link]:
-        """The links of this kind whose incident is not resolved."""
+    async def live_of_kind(self, kind: LinkKind, resolved_since: datetime) -> list[Link]:
+        """The links of this kind whose incident is open, or was resolved since the given time (its record can
+        still be reopened on the other side)."""
         rows = await self.conn.execute(
             select(links)
             .join(incidents, incidents.c.id == links.c.incident_id)
-            .where(links.c.kind == kind.value, incidents.c.status != Status.RESOLVED.value)
+            .where(links.c.kind == kind.value)
+            .where((incidents.c.status != Status.RESOLVED.value) | (incidents.c.resolved_at >= resolved_since))
         )
         return [Link(r["incident_id"], kind, r["remote_id"], r["url"], r["data"]) for r in rows.mappings()]
 

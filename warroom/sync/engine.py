@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from warroom.adapters.errors import NotFound
@@ -30,6 +31,9 @@ from .escalation import service_for_request, should_escalate
 from .plan import Codec, Shadow, plan_pull, plan_push, priority_from_impact, request_patch, request_values
 
 log = logging.getLogger("warroom.sync")
+
+#: Reconciliation keeps watching a resolved incident's request this long (it may be reopened in Xurrent).
+RESOLVED_WATCH_DAYS = 7
 
 #: Called in the transaction that changed an incident from Xurrent's side: (tx, incident, changed fields, lines
 #: to say in the war room).
@@ -114,7 +118,7 @@ class SyncEngine:
         open linked one (one paged list call, filtered by updated_at), and pull those that moved on; unlinked ones
         on a catalog service instance are checked for escalation."""
         async with self.store.read() as tx:
-            linked = await tx.links.open_of_kind(LinkKind.XURRENT_REQUEST)
+            linked = await tx.links.live_of_kind(LinkKind.XURRENT_REQUEST, tx.now - timedelta(days=RESOLVED_WATCH_DAYS))
         known = {int(link.remote_id): link for link in linked}
         stamps = [str(link.data.get("updated_at")) for link in linked if link.data.get("updated_at")]
         since = min(stamps) if stamps else str(job.payload.get("since") or "")
@@ -270,12 +274,15 @@ class SyncEngine:
         if svc.itsm.note_sync:
             async with self.store.read() as tx:
                 pending = await tx.timeline.notes_to_push(incident.id)
+                matched = await tx.timeline.itsm_note_ids(incident.id) if (pending and job.is_retry) else set()
             existing = await self.itsm.list_notes(request_id) if (pending and job.is_retry) else []
             me = await self.itsm.api_person_id() if existing else None
             for note in pending:
+                # after a crash, a note of ours with the same text that no incident note claims yet is this one
+                taken = matched | {nid for _, nid in pushed_notes}
                 adopted = next(
                     (n for n in existing if n.get("text") == note["text"] and (n.get("person") or {}).get("id") == me
-                     and int(n["id"]) not in {nid for _, nid in pushed_notes}),
+                     and int(n["id"]) not in taken),
                     None,
                 )
                 note_id = int(adopted["id"]) if adopted else await self.itsm.add_note(request_id, note["text"])
@@ -287,7 +294,10 @@ class SyncEngine:
             data = dict(current.data if current else link.data)
             data["shadow"] = new_shadow.to_json()
             if request is not None:
+                # The card's facts from the answer, but not its updated_at: a desk change made just before our
+                # write, whose webhook was lost, must still look new to reconciliation.
                 data = link_data(request, new_shadow, **{k: v for k, v in data.items() if k in ("last_note_id",)})
+                data["updated_at"] = (current.data if current else link.data).get("updated_at")
             await tx.links.put(incident.id, LinkKind.XURRENT_REQUEST, link.remote_id, link.url, data)
             for event_id, note_id in pushed_notes:
                 await tx.timeline.merge_data(event_id, {"itsm_note_id": note_id})
