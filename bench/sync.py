@@ -247,7 +247,8 @@ async def main(requests: int, events: int, latency_requests: int, latency_events
     print(f"  sustained, {requests} changes in flight, emulators answering at once: {len(fast)} events in "
           f"{fast_elapsed:.2f} s = {len(fast) / fast_elapsed:.0f} events/s applied end to end; "
           f"delivery → line p50 {statistics.median(fast_ms):.0f} ms, p99 {percentile(fast_ms, 0.99):.0f} ms")
-    print(f"  {latency_requests} changes in flight, Xurrent {xurrent_ms:.0f} ms and Slack {slack_ms:.0f} ms per call: "
+    changes = "change" if latency_requests == 1 else "changes"
+    print(f"  {latency_requests} {changes} in flight, Xurrent {xurrent_ms:.0f} ms and Slack {slack_ms:.0f} ms per call: "
           f"{len(slow)} events, {len(slow) / slow_elapsed:.0f} events/s; the emulators' own part of each event's path "
           f"is {own:.0f} ms ({desk_reads:g} Xurrent reads, 1 Slack post); added beyond it: "
           f"p50 {statistics.median(added):.0f} ms, p99 {percentile(added, 0.99):.0f} ms")
