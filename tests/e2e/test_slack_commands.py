@@ -62,3 +62,12 @@ async def test_commands_explain_mistakes_and_where_they_work(sqlite_harness: Har
     assert "only a resolved incident can be reopened" in already.text
     async with h.runtime.store.read() as tx:
         assert (await tx.incidents.get(incident)).status.value == "triggered"  # type: ignore[union-attr]
+
+
+async def test_a_note_with_a_nul_character_is_stored_without_it(harness: Harness) -> None:
+    h = harness
+    _, channel, request_id = await open_war_room(h)
+    reply = await h.slack_command("note disk\x00 full", channel=channel)
+    assert "Note added" in reply.text
+    await settle(h)
+    assert h.world.xurrent.notes(request_id)[-1]["text"] == "disk full"

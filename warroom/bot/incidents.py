@@ -158,7 +158,7 @@ class IncidentService:
 
     async def add_note(self, incident_id: int, text: str, *, actor: str | None) -> None:
         """A note on the incident; with note sync on, it is added to the linked request too."""
-        text = text.strip()
+        text = text.replace("\x00", "").strip()  # NUL cannot be stored (PostgreSQL) nor shown
         if not text:
             raise RuleError("The note is empty: say what to note.")
         async with self.store.tx() as tx:

@@ -83,7 +83,7 @@ def column_changes(
         if getattr(current, name) == value or (isinstance(value, str) and getattr(current, name) == value):
             continue
         if name == "title":
-            text = str(value).strip()
+            text = str(value).replace("\x00", "").strip()
             if not text:
                 raise RuleError("The title cannot be empty.")
             out["title"] = text[:255]
