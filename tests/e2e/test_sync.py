@@ -368,6 +368,39 @@ async def test_one_incident_change_is_one_patch_and_its_echo_writes_nothing(both
     assert calls.writes() == {}
 
 
+def reads(calls: Calls) -> dict[str, int]:
+    return {op: n for op, n in calls.ops().items() if op.startswith("GET ")}
+
+
+async def test_a_desk_change_costs_one_read_and_a_lost_note_hint_is_repaired(both: Harness) -> None:
+    h = both
+    pair = await open_incident(h)
+    x, dana = h.world.xurrent, person(h, "dana@example.com")
+    x.update_request(pair.request, {"subject": "Warm-up"}, person_id=dana)  # caches: token, API user, people
+    x.add_note(pair.request, "Desk: warm-up", person_id=dana)
+    await sync_all(h)
+
+    calls = Calls(h)
+    x.update_request(pair.request, {"subject": "Checkout down in EU"}, person_id=dana)
+    await sync_all(h)
+    assert reads(calls) == {"GET /requests/:id": 1}  # the request, not its notes
+    assert (await incident(h, pair.incident)).title == "Checkout down in EU"
+
+    calls = Calls(h)
+    x.add_note(pair.request, "Desk: customers report card failures", person_id=dana)
+    await sync_all(h)
+    assert reads(calls) == {"GET /requests/:id/notes": 1}  # the notes, not the request
+    assert (await incident_notes(h, pair.incident))[-1] == "Desk: customers report card failures"
+
+    # a note whose hint never arrives: adding it moved the request's updated_at, so reconciliation reads both
+    x.webhooks.config.drop_rate = 1.0
+    x.add_note(pair.request, "Desk: EU only", person_id=dana)
+    await sync_all(h)
+    assert (await incident_notes(h, pair.incident))[-1] != "Desk: EU only"
+    await reconcile(h)
+    assert (await incident_notes(h, pair.incident))[-2:] == ["Desk: customers report card failures", "Desk: EU only"]
+
+
 async def test_a_xurrent_change_is_not_written_back(both: Harness) -> None:
     h = both
     pair = await open_incident(h)
@@ -566,6 +599,22 @@ async def test_malformed_bodies_are_400_and_change_nothing(lite: Harness) -> Non
         assert "error" in answer
     await sync_all(h)
     assert await pull_jobs(h, pair.incident) == pulls
+
+
+async def test_a_hint_about_an_unlinked_request_that_cannot_escalate_is_refused_with_404(lite: Harness) -> None:
+    h = lite
+    pair = await open_incident(h)
+    secret = await add_hs256_policy(h)
+    stranger = (await desk_request(h, "low", subject="Printer jammed"))["id"]
+    claims = claims_for(h, request_id=stranger, event="request.note-added")
+    status, text = await post_delivery(h, jwt_body(sign_hs256(claims, secret)))
+    assert status == 404 and f"Request #{stranger} is not linked" in text and "/incident escalate" in text
+    again = await post_delivery(h, jwt_body(sign_hs256(claims, secret)))
+    assert again[0] == 404  # refused, so not taken in: the same delivery again is not a "duplicate"
+    # a linked request's hint with the same shape is taken in
+    status, _ = await post_delivery(h, jwt_body(sign_hs256(claims_for(h, request_id=pair.request,
+                                                                      event="request.note-added"), secret)))
+    assert status == 202
 
 
 async def test_a_repeated_delivery_is_applied_once(both: Harness) -> None:

@@ -10,6 +10,7 @@ from .base import EmulatorConfig
 from .slack import SlackEmulator
 from .webex import WebexEmulator
 from .xurrent import XurrentEmulator
+from .xurrent.delivery import DeliveryConfig
 from .zoom import ZoomEmulator
 
 SLACK_TOKEN = "xoxb-sandbox-token"
@@ -58,7 +59,10 @@ class World:
 
         world = cls(
             slack=SlackEmulator(cfg(lat.slack), bot_token=SLACK_TOKEN),
-            xurrent=XurrentEmulator(cfg(lat.xurrent), client_secret=XURRENT_SECRET),
+            # Xurrent's retry schedule (10 s, 30 s, 60 s, …) at a hundredth: a refused delivery is retried three
+            # times within a second instead of keeping the sandbox busy for an hour
+            xurrent=XurrentEmulator(cfg(lat.xurrent), client_secret=XURRENT_SECRET,
+                                    webhook_delivery=DeliveryConfig(retry_scale=0.01, max_attempts=4)),
             zoom=ZoomEmulator(cfg(lat.zoom), client_secret=ZOOM_SECRET),
             webex=WebexEmulator(cfg(lat.webex), token=WEBEX_TOKEN),
         )

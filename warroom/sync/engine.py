@@ -4,8 +4,10 @@
   already agree (see sync/plan.py), then the incident's new notes. Coalesced per incident and ordered with the
   incident's other ITSM writes, so a burst of changes is one write.
 - ``itsm.pull`` reads the request (a webhook is only a hint) and applies what changed on Xurrent's side: fields
-  through the plan and its conflict rule, and notes not written by warroom. One read of the request, one of its
-  notes when note sync is on.
+  through the plan and its conflict rule, and notes not written by warroom. It reads only what the hint says
+  moved — ``request.note-added`` reads the notes, the other request events read the request — so a synced change
+  costs one read; reconciliation (which knows only that ``updated_at`` moved, and adding a note moves it too)
+  reads both. Hints of different kinds are separate jobs in the same per-incident order.
 
 Directions are honoured here: a service linked ITSM → IMR never pushes, IMR → ITSM never pulls.
 """
@@ -143,9 +145,7 @@ class SyncEngine:
 
         async def commit(tx: Tx) -> None:
             for incident_id, request_id in pulls:
-                await tx.outbox.enqueue(PULL_REQUEST, {"request_id": request_id, "event": "reconcile"},
-                                        incident_id=incident_id, ordering_key=f"itsm:{incident_id}",
-                                        dedup_key=f"pull:{incident_id}")
+                await enqueue_pull(tx, incident_id, {"request_id": request_id, "event": "reconcile"})
             for request_id in considers:
                 await tx.outbox.enqueue(CONSIDER_REQUEST, {"request_id": request_id}, dedup_key=f"consider:{request_id}")
             if pulls or considers:
@@ -318,7 +318,10 @@ class SyncEngine:
         incident, link, svc = loaded
         if svc.itsm.direction == "imr_to_itsm":
             return None
+        reads = pull_reads(str(job.payload.get("event") or ""))
         request_id = int(link.remote_id)
+        if "request" not in reads:
+            return await self._pull_notes(job, incident, link, svc) if svc.itsm.note_sync else None
         request = await self.itsm.get_request(request_id)
         member = request.get("member") or None
         theirs = request_values(request)
@@ -334,7 +337,7 @@ class SyncEngine:
             written = await self.itsm.update_request(request_id, request_patch(plan.to_request, member_ids))
         new_notes: list[dict[str, Any]] = []
         last_note_id = int(link.data.get("last_note_id") or 0)
-        if svc.itsm.note_sync:
+        if svc.itsm.note_sync and "notes" in reads:
             me = await self.itsm.api_person_id()
             for note in await self.itsm.list_notes(request_id):
                 if int(note["id"]) > last_note_id and (note.get("person") or {}).get("id") != me:
@@ -348,8 +351,7 @@ class SyncEngine:
                 return
             if current.version != incident.version:
                 # the incident changed while we read Xurrent: plan again on the newest state
-                await tx.outbox.enqueue(PULL_REQUEST, dict(job.payload), incident_id=incident.id,
-                                        ordering_key=f"itsm:{incident.id}", dedup_key=f"pull:{incident.id}")
+                await enqueue_pull(tx, incident.id, dict(job.payload))
                 return
             lines: list[str] = []
             changed: set[str] = set()
@@ -378,11 +380,7 @@ class SyncEngine:
                     f"wins over Xurrent's {_show(conflict.request_value)}",
                     data={"field": conflict.field},
                 )
-            for note in new_notes:
-                author = str((note.get("person") or {}).get("name") or who)
-                await tx.timeline.add(incident.id, "note", str(note.get("text") or ""), actor=f"xurrent:{author}",
-                                      data={"origin": "itsm", "itsm_note_id": int(note["id"])})
-                lines.append(f"📝 Note from {author} in Xurrent: {note.get('text') or ''}")
+            lines.extend(await _record_notes(tx, incident.id, new_notes, who))
             fresh = written or request
             await tx.links.put(incident.id, LinkKind.XURRENT_REQUEST, link.remote_id, link.url,
                                link_data(fresh, plan.shadow, last_note_id=last_note_id))
@@ -391,6 +389,68 @@ class SyncEngine:
                 await self.on_changed(tx, current, changed, lines)
 
         return commit
+
+
+    async def _pull_notes(self, job: Job, incident: Incident, link: Link, svc: ServiceSettings) -> Commit | None:
+        """A ``request.note-added`` hint: one read (the notes), the request itself untouched."""
+        me = await self.itsm.api_person_id()
+        notes = await self.itsm.list_notes(int(link.remote_id))
+        who = str(job.payload.get("person_name") or "someone in Xurrent")
+
+        async def commit(tx: Tx) -> None:
+            if await tx.incidents.get(incident.id, lock=True) is None:
+                return
+            current = await tx.links.get(incident.id, LinkKind.XURRENT_REQUEST)
+            if current is None or current.remote_id != link.remote_id:
+                return
+            cursor = int(current.data.get("last_note_id") or 0)
+            new_notes = [n for n in notes if int(n["id"]) > cursor and (n.get("person") or {}).get("id") != me]
+            last_note_id = max([cursor, *(int(n["id"]) for n in notes)])
+            lines = await _record_notes(tx, incident.id, new_notes, who)
+            if last_note_id != cursor:
+                await tx.links.put(incident.id, LinkKind.XURRENT_REQUEST, current.remote_id, current.url,
+                                   {**current.data, "last_note_id": last_note_id})
+            if lines:
+                fresh = await tx.incidents.get(incident.id)
+                assert fresh is not None
+                await self.on_changed(tx, fresh, set(), lines)
+
+        return commit
+
+
+#: What a pull reads, by the hint that asked for it.
+_NOTES_ONLY = frozenset({"notes"})
+_REQUEST_ONLY = frozenset({"request"})
+_BOTH = frozenset({"request", "notes"})
+
+
+def pull_reads(event: str) -> frozenset[str]:
+    """The reads a hint needs: a note event reads the notes, another request event the request; anything else
+    (reconciliation, an unknown hint) both."""
+    if event == "request.note-added":
+        return _NOTES_ONLY
+    if event.startswith("request."):
+        return _REQUEST_ONLY
+    return _BOTH
+
+
+async def enqueue_pull(tx: Tx, incident_id: int, hint: dict[str, Any]) -> None:
+    """Queue a pull for a hint; hints needing the same reads coalesce into one pending job, and every pull of an
+    incident runs in order with its other ITSM jobs."""
+    reads = "+".join(sorted(pull_reads(str(hint.get("event") or ""))))
+    await tx.outbox.enqueue(PULL_REQUEST, hint, incident_id=incident_id, ordering_key=f"itsm:{incident_id}",
+                            dedup_key=f"pull:{incident_id}:{reads}")
+
+
+async def _record_notes(tx: Tx, incident_id: int, notes: list[dict[str, Any]], who: str) -> list[str]:
+    """Xurrent's new notes on the incident's timeline; returns the war-room lines that tell of them."""
+    lines: list[str] = []
+    for note in notes:
+        author = str((note.get("person") or {}).get("name") or who)
+        await tx.timeline.add(incident_id, "note", str(note.get("text") or ""), actor=f"xurrent:{author}",
+                              data={"origin": "itsm", "itsm_note_id": int(note["id"])})
+        lines.append(f"📝 Note from {author} in Xurrent: {note.get('text') or ''}")
+    return lines
 
 
 def _show(value: object) -> str:

@@ -4,7 +4,9 @@ A delivery is verified against the webhook policies ``warroom itsm provision`` c
 audience pinned), taken in once (by its ``jti``), and treated as a hint: the answer goes back at once and an
 outbox job reads the request's current state. ``webhook.verify`` is answered by calling its callback (as a job).
 Deliveries about requests warroom does not link are checked for escalation (a major incident raised from the
-service desk) — they are accepted with 202 rather than refused, since Xurrent retries every non-2xx answer.
+service desk) when their event can make one (create, update, major-incident status) and accepted with 202; the
+others (a note on an unlinked request, say) are refused with 404 and a sentence, nothing applied. Xurrent
+retries a refused delivery for a while and then drops it — the price of saying plainly that it was not used.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from warroom.core.jobs import CONFIRM_WEBHOOK, CONSIDER_REQUEST, PULL_REQUEST
+from warroom.core.jobs import CONFIRM_WEBHOOK, CONSIDER_REQUEST
 from warroom.core.model import LinkKind
+from warroom.sync.engine import enqueue_pull
 from warroom.sync.provision import EVENTS
 from warroom.sync.webhook_auth import WebhookPolicy, WebhookRejected, verify_delivery
 
@@ -73,6 +76,15 @@ def mount(app: web.Application, rt: Runtime) -> None:
         elif delivery.object_id is None:
             return web.json_response({"error": "The message names no request (object_id)."}, status=400)
         async with rt.store.tx() as tx:
+            link = None
+            if delivery.event != "webhook.verify" and delivery.object_id is not None:
+                link = await tx.links.find(LinkKind.XURRENT_REQUEST, str(delivery.object_id))
+                if link is None and delivery.event not in ESCALATING_EVENTS:
+                    # refused before it is taken in: nothing is applied, nothing remembered
+                    return web.json_response({"error": (
+                        f"Request #{delivery.object_id} is not linked to a warroom incident, and a "
+                        f"{delivery.event} cannot make it a major incident; nothing was applied. Link it with "
+                        f"`/incident escalate {delivery.object_id}` if it should be one.")}, status=404)
             if not await tx.inbox.remember("xurrent", delivery.jti):
                 return web.json_response({"status": "duplicate"}, status=200)
             if delivery.event == "webhook.verify":
@@ -80,16 +92,10 @@ def mount(app: web.Application, rt: Runtime) -> None:
                 return web.json_response({"status": "verifying"}, status=202)
             assert delivery.object_id is not None
             hint = {"request_id": delivery.object_id, "event": delivery.event, "person_name": delivery.person_name}
-            link = await tx.links.find(LinkKind.XURRENT_REQUEST, str(delivery.object_id))
             if link is None:
-                if delivery.event not in ESCALATING_EVENTS:
-                    return web.json_response({"status": "not linked; nothing to do"}, status=200)
                 await tx.outbox.enqueue(CONSIDER_REQUEST, hint, dedup_key=f"consider:{delivery.object_id}")
                 return web.json_response({"status": "not linked; checking for escalation"}, status=202)
-            await tx.outbox.enqueue(
-                PULL_REQUEST, hint, incident_id=link.incident_id,
-                ordering_key=f"itsm:{link.incident_id}", dedup_key=f"pull:{link.incident_id}",
-            )
+            await enqueue_pull(tx, link.incident_id, hint)
         return web.json_response({"status": "accepted", "incident": link.incident_id}, status=202)
 
     app.router.add_post("/webhooks/xurrent", handle)
