@@ -43,8 +43,21 @@ async def test_migrate_creates_every_table_and_is_idempotent(store: Store) -> No
     async with store.engine.connect() as conn:
         names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-    assert {"incidents", "alerts", "timeline", "links", "outbox", "timers"} <= names
-    assert version == "0002"
+    assert {"incidents", "alerts", "timeline", "links", "outbox", "timers", "incident_roles", "stakeholders",
+            "pages", "changes", "postmortems", "tasks"} <= names
+    assert version == "0003"
+
+
+async def test_the_migrations_build_exactly_the_schema_the_code_declares(store: Store) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from warroom.store.schema import metadata
+
+    await store.migrate()
+    async with store.engine.connect() as conn:
+        diff = await conn.run_sync(lambda c: compare_metadata(MigrationContext.configure(c), metadata))
+    assert diff == []
 
 
 async def test_alert_occurrences_are_deduplicated(store: Store) -> None:

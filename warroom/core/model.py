@@ -41,6 +41,10 @@ class LinkKind(StrEnum):
     SLACK_CARD = "slack_card"
     XURRENT_REQUEST = "xurrent_request"
     BRIDGE = "bridge"
+    #: The Teams war room: a channel in the service's team, or a group chat.
+    TEAMS_CHANNEL = "teams_channel"
+    #: The incident's Adaptive Card in the Teams war room (its conversation and activity id).
+    TEAMS_CARD = "teams_card"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +63,8 @@ class Incident:
     acknowledged_at: datetime | None = None
     resolved_at: datetime | None = None
     version: int = 0
+    #: Set when this incident was folded into another as its duplicate.
+    merged_into: int | None = None
 
     @property
     def number(self) -> int:
@@ -104,6 +110,25 @@ class TimelineEvent:
     text: str
     actor: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RoleHolder:
+    """Who holds a role on an incident: ``role`` is the role's key (``commander``)."""
+
+    role: str
+    display: str
+    email: str | None = None
+    #: The holder in a chat, for mentions: "slack:U123".
+    chat_user: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stakeholder:
+    kind: str  # user | channel | email
+    ref: str
+    display: str
 
 
 _SLUG_DROP = re.compile(r"[^a-z0-9]+")

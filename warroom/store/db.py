@@ -21,7 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 
 from .outbox import OutboxRepo
+from .records import RecordRepo
 from .repos import AlertRepo, InboxRepo, IncidentRepo, LinkRepo, PolicyRepo, TimelineRepo
+from .responders import PageRepo, RoleRepo, StakeholderRepo
 from .timers import TimerRepo
 
 
@@ -63,7 +65,11 @@ class Tx:
         self.dialect = dialect
         self.incidents = IncidentRepo(conn, now)
         self.alerts = AlertRepo(conn, now, dialect)
-        self.timeline = TimelineRepo(conn, now)
+        self.timeline = TimelineRepo(conn, now, dialect)
+        self.roles = RoleRepo(conn, now, dialect)
+        self.stakeholders = StakeholderRepo(conn, now, dialect)
+        self.pages = PageRepo(conn, now, dialect)
+        self.records = RecordRepo(conn, now, dialect)
         self.links = LinkRepo(conn, now, dialect)
         self.outbox = OutboxRepo(conn, now, dialect)
         self.timers = TimerRepo(conn, now, dialect)

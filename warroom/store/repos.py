@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -45,6 +45,7 @@ def incident_from_row(row: RowMapping) -> Incident:
         acknowledged_at=row["acknowledged_at"],
         resolved_at=row["resolved_at"],
         version=row["version"],
+        merged_into=row.get("merged_into"),
     )
 
 
@@ -243,18 +244,52 @@ class AlertRepo:
 
 
 class TimelineRepo:
-    def __init__(self, conn: AsyncConnection, now: datetime) -> None:
+    def __init__(self, conn: AsyncConnection, now: datetime, dialect: str = "sqlite") -> None:
         self.conn = conn
         self.now = now
+        self.dialect = dialect
 
     async def add(
-        self, incident_id: int, kind: str, text: str, *, actor: str | None = None, data: dict[str, Any] | None = None
+        self, incident_id: int, kind: str, text: str, *, actor: str | None = None, data: dict[str, Any] | None = None,
+        source_key: str | None = None,
     ) -> None:
         await self.conn.execute(
             insert(timeline).values(
-                incident_id=incident_id, at=self.now, kind=kind, actor=actor, text=text, data=data or {}
+                incident_id=incident_id, at=self.now, kind=kind, actor=actor, text=text, data=data or {},
+                source_key=source_key,
             )
         )
+
+    async def record_message(
+        self, incident_id: int, source_key: str, text: str, *, actor: str | None, kind: str = "discussion",
+        data: dict[str, Any] | None = None,
+    ) -> bool:
+        """A chat message of the war room on the timeline, once per ``source_key`` (a redelivered event is not
+        a second message). True when it was new."""
+        stmt = (
+            upsert_insert(self.dialect, timeline)
+            .values(incident_id=incident_id, at=self.now, kind=kind, actor=actor, text=text, data=data or {},
+                    source_key=source_key)
+            .on_conflict_do_nothing(index_elements=["source_key"])
+            .returning(timeline.c.id)
+        )
+        return (await self.conn.execute(stmt)).scalar() is not None
+
+    async def edit_message(self, source_key: str, text: str) -> bool:
+        """Honour an edit of a recorded chat message: the text is replaced, the edit noted. False if unknown."""
+        row = (await self.conn.execute(
+            select(timeline.c.id, timeline.c.data).where(timeline.c.source_key == source_key)
+        )).first()
+        if row is None:
+            return False
+        data = {**(row.data or {}), "edited_at": self.now.isoformat()}
+        await self.conn.execute(update(timeline).where(timeline.c.id == row.id).values(text=text, data=data))
+        return True
+
+    async def delete_message(self, source_key: str) -> bool:
+        """Honour a deletion: the message leaves the timeline (what the AI and the postmortem read)."""
+        result = await self.conn.execute(delete(timeline).where(timeline.c.source_key == source_key))
+        return bool(result.rowcount)
 
     async def itsm_note_ids(self, incident_id: int) -> set[int]:
         """Ids of the linked request's notes already matched to this incident's notes (either direction)."""
@@ -283,7 +318,8 @@ class TimelineRepo:
         )
         return [
             TimelineEvent(
-                incident_id=r["incident_id"], at=r["at"], kind=r["kind"], text=r["text"], actor=r["actor"], data=r["data"]
+                incident_id=r["incident_id"], at=r["at"], kind=r["kind"], text=r["text"], actor=r["actor"], data=r["data"],
+                id=r["id"],
             )
             for r in rows.mappings()
         ]

@@ -77,6 +77,8 @@ incidents = Table(
     Column("acknowledged_at", TS),
     Column("resolved_at", TS),
     Column("version", Integer, nullable=False, default=0),
+    # A duplicate folded into another incident (``/incident merge``) points at it.
+    Column("merged_into", Id, ForeignKey("incidents.id", ondelete="SET NULL")),
 )
 
 alerts = Table(
@@ -120,8 +122,12 @@ timeline = Table(
     Column("actor", String(320)),
     Column("text", Text, nullable=False),
     Column("data", JSON, nullable=False),
+    # The outside record an event mirrors (a chat message: "slack:C1:1700000000.0001"), so that its edits and
+    # deletions find it; NULL for warroom's own events.
+    Column("source_key", String(160)),
 )
 Index("ix_timeline_incident", timeline.c.incident_id, timeline.c.id)
+Index("ix_timeline_source", timeline.c.source_key, unique=True)
 
 links = Table(
     "links",
@@ -201,3 +207,93 @@ webhook_policies = Table(
     Column("key", Text, nullable=False),
     Column("created_at", TS, nullable=False),
 )
+
+# Who holds which role on an incident (Incident Commander, SMEs, custom roles): one holder per role.
+incident_roles = Table(
+    "incident_roles",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(63), nullable=False),
+    Column("email", String(320)),
+    # The holder in a chat ("slack:U123"), for mentions; and how cards name them.
+    Column("chat_user", String(96)),
+    Column("display", String(255), nullable=False),
+    Column("assigned_by", String(320)),
+    Column("assigned_at", TS, nullable=False),
+    UniqueConstraint("incident_id", "role", name="uq_incident_roles_role"),
+)
+
+# People and channels kept informed of an incident (status updates go to them too).
+stakeholders = Table(
+    "stakeholders",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),  # user | channel | email
+    Column("ref", String(320), nullable=False),  # "slack:U123", "slack:C123", an email
+    Column("display", String(255), nullable=False),
+    Column("added_by", String(320)),
+    Column("added_at", TS, nullable=False),
+    UniqueConstraint("incident_id", "kind", "ref", name="uq_stakeholders_ref"),
+)
+
+# Responders paged into an incident: notified again until it is acknowledged.
+pages = Table(
+    "pages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("display", String(255), nullable=False),
+    Column("paged_by", String(320)),
+    Column("paged_at", TS, nullable=False),
+    Column("notified", Integer, nullable=False, default=0),
+    Column("last_notified_at", TS),
+    UniqueConstraint("incident_id", "email", name="uq_pages_email"),
+)
+
+# Changes near an incident, for root-cause analysis: deployments posted to /events/changes and ITSM changes.
+changes = Table(
+    "changes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(32), nullable=False),  # deploy | itsm-rfc
+    Column("external_id", String(255), nullable=False),
+    Column("service", String(63)),
+    Column("title", String(500), nullable=False),
+    Column("details", Text, nullable=False, default=""),
+    Column("url", Text),
+    Column("at", TS, nullable=False),
+    Column("received_at", TS, nullable=False),
+    UniqueConstraint("source", "external_id", name="uq_changes_source_id"),
+)
+Index("ix_changes_at", changes.c.at)
+
+# The postmortem draft of an incident (Markdown), regenerated until someone edits it elsewhere.
+postmortems = Table(
+    "postmortems",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("markdown", Text, nullable=False),
+    Column("engine", String(16), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+
+# Post-incident tasks (follow-up actions); a later step turns them into RFCs in the ITSM.
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("title", String(500), nullable=False),
+    Column("details", Text, nullable=False, default=""),
+    Column("origin", String(16), nullable=False),  # postmortem | chat
+    Column("status", String(16), nullable=False),  # proposed | open | done
+    Column("created_by", String(320)),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+Index("ix_tasks_incident", tasks.c.incident_id)
