@@ -15,11 +15,16 @@ demo: $(BIN)/.installed
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check warroom tests bench
-	$(BIN)/mypy warroom/core warroom/sync
+	$(BIN)/mypy warroom
 
 test: lint
 	$(BIN)/pytest
+	$(BIN)/python -m bench.ai_eval
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench.fanout
 	$(BIN)/python -m bench.intake
+	$(BIN)/python -m bench.sync
+	$(BIN)/python -m bench.commands
+	$(BIN)/python -m bench.teams_fanout
+	$(BIN)/python -m bench.ai_eval

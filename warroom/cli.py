@@ -104,10 +104,28 @@ def cmd_itsm(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_teams(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .bot.teams_package import MANIFEST_DIR, PackageError, package
+
+    settings = _load(args)
+    out = Path(args.out)
+    try:
+        manifest = package(settings, out, manifest_dir=Path(args.manifest) if args.manifest else MANIFEST_DIR,
+                           app_id=args.app_id)
+    except PackageError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(f"Wrote {out}: Teams app {manifest['id']} with bot {manifest['bots'][0]['botId']}. Upload it in Teams "
+          "(Apps → Manage your apps → Upload an app) or in the Teams admin center.")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .sandbox.demo import run_demo
 
-    return asyncio.run(run_demo(verbose=args.verbose))
+    return asyncio.run(run_demo(verbose=args.verbose, chat=args.chat))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -118,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("serve", help="run the server: chat endpoints, alert intake, workers and timers").set_defaults(func=cmd_serve)
     demo = sub.add_parser("demo", help="run a whole major incident against the sandbox emulators")
     demo.add_argument("-v", "--verbose", action="store_true")
+    demo.add_argument("--chat", choices=["slack", "teams"], default="slack", help="run the war room in Slack or Teams")
     demo.set_defaults(func=cmd_demo)
     sub.add_parser("check-config", help="report every problem in the configuration").set_defaults(func=cmd_check_config)
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
@@ -128,6 +147,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sync.add_argument("action", choices=["retry"])
     sync.add_argument("incident", type=int)
     sync.set_defaults(func=cmd_outbox)
+    teams = sub.add_parser("teams", help="the Microsoft Teams app")
+    teams.add_argument("action", choices=["package"])
+    teams.add_argument("--out", default="warroom-teams.zip", help="where to write the app package (a zip)")
+    teams.add_argument("--manifest", help="folder with manifest.json and the icons (default: manifest/teams)")
+    teams.add_argument("--app-id", help="the Teams app id (a GUID); default: derived from teams.app_id")
+    teams.set_defaults(func=cmd_teams)
     outbox = sub.add_parser("outbox", help="inspect or retry outside effects of an incident")
     outbox.add_argument("action", choices=["list", "retry"])
     outbox.add_argument("incident", type=int, nargs="?")

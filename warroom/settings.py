@@ -13,12 +13,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 Impact = Literal["low", "medium", "high", "top"]
 Direction = Literal["imr_to_itsm", "itsm_to_imr", "bidirectional"]
-BridgeProvider = Literal["zoom", "webex", "none"]
+BridgeProvider = Literal["zoom", "webex", "teams", "none"]
 XurrentRegion = Literal["global", "au", "uk", "ch", "us"]
 XurrentEnvironment = Literal["production", "qa", "demo"]
 
@@ -30,12 +38,16 @@ SECRET_KEYS: frozenset[tuple[str, str]] = frozenset(
     {
         ("slack", "bot_token"),
         ("slack", "signing_secret"),
+        ("teams", "app_password"),
         ("xurrent", "client_secret"),
         ("zoom", "client_secret"),
         ("webex", "token"),
         ("intake", "alertmanager_token"),
         ("intake", "grafana_token"),
         ("intake", "generic_token"),
+        ("intake", "changes_token"),
+        ("server", "link_secret"),
+        ("ai", "api_key"),
     }
 )
 
@@ -49,6 +61,8 @@ class ServerSettings(_Section):
     port: int = Field(8080, ge=0, le=65535)
     #: The address people and outside systems reach this server at (for links and manifests).
     public_url: str = "http://127.0.0.1:8080"
+    #: Signs capability links warroom hands out (the postmortem's). Unset: derived from slack.signing_secret.
+    link_secret: SecretStr | None = None
 
 
 class DatabaseSettings(_Section):
@@ -77,6 +91,34 @@ class SlackSettings(_Section):
     command: str = "incident"
     #: Link shown for the war room: ``{team_url}archives/{channel_id}``.
     team_url: str = "https://slack.com/"
+
+
+class TeamsSettings(_Section):
+    """Microsoft Teams: the bot (Agents SDK, Bot Connector) and Microsoft Graph (channels, meetings)."""
+
+    enabled: bool = False
+    #: The bot's Microsoft Entra app registration (the Teams app's botId).
+    app_id: str = ""
+    app_password: SecretStr | None = None
+    tenant_id: str = ""
+    #: Validate the Bot Framework JWT on /api/messages. Off only for an explicitly local sandbox.
+    auth_enabled: bool = True
+    #: The Bot Framework's OpenID metadata: where the keys that sign inbound activities are published.
+    openid_metadata_url: str = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+    graph_url: str = "https://graph.microsoft.com/v1.0"
+    #: Where Entra issues tokens; {tenant} is replaced by tenant_id.
+    login_url: str = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
+    #: The Bot Connector service URL used for proactive posts before any activity told us one.
+    service_url: str = "https://smba.trafficmanager.net/teams/"
+    timeout: float = Field(15.0, gt=0)
+    #: The user (object id or sign-in name) who organises Teams meetings used as bridges (``bridge: teams``); an
+    #: administrator grants the app an application access policy for this user.
+    meeting_organizer: str = ""
+    #: The warroom app's id in the organisation's Teams app catalog: installed into group-chat war rooms.
+    catalog_app_id: str = ""
+    #: Hours after an incident is resolved that its Teams channel is archived (0: never). Archiving keeps the
+    #: history readable; a team holds at most 1,000 channels, deleted ones counted for 30 days.
+    archive_after_hours: float = Field(72.0, ge=0)
 
 
 class XurrentSettings(_Section):
@@ -136,6 +178,8 @@ class IntakeSettings(_Section):
     alertmanager_token: SecretStr | None = None
     grafana_token: SecretStr | None = None
     generic_token: SecretStr | None = None
+    #: Bearer token of ``POST /events/changes`` (deployment events for root-cause analysis); unset: the intake is off.
+    changes_token: SecretStr | None = None
     max_body_bytes: int = Field(1_048_576, ge=1024)
     max_alerts_per_request: int = Field(1000, ge=1)
     #: Alert label naming the affected service (matched against the catalog's service names).
@@ -184,8 +228,20 @@ class SlackChannelSettings(_Section):
     bookmarks: dict[str, str] = Field(default_factory=dict)
 
 
+class TeamsChannelSettings(_Section):
+    #: The team (Microsoft 365 group id) that holds this service's war-room channels.
+    team_id: str = ""
+    #: Placeholders as for Slack; Teams keeps the case and allows 50 characters.
+    name_pattern: str = "INC-{number} {title}"
+    #: The war room: a standard channel (responders @mentioned), a private channel (responders added; at most 30
+    #: per team), or a group chat (for private incidents; needs teams.catalog_app_id).
+    war_room: Literal["standard", "private", "chat"] = "standard"
+
+
 class ServiceSettings(_Section):
     name: str
+    #: Where this service's war rooms open: slack, teams, or both.
+    chat: Literal["slack", "teams", "both"] = "slack"
     description: str = ""
     responders: list[str] = Field(default_factory=list)
     smes: list[str] = Field(default_factory=list)
@@ -195,8 +251,12 @@ class ServiceSettings(_Section):
     #: Alerts at or above this priority declare a major incident automatically.
     declare_threshold: str = "P2"
     slack: SlackChannelSettings = Field(default_factory=SlackChannelSettings)
+    teams: TeamsChannelSettings = Field(default_factory=TeamsChannelSettings)
     itsm: ItsmLinkSettings = Field(default_factory=ItsmLinkSettings)
     bridge: BridgeProvider = "zoom"
+    #: Services this one depends on (databases, other APIs, third parties): root-cause analysis weighs their
+    #: alerts and changes.
+    depends_on: list[str] = Field(default_factory=list)
 
     @field_validator("responders", "smes", "leadership")
     @classmethod
@@ -220,6 +280,111 @@ class ServiceSettings(_Section):
         return list(seen)
 
 
+class AiSettings(_Section):
+    """The AI responder (warroom.ai): any OpenAI-compatible endpoint. Without one, or whenever it fails, the
+    deterministic engine answers. The key comes from WARROOM_AI__API_KEY (local servers may need none)."""
+
+    enabled: bool = False
+    #: OpenAI, Azure OpenAI (…/openai/v1), vLLM, Ollama (http://host:11434/v1), llama.cpp server.
+    base_url: str = "https://api.openai.com/v1"
+    model: str = ""
+    api_key: SecretStr | None = None
+    #: Seconds one model call may take in all (retries included) before the deterministic answer is used.
+    timeout: float = Field(30.0, gt=0)
+    max_retries: int = Field(1, ge=0, le=5)
+    #: Most tokens one answer may have; sent as max_tokens, or max_completion_tokens (OpenAI's reasoning models).
+    max_tokens: int = Field(1200, ge=64)
+    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    #: Tokens (prompt + completion) one incident may spend in all; then the deterministic engine answers.
+    incident_token_budget: int = Field(200_000, ge=0)
+    #: Tokens of incident records (alerts, timeline, changes) retrieval may put into one prompt.
+    context_tokens: int = Field(6000, ge=500)
+    temperature: float = Field(0.2, ge=0, le=2)
+    #: json_schema (structured outputs); json_object for servers that only know JSON mode.
+    response_format: Literal["json_schema", "json_object"] = "json_schema"
+    #: Stream answers (server-sent events); the same answer, read as it is produced.
+    stream: bool = False
+    #: Redact email addresses before anything leaves for the model.
+    redact_emails: bool = False
+    #: Extra regular expressions whose matches are redacted before anything leaves for the model.
+    redact_patterns: list[str] = Field(default_factory=list)
+    #: Minutes between automatic status summaries, per priority.
+    summary_cadence_minutes: dict[str, int] = Field(
+        default_factory=lambda: {"P1": 15, "P2": 30, "P3": 60, "P4": 120, "P5": 240}
+    )
+    #: Post status updates by themselves (on the cadence above and on significant changes) to the war room and
+    #: to stakeholders. ``/incident summary`` works either way.
+    auto_summaries: bool = True
+    #: Seconds significant changes (status, priority, a new role holder) are gathered before the one status update
+    #: that tells them is posted.
+    change_summary_seconds: float = Field(60.0, ge=0)
+    #: Draft the postmortem when the incident resolves (``/incident postmortem`` works either way).
+    postmortem_on_resolve: bool = True
+
+    @field_validator("redact_patterns")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(
+                    f"'{pattern}' is not a regular expression ({exc}); fix or remove it"
+                ) from None
+        return value
+
+    @field_validator("summary_cadence_minutes")
+    @classmethod
+    def _cadence(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = [p for p, minutes in value.items() if minutes < 1]
+        if bad:
+            raise ValueError(f"cadence must be at least 1 minute (check {', '.join(bad)})")
+        return value
+
+    @model_validator(mode="after")
+    def _model_named(self) -> AiSettings:
+        if self.enabled and not self.model.strip():
+            raise ValueError(
+                "ai.model is required when ai.enabled is true: name the model, e.g. gpt-4o-mini or llama3.1"
+            )
+        return self
+
+
+#: Who may run each verb by default: "anyone" (in the war room), "commander" (the Incident Commander),
+#: "assignee", or "group:<name>" (a group in response.groups). While nobody holds the commander role, "commander"
+#: admits anyone in the war room — a fresh incident must not be stuck.
+DEFAULT_PERMISSIONS: dict[str, list[str]] = {
+    "resolve": ["commander", "assignee"],
+    "reopen": ["commander", "assignee"],
+    "priority": ["commander", "assignee"],
+    "merge": ["commander"],
+}
+
+
+class ResponseSettings(_Section):
+    """How responders work an incident: roles, paging, groups and who may do what."""
+
+    #: Roles beyond Incident Commander, Application SME and Networking SME (e.g. "Communications Lead").
+    custom_roles: list[str] = Field(default_factory=list)
+    #: Named groups of people (emails): paged with `page <group>`, named in permissions as "group:<name>".
+    groups: dict[str, list[str]] = Field(default_factory=dict)
+    #: Verb → who may run it (see DEFAULT_PERMISSIONS); verbs not listed are open to anyone in the war room.
+    permissions: dict[str, list[str]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_PERMISSIONS.items()})
+    #: Paged responders are notified again this often until the incident is acknowledged …
+    page_repeat_minutes: float = Field(5.0, gt=0)
+    #: … at most this many times in all.
+    page_max_notifications: int = Field(6, ge=1)
+
+    @field_validator("groups")
+    @classmethod
+    def _group_emails(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, emails in value.items():
+            bad = [e for e in emails if not EMAIL_RE.match(e)]
+            if bad:
+                raise ValueError(f"group '{name}' lists something that is not an email address: {', '.join(bad)}")
+        return {name.strip().lower(): [e.strip().lower() for e in emails] for name, emails in value.items()}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WARROOM_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
@@ -229,10 +394,13 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    teams: TeamsSettings = Field(default_factory=TeamsSettings)
     xurrent: XurrentSettings = Field(default_factory=XurrentSettings)
     zoom: ZoomSettings = Field(default_factory=ZoomSettings)
     webex: WebexSettings = Field(default_factory=WebexSettings)
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
+    response: ResponseSettings = Field(default_factory=ResponseSettings)
+    ai: AiSettings = Field(default_factory=AiSettings)
     #: Highest first.
     priorities: list[str] = Field(default_factory=lambda: ["P1", "P2", "P3", "P4", "P5"])
     services: list[ServiceSettings] = Field(default_factory=list)
@@ -409,6 +577,19 @@ def check(settings: Settings) -> list[str]:
     fallback = settings.intake.fallback_service
     if fallback and fallback not in names:
         problems.append(f"intake.fallback_service is '{fallback}', which is not a service in services: add it or clear the key.")
+    verbs = {"ack", "resolve", "reopen", "priority", "title", "assign", "role", "note", "page", "stakeholder", "merge",
+             "summary", "ask", "rca", "postmortem"}
+    for verb, allowed in settings.response.permissions.items():
+        if verb not in verbs:
+            problems.append(f"response.permissions.{verb}: '{verb}' is not a command; use one of {', '.join(sorted(verbs))}.")
+        for who in allowed:
+            group = who.removeprefix("group:")
+            if who not in ("anyone", "commander", "assignee") and (not who.startswith("group:")
+                                                                   or group not in settings.response.groups):
+                problems.append(
+                    f"response.permissions.{verb} lists '{who}': use anyone, commander, assignee or group:<name> "
+                    "with a group defined in response.groups."
+                )
     any_itsm = any_zoom = any_webex = False
     for i, svc in enumerate(settings.services):
         key = f"services[{i}] ({svc.name})"
@@ -477,4 +658,47 @@ def check(settings: Settings) -> list[str]:
             "intake has no token for any alert source: set WARROOM_INTAKE__ALERTMANAGER_TOKEN (or grafana_token / generic_token) "
             "so that alert senders can authenticate."
         )
+    problems.extend(_check_teams(settings))
     return problems
+
+
+def _check_teams(settings: Settings) -> list[str]:
+    """The Teams parts of :func:`check`."""
+    problems: list[str] = []
+    t = settings.teams
+    for i, svc in enumerate(settings.services):
+        key = f"services[{i}] ({svc.name})"
+        uses_teams = svc.chat != "slack"
+        if uses_teams and not t.enabled:
+            problems.append(f"{key}.chat is '{svc.chat}' but teams.enabled is false: enable Teams or set chat: slack.")
+        if svc.bridge == "teams" and not t.enabled:
+            problems.append(f"{key}.bridge is 'teams' but teams.enabled is false: enable Teams or pick another bridge.")
+        if svc.bridge == "teams" and not t.meeting_organizer:
+            problems.append(
+                "teams.meeting_organizer is not set but a service uses Teams meetings as bridges: name the user who "
+                "organises them (and grant the app an application access policy for that user)."
+            )
+        if not uses_teams:
+            continue
+        if svc.teams.war_room != "chat" and not svc.teams.team_id:
+            problems.append(f"{key}.teams.team_id is not set: give the id of the team (its Microsoft 365 group id) "
+                            "that holds this service's war-room channels.")
+        if svc.teams.war_room == "chat" and not t.catalog_app_id:
+            problems.append(f"{key}.teams.war_room is 'chat' but teams.catalog_app_id is not set: give the warroom "
+                            "app's id in your Teams app catalog, so that warroom can join the group chats it opens.")
+        pattern = svc.teams.name_pattern
+        try:
+            pattern.format(number=1, title="t", slug="x", service="s", priority="P1")
+        except (KeyError, IndexError, ValueError):
+            problems.append(f"{key}.teams.name_pattern '{pattern}' uses an unknown placeholder: use {{number}}, "
+                            "{title}, {slug}, {service}, {priority}.")
+        if "{number}" not in pattern:
+            problems.append(f"{key}.teams.name_pattern must contain {{number}} so that every war room's name is unique.")
+    if t.enabled:
+        for field_name in ("app_id", "tenant_id"):
+            if not getattr(t, field_name):
+                problems.append(f"teams.{field_name} is not set: copy it from the bot's Microsoft Entra app registration.")
+        if t.app_password is None:
+            problems.append("teams.app_password is not set: set WARROOM_TEAMS__APP_PASSWORD to a client secret of the "
+                            "bot's app registration.")
+    return list(dict.fromkeys(problems))

@@ -35,7 +35,8 @@ def test_links_and_request_state() -> None:
     assert "#70001" in text and "(accepted)" in text and "resolve by 2026-11-22T10:00:00Z" in text
     assert "Join Zoom" in text
     buttons = [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
-    assert [b["url"] for b in buttons] == ["https://zoom.example/j/9?pwd=x", "https://acme.xurrent.com/requests/70001"]
+    assert [b["url"] for b in buttons if "url" in b] == [
+        "https://zoom.example/j/9?pwd=x", "https://acme.xurrent.com/requests/70001"]
     missed = {**links[LinkKind.XURRENT_REQUEST].data, "sla": {"resolution_target_missed": True}}
     links[LinkKind.XURRENT_REQUEST] = Link(4, LinkKind.XURRENT_REQUEST, "70001", "https://x/70001", missed)
     assert "Xurrent SLA breached (resolution)" in card_facts(card(incident(), links)[1])
@@ -44,3 +45,22 @@ def test_links_and_request_state() -> None:
 def test_pending_links_say_so() -> None:
     text = card_facts(card(incident(), {})[1])
     assert "being created" in text and "starting" in text
+
+
+def buttons_of(blocks: list[dict[str, object]]) -> list[str]:
+    return [str(e["action_id"]) for b in blocks if b["type"] == "actions" for e in b["elements"]]  # type: ignore[union-attr,index]
+
+
+def test_buttons_that_no_longer_apply_disappear() -> None:
+    from warroom.bot.blocks import ACK, REOPEN, RESOLVE, TAKE_COMMANDER
+    from warroom.core.model import RoleHolder, Status
+
+    assert buttons_of(card(incident(), {})[1]) == [ACK, RESOLVE, TAKE_COMMANDER]
+    assert buttons_of(card(incident(status=Status.ACKNOWLEDGED), {})[1]) == [RESOLVE, TAKE_COMMANDER]
+    assert buttons_of(card(incident(status=Status.RESOLVED), {})[1]) == [REOPEN]
+    assert buttons_of(card(incident(merged_into=7), {})[1]) == []
+    holder = RoleHolder("commander", "Dana <b>", "dana@example.com", "slack:U0DANA")
+    text = card_facts(card(incident(), {}, roles=[("Incident Commander", holder)], stakeholders=2)[1])
+    assert "*Incident Commander*: <@U0DANA>" in text and "2 kept informed" in text
+    other = RoleHolder("app-sme", "<!channel> Eve", "eve@example.com", "teams:29:1")
+    assert "&lt;!channel&gt; Eve" in card_facts(card(incident(), {}, roles=[("Application SME", other)])[1])

@@ -48,7 +48,7 @@ DANA = Target(TargetKind.USER, "U123", "dana")
 ROLES = "Roles: commander, app-sme, network-sme, communications-lead."
 PRIOS = "Priorities: P1, P2, P3, P4, P5 (P1 is the highest)."
 SERVICES = "Services: checkout-api, payments, network-core."
-VERB_LIST = "declare, escalate, ack, resolve, reopen, status, priority, title, assign, role, roles, note, page, stakeholder, merge, help"
+VERB_LIST = "declare, escalate, ack, resolve, reopen, status, priority, title, assign, role, roles, note, page, stakeholder, merge, summary, ask, rca, postmortem, help"
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ METHOD_SCOPES = {
     "auth.test": set(),
     "bookmarks.add": {"bookmarks:write"},
     "bookmarks.list": {"bookmarks:read"},
+    "chat.postEphemeral": {"chat:write"},
     "chat.postMessage": {"chat:write"},
     "chat.update": {"chat:write"},
     "conversations.create": {"channels:manage"},
@@ -26,12 +27,20 @@ METHOD_SCOPES = {
     "pins.add": {"pins:write"},
     "users.info": {"users:read", "users:read.email"},
     "users.lookupByEmail": {"users:read.email"},
+    "views.open": set(),
 }
+
+#: Events API event → the subscriptions (and the scope each needs) for war rooms public and private.
+EVENT_SUBSCRIPTIONS = {"message": {"message.channels": "channels:history", "message.groups": "groups:history"}}
+
+
+def events_listened() -> set[str]:
+    return set(re.findall(r'@app\.event\("([a-z_.]+)"\)', (ROOT / "warroom/bot/slack_app.py").read_text()))
 
 
 def methods_called() -> set[str]:
     found: set[str] = set()
-    for path in ["warroom/adapters/slack_api.py", "warroom/bot/slack_app.py"]:
+    for path in ["warroom/adapters/slack_api.py", "warroom/bot/slack_app.py", "warroom/bot/notify.py"]:
         text = (ROOT / path).read_text()
         for snake in re.findall(r"client\.([a-z]+_[A-Za-z_]+)\(", text):
             family, _, method = snake.partition("_")
@@ -45,8 +54,22 @@ def test_manifest_scopes_are_exactly_what_the_code_calls() -> None:
     manifest = yaml.safe_load((ROOT / "manifest/slack-app.yaml").read_text())
     called = methods_called()
     assert called - METHOD_SCOPES.keys() == set(), "a Slack method is called that this test does not know the scope of"
-    needed = set().union(*(METHOD_SCOPES[m] for m in called)) | {"commands"}
+    events = events_listened()
+    assert events - EVENT_SUBSCRIPTIONS.keys() == set(), "an event is listened to that this test does not know"
+    event_scopes = {scope for e in events for scope in EVENT_SUBSCRIPTIONS[e].values()}
+    needed = set().union(*(METHOD_SCOPES[m] for m in called)) | {"commands"} | event_scopes
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == needed
+    subscribed = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    assert subscribed == {name for e in events for name in EVENT_SUBSCRIPTIONS[e]}
+
+
+def test_manifest_shortcut_is_the_one_the_app_handles() -> None:
+    from warroom.bot import forms
+
+    manifest = yaml.safe_load((ROOT / "manifest/slack-app.yaml").read_text())
+    (shortcut,) = manifest["features"]["shortcuts"]
+    assert (shortcut["callback_id"], shortcut["type"]) == (forms.ADD_TO_INCIDENT, "message")
+    assert manifest["settings"]["event_subscriptions"]["request_url"] == "https://WARROOM_HOST/slack/events"
 
 
 def test_manifest_command_and_urls() -> None:

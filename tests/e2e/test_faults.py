@@ -160,4 +160,7 @@ async def test_slack_requests_need_a_valid_fresh_signature(harness: Harness) -> 
 async def test_slack_declare_explains_mistakes(sqlite_harness: Harness) -> None:
     reply = (await sqlite_harness.slack_command("declare nosuch P1 broken")).text
     assert "Unknown service 'nosuch'" in reply and "checkout-api" in reply
-    assert "declare <service>" in (await sqlite_harness.slack_command("declare checkout-api")).text
+    # a service but no title: the declare form opens, prefilled (tests/e2e/test_slack_response.py submits it)
+    assert (await sqlite_harness.slack_command("declare checkout-api")).status_code == 200
+    (view,) = [v["view"] for v in sqlite_harness.world.slack.views.values()]
+    assert view["blocks"][0]["element"]["initial_option"]["value"] == "checkout-api"

@@ -351,7 +351,10 @@ async def test_one_incident_change_is_one_patch_and_its_echo_writes_nothing(both
                                      status="acknowledged", urgency="low", assignee="ben@example.com")
     await sync_all(h)
     assert calls.writes() == {"PATCH /requests/:id": 1}
-    assert len(hub.deliveries) > sent and calls.ops()["GET /requests/:id"] >= 1  # the echo came back and was read
+    # the echo came back, was recognised as warroom's own write (its person is the API user) and read nothing
+    assert len(hub.deliveries) > sent and calls.ops()["GET /requests/:id"] == 0
+    echoes = [d for d in hub.deliveries[sent:] if d.event != "webhook.verify"]
+    assert echoes and all("warroom's own change" in (a.answer or "") for d in echoes for a in d.attempts)
     after = request(h, pair.request)
     assert (after["subject"], after["impact"], after["status"], after["urgent"], after["member"]["id"]) == (
         "Checkout down in EU", "medium", "accepted", False, person(h, "ben@example.com"))
@@ -819,3 +822,17 @@ async def test_warroom_own_requests_are_never_escalated(lite: Harness) -> None:
     async with h.runtime.store.read() as tx:
         assert [i.id for i in await tx.incidents.list()] == [incident_id]
     assert len(h.world.xurrent.calls_to("POST /requests")) == 1
+
+
+async def test_an_alert_that_raises_the_priority_reaches_the_request(lite: Harness) -> None:
+    h = lite
+    first = (await h.post_alerts(critical_alert(severity="high"))).json()["incidents"][0]
+    assert await h.wait_complete(first) == []
+    await sync_all(h)
+    (req,) = [r for r in h.world.xurrent.requests.values() if r.get("sourceID") == f"incident-{first}"]
+    assert req["impact"] == "high"
+    grouped = await h.post_alerts(critical_alert(name="CheckoutLatency", severity="critical"))
+    assert grouped.json()["alerts"][0]["result"] == "grouped"
+    await sync_all(h)
+    assert (await incident(h, first)).priority == "P1"
+    assert h.world.xurrent.requests[req["id"]]["impact"] == "top"

@@ -8,7 +8,7 @@ import email.utils
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -120,6 +120,8 @@ class JsonApi:
         max_inline_wait: float = 5.0,
         auth: Callable[[], Awaitable[Mapping[str, str]]] | None = None,
         on_unauthorized: Callable[[], Awaitable[None]] | None = None,
+        throttle_statuses: Collection[int] = (),
+        retry_after_jitter: float = 0.0,
     ) -> None:
         self.system = system
         self.base_url = base_url.rstrip("/")
@@ -131,6 +133,12 @@ class JsonApi:
         self.max_inline_wait = max_inline_wait
         self._auth = auth
         self._on_unauthorized = on_unauthorized
+        #: Statuses that, when they carry Retry-After, mean "throttled, nothing was done" like a 429 (Microsoft
+        #: Graph's 503): waited out and sent again, even when the request is not idempotent.
+        self.throttle_statuses = frozenset(throttle_statuses)
+        #: Add up to this fraction of a Retry-After wait at random, so that throttled callers do not all return
+        #: in the same instant.
+        self.retry_after_jitter = retry_after_jitter
         #: Calls made, for benchmarks and tests: (method, path, status).
         self.calls = 0
 
@@ -196,7 +204,13 @@ class JsonApi:
                     wait = retry_after_seconds(response.headers.get("Retry-After"))
                     if wait > self.max_inline_wait or attempt > self.max_retries:
                         raise RateLimited(self.system, f"rate limited on {method} {path}", wait)
-                    await asyncio.sleep(wait)
+                    await asyncio.sleep(wait + random.uniform(0, wait * self.retry_after_jitter))
+                    continue
+                if status in self.throttle_statuses and response.headers.get("Retry-After"):
+                    wait = retry_after_seconds(response.headers.get("Retry-After"))
+                    if wait > self.max_inline_wait or attempt > self.max_retries:
+                        raise RateLimited(self.system, f"{method} {path} was throttled (HTTP {status})", wait)
+                    await asyncio.sleep(wait + random.uniform(0, wait * self.retry_after_jitter))
                     continue
                 if status in RETRY_STATUSES:
                     error = Transient(self.system, f"{method} {path}: {error_reason(response)}")
@@ -221,3 +235,72 @@ class JsonApi:
             return response.json()
         except ValueError:
             raise Permanent(self.system, f"{method} {path} answered with a body that is not JSON") from None
+
+
+def hook(client: httpx.AsyncClient, event: str, handler: Callable[..., Awaitable[Any]]) -> None:
+    """Install an httpx event hook ("request" or "response") on a client an adapter may share with others."""
+    client.event_hooks.setdefault(event, []).append(handler)
+
+
+def unhook(client: httpx.AsyncClient, event: str, handler: Callable[..., Awaitable[Any]]) -> None:
+    """Take an adapter's hook off a client again (on close), leaving the hooks of others."""
+    hooks = client.event_hooks.get(event, [])
+    if handler in hooks:
+        hooks.remove(handler)
+
+
+class TokenCache:
+    """An access token fetched when first needed and reused until shortly before it expires (10 % of its life, at
+    most a minute); :meth:`forget` drops it (after a 401). One fetch at a time; a rate limit or a transient failure
+    of the token endpoint is retried like an API call.
+
+    ``fetch`` returns ``(token, lifetime in seconds)`` and raises :mod:`warroom.adapters.errors` only.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[], Awaitable[tuple[str, float]]],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_retries: int = 4,
+        max_inline_wait: float = 5.0,
+    ) -> None:
+        self._fetch = fetch
+        self._clock = clock
+        self.max_retries = max_retries
+        self.max_inline_wait = max_inline_wait
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock = asyncio.Lock()
+        #: Tokens fetched so far (for tests and benchmarks).
+        self.fetches = 0
+
+    def forget(self) -> None:
+        self._token = None
+
+    async def get(self) -> str:
+        if self._token is not None and self._clock() < self._expires_at:
+            return self._token
+        async with self._lock:
+            if self._token is not None and self._clock() < self._expires_at:
+                return self._token
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    self.fetches += 1
+                    token, lifetime = await self._fetch()
+                    break
+                except RateLimited as exc:
+                    if exc.retry_after > self.max_inline_wait or attempt > self.max_retries:
+                        raise
+                    await asyncio.sleep(exc.retry_after)
+                except Permanent:
+                    raise
+                except Transient:
+                    if attempt > self.max_retries:
+                        raise
+                    await asyncio.sleep(backoff(attempt))
+            self._token = token
+            self._expires_at = self._clock() + lifetime - min(60.0, lifetime * 0.1)
+            return token

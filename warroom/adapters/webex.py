@@ -38,7 +38,7 @@ import httpx
 from warroom.settings import WebexSettings
 
 from .errors import NotFound, Permanent
-from .http import JsonApi, create_or_adopt
+from .http import JsonApi, create_or_adopt, hook, unhook
 from .ports import Meeting
 
 SYSTEM = "Webex"
@@ -92,7 +92,7 @@ class WebexBridge:
         self._clock = clock
         self._token = token
         http = client or httpx.AsyncClient(timeout=timeout)
-        http.event_hooks.setdefault("response", []).append(self._translate)
+        hook(http, "response", self._translate)
         self._http = http
         self._own_http = client is None
         common: dict[str, Any] = {"client": http, "timeout": timeout, "max_inline_wait": max_inline_wait,
@@ -112,9 +112,7 @@ class WebexBridge:
         return self.api.calls + self._create_api.calls
 
     async def aclose(self) -> None:
-        hooks = self._http.event_hooks.get("response", [])
-        if self._translate in hooks:
-            hooks.remove(self._translate)
+        unhook(self._http, "response", self._translate)
         if self._own_http:
             await self._http.aclose()
 

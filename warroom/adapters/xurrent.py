@@ -21,7 +21,6 @@ Based on developer.xurrent.com/v1: client-credentials tokens from ``POST {oauth}
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
@@ -34,7 +33,7 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client
 from warroom.settings import XurrentSettings
 
 from .errors import AdapterError, NotFound, Permanent, RateLimited, Transient
-from .http import JsonApi, error_reason, retry_after_seconds
+from .http import JsonApi, TokenCache, error_reason, hook, retry_after_seconds, unhook
 from .ports import Person
 
 SYSTEM = "Xurrent"
@@ -70,7 +69,7 @@ class XurrentClient:
         self.max_inline_wait = max_inline_wait
         self._clock = clock
         http = client or httpx.AsyncClient(timeout=timeout)
-        http.event_hooks.setdefault("response", []).append(self._refuse_invalid)
+        hook(http, "response", self._refuse_invalid)
         self.api = JsonApi(
             SYSTEM,
             self.api_url,
@@ -90,11 +89,8 @@ class XurrentClient:
             timeout=timeout,
         )
         self._oauth.register_compliance_hook("access_token_response", self._check_token_response)
-        self._token: str | None = None
-        self._token_expires_at = 0.0
-        self._token_lock = asyncio.Lock()
-        #: Access tokens fetched so far (for tests and benchmarks).
-        self.token_fetches = 0
+        self._tokens = TokenCache(self._fetch_token, clock=clock, max_retries=max_retries,
+                                  max_inline_wait=max_inline_wait)
         self._api_person_id: int | None = None
 
     @classmethod
@@ -121,44 +117,24 @@ class XurrentClient:
         return self.api.calls
 
     async def aclose(self) -> None:
-        hooks = self._http.event_hooks.get("response", [])
-        if self._refuse_invalid in hooks:
-            hooks.remove(self._refuse_invalid)
+        unhook(self._http, "response", self._refuse_invalid)
         await self.api.aclose()
         await self._oauth.aclose()
 
     # -- tokens -------------------------------------------------------------------------------------
     async def _auth_headers(self) -> Mapping[str, str]:
-        token = await self._access_token()
+        token = await self._tokens.get()
         return {"Authorization": f"Bearer {token}", "X-Xurrent-Account": self.account, "Accept": "application/json"}
 
     async def _forget_token(self) -> None:
-        self._token = None
+        self._tokens.forget()
 
-    async def _access_token(self) -> str:
-        if self._token is not None and self._clock() < self._token_expires_at:
-            return self._token
-        async with self._token_lock:
-            if self._token is not None and self._clock() < self._token_expires_at:
-                return self._token
-            attempt = 0
-            while True:
-                attempt += 1
-                try:
-                    return await self._fetch_token()
-                except RateLimited as exc:
-                    if exc.retry_after > self.max_inline_wait or attempt > self.max_retries:
-                        raise
-                    await asyncio.sleep(exc.retry_after)
-                except Permanent:
-                    raise
-                except Transient:
-                    if attempt > self.max_retries:
-                        raise
-                    await asyncio.sleep(min(4.0, 0.25 * 2 ** (attempt - 1)))
+    @property
+    def token_fetches(self) -> int:
+        """Access tokens fetched so far (for tests and benchmarks)."""
+        return self._tokens.fetches
 
-    async def _fetch_token(self) -> str:
-        self.token_fetches += 1
+    async def _fetch_token(self) -> tuple[str, float]:
         try:
             token = await self._oauth.fetch_token(self.token_url, grant_type="client_credentials")
         except AdapterError:
@@ -172,10 +148,7 @@ class XurrentClient:
         access = token.get("access_token")
         if not isinstance(access, str) or not access:
             raise Permanent(SYSTEM, "the token endpoint answered without an access_token")
-        lifetime = float(token.get("expires_in") or 3600)
-        self._token = access
-        self._token_expires_at = self._clock() + lifetime - min(60.0, lifetime * 0.1)
-        return access
+        return access, float(token.get("expires_in") or 3600)
 
     def _check_token_response(self, response: httpx.Response) -> httpx.Response:
         """Translate a failed token response into warroom's errors (authlib would otherwise take any JSON)."""

@@ -32,7 +32,6 @@ Based on Zoom's API reference (developers.zoom.us) and the reference notes in
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -45,7 +44,7 @@ import httpx
 from warroom.settings import ZoomSettings
 
 from .errors import NotFound, Permanent, RateLimited
-from .http import JsonApi, create_or_adopt, error_reason, retry_after_seconds
+from .http import JsonApi, TokenCache, create_or_adopt, error_reason, hook, retry_after_seconds, unhook
 from .ports import Meeting
 
 SYSTEM = "Zoom"
@@ -101,7 +100,7 @@ class ZoomBridge:
         self._clock = clock
         self._basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
         http = client or httpx.AsyncClient(timeout=timeout)
-        http.event_hooks.setdefault("response", []).append(self._translate)
+        hook(http, "response", self._translate)
         self._http = http
         self._own_http = client is None
         common: dict[str, Any] = {"client": http, "timeout": timeout, "max_inline_wait": max_inline_wait}
@@ -114,11 +113,8 @@ class ZoomBridge:
         self._create_api = JsonApi(
             SYSTEM, self.api_url, max_retries=0, auth=self._auth_headers, on_unauthorized=self._forget_token, **common
         )
-        self._token: str | None = None
-        self._token_expires_at = 0.0
-        self._token_lock = asyncio.Lock()
-        #: Access tokens fetched so far (for tests and benchmarks).
-        self.token_fetches = 0
+        # the token endpoint's own retries are _token_api's; the cache only keeps the token
+        self._tokens = TokenCache(self._fetch_token, clock=self._clock, max_retries=0)
 
     @classmethod
     def from_settings(cls, settings: ZoomSettings) -> ZoomBridge:
@@ -139,9 +135,7 @@ class ZoomBridge:
         return self.api.calls + self._create_api.calls
 
     async def aclose(self) -> None:
-        hooks = self._http.event_hooks.get("response", [])
-        if self._translate in hooks:
-            hooks.remove(self._translate)
+        unhook(self._http, "response", self._translate)
         if self._own_http:
             await self._http.aclose()
 
@@ -204,34 +198,31 @@ class ZoomBridge:
 
     # -- tokens -------------------------------------------------------------------------------------
     async def _auth_headers(self) -> Mapping[str, str]:
-        return {"Authorization": f"Bearer {await self._access_token()}", "Accept": "application/json"}
+        return {"Authorization": f"Bearer {await self._tokens.get()}", "Accept": "application/json"}
 
     async def _forget_token(self) -> None:
-        self._token = None
+        self._tokens.forget()
 
-    async def _access_token(self) -> str:
-        if self._token is not None and self._clock() < self._token_expires_at:
-            return self._token
-        async with self._token_lock:
-            if self._token is not None and self._clock() < self._token_expires_at:
-                return self._token
-            self.token_fetches += 1
-            answer = await self._token_api.json(
-                "POST",
-                self.oauth_url,
-                data={"grant_type": "account_credentials", "account_id": self.account_id},
-                headers={"Authorization": f"Basic {self._basic}", "Accept": "application/json"},
-            )
-            access = answer.get("access_token") if isinstance(answer, dict) else None
-            if not isinstance(access, str) or not access:
-                raise Permanent(SYSTEM, "the token endpoint answered without an access_token")
-            try:
-                lifetime = float(answer.get("expires_in") or 3600)
-            except (TypeError, ValueError):
-                lifetime = 3600.0
-            self._token = access
-            self._token_expires_at = self._clock() + lifetime - min(60.0, lifetime * 0.1)
-            return access
+    @property
+    def token_fetches(self) -> int:
+        """Access tokens fetched so far (for tests and benchmarks)."""
+        return self._tokens.fetches
+
+    async def _fetch_token(self) -> tuple[str, float]:
+        answer = await self._token_api.json(
+            "POST",
+            self.oauth_url,
+            data={"grant_type": "account_credentials", "account_id": self.account_id},
+            headers={"Authorization": f"Basic {self._basic}", "Accept": "application/json"},
+        )
+        access = answer.get("access_token") if isinstance(answer, dict) else None
+        if not isinstance(access, str) or not access:
+            raise Permanent(SYSTEM, "the token endpoint answered without an access_token")
+        try:
+            lifetime = float(answer.get("expires_in") or 3600)
+        except (TypeError, ValueError):
+            lifetime = 3600.0
+        return access, lifetime
 
     # -- translating Zoom's answers -----------------------------------------------------------------
     async def _translate(self, response: httpx.Response) -> None:

@@ -6,9 +6,10 @@ cannot mention @channel, a user or a group, nor fake a link.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from warroom.core.model import Incident, Link, LinkKind, Status
+from warroom.core.model import Incident, Link, LinkKind, RoleHolder, Status
 
 STATUS_EMOJI = {Status.TRIGGERED: "🔴", Status.ACKNOWLEDGED: "🟠", Status.RESOLVED: "🟢"}
 CARD_EVENT = "warroom_incident_card"
@@ -23,8 +24,28 @@ def plain(text: str, limit: int = 150) -> dict[str, Any]:
     return {"type": "plain_text", "text": (text[: limit - 1] + "…") if len(text) > limit else text, "emoji": True}
 
 
-def card(incident: Incident, links: dict[LinkKind, Link], *, request_status: str | None = None) -> tuple[str, list[dict[str, Any]]]:
-    """The incident card: (fallback text, blocks)."""
+#: action_id of the card's buttons that act on the incident (their value is the incident id).
+ACK, RESOLVE, REOPEN, TAKE_COMMANDER = "incident_ack", "incident_resolve", "incident_reopen", "incident_take_commander"
+#: action_id of the card's link buttons (Slack still sends an interaction when they are clicked).
+LINK_BUTTONS = ("join_bridge", "open_request", "open_postmortem")
+
+
+def holder_text(holder: RoleHolder) -> str:
+    """A role holder on the card: a Slack mention when they are a Slack user, else their name, escaped."""
+    if holder.chat_user and holder.chat_user.startswith("slack:"):
+        return f"<@{holder.chat_user.removeprefix('slack:')}>"
+    return escape(holder.display)
+
+
+def card(
+    incident: Incident,
+    links: dict[LinkKind, Link],
+    *,
+    request_status: str | None = None,
+    roles: Sequence[tuple[str, RoleHolder]] = (),
+    stakeholders: int = 0,
+) -> tuple[str, list[dict[str, Any]]]:
+    """The incident card: (fallback text, blocks). ``roles`` are (label, holder) in the configured order."""
     prio = incident.priority or "no priority"
     headline = f"{STATUS_EMOJI[incident.status]} {incident.ref} · {prio} · {incident.title}"
     fields = [
@@ -57,14 +78,43 @@ def card(incident: Incident, links: dict[LinkKind, Link], *, request_status: str
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": itsm_line}, {"type": "mrkdwn", "text": bridge_line}]},
     ]
+    if roles or stakeholders:
+        lines = [f"*{escape(label)}*: {holder_text(holder)}" for label, holder in roles]
+        if stakeholders:
+            lines.append(f"*Stakeholders*: {stakeholders} kept informed")
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:2900]}})
+    if incident.merged_into is not None:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn",
+                                                   "text": f"🔀 Merged into INC-{incident.merged_into} as a duplicate."}})
     if incident.details:
         details = escape(incident.details)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": details[:2900]}})
+    actions: list[dict[str, Any]] = []
+    value = str(incident.id)
+    if incident.merged_into is None:
+        if incident.status is Status.TRIGGERED:
+            actions.append({"type": "button", "action_id": ACK, "text": plain("Acknowledge"), "value": value,
+                            "style": "primary"})
+        if incident.status is not Status.RESOLVED:
+            actions.append({"type": "button", "action_id": RESOLVE, "text": plain("Resolve"), "value": value,
+                            "confirm": {"title": plain("Resolve the incident?"),
+                                        "text": {"type": "mrkdwn", "text": f"{incident.ref} and its ITSM request are closed."},
+                                        "confirm": plain("Resolve"), "deny": plain("Not yet")}})
+            # shown while someone holds the role too: taking it is how command is handed over
+            actions.append({"type": "button", "action_id": TAKE_COMMANDER, "text": plain("Take Incident Commander"),
+                            "value": value})
+        else:
+            actions.append({"type": "button", "action_id": REOPEN, "text": plain("Reopen"), "value": value})
+    if actions:
+        blocks.append({"type": "actions", "block_id": "incident_actions", "elements": actions})
     buttons: list[dict[str, Any]] = []
     if bridge is not None and bridge.url:
         buttons.append({"type": "button", "action_id": "join_bridge", "text": plain("Join bridge"), "url": bridge.url, "style": "primary"})
     if request is not None and request.url:
         buttons.append({"type": "button", "action_id": "open_request", "text": plain("Open ITSM request"), "url": request.url})
+    postmortem = links.get(LinkKind.POSTMORTEM)
+    if postmortem is not None and postmortem.url:
+        buttons.append({"type": "button", "action_id": "open_postmortem", "text": plain("Postmortem"), "url": postmortem.url})
     if buttons:
         blocks.append({"type": "actions", "block_id": "incident_links", "elements": buttons})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"warroom · {incident.ref} · updated {incident.updated_at:%H:%M:%S} UTC"}]})

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from warroom.settings import Settings
 
 TITLE_MAX_CHARS = 255
+#: The AI responder answers questions of at most this many characters (warroom.ai.querier.MAX_QUESTION).
+QUESTION_MAX_CHARS = 500
 NOTE_MAX_BYTES = 64 * 1024
 #: Verbs whose arguments are words (not free text) refuse more than this many characters after the verb.
 ARGS_MAX_CHARS = 1000
@@ -149,7 +151,7 @@ class GrammarContext:
     @classmethod
     def from_settings(cls, settings: Settings, custom_roles: Iterable[str | RoleSpec] = ()) -> GrammarContext:
         roles = list(DEFAULT_ROLES)
-        for role in custom_roles:
+        for role in [*settings.response.custom_roles, *custom_roles]:
             spec = role if isinstance(role, RoleSpec) else RoleSpec.custom(role)
             if spec.key and all(spec.key not in r.names() for r in roles):
                 roles.append(spec)
@@ -159,6 +161,11 @@ class GrammarContext:
             roles=tuple(roles),
             command=f"/{settings.slack.command}",
         )
+
+    @property
+    def role_labels(self) -> dict[str, str]:
+        """Role key → the label cards show, in the configured order."""
+        return {r.key: r.label for r in self.roles}
 
     def priority(self, word: str) -> str | None:
         """The configured spelling of a priority, matched case-insensitively (p1 → P1)."""
@@ -185,6 +192,8 @@ class Declare:
     service: str | None = None
     priority: str | None = None
     title: str | None = None
+    #: Only from the declare form (the command line has no place for it).
+    details: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +282,35 @@ class Merge:
 
 
 @dataclass(frozen=True, slots=True)
+class Summary:
+    """Post a status update of the incident (the AI responder) in its war room."""
+
+    verb: ClassVar[str] = "summary"
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """A question about the incident, answered from its records in the war room."""
+
+    verb: ClassVar[str] = "ask"
+    question: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rca:
+    """Probable root causes, with evidence, in the war room."""
+
+    verb: ClassVar[str] = "rca"
+
+
+@dataclass(frozen=True, slots=True)
+class Postmortem:
+    """Draft (or draft again) the incident's postmortem."""
+
+    verb: ClassVar[str] = "postmortem"
+
+
+@dataclass(frozen=True, slots=True)
 class Help:
     verb: ClassVar[str] = "help"
     topic: str | None = None  # a canonical verb
@@ -288,7 +326,7 @@ class Rejection:
 
 Command: TypeAlias = (
     Declare | Escalate | Ack | Resolve | Reopen | Status | Priority | Title | Assign | Role | Roles | Note | Page
-    | StakeholderAdd | Merge | Help
+    | StakeholderAdd | Merge | Summary | Ask | Rca | Postmortem | Help
 )
 Result: TypeAlias = Command | Rejection
 _Parser: TypeAlias = Callable[[str, GrammarContext], Result]
@@ -307,8 +345,16 @@ def _closest(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str | No
     if len(word) > 64:
         return None
     folded = {c.casefold(): c for c in choices}
-    match = difflib.get_close_matches(word.casefold(), list(folded), n=1, cutoff=cutoff)
-    return folded[match[0]] if match else None
+    matches = difflib.get_close_matches(word.casefold(), list(folded), n=len(folded) or 1, cutoff=cutoff)
+    if not matches:
+        return None
+    # equally close choices: the one listed first (the older, more common command: "ak" is `ack`, not `ask`)
+    def score(choice: str) -> float:
+        return difflib.SequenceMatcher(None, choice, word.casefold()).ratio()
+
+    best = score(matches[0])
+    tied = {m for m in matches if score(m) == best}
+    return folded[next(c for c in folded if c in tied)]
 
 
 def _split_first(text: str) -> tuple[str, str]:
@@ -371,7 +417,7 @@ def _title_problem(title: str) -> str | None:
 # ---------------------------------------------------------------------------------------------- verbs
 
 
-def _bare(cls: type[Ack | Reopen | Status | Roles], hint: str = "") -> _Parser:
+def _bare(cls: type[Ack | Reopen | Status | Roles | Summary | Rca | Postmortem], hint: str = "") -> _Parser:
     def parse(rest: str, ctx: GrammarContext) -> Result:
         if rest:
             return _reject(ctx, cls.verb, f"`{cls.verb}` takes nothing after it{hint}.")
@@ -582,6 +628,14 @@ def _parse_merge(rest: str, ctx: GrammarContext) -> Result:
     return Merge(int(m.group(1)))
 
 
+def _parse_ask(rest: str, ctx: GrammarContext) -> Result:
+    if not rest:
+        return _reject(ctx, "ask", "Write your question about the incident after `ask`.")
+    if len(rest) > QUESTION_MAX_CHARS:
+        return _reject(ctx, "ask", f"That question is {len(rest)} characters long; ask in at most {QUESTION_MAX_CHARS}.")
+    return Ask(rest)
+
+
 def _parse_help(rest: str, ctx: GrammarContext) -> Result:
     tokens = _tokens(rest)
     if not tokens:
@@ -641,6 +695,15 @@ _SPEC_LIST: tuple[_Spec, ...] = (
     _Spec("merge", (), "<incident number>",
           "fold a duplicate incident into this one (its alerts, notes and request move here)", "INC-42",
           _parse_merge),
+    _Spec("summary", ("update", "sitrep"), "",
+          "post a status update: current state, impact, what is being done, next update", "", _bare(Summary)),
+    _Spec("ask", ("question",), "<question>",
+          "ask about the incident's alerts, timeline, notes, discussion and changes; the answer cites its sources",
+          "what changed before the first alert?", _parse_ask, True),
+    _Spec("rca", ("causes", "root-cause"), "", "suggest probable root causes, each with its evidence", "",
+          _bare(Rca)),
+    _Spec("postmortem", ("pm", "post-mortem"), "",
+          "draft the postmortem now (it is also drafted when the incident resolves)", "", _bare(Postmortem)),
     _Spec("help", ("?", "commands"), "[command]", "list the commands, or show one command's form", "role",
           _parse_help),
 )

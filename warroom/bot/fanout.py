@@ -17,12 +17,13 @@ from typing import Any
 from warroom.adapters.errors import Conflict
 from warroom.adapters.ports import BridgePort, ChatPort
 from warroom.core.intake import digest_line
-from warroom.core.model import Incident, Link, LinkKind, channel_name
+from warroom.core.model import Incident, Link, LinkKind, RoleHolder, channel_name
 from warroom.settings import Settings
 from warroom.store.db import Store, Tx
 from warroom.store.outbox import Commit, Handler, Job, NotReady
 
 from . import blocks, jobs
+from .commands import GrammarContext
 
 log = logging.getLogger("warroom.fanout")
 
@@ -33,6 +34,16 @@ CHANNEL_ATTEMPTS = 20  # name, name-2, … name-20 before giving up on a taken n
 class WarRoomState:
     incident: Incident
     links: dict[LinkKind, Link]
+    roles: dict[str, RoleHolder] = field(default_factory=dict)
+    stakeholders: int = 0
+
+    def card(self, labels: Mapping[str, str]) -> tuple[str, list[dict[str, Any]]]:
+        """The Block Kit card of this state; roles in the configured order (``labels``: key → label)."""
+        ordered = [(labels.get(k, k), self.roles[k]) for k in [*labels, *self.roles] if k in self.roles]
+        seen: dict[str, tuple[str, RoleHolder]] = {}
+        for label, holder in ordered:
+            seen.setdefault(holder.role, (label, holder))
+        return blocks.card(self.incident, self.links, roles=list(seen.values()), stakeholders=self.stakeholders)
 
 
 @dataclass
@@ -41,6 +52,10 @@ class FanOut:
     store: Store
     chat: ChatPort | None
     bridges: Mapping[str, BridgePort] = field(default_factory=dict)
+
+    @property
+    def role_labels(self) -> dict[str, str]:
+        return GrammarContext.from_settings(self.settings).role_labels
 
     def handlers(self) -> dict[str, Handler]:
         out: dict[str, Handler] = {jobs.CREATE_BRIDGE: self.create_bridge}
@@ -65,7 +80,8 @@ class FanOut:
             incident = await tx.incidents.get(incident_id)
             if incident is None:
                 raise LookupError(f"incident {incident_id} does not exist")
-            return WarRoomState(incident, await tx.links.all(incident_id))
+            return WarRoomState(incident, await tx.links.all(incident_id), await tx.roles.all(incident_id),
+                                len(await tx.stakeholders.all(incident_id)))
 
     def _chat(self) -> ChatPort:
         assert self.chat is not None
@@ -162,7 +178,7 @@ class FanOut:
         message = await chat.find_message(channel.remote_id, blocks.CARD_EVENT, inc.ref) if job.is_retry else None
         rendered = {k for k in jobs.BOOKMARKED if k in state.links}
         if message is None:
-            text, card = blocks.card(inc, state.links)
+            text, card = state.card(self.role_labels)
             message = await chat.post_message(
                 channel.remote_id, text, blocks=card, metadata={"event_type": blocks.CARD_EVENT, "event_payload": {"key": inc.ref}}
             )
@@ -197,7 +213,7 @@ class FanOut:
         card = state.links.get(LinkKind.SLACK_CARD)
         if card is None:
             return None
-        text, rendered = blocks.card(state.incident, state.links)
+        text, rendered = state.card(self.role_labels)
         await self._chat().update_message(str(card.data["channel"]), card.remote_id, text, blocks=rendered)
         return None
 
@@ -215,7 +231,9 @@ class FanOut:
 
     async def say(self, job: Job) -> Commit | None:
         _, channel = await self._channel(job)
-        text = blocks.escape(str(job.payload.get("text", "")))
+        text = str(job.payload.get("text", ""))
+        if not job.payload.get("escaped"):
+            text = blocks.escape(text)
         chat = self._chat()
         key = f"line-{job.id}"
         if job.is_retry and await chat.find_message(channel.remote_id, "warroom_line", key) is not None:
@@ -231,20 +249,20 @@ class FanOut:
             firing = [a for a in await tx.alerts.for_incident(incident_id) if a["status"] == "firing"]
         if not changed:
             return None
-        told = [[int(a["id"]), str(a["status"])] for a in changed]
+        told: list[tuple[int, str]] = [(int(a["id"]), str(a["status"])) for a in changed]
         chat = self._chat()
         key = f"digest-{job.id}"
         found = await chat.find_message(channel.remote_id, "warroom_line", key) if job.is_retry else None
         if found is not None:
             # an earlier attempt posted this line: mark exactly what it told, the rest goes in the next line
-            told = [[int(i), str(st)] for i, st in found.payload.get("alerts", [])]
+            told = [(int(i), str(st)) for i, st in found.payload.get("alerts", [])]
         else:
             text = blocks.escape(digest_line([(a["name"], a["status"]) for a in changed], len(firing)))
             await chat.post_message(channel.remote_id, text, metadata={
                 "event_type": "warroom_line", "event_payload": {"key": key, "alerts": told}})
 
         async def commit(tx: Tx) -> None:
-            await tx.alerts.mark_announced([(i, st) for i, st in told])
+            await tx.alerts.mark_announced(told)
             if len(told) < len(changed):
                 await jobs.alert_digest(tx, incident_id)
 
@@ -306,7 +324,7 @@ async def war_room_gaps(store: Store, incident_id: int, settings: Settings) -> l
         pending = [j for j in await tx.outbox.jobs(incident_id) if j["status"] in ("pending", "running")]
     gaps = []
     svc = settings.service(inc.service)
-    if settings.slack.enabled:
+    if settings.slack.enabled and (svc is None or svc.chat != "teams"):
         channel = links.get(LinkKind.SLACK_CHANNEL)
         card = links.get(LinkKind.SLACK_CARD)
         if channel is None:

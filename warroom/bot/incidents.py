@@ -114,14 +114,17 @@ class IncidentService:
             return await tx.incidents.get(link.incident_id) if link else None
 
     # -- changing -----------------------------------------------------------------------------------
-    async def change(self, incident_id: int, *, actor: str | None, **changes: object) -> Incident:
+    async def change(self, incident_id: int, *, actor: str | None, strict: bool = False, **changes: object) -> Incident:
         """Change fields of an incident (title, status, priority, urgency, assignee) in one transaction: the
         incident, its timeline, and the outbox (card, topic, the linked request). Raises RuleError with a sentence
-        when the change is not allowed."""
+        when the change is not allowed — with ``strict``, also when the status is that already (decided under the
+        incident's lock, so that two clicks at once apply once and the second is told)."""
         async with self.store.tx() as tx:
             incident = await tx.incidents.get(incident_id, lock=True)
             if incident is None:
                 raise RuleError(f"There is no incident {incident_id}.")
+            if strict and "status" in changes:
+                check_transition(incident.status, Status(str(changes["status"])))
             columns = column_changes(incident, dict(changes), tx.now, self.settings.priorities)
             if not columns:
                 return incident
@@ -154,7 +157,7 @@ class IncidentService:
         if target is Status.TRIGGERED and incident.status is not Status.RESOLVED:
             raise RuleError(f"{incident.ref} is {incident.status.value}, not resolved: only a resolved incident can be reopened.")
         check_transition(incident.status, target)
-        return await self.change(incident_id, actor=actor, status=target)
+        return await self.change(incident_id, actor=actor, strict=True, status=target)
 
     async def add_note(self, incident_id: int, text: str, *, actor: str | None) -> None:
         """A note on the incident; with note sync on, it is added to the linked request too."""
@@ -296,11 +299,15 @@ class IncidentService:
         return result
 
     async def _raise_priority(self, tx: Tx, incident: Incident, priority: str, because: str) -> None:
-        await tx.incidents.update(incident.id, priority=priority, urgency=intake.urgency_for(priority, self.settings.priorities))
+        updated = await tx.incidents.update(
+            incident.id, priority=priority, urgency=intake.urgency_for(priority, self.settings.priorities)
+        )
         text = f"Priority raised from {incident.priority} to {priority}: alert {because} is firing."
-        await tx.timeline.add(incident.id, "priority_changed", text, data={"from": incident.priority, "to": priority})
+        await tx.timeline.add(incident.id, "priority_changed", text,
+                              data={"field": "priority", "from": incident.priority, "to": priority, "origin": "imr"})
         await jobs.say(tx, incident.id, f"⬆️ {text}")
-        await jobs.refresh_card(tx, incident.id)
+        # the card, the topic and the linked request follow, as for a responder's change
+        await jobs.incident_changed(tx, updated, {"priority", "urgency"}, self.settings)
 
 def _show(value: object) -> str:
     if value is None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from warroom.core.jobs import (  # noqa: F401 — re-exported for the handlers
+from sqlalchemy import select
+
+from warroom.core.jobs import (  # re-exported for the handlers (__all__)
     ALERT_DIGEST,
     BOOKMARK,
     CREATE_BRIDGE,
@@ -23,11 +25,29 @@ from warroom.core.jobs import (  # noqa: F401 — re-exported for the handlers
     PUSH_REQUEST,
     REFRESH_CARD,
     SAY,
+    TEAMS_ADD_MEMBERS,
+    TEAMS_ALERT_DIGEST,
+    TEAMS_ARCHIVE,
+    TEAMS_CREATE_ROOM,
+    TEAMS_POST_CARD,
+    TEAMS_REFRESH_CARD,
+    TEAMS_SAY,
     TOPIC,
 )
 from warroom.core.model import Incident, LinkKind
 from warroom.settings import ServiceSettings, Settings
 from warroom.store.db import Tx
+from warroom.store.schema import outbox
+
+from . import ai_schedule
+
+__all__ = [
+    "ALERT_DIGEST", "BOOKMARK", "BOOKMARKED", "CREATE_BRIDGE", "CREATE_CHANNEL", "CREATE_REQUEST", "INVITE", "PIN",
+    "POST_CARD", "PULL_REQUEST", "PUSH_REQUEST", "REFRESH_CARD", "SAY", "TEAMS_ADD_MEMBERS", "TEAMS_ALERT_DIGEST",
+    "TEAMS_ARCHIVE", "TEAMS_CREATE_ROOM", "TEAMS_POST_CARD", "TEAMS_REFRESH_CARD", "TEAMS_SAY", "TOPIC",
+    "alert_digest", "enqueue_fanout", "incident_changed", "itsm_changed", "link_added", "push_to_itsm",
+    "refresh_card", "say", "topic", "wants_request", "war_room_chats",
+]
 
 #: Links that get a bookmark in the war room and a place on the card, with the bookmark's title.
 BOOKMARKED: dict[LinkKind, str] = {LinkKind.XURRENT_REQUEST: "ITSM request", LinkKind.BRIDGE: "Join bridge"}
@@ -44,26 +64,58 @@ def wants_request(incident: Incident, svc: ServiceSettings, settings: Settings) 
 
 
 async def enqueue_fanout(tx: Tx, incident: Incident, svc: ServiceSettings, settings: Settings) -> None:
-    if settings.slack.enabled:
+    if settings.slack.enabled and svc.chat != "teams":
         await tx.outbox.enqueue(CREATE_CHANNEL, incident_id=incident.id)
+    if settings.teams.enabled and svc.chat != "slack":
+        await tx.outbox.enqueue(TEAMS_CREATE_ROOM, incident_id=incident.id)
     if wants_request(incident, svc, settings):
         await tx.outbox.enqueue(CREATE_REQUEST, incident_id=incident.id, ordering_key=f"itsm:{incident.id}")
     if svc.bridge != "none":
         await tx.outbox.enqueue(CREATE_BRIDGE, {"provider": svc.bridge}, incident_id=incident.id)
+    await ai_schedule.start_summaries(tx, incident, settings)
+
+
+async def war_room_chats(tx: Tx, incident_id: int) -> set[str]:
+    """Where the incident's war room is: "slack", "teams" or both — from its links and the jobs that create them
+    (empty for an incident that has none, e.g. one declared before Teams support)."""
+    links = await tx.links.all(incident_id)
+    chats = {"slack"} if LinkKind.SLACK_CHANNEL in links else set()
+    if LinkKind.TEAMS_CHANNEL in links:
+        chats.add("teams")
+    if len(chats) < 2:
+        rows = await tx.conn.execute(
+            select(outbox.c.kind)
+            .where(outbox.c.incident_id == incident_id, outbox.c.kind.in_((CREATE_CHANNEL, TEAMS_CREATE_ROOM)))
+            .distinct()
+        )
+        chats.update("slack" if kind == CREATE_CHANNEL else "teams" for (kind,) in rows)
+    return chats
 
 
 async def say(tx: Tx, incident_id: int, text: str, **extra: Any) -> None:
-    """A line in the war room (in order per incident; waits for the channel if it does not exist yet)."""
-    await tx.outbox.enqueue(SAY, {"text": text, **extra}, incident_id=incident_id, ordering_key=f"say:{incident_id}")
+    """A line in the war room (in order per incident; waits for the channel if it does not exist yet) — in Slack
+    unless the war room is in Teams only, and in Teams when it is there."""
+    chats = await war_room_chats(tx, incident_id)
+    if chats != {"teams"}:
+        await tx.outbox.enqueue(SAY, {"text": text, **extra}, incident_id=incident_id, ordering_key=f"say:{incident_id}")
+    if "teams" in chats:
+        await tx.outbox.enqueue(TEAMS_SAY, {"text": text, **extra}, incident_id=incident_id,
+                                ordering_key=f"teams-say:{incident_id}")
 
 
 async def refresh_card(tx: Tx, incident_id: int) -> None:
     """Edit the card in place — coalesced: one pending refresh per incident renders the newest state."""
-    if await tx.links.get(incident_id, LinkKind.SLACK_CARD) is None:
-        return  # the card is rendered from the newest state when it is posted
-    await tx.outbox.enqueue(
-        REFRESH_CARD, incident_id=incident_id, ordering_key=f"card:{incident_id}", dedup_key=f"card:{incident_id}"
-    )
+    links = await tx.links.all(incident_id)
+    # a card not yet posted is rendered from the newest state when it is
+    if LinkKind.SLACK_CARD in links:
+        await tx.outbox.enqueue(
+            REFRESH_CARD, incident_id=incident_id, ordering_key=f"card:{incident_id}", dedup_key=f"card:{incident_id}"
+        )
+    if LinkKind.TEAMS_CARD in links:
+        await tx.outbox.enqueue(
+            TEAMS_REFRESH_CARD, incident_id=incident_id, ordering_key=f"teams-card:{incident_id}",
+            dedup_key=f"teams-card:{incident_id}",
+        )
 
 
 async def link_added(tx: Tx, incident_id: int, kind: LinkKind) -> None:
@@ -75,10 +127,17 @@ async def link_added(tx: Tx, incident_id: int, kind: LinkKind) -> None:
 
 async def alert_digest(tx: Tx, incident_id: int, *, delay: float = 0.0) -> None:
     """Tell the war room which of its alerts fired or resolved — one line per burst, however many alerts."""
-    await tx.outbox.enqueue(
-        ALERT_DIGEST, incident_id=incident_id, ordering_key=f"say:{incident_id}",
-        dedup_key=f"digest:{incident_id}", delay=delay,
-    )
+    chats = await war_room_chats(tx, incident_id)
+    if chats != {"teams"}:
+        await tx.outbox.enqueue(
+            ALERT_DIGEST, incident_id=incident_id, ordering_key=f"say:{incident_id}",
+            dedup_key=f"digest:{incident_id}", delay=delay,
+        )
+    if "teams" in chats:
+        await tx.outbox.enqueue(
+            TEAMS_ALERT_DIGEST, incident_id=incident_id, ordering_key=f"teams-say:{incident_id}",
+            dedup_key=f"teams-digest:{incident_id}", delay=delay,
+        )
 
 
 async def push_to_itsm(tx: Tx, incident: Incident, settings: Settings) -> None:
@@ -107,6 +166,7 @@ async def incident_changed(tx: Tx, incident: Incident, fields: set[str], setting
         await topic(tx, incident.id)
     if not from_itsm:
         await push_to_itsm(tx, incident, settings)
+    await ai_schedule.changed(tx, incident, fields)
 
 
 async def itsm_changed(tx: Tx, incident: Incident, fields: set[str], lines: list[str]) -> None:
@@ -117,3 +177,4 @@ async def itsm_changed(tx: Tx, incident: Incident, fields: set[str], lines: list
         await topic(tx, incident.id)
     for line in lines:
         await say(tx, incident.id, line)
+    await ai_schedule.changed(tx, incident, fields)

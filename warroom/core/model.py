@@ -45,6 +45,8 @@ class LinkKind(StrEnum):
     TEAMS_CHANNEL = "teams_channel"
     #: The incident's Adaptive Card in the Teams war room (its conversation and activity id).
     TEAMS_CARD = "teams_card"
+    #: The postmortem draft (its capability URL on this server).
+    POSTMORTEM = "postmortem"
 
 
 @dataclass(frozen=True, slots=True)

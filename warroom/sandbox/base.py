@@ -136,8 +136,9 @@ class Emulator:
                     transport.close()
                 raise asyncio.CancelledError
             elif fault.kind == "ratelimit":
-                call.status = 429
-                return self.rate_limited(fault.retry_after)
+                limited = self.rate_limited(fault.retry_after)
+                call.status = limited.status
+                return limited
             elif fault.kind == "after":
                 await handler(request)
                 call.status = fault.status

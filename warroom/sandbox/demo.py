@@ -12,9 +12,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from warroom.bot import blocks as blocks_mod
 from warroom.bot.blocks import card_facts
 from warroom.core.model import LinkKind
 
+from . import ai_demo
 from .harness import Harness, alertmanager_payload
 from .world import Latencies
 
@@ -26,10 +28,14 @@ def _say(text: str = "") -> None:
     print(text, flush=True)
 
 
-async def run_demo(*, verbose: bool = False, timeout: float = 30.0) -> int:
+async def run_demo(*, verbose: bool = False, timeout: float = 30.0, chat: str = "slack") -> int:
+    if chat == "teams":
+        from .teams.demo import run_teams_demo
+
+        return await run_teams_demo(timeout=timeout)
     with tempfile.TemporaryDirectory(prefix="warroom-demo-") as tmp:
         db = Path(tmp) / "warroom.db"
-        harness = await Harness.start(f"sqlite+aiosqlite:///{db}", latencies=DEMO_LATENCIES)
+        harness = await Harness.start(f"sqlite+aiosqlite:///{db}", latencies=DEMO_LATENCIES, tweak=ai_demo.automatic)
         try:
             return await _story(harness, timeout)
         finally:
@@ -105,7 +111,13 @@ async def _story(h: Harness, timeout: float) -> int:
     _say()
     if not ok:
         return 1
+    if not await ai_demo.ai_story(h, incident_id, _say):
+        return 1
+    _say()
     if not await _sync_story(h, incident_id):
+        return 1
+    _say()
+    if not await ai_demo.postmortem_story(h, incident_id, _say):
         return 1
     _say()
     _say("demo complete: one alert became a major incident with a war room, a linked Xurrent request and a bridge,")
@@ -131,7 +143,7 @@ async def _sync_story(h: Harness, incident_id: int) -> bool:
         async with store.read() as tx:
             inc = await tx.incidents.get(incident_id)
         assert inc is not None
-        return f"incident {inc.status.value}, {inc.priority}, assignee {inc.assignee}"
+        return f"incident {inc.ref} {inc.status.value}, {inc.priority}, assignee {inc.assignee}"
 
     def request_line() -> str:
         r = xurrent.requests[rid]
@@ -156,18 +168,32 @@ async def _sync_story(h: Harness, incident_id: int) -> bool:
         _say(f"   war room: {line}")
     _say(f"   → {await incident_line()}")
     _say()
-    _say("6. A responder changes the incident in warroom (priority P2, a note, then resolves it):")
+    _say("6. Responders act from Slack — each a signed Slack request into the real slack-bolt app — and every action")
+    _say("   lands on both records (the incident, and the Xurrent request through the sync):")
     calls = len(xurrent.calls)
-    await h.runtime.incidents.change(incident_id, actor="ana@example.com", priority="P2")
-    await h.runtime.incidents.add_note(incident_id, "Rolled back checkout deploy 2026.11.22-3; error rate normal", actor="ana@example.com")
-    await _settle(h)
-    _say(f"   → {request_line()}")
-    await h.runtime.incidents.resolve(incident_id, actor="ana@example.com")
-    await _settle(h)
-    _say(f"   → {request_line()}")
+    slack = h.world.slack
+    ana, ben = slack.add_user("ana@example.com", "Ana Ops"), slack.add_user("ben@example.com", "Ben Backend")
+    room = channel["id"]
+    steps: list[tuple[str, Any]] = [
+        ("ben clicks Acknowledge on the card", lambda: h.slack.click(blocks_mod.ACK, str(incident_id), user=ben, channel=room)),
+        ("/incident role commander me  (ana)", lambda: h.slack.command("role commander me", user=ana, channel=room)),
+        ("/incident note Rolled back deploy 2026.11.22-3  (ben)",
+         lambda: h.slack.command("note Rolled back checkout deploy 2026.11.22-3; error rate normal", user=ben, channel=room)),
+        ("/incident priority P2  (ana, the commander)", lambda: h.slack.command("priority P2", user=ana, channel=room)),
+        ("/incident resolve  (ana)", lambda: h.slack.command("resolve", user=ana, channel=room)),
+    ]
+    for label, send in steps:
+        answer = await send()
+        await _settle(h)
+        reply = (answer.json().get("text") if answer.content and answer.headers.get("content-type", "").startswith(
+            "application/json") else "") or "(answered in the war room)"
+        _say(f"   {label}")
+        _say(f"      Slack answer: {reply}")
+        _say(f"      → {await incident_line()}")
+        _say(f"      → {request_line()}")
     writes = [c.op for c in xurrent.calls[calls:] if c.method in ("PATCH", "POST")]
-    _say(f"   Xurrent writes for these three changes: {len(writes)} ({', '.join(writes)}); the webhooks echoing them")
-    _say("   back changed nothing (echo suppression).")
+    _say(f"   Xurrent writes for these five actions: {len(writes)} ({', '.join(writes)}); the webhooks echoing them")
+    _say("   back were recognised as warroom's own and read nothing (echo suppression).")
     final = xurrent.requests[rid]
     async with store.read() as tx:
         inc = await tx.incidents.get(incident_id)

@@ -4,14 +4,11 @@ benchmarks all drive it over HTTP, exactly as Alertmanager and Slack would."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 from aiohttp import web
@@ -22,6 +19,7 @@ from warroom.web.alert_sources import labels_fingerprint
 from warroom.web.app import RUNTIME, Runtime, create_app
 
 from .base import bound_port
+from .slack_driver import SlackDriver
 from .world import INTAKE_TOKEN, SLACK_SIGNING_SECRET, Latencies, World
 
 
@@ -96,36 +94,31 @@ class Harness:
     async def post_alerts(self, payload: dict[str, Any], source: str = "alertmanager", token: str = INTAKE_TOKEN) -> httpx.Response:
         return await self.http.post(f"/alerts/{source}", json=payload, headers={"Authorization": f"Bearer {token}"})
 
+    @property
+    def slack(self) -> SlackDriver:
+        """Slack's side: signed commands, clicks, form submissions, shortcuts and events."""
+        return SlackDriver(self.http, SLACK_SIGNING_SECRET, self.settings.slack.command,
+                           f"{self.world.slack.base_url}/response")
+
     async def slack_command(self, text: str, *, user: str = "U0ANA", channel: str = "C0GENERAL", secret: str = SLACK_SIGNING_SECRET,
                             timestamp: int | None = None) -> httpx.Response:
-        body = urlencode(
-            {
-                "token": "legacy", "team_id": "T0SANDBOX", "team_domain": "sandbox", "channel_id": channel,
-                "channel_name": "general", "user_id": user, "user_name": "ana", "command": f"/{self.settings.slack.command}",
-                "text": text, "api_app_id": "A0WARROOM", "response_url": f"{self.world.slack.base_url}/response",
-                "trigger_id": "1.2.3",
-            }
-        )
-        return await self.http.post("/slack/events", content=body, headers=slack_headers(body, secret, timestamp))
+        return await self.slack.command(text, user=user, channel=channel, secret=secret, timestamp=timestamp)
 
     async def wait_complete(self, incident_id: int, timeout: float = 30.0) -> list[str]:
         """Wait until the incident's war room is complete; returns what is still missing on timeout ([] if done)."""
         deadline = time.monotonic() + timeout
-        gaps = await war_room_gaps(self.runtime.store, incident_id, self.settings)
+        gaps = await self.gaps(incident_id)
         while gaps and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
-            gaps = await war_room_gaps(self.runtime.store, incident_id, self.settings)
+            gaps = await self.gaps(incident_id)
         return gaps
 
+    async def gaps(self, incident_id: int) -> list[str]:
+        """What the incident's war room (Slack, Teams, request, bridge) still lacks."""
+        from warroom.bot.teams_fanout import teams_gaps
 
-def slack_headers(body: str, secret: str, timestamp: int | None = None) -> dict[str, str]:
-    ts = str(int(time.time()) if timestamp is None else timestamp)
-    digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
-    return {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": f"v0={digest}",
-    }
+        store = self.runtime.store
+        return [*await war_room_gaps(store, incident_id, self.settings), *await teams_gaps(store, incident_id, self.settings)]
 
 
 def alertmanager_payload(

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .base import EmulatorConfig
+from .llm import LlmEmulator
 from .slack import SlackEmulator
+from .teams.world import TeamsWorld
 from .webex import WebexEmulator
 from .xurrent import XurrentEmulator
 from .xurrent.delivery import DeliveryConfig
@@ -19,6 +21,8 @@ XURRENT_SECRET = "sandbox-secret"
 ZOOM_SECRET = "zoom-secret"
 WEBEX_TOKEN = "webex-sandbox-token"
 INTAKE_TOKEN = "sandbox-intake-token"
+LLM_KEY = "sk-sandbox-key"
+LLM_MODEL = "sandbox-model"
 
 #: The demo organisation: name → email. Everyone is in Slack; all but the last are people in Xurrent.
 PEOPLE = {
@@ -38,6 +42,8 @@ class Latencies:
     xurrent: float = 0.0
     zoom: float = 0.0
     webex: float = 0.0
+    #: Microsoft Graph and the Bot Connector.
+    teams: float = 0.0
 
 
 @dataclass
@@ -49,6 +55,10 @@ class World:
     service_instances: dict[str, int] = field(default_factory=dict)
     #: email → Xurrent person id, for acting as someone on the service desk.
     xurrent_people: dict[str, int] = field(default_factory=dict)
+    #: Microsoft Teams: the tenant, Graph and the Bot Connector (Teams is off in settings_data unless enabled).
+    teams: TeamsWorld = field(default_factory=TeamsWorld.new)
+    #: An OpenAI-compatible model endpoint (the AI responder uses it when ai.enabled is set).
+    llm: LlmEmulator = field(default_factory=lambda: LlmEmulator(api_keys=(LLM_KEY,), models=(LLM_MODEL,)))
 
     @classmethod
     async def start(cls, latencies: Latencies | None = None, *, rate_limits: bool = True) -> World:
@@ -65,6 +75,7 @@ class World:
                                     webhook_delivery=DeliveryConfig(retry_scale=0.01, max_attempts=4)),
             zoom=ZoomEmulator(cfg(lat.zoom), client_secret=ZOOM_SECRET),
             webex=WebexEmulator(cfg(lat.webex), token=WEBEX_TOKEN),
+            teams=TeamsWorld.new(cfg(lat.teams), cfg(lat.teams)),
         )
         for emulator in (world.slack, world.xurrent, world.zoom, world.webex):
             await emulator.start()
@@ -75,11 +86,15 @@ class World:
         team = world.xurrent.add_team("Operations")
         for service in ("checkout-api", "payments"):
             world.service_instances[service] = world.xurrent.add_service_instance(f"{service} (production)", team_id=team)
+        await world.teams.start(PEOPLE, ("checkout-api", "payments"))
+        await world.llm.start()
         return world
 
     async def stop(self) -> None:
         for emulator in (self.slack, self.xurrent, self.zoom, self.webex):
             await emulator.stop()
+        await self.teams.stop()
+        await self.llm.stop()
 
     def settings_data(self, database_url: str, *, port: int = 0) -> dict[str, Any]:
         """Configuration (as the YAML file would hold it, secrets included for the sandbox) for this world."""
@@ -109,7 +124,14 @@ class World:
                 "client_secret": ZOOM_SECRET,
             },
             "webex": {"api_url": f"{self.webex.base_url}/v1", "token": WEBEX_TOKEN},
-            "intake": {"digest_seconds": 0.05, "alertmanager_token": INTAKE_TOKEN, "grafana_token": INTAKE_TOKEN, "generic_token": INTAKE_TOKEN},
+            "teams": self.teams.settings(),
+            "intake": {"digest_seconds": 0.05, "alertmanager_token": INTAKE_TOKEN, "grafana_token": INTAKE_TOKEN, "generic_token": INTAKE_TOKEN,
+                       "changes_token": INTAKE_TOKEN},
+            # the model is off (the deterministic engine answers) unless a test or the demo sets ai.enabled; the AI
+            # responder speaks only when asked (tests count the war room's lines and the request's notes) unless a
+            # test or the demo turns its automatic status updates and postmortems on (ai_demo.automatic)
+            "ai": {"base_url": f"{self.llm.base_url}/v1", "model": LLM_MODEL, "api_key": LLM_KEY, "timeout": 5.0,
+                   "max_retries": 0, "auto_summaries": False, "postmortem_on_resolve": False},
             "services": [
                 {
                     "name": "checkout-api",
@@ -125,6 +147,7 @@ class World:
                         "severity_threshold": "P2",
                     },
                     "bridge": "zoom",
+                    "teams": {"team_id": self.teams.team_ids["checkout-api"]},
                 },
                 {
                     "name": "payments",
@@ -136,6 +159,7 @@ class World:
                         "default_impact": "medium",
                     },
                     "bridge": "webex",
+                    "teams": {"team_id": self.teams.team_ids["payments"]},
                 },
             ],
         }

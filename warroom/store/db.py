@@ -9,6 +9,7 @@ serialised by an in-process lock and run ``BEGIN IMMEDIATE``; on PostgreSQL rows
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -83,11 +84,49 @@ class Tx:
             await self.conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": name})
 
 
+class WriteTurns:
+    """SQLite's one writer at a time, as an asyncio lock with two queues: waiting foreground transactions (requests
+    people wait on) get the next turn before waiting background ones (workers, timers); FIFO within each."""
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._waiting: tuple[deque[asyncio.Future[None]], deque[asyncio.Future[None]]] = (deque(), deque())
+
+    @asynccontextmanager
+    async def turn(self, *, background: bool) -> AsyncIterator[None]:
+        if self._busy or any(self._waiting):
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiting[1 if background else 0].append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self._release()  # granted, then cancelled before it could run: pass the turn on
+                else:
+                    self._waiting[1 if background else 0].remove(waiter)
+                raise
+        else:
+            self._busy = True
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        for queue in self._waiting:
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)  # the turn passes straight to it: still busy
+                    return
+        self._busy = False
+
+
 class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        self._write_lock = WriteTurns() if self.dialect == "sqlite" else None
         #: Set after a transaction that enqueued jobs or timers commits: wakes the in-process workers.
         self.wakeup = asyncio.Event()
 
@@ -96,10 +135,14 @@ class Store:
         return cls(make_engine(url, **kwargs))
 
     @asynccontextmanager
-    async def tx(self) -> AsyncIterator[Tx]:
-        """A write transaction: commits when the block ends, rolls back on any exception."""
+    async def tx(self, *, background: bool = False) -> AsyncIterator[Tx]:
+        """A write transaction: commits when the block ends, rolls back on any exception.
+
+        ``background``: the outbox workers' and timers' own bookkeeping. On SQLite, where writes take turns, a
+        person waiting for an answer (a command, a click, an alert) goes before background work that is waiting.
+        """
         if self._write_lock is not None:
-            async with self._write_lock:
+            async with self._write_lock.turn(background=background):
                 async with self._begin(write=True) as tx:
                     yield tx
         else:

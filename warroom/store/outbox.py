@@ -276,7 +276,7 @@ class OutboxWorker:
             if free > 0:
                 self.store.wakeup.clear()
                 try:
-                    async with self.store.tx() as tx:
+                    async with self.store.tx(background=True) as tx:
                         jobs = await tx.outbox.claim(free, self.lease)
                 except Exception:  # a database hiccup must not kill the worker
                     log.exception("claiming outbox jobs failed")
@@ -316,7 +316,7 @@ class OutboxWorker:
         while True:
             await asyncio.sleep(self.lease / 3)
             try:
-                async with self.store.tx() as tx:
+                async with self.store.tx(background=True) as tx:
                     await tx.outbox.renew(job, self.lease)
             except LostLease:
                 return
@@ -335,7 +335,7 @@ class OutboxWorker:
             if self.before_commit is not None:
                 await self.before_commit(job)
             heartbeat.cancel()
-            async with self.store.tx() as tx:
+            async with self.store.tx(background=True) as tx:
                 if commit is not None:
                     await commit(tx)
                 await tx.outbox.finish(job)
@@ -364,7 +364,7 @@ class OutboxWorker:
             level = logging.DEBUG if isinstance(exc, NotReady) else logging.WARNING
             log.log(level, "job %s (%s) attempt %s failed, retrying in %.1fs: %s", job.id, job.kind, job.attempts, delay, reason)
             try:
-                async with self.store.tx() as tx:
+                async with self.store.tx(background=True) as tx:
                     await tx.outbox.retry_later(job, delay, reason)
             except LostLease:
                 return "lost"
@@ -373,7 +373,7 @@ class OutboxWorker:
             log.error("job %s (%s) failed", job.id, job.kind, exc_info=exc)
         log.error("job %s (%s) is dead after %s attempts: %s", job.id, job.kind, job.attempts, reason)
         try:
-            async with self.store.tx() as tx:
+            async with self.store.tx(background=True) as tx:
                 await tx.outbox.bury(job, reason)
                 if self.on_dead is not None:
                     await self.on_dead(tx, job, reason)

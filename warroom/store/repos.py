@@ -299,9 +299,12 @@ class TimelineRepo:
         return {int(d["itsm_note_id"]) for (d,) in rows if d and d.get("itsm_note_id")}
 
     async def notes_to_push(self, incident_id: int) -> list[dict[str, Any]]:
-        """The incident's own notes not yet on the linked request, oldest first."""
+        """The incident's own notes (and role changes, which the request gets as notes) not yet on the linked
+        request, oldest first."""
         rows = await self.conn.execute(
-            select(timeline).where(timeline.c.incident_id == incident_id, timeline.c.kind == "note").order_by(timeline.c.id)
+            select(timeline)
+            .where(timeline.c.incident_id == incident_id, timeline.c.kind.in_(("note", "role")))
+            .order_by(timeline.c.id)
         )
         return [
             dict(r) for r in rows.mappings()

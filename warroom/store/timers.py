@@ -116,7 +116,7 @@ class TimerRunner:
             self._task = None
 
     async def tick(self) -> int:
-        async with self.store.tx() as tx:
+        async with self.store.tx(background=True) as tx:
             return await tx.timers.fire_due()
 
     async def _loop(self) -> None:

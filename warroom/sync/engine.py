@@ -30,6 +30,7 @@ from warroom.store.db import Store, Tx
 from warroom.store.outbox import Commit, Handler, Job
 
 from .escalation import service_for_request, should_escalate
+from .mapping import COMPLETION_REASON
 from .plan import Codec, Shadow, plan_pull, plan_push, priority_from_impact, request_patch, request_values
 
 log = logging.getLogger("warroom.sync")
@@ -269,7 +270,8 @@ class SyncEngine:
         writes, new_shadow = plan_push(ours, shadow, self._codec(svc, member_ids))
         request: dict[str, Any] | None = None
         if writes:
-            request = await self.itsm.update_request(request_id, request_patch(writes, member_ids))
+            reason = "duplicate" if incident.merged_into is not None else COMPLETION_REASON
+            request = await self.itsm.update_request(request_id, request_patch(writes, member_ids, reason))
         pushed_notes: list[tuple[int, int]] = []
         if svc.itsm.note_sync:
             async with self.store.read() as tx:

@@ -221,8 +221,11 @@ def request_values(request: Mapping[str, Any], member_email: Callable[[int], str
     }
 
 
-def request_patch(writes: Mapping[str, Any], member_ids: Mapping[str, int | None]) -> dict[str, Any]:
-    """Turn planned writes into a PATCH body in Xurrent's names."""
+def request_patch(
+    writes: Mapping[str, Any], member_ids: Mapping[str, int | None], completion_reason: str = COMPLETION_REASON
+) -> dict[str, Any]:
+    """Turn planned writes into a PATCH body in Xurrent's names. Completing carries the seed's "Solved", or
+    "duplicate" for an incident merged into another."""
     body: dict[str, Any] = {}
     for name, value in writes.items():
         if name == "assignee":
@@ -230,7 +233,7 @@ def request_patch(writes: Mapping[str, Any], member_ids: Mapping[str, int | None
         elif name == "status":
             body["status"] = value
             if value == "completed":
-                body["completion_reason"] = COMPLETION_REASON
+                body["completion_reason"] = completion_reason
         else:
             body[FIELDS[name]] = value
     return body

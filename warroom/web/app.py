@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -14,9 +14,19 @@ from sqlalchemy import text
 from warroom.adapters.errors import AdapterError
 from warroom.adapters.ports import BridgePort, ChatPort, ItsmPort
 from warroom.bot import jobs
+from warroom.bot.ai_jobs import AiJobs
 from warroom.bot.fanout import FanOut
 from warroom.bot.incidents import IncidentService
-from warroom.core.jobs import RECONCILE
+from warroom.bot.notify import Notify
+from warroom.core.jobs import (
+    AI_ANSWER,
+    AI_NOTIFY,
+    AI_POST,
+    AI_SUMMARY,
+    PAGE_NOTIFY,
+    RECONCILE,
+    STAKEHOLDER_NOTIFY,
+)
 from warroom.core.model import Incident, LinkKind
 from warroom.settings import ServiceSettings, Settings
 from warroom.store.db import Store, Tx
@@ -25,8 +35,12 @@ from warroom.store.timers import TimerRunner
 from warroom.sync.engine import EscalationRefused, SyncEngine
 from warroom.sync.link import LinkEngine
 
-from . import intake, itsm_webhook
+from . import changes, intake, itsm_webhook, postmortems
 from .metrics import Metrics
+
+if TYPE_CHECKING:
+    from warroom.adapters.teams_connector import BotConnector
+    from warroom.adapters.teams_graph import TeamsGraph
 
 log = logging.getLogger("warroom.web")
 
@@ -39,6 +53,9 @@ class Ports:
     itsm: ItsmPort | None = None
     bridges: dict[str, BridgePort] = field(default_factory=dict)
     closers: list[Any] = field(default_factory=list)
+    #: Microsoft Teams' outbound side (Graph: rooms, people, meetings; the Bot Connector: posts and card edits).
+    teams_graph: TeamsGraph | None = None
+    teams_connector: BotConnector | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Ports:
@@ -68,6 +85,15 @@ class Ports:
 
             ports.bridges["webex"] = webex = WebexBridge.from_settings(settings.webex)
             ports.closers.append(webex)
+        if settings.teams.enabled:
+            from warroom.adapters.teams_connector import BotConnector
+            from warroom.adapters.teams_graph import TeamsGraph, TeamsMeetings
+
+            ports.teams_graph = graph = TeamsGraph.from_settings(settings.teams)
+            ports.teams_connector = connector = BotConnector.from_settings(settings.teams)
+            ports.closers.extend([graph, connector])
+            if "teams" in uses:
+                ports.bridges["teams"] = TeamsMeetings(graph, settings.teams.meeting_organizer)
         return ports
 
     async def aclose(self) -> None:
@@ -87,6 +113,8 @@ class Runtime:
     worker: OutboxWorker
     timers: TimerRunner
     sync: SyncEngine | None = None
+    #: The AI responder's jobs (its assistant: summaries, answers, causes, postmortems).
+    ai: AiJobs | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, store: Store | None = None, ports: Ports | None = None) -> Runtime:
@@ -94,6 +122,12 @@ class Runtime:
         ports = ports or Ports.from_settings(settings)
         metrics = Metrics()
         handlers = FanOut(settings, store, ports.chat, ports.bridges).handlers()
+        if ports.chat is not None:
+            handlers.update(Notify(settings, store, ports.chat).handlers())
+        if ports.teams_graph is not None and ports.teams_connector is not None:
+            from warroom.bot.teams_fanout import TeamsFanOut
+
+            handlers.update(TeamsFanOut(settings, store, ports.teams_graph, ports.teams_connector).handlers())
         sync: SyncEngine | None = None
         if ports.itsm is not None:
             handlers.update(LinkEngine(settings, store, ports.itsm, on_linked=jobs.link_added).handlers())
@@ -103,6 +137,9 @@ class Runtime:
 
             sync = SyncEngine(settings, store, ports.itsm, on_changed=jobs.itsm_changed, on_declared=declared)
             handlers.update(sync.handlers())
+        ai = AiJobs.build(settings, store, metrics.registry, chat=ports.chat, itsm=ports.itsm)
+        handlers.update(ai.handlers())
+        ports.closers.append(ai)
         w = settings.worker
 
         async def on_dead(tx: Tx, job: Job, reason: str) -> None:
@@ -120,7 +157,8 @@ class Runtime:
             on_dead=on_dead,
             observe=metrics.observe_job,
         )
-        return cls(settings, store, ports, metrics, IncidentService(settings, store), worker, TimerRunner(store), sync)
+        return cls(settings, store, ports, metrics, IncidentService(settings, store), worker, TimerRunner(store), sync,
+                   ai)
 
     async def start(self, *, workers: bool = True) -> None:
         if self.settings.database.auto_migrate or self.store.dialect == "sqlite":
@@ -157,6 +195,17 @@ _WHAT = {
     jobs.REFRESH_CARD: "update the incident card",
     jobs.PUSH_REQUEST: "write the incident's changes to the linked Xurrent request",
     jobs.PULL_REQUEST: "read the linked Xurrent request's changes",
+    jobs.TEAMS_CREATE_ROOM: "open the Teams war room",
+    jobs.TEAMS_ADD_MEMBERS: "add the responders to the Teams war room",
+    jobs.TEAMS_POST_CARD: "post the incident card in Teams",
+    jobs.TEAMS_REFRESH_CARD: "update the incident card in Teams",
+    jobs.TEAMS_ARCHIVE: "archive the Teams war room",
+    PAGE_NOTIFY: "reach the paged responders",
+    STAKEHOLDER_NOTIFY: "reach a stakeholder",
+    AI_ANSWER: "prepare the AI responder's answer",
+    AI_SUMMARY: "prepare the status update",
+    AI_POST: "post the AI responder's answer",
+    AI_NOTIFY: "send the status update to a stakeholder",
 }
 
 
@@ -169,7 +218,7 @@ async def report_dead_job(tx: Tx, job: Job, reason: str) -> None:
     text = (f"warroom could not {what}: {reason.rstrip('.')}. Fix the cause, then run "
             f"`warroom {command} retry {job.incident_id}`.")
     await tx.timeline.add(job.incident_id, "job_failed", text, data={"job": job.id, "kind": job.kind})
-    if job.kind not in (jobs.SAY, jobs.CREATE_CHANNEL):
+    if job.kind not in (jobs.SAY, jobs.CREATE_CHANNEL, jobs.TEAMS_SAY, jobs.TEAMS_CREATE_ROOM):
         # said once the war room exists, if it does not yet
         await jobs.say(tx, job.incident_id, f"⚠️ {text}")
 
@@ -189,31 +238,31 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, workers: b
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
 
+    escalate = None
+    if rt.sync is not None:
+        sync = rt.sync
+
+        async def escalate(request_id: int, actor: str) -> str:
+            async with rt.store.read() as tx:
+                link = await tx.links.find(LinkKind.XURRENT_REQUEST, str(request_id))
+            if link is not None:
+                return f"Xurrent request #{request_id} is already linked to INC-{link.incident_id}."
+            try:
+                commit = await sync.escalation(request_id, actor=actor, asked=True)
+            except EscalationRefused as exc:
+                return str(exc)
+            except AdapterError as exc:
+                return f"Xurrent request #{request_id} could not be read: {exc.reason}"
+            if commit is None:
+                return f"Xurrent request #{request_id} was created by warroom; it belongs to its incident already."
+            async with rt.store.tx() as tx:
+                await commit(tx)
+                link = await tx.links.find(LinkKind.XURRENT_REQUEST, str(request_id))
+            assert link is not None
+            return f"INC-{link.incident_id} declared from Xurrent request #{request_id}; its war room is being opened."
+
     if settings.slack.enabled and rt.ports.chat is not None:
         from warroom.bot.slack_app import create_slack_app
-
-        escalate = None
-        if rt.sync is not None:
-            sync = rt.sync
-
-            async def escalate(request_id: int, actor: str) -> str:
-                async with rt.store.read() as tx:
-                    link = await tx.links.find(LinkKind.XURRENT_REQUEST, str(request_id))
-                if link is not None:
-                    return f"Xurrent request #{request_id} is already linked to INC-{link.incident_id}."
-                try:
-                    commit = await sync.escalation(request_id, actor=actor, asked=True)
-                except EscalationRefused as exc:
-                    return str(exc)
-                except AdapterError as exc:
-                    return f"Xurrent request #{request_id} could not be read: {exc.reason}"
-                if commit is None:
-                    return f"Xurrent request #{request_id} was created by warroom; it belongs to its incident already."
-                async with rt.store.tx() as tx:
-                    await commit(tx)
-                    link = await tx.links.find(LinkKind.XURRENT_REQUEST, str(request_id))
-                assert link is not None
-                return f"INC-{link.incident_id} declared from Xurrent request #{request_id}; its war room is being opened."
 
         bolt = create_slack_app(settings, rt.incidents, rt.ports.chat.client, escalate)  # type: ignore[attr-defined]
 
@@ -223,7 +272,19 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, workers: b
 
         app.router.add_post("/slack/events", slack_events)
 
+    if settings.teams.enabled:
+        from warroom.bot import teams_app
+
+        # replies carry the same Bot Connector token as the outbound side's posts
+        bot_token = rt.ports.teams_connector.token.cache.get if rt.ports.teams_connector is not None else None
+        endpoint = teams_app.create_teams_endpoint(
+            settings, rt.incidents, rt.store, connector_token=bot_token, escalate=escalate
+        )
+        teams_app.mount(app, endpoint)
+
     intake.mount(app, rt)
+    changes.mount(app, rt)
+    postmortems.mount(app, rt)
     if rt.sync is not None:
         itsm_webhook.mount(app, rt)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -41,7 +42,7 @@ def mount(app: web.Application, rt: Runtime) -> None:
         headers = {"WWW-Authenticate": 'Bearer realm="warroom"'} if status == 401 else None
         return web.json_response({"error": reason}, status=status, headers=headers)
 
-    def endpoint(source: str) -> web.RequestHandler:  # type: ignore[type-arg]
+    def endpoint(source: str) -> Callable[[web.Request], Awaitable[web.Response]]:
         parse = SOURCES[source]
 
         async def handle(request: web.Request) -> web.Response:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from warroom.adapters.errors import AdapterError
 from warroom.core.jobs import CONFIRM_WEBHOOK, CONSIDER_REQUEST
 from warroom.core.model import LinkKind
 from warroom.sync.engine import enqueue_pull
@@ -75,6 +76,18 @@ def mount(app: web.Application, rt: Runtime) -> None:
                 return web.json_response({"error": "The webhook.verify message has no callback."}, status=400)
         elif delivery.object_id is None:
             return web.json_response({"error": "The message names no request (object_id)."}, status=400)
+        own = False
+        if delivery.person_id is not None and rt.ports.itsm is not None and delivery.event != "webhook.verify":
+            try:
+                own = delivery.person_id == await rt.ports.itsm.api_person_id()
+            except AdapterError:
+                own = False  # not known now: treat it as anyone's change and read it
+        if own:
+            # the echo of warroom's own write (each audited change has its own delivery, so a desk change made at
+            # the same moment comes with its own person): nothing to read — the write already updated the shadow
+            async with rt.store.tx() as tx:
+                await tx.inbox.remember("xurrent", delivery.jti)
+            return web.json_response({"status": "warroom's own change; nothing to read"}, status=200)
         async with rt.store.tx() as tx:
             link = None
             if delivery.event != "webhook.verify" and delivery.object_id is not None:

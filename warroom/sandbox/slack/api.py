@@ -70,7 +70,7 @@ class SlackWebApi(SlackWorkspace, SlackLimits):
             c
             for c in self.channels.values()
             if self._visible(c)
-            and ("private_channel" if c["is_private"] else "public_channel") in types
+            and ("im" if c.get("is_im") else "private_channel" if c["is_private"] else "public_channel") in types
             and not (exclude_archived and c["is_archived"])
         ]
         page, cursor = _page(chosen, params, "channels", default=100, high=1000)

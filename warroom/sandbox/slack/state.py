@@ -167,10 +167,28 @@ class SlackWorkspace(Emulator):
     def _visible(self, channel: dict[str, Any]) -> bool:
         return not channel["is_private"] or self.bot_user_id in channel["members"]
 
+    def _im(self, user_id: str) -> dict[str, Any]:
+        """The app's direct-message conversation with a person (Slack opens it when a bot posts to a user id)."""
+        im_id = "D" + user_id[1:]
+        channel = self.channels.get(im_id)
+        if channel is None:
+            channel = self._new_channel(f"im-{user_id}", creator=self.bot_user_id, is_private=True)
+            del self.channels[channel["id"]], self.history[channel["id"]]
+            channel.update(id=im_id, members=[self.bot_user_id, user_id], is_im=True)
+            self.channels[im_id] = channel
+            self.history[im_id] = []
+        return channel
+
+    def dms(self, user_id: str) -> list[dict[str, Any]]:
+        """The messages the bot sent a person directly (tests and the demo read them)."""
+        return list(self.history.get("D" + user_id[1:], []))
+
     def _channel(self, params: Params, key: str = "channel") -> dict[str, Any]:
         ref = _str(params, key)
         if ref is None:
             raise _ApiError("channel_not_found")
+        if ref[:1] in ("U", "W") and ref in self.users and key == "channel":
+            return self._im(ref)
         channel = self.channels.get(ref)
         if channel is None:
             channel = next((c for c in self.channels.values() if c["name"] == ref.lstrip("#")), None)

@@ -1,0 +1,327 @@
+"""bench/ai_eval — how good the AI responder's answers are, on scripted incidents with known truth.
+
+Each case in bench/ai_cases/ (YAML) is a whole major incident — alerts, discussion, changes (decoys included),
+the true cause and the facts a good answer states. The evaluation asks, as responders would:
+
+- RCA and a status summary at ``asked_at`` (mid-incident: only what was known by then);
+- the postmortem draft on the whole incident once resolved.
+
+Printed per engine: RCA top-1 and top-3 accuracy (the true cause ranked first / in the first three), the share of
+key facts present in summaries and in postmortems (outside the timeline, which quotes every record), the share of postmortem sections present (with content),
+and how often the model path fell back. The deterministic engine always runs; a real model runs too when
+``WARROOM_AI_EVAL_BASE_URL`` and ``WARROOM_AI_EVAL_MODEL`` are set (``WARROOM_AI_EVAL_API_KEY`` if it needs one).
+
+    python -m bench.ai_eval [--cases DIR] [-v]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import sys
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from warroom.ai import (
+    POSTMORTEM_SECTIONS,
+    AlertFact,
+    Assistant,
+    ChangeFact,
+    EventFact,
+    IncidentContext,
+    LlmClient,
+)
+from warroom.settings import AiSettings
+
+CASES = Path(__file__).with_name("ai_cases")
+GOAL_TOP3 = 0.9
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    category: str
+    ctx: IncidentContext
+    asked_at: datetime
+    causes: tuple[str, ...]
+    summary_facts: tuple[str, ...]
+    postmortem_facts: tuple[str, ...]
+
+
+@dataclass
+class CaseResult:
+    case: str
+    rank: int | None  # 1-based rank of the true cause in the RCA, None when absent
+    top: str
+    summary_hits: list[bool]
+    postmortem_hits: list[bool]
+    sections: int
+    fallbacks: int
+
+
+@dataclass
+class Scores:
+    engine: str
+    results: list[CaseResult] = field(default_factory=list)
+
+    def _share(self, values: list[bool]) -> float:
+        return sum(values) / len(values) if values else 0.0
+
+    @property
+    def top1(self) -> float:
+        return self._share([r.rank == 1 for r in self.results])
+
+    @property
+    def top3(self) -> float:
+        return self._share([r.rank is not None and r.rank <= 3 for r in self.results])
+
+    @property
+    def summary_facts(self) -> float:
+        return self._share([h for r in self.results for h in r.summary_hits])
+
+    @property
+    def postmortem_facts(self) -> float:
+        return self._share([h for r in self.results for h in r.postmortem_hits])
+
+    @property
+    def sections(self) -> float:
+        total = len(self.results) * len(POSTMORTEM_SECTIONS)
+        return sum(r.sections for r in self.results) / total if total else 0.0
+
+    @property
+    def fallbacks(self) -> int:
+        return sum(r.fallbacks for r in self.results)
+
+
+# -- loading ----------------------------------------------------------------------------------------
+def _time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _opt_time(value: Any) -> datetime | None:
+    return None if value in (None, "") else _time(value)
+
+
+def _strs(value: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (value or {}).items()}
+
+
+def load_case(path: Path) -> Case:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    inc = data["incident"]
+    alerts = [
+        AlertFact(
+            id=str(a["id"]),
+            name=a["name"],
+            summary=a.get("summary", ""),
+            service=a.get("service"),
+            severity=a.get("severity"),
+            labels=_strs(a.get("labels")),
+            annotations=_strs(a.get("annotations")),
+            starts_at=_opt_time(a.get("starts_at")),
+            status=a.get("status", "firing"),
+            generator_url=a.get("generator_url"),
+        )
+        for a in data.get("alerts", [])
+    ]
+    events = [
+        EventFact(
+            id=str(e["id"]),
+            at=_time(e["at"]),
+            kind=e["kind"],
+            actor=e.get("actor"),
+            text=str(e["text"]),
+            url=e.get("url"),
+        )
+        for e in data.get("events", [])
+    ]
+    changes = [
+        ChangeFact(
+            id=str(c["id"]),
+            source=c["source"],
+            service=c.get("service"),
+            title=c["title"],
+            at=_time(c["at"]),
+            url=c.get("url"),
+            details=c.get("details", ""),
+        )
+        for c in data.get("changes", [])
+    ]
+    ctx = IncidentContext(
+        ref=inc["ref"],
+        title=inc["title"],
+        status=inc["status"],
+        priority=inc.get("priority"),
+        service=inc["service"],
+        details=inc.get("details", ""),
+        assignee=inc.get("assignee"),
+        created_at=_opt_time(inc.get("created_at")),
+        acknowledged_at=_opt_time(inc.get("acknowledged_at")),
+        resolved_at=_opt_time(inc.get("resolved_at")),
+        roles=_strs(inc.get("roles")),
+        alerts=alerts,
+        events=events,
+        changes=changes,
+        dependencies=[str(d) for d in inc.get("dependencies", [])],
+        links=_strs(inc.get("links")),
+    )
+    truth = data["truth"]
+    return Case(
+        id=data["id"],
+        category=data["category"],
+        ctx=ctx,
+        asked_at=_time(data["asked_at"]),
+        causes=tuple(truth["causes"]),
+        summary_facts=tuple(truth.get("summary_facts", [])),
+        postmortem_facts=tuple(truth.get("postmortem_facts", [])),
+    )
+
+
+def load_cases(folder: Path = CASES) -> list[Case]:
+    return [load_case(p) for p in sorted(folder.glob("*.yaml"))]
+
+
+def as_of(ctx: IncidentContext, at: datetime) -> IncidentContext:
+    """The incident as it stood at ``at``: later alerts, events and changes unseen, status as it was then."""
+    status = "triggered"
+    if ctx.acknowledged_at and ctx.acknowledged_at <= at:
+        status = "acknowledged"
+    if ctx.resolved_at and ctx.resolved_at <= at:
+        status = "resolved"
+    return replace(
+        ctx,
+        status=status,
+        acknowledged_at=ctx.acknowledged_at if ctx.acknowledged_at and ctx.acknowledged_at <= at else None,
+        resolved_at=ctx.resolved_at if ctx.resolved_at and ctx.resolved_at <= at else None,
+        alerts=[a for a in ctx.alerts if a.starts_at is None or a.starts_at <= at],
+        events=[e for e in ctx.events if e.at <= at],
+        changes=[c for c in ctx.changes if c.at <= at],
+    )
+
+
+# -- scoring --------------------------------------------------------------------------------------------
+def has_fact(text: str, fact: str) -> bool:
+    """A fact is present when any of its '|'-separated forms occurs in the text (case-insensitive)."""
+    lowered = text.lower()
+    return any(form.strip().lower() in lowered for form in fact.split("|") if form.strip())
+
+
+def sections_present(markdown: str) -> int:
+    count = 0
+    for name in POSTMORTEM_SECTIONS:
+        match = re.search(rf"^## {re.escape(name)}\n(.*?)(?=^## |\Z)", markdown, re.MULTILINE | re.DOTALL)
+        if match and match.group(1).strip() and match.group(1).strip() != "_Nothing recorded._":
+            count += 1
+    return count
+
+
+def without_timeline(markdown: str) -> str:
+    """The postmortem less its timeline: the timeline quotes every record, so facts are checked elsewhere."""
+    return re.sub(r"^## Timeline\n.*?(?=^## |\Z)", "", markdown, flags=re.MULTILINE | re.DOTALL)
+
+
+async def evaluate(assistant: Assistant, cases: list[Case], engine: str) -> Scores:
+    scores = Scores(engine)
+    for case in cases:
+        then = as_of(case.ctx, case.asked_at)
+        rca = await assistant.rca(then)
+        summary = await assistant.summarize(then, case.asked_at)
+        postmortem = await assistant.postmortem(case.ctx)
+        rank = next((n for n, c in enumerate(rca.causes, 1) if any(c.matches(k) for k in case.causes)), None)
+        summary_text = summary.render_text()
+        scores.results.append(
+            CaseResult(
+                case=case.id,
+                rank=rank,
+                top=rca.causes[0].key if rca.causes else "-",
+                summary_hits=[has_fact(summary_text, f) for f in case.summary_facts],
+                postmortem_hits=[
+                    has_fact(without_timeline(postmortem.markdown), f) for f in case.postmortem_facts
+                ],
+                sections=sections_present(postmortem.markdown),
+                fallbacks=sum(1 for r in (rca, summary, postmortem) if r.engine == "deterministic"),
+            )
+        )
+    return scores
+
+
+def table(all_scores: list[Scores], *, verbose: bool = False, cases: int = 0) -> str:
+    head = (
+        f"{'engine':<28} {'cases':>5} {'RCA top-1':>9} {'RCA top-3':>9} {'summary facts':>13} "
+        f"{'postmortem facts':>16} {'sections':>8} {'fallbacks':>9}"
+    )
+    lines = [head, "-" * len(head)]
+    for s in all_scores:
+        fallbacks = "-" if s.engine == "deterministic" else str(s.fallbacks)
+        lines.append(
+            f"{s.engine:<28} {len(s.results):>5} {s.top1:>9.2f} {s.top3:>9.2f} {s.summary_facts:>13.2f} "
+            f"{s.postmortem_facts:>16.2f} {s.sections:>8.2f} {fallbacks:>9}"
+        )
+    if verbose:
+        for s in all_scores:
+            lines += ["", f"{s.engine}: per case (rank of the true cause; top-ranked; facts missed)"]
+            for r in s.results:
+                missed_s = sum(1 for h in r.summary_hits if not h)
+                missed_p = sum(1 for h in r.postmortem_hits if not h)
+                lines.append(
+                    f"  {r.case:<28} rank {r.rank or '-':>2}  top {r.top:<32} "
+                    f"summary missed {missed_s}  postmortem missed {missed_p}"
+                )
+    return "\n".join(lines)
+
+
+def model_settings() -> AiSettings | None:
+    base_url = os.environ.get("WARROOM_AI_EVAL_BASE_URL")
+    model = os.environ.get("WARROOM_AI_EVAL_MODEL")
+    if not base_url or not model:
+        return None
+    return AiSettings(
+        enabled=True,
+        base_url=base_url,
+        model=model,
+        api_key=os.environ.get("WARROOM_AI_EVAL_API_KEY") or None,
+        timeout=float(os.environ.get("WARROOM_AI_EVAL_TIMEOUT", "90")),
+        incident_token_budget=2_000_000,
+        max_tokens=2000,
+    )
+
+
+async def run(folder: Path, verbose: bool) -> list[Scores]:
+    cases = load_cases(folder)
+    results = [await evaluate(Assistant(AiSettings()), cases, "deterministic")]
+    settings = model_settings()
+    if settings is not None:
+        client = LlmClient(settings)
+        try:
+            results.append(await evaluate(Assistant(settings, client), cases, f"model {settings.model}"))
+        finally:
+            await client.aclose()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--cases", type=Path, default=CASES, help="folder of case files (YAML)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print each case's result")
+    args = parser.parse_args(argv)
+    cases = sorted(args.cases.glob("*.yaml"))
+    if not cases:
+        print(f"No case files (*.yaml) in {args.cases}: point --cases at bench/ai_cases.", file=sys.stderr)
+        return 2
+    scores = asyncio.run(run(args.cases, args.verbose))
+    print(table(scores, verbose=args.verbose))
+    if model_settings() is None:
+        print("\n(no model evaluated: set WARROOM_AI_EVAL_BASE_URL and WARROOM_AI_EVAL_MODEL to add one)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

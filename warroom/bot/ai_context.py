@@ -1,0 +1,340 @@
+"""What the AI responder is told about an incident, read from the database (and the ITSM's RFCs on the service):
+an :class:`warroom.ai.IncidentContext`.
+
+- alerts of the incident; the timeline (notes, war-room discussion, changes of status, priority and roles, the
+  ITSM's notes, paging, the bridge) — warroom's own bookkeeping and the assistant's earlier posts left out;
+- changes near the start: deployment events (``POST /events/changes``) and Xurrent RFCs on the service and on
+  the services it depends on (read through the Xurrent adapter and kept in the changes table, so that they
+  are there next time even when Xurrent is not);
+- roles, assignee, dependencies (``services[].depends_on``) and links (war room, bridge, request, postmortem,
+  the service's bookmarks).
+
+Everything here is untrusted text as far as the assistant is concerned; it fences and neutralises it itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from warroom.adapters.errors import AdapterError
+from warroom.adapters.ports import ItsmPort
+from warroom.ai import AlertFact, ChangeFact, EventFact, IncidentContext
+from warroom.core.model import Incident, Link, LinkKind, Origin, RoleHolder, Status, TimelineEvent
+from warroom.settings import Settings
+from warroom.store.db import Store
+
+log = logging.getLogger("warroom.ai_context")
+
+#: Changes this long before the trouble began are candidates (the ranking decays over a day).
+CHANGES_BEFORE = timedelta(hours=24)
+#: … and changes up to this long after it (rollbacks and fixes belong to the story), at most until it resolved.
+CHANGES_AFTER = timedelta(hours=24)
+#: RFCs read from the ITSM per incident, at most.
+MAX_RFCS = 200
+
+#: Timeline kinds → the assistant's event kinds (see warroom.ai.context.EVENT_KINDS). Kinds not listed keep their
+#: own name; kinds in SKIPPED are warroom's bookkeeping, and the assistant's own posts, which are no evidence.
+_KINDS = {
+    "note": "note",
+    "discussion": "discussion",
+    "declared": "status",
+    "status_changed": "status",
+    "title_changed": "status",
+    "priority_changed": "priority",
+    "role": "role",
+    "assignee_changed": "role",
+    "alert_firing": "alert",
+    "alert_resolved": "alert",
+    "bridge": "bridge",
+}
+SKIPPED = frozenset(
+    {
+        "invited",
+        "itsm_pushed",
+        "job_failed",
+        "sync_skipped",
+        "sync_conflict",
+        "war_room",
+        "summary",
+        "ai_answer",
+        "ai_rca",
+        "postmortem",
+        "task",
+    }
+)
+#: Link kinds → the names the assistant knows them by.
+_LINK_NAMES = {
+    LinkKind.SLACK_CHANNEL: "war_room",
+    LinkKind.TEAMS_CHANNEL: "teams_war_room",
+    LinkKind.BRIDGE: "bridge",
+    LinkKind.XURRENT_REQUEST: "itsm_request",
+    LinkKind.POSTMORTEM: "postmortem",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The incident's records as read from the database."""
+
+    incident: Incident
+    alerts: list[dict[str, Any]]
+    events: list[TimelineEvent]
+    roles: dict[str, RoleHolder]
+    links: dict[LinkKind, Link]
+    changes: list[dict[str, Any]]
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def trouble_started(incident: Incident, alerts: Iterable[Mapping[str, Any]]) -> datetime:
+    """When the trouble began, for finding changes near it: the earliest alert start within 12 hours before the
+    declaration, else the declaration (as :meth:`IncidentContext.started_at` decides)."""
+    cutoff = incident.created_at - timedelta(hours=12)
+    starts = [_utc(a["starts_at"]) for a in alerts if a.get("starts_at") is not None]
+    return min([t for t in starts if t >= cutoff] + [incident.created_at])
+
+
+def change_window(incident: Incident, started: datetime, now: datetime) -> tuple[timedelta, timedelta]:
+    """(before, after) the start that changes are looked for in."""
+    end = incident.resolved_at or now
+    return CHANGES_BEFORE, max(timedelta(0), min(CHANGES_AFTER, end - started))
+
+
+def services_of(incident: Incident, settings: Settings, alerts: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The affected service, the services it depends on, and the services that alerted."""
+    svc = settings.service(incident.service)
+    names = [incident.service, *(svc.depends_on if svc else [])]
+    names += [str(a["service"]) for a in alerts if a.get("service")]
+    return list(dict.fromkeys(names))
+
+
+def _person(actor: str | None, roles: Mapping[str, RoleHolder]) -> str | None:
+    """How the assistant names who did something: a role holder's email for their chat id, a Xurrent person's
+    name; else warroom's own key (``slack:U123``)."""
+    if not actor:
+        return None
+    for holder in roles.values():
+        if holder.chat_user == actor and (holder.email or holder.display):
+            return holder.email or holder.display
+    return actor.removeprefix("xurrent:")
+
+
+def _event(e: TimelineEvent, roles: Mapping[str, RoleHolder]) -> EventFact | None:
+    data = e.data or {}
+    if e.kind in SKIPPED or data.get("postmortem"):
+        return None
+    kind = _KINDS.get(e.kind, e.kind)
+    if e.kind == "note" and data.get("origin") == "itsm":
+        kind = "itsm"
+    return EventFact(id=str(e.id), at=e.at, kind=kind, actor=_person(e.actor, roles), text=e.text)
+
+
+def _alert(row: Mapping[str, Any]) -> AlertFact:
+    return AlertFact(
+        id=str(row["id"]),
+        name=str(row["name"]),
+        summary=str(row.get("summary") or ""),
+        service=row.get("service"),
+        severity=row.get("severity"),
+        labels={str(k): str(v) for k, v in (row.get("labels") or {}).items()},
+        annotations={str(k): str(v) for k, v in (row.get("annotations") or {}).items()},
+        starts_at=row.get("starts_at"),
+        status=str(row.get("status") or "firing"),
+        generator_url=row.get("generator_url"),
+    )
+
+
+def _change(row: Mapping[str, Any]) -> ChangeFact:
+    return ChangeFact(
+        id=str(row["external_id"]),
+        source="itsm-rfc" if row["source"] == "itsm-rfc" else "deploy",
+        service=row.get("service"),
+        title=str(row["title"]),
+        at=row["at"],
+        url=row.get("url"),
+        details=str(row.get("details") or ""),
+    )
+
+
+def build_context(snap: Snapshot, settings: Settings) -> IncidentContext:
+    """The assistant's view of one incident (pure: from what was read)."""
+    inc = snap.incident
+    svc = settings.service(inc.service)
+    links: dict[str, str] = {}
+    if svc is not None:
+        for title, url in svc.slack.bookmarks.items():
+            links[title] = url
+    for kind, name in _LINK_NAMES.items():
+        link = snap.links.get(kind)
+        if link is not None and link.url:
+            links[name] = link.url
+    events = [fact for e in snap.events if (fact := _event(e, snap.roles)) is not None]
+    return IncidentContext(
+        ref=inc.ref,
+        title=inc.title,
+        status=inc.status.value,
+        priority=inc.priority,
+        service=inc.service,
+        # an alert-declared incident's details repeat its alert (which the assistant has): only people's words
+        details=""
+        if inc.origin is Origin.ALERT and inc.details.startswith("Declared from alert")
+        else inc.details,
+        assignee=inc.assignee,
+        created_at=inc.created_at,
+        acknowledged_at=inc.acknowledged_at,
+        resolved_at=inc.resolved_at if inc.status is Status.RESOLVED else None,
+        roles={role: holder.email or holder.display for role, holder in snap.roles.items()},
+        alerts=[_alert(a) for a in snap.alerts],
+        events=events,
+        changes=[_change(c) for c in snap.changes],
+        dependencies=list(svc.depends_on) if svc else [],
+        links=links,
+    )
+
+
+# -- reading ------------------------------------------------------------------------------------------------
+async def snapshot(
+    store: Store, settings: Settings, incident_id: int, *, now: datetime | None = None
+) -> Snapshot | None:
+    """The incident's records, with the changes near its start that the database knows of."""
+    async with store.read() as tx:
+        incident = await tx.incidents.get(incident_id)
+        if incident is None:
+            return None
+        alerts = await tx.alerts.for_incident(incident_id)
+        events = await tx.timeline.for_incident(incident_id)
+        roles = await tx.roles.all(incident_id)
+        links = await tx.links.all(incident_id)
+        started = trouble_started(incident, alerts)
+        before, after = change_window(incident, started, now or tx.now)
+        changes = await tx.records.changes_near(
+            started, before=before, after=after, services=services_of(incident, settings, alerts)
+        )
+    return Snapshot(incident, alerts, events, roles, links, changes)
+
+
+async def load_context(
+    store: Store,
+    settings: Settings,
+    incident_id: int,
+    *,
+    itsm: ItsmPort | None = None,
+    now: datetime | None = None,
+) -> IncidentContext | None:
+    """The incident as the assistant sees it; RFCs on its services are read from the ITSM first (when it is
+    linked and answers in time — a slow or failing ITSM leaves out only what was not stored before)."""
+    snap = await snapshot(store, settings, incident_id, now=now)
+    if snap is None:
+        return None
+    if itsm is not None and await _store_rfcs(store, settings, itsm, snap):
+        snap = await snapshot(store, settings, incident_id, now=now) or snap
+    return build_context(snap, settings)
+
+
+def _instances(settings: Settings, names: Sequence[str]) -> dict[int, str]:
+    """Xurrent service instance id → service, for the configured services among ``names`` linked to Xurrent."""
+    out: dict[int, str] = {}
+    for name in names:
+        svc = settings.service(name)
+        if svc is not None and svc.itsm.enabled and svc.itsm.service_instance_id is not None:
+            out[svc.itsm.service_instance_id] = svc.name
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Rfc:
+    external_id: str
+    title: str
+    at: datetime
+    service: str | None
+    details: str
+    url: str
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return _utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
+async def _store_rfcs(store: Store, settings: Settings, itsm: ItsmPort, snap: Snapshot) -> bool:
+    """Read the RFCs on the incident's services touched since the change window opened, and keep them as
+    changes. True when any was read."""
+    if not settings.xurrent.enabled:
+        return False
+    inc = snap.incident
+    instances = _instances(
+        settings, [inc.service, *(s.depends_on if (s := settings.service(inc.service)) else [])]
+    )
+    if not instances:
+        return False
+    started = trouble_started(inc, snap.alerts)
+    since = (started - CHANGES_BEFORE).strftime("%Y-%m-%dT%H:%M:%SZ")
+    filters = {
+        "category": "rfc",
+        "service_instance": ",".join(str(i) for i in sorted(instances)),
+        "updated_at": f">={since}",
+    }
+    found: list[dict[str, Any]] = []
+
+    async def read() -> None:
+        async for request in itsm.requests(filters):
+            found.append(request)
+            if len(found) >= MAX_RFCS:
+                return
+
+    try:
+        await asyncio.wait_for(read(), timeout=min(15.0, settings.xurrent.timeout))
+    except (AdapterError, TimeoutError) as exc:
+        log.info(
+            "RFCs for %s could not be read from Xurrent (%s); using the changes stored",
+            inc.ref,
+            getattr(exc, "reason", type(exc).__name__),
+        )
+    rfcs: list[_Rfc] = []
+    for r in found:
+        if str(r.get("category") or "rfc") != "rfc" or not isinstance(r.get("id"), int):
+            continue
+        at = _time(r.get("completed_at")) or _time(r.get("updated_at")) or _time(r.get("created_at"))
+        if at is None:
+            continue
+        si = (
+            (r.get("service_instance") or {}).get("id")
+            if isinstance(r.get("service_instance"), dict)
+            else None
+        )
+        status = str(r.get("status") or "")
+        rfcs.append(
+            _Rfc(
+                external_id=f"RFC-{r['id']}",
+                title=str(r.get("subject") or f"Xurrent RFC #{r['id']}").replace("\x00", ""),
+                at=at,
+                service=instances.get(int(si)) if isinstance(si, int) else inc.service,
+                details=f"Xurrent RFC #{r['id']}" + (f", status {status}" if status else ""),
+                url=itsm.request_url(int(r["id"])),
+            )
+        )
+    if not rfcs:
+        return False
+    async with store.tx() as tx:
+        for c in rfcs:
+            await tx.records.add_change(
+                source="itsm-rfc",
+                external_id=c.external_id,
+                title=c.title,
+                at=c.at,
+                service=c.service,
+                details=c.details,
+                url=c.url,
+            )
+    return True

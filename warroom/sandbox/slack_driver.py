@@ -1,0 +1,107 @@
+"""The people's side of Slack in the sandbox: what Slack sends warroom when someone types a command, clicks a
+button, submits a form, uses a message shortcut or talks in a channel — signed with the app's signing secret
+and shaped as Slack shapes them (form-encoded commands; ``payload=`` JSON for interactions; JSON event callbacks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import secrets
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+TEAM = {"id": "T0SANDBOX", "domain": "sandbox"}
+_serial = itertools.count(1)
+
+
+def slack_headers(body: str, secret: str, timestamp: int | None = None,
+                  content_type: str = "application/x-www-form-urlencoded") -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+
+
+def trigger_id() -> str:
+    """A fresh trigger id, as Slack makes one per interaction."""
+    return f"{next(_serial)}.{int(time.time())}.{secrets.token_hex(8)}"
+
+
+class SlackDriver:
+    def __init__(self, http: httpx.AsyncClient, secret: str, command: str, response_url: str) -> None:
+        self.http = http
+        self.secret = secret
+        self.command_name = command
+        self.response_url = response_url
+
+    async def _form(self, fields: dict[str, str], *, secret: str | None = None, timestamp: int | None = None,
+                    headers: dict[str, str] | None = None) -> httpx.Response:
+        body = urlencode(fields)
+        sent = {**slack_headers(body, secret or self.secret, timestamp), **(headers or {})}
+        return await self.http.post("/slack/events", content=body, headers=sent)
+
+    async def command(self, text: str, *, user: str = "U0ANA", channel: str = "C0GENERAL", trigger: str | None = None,
+                      secret: str | None = None, timestamp: int | None = None) -> httpx.Response:
+        return await self._form({
+            "token": "legacy", "team_id": TEAM["id"], "team_domain": TEAM["domain"], "channel_id": channel,
+            "channel_name": "general", "user_id": user, "user_name": user.lower(), "command": f"/{self.command_name}",
+            "text": text, "api_app_id": "A0WARROOM", "response_url": self.response_url,
+            "trigger_id": trigger or trigger_id(),
+        }, secret=secret, timestamp=timestamp)
+
+    async def _interaction(self, payload: dict[str, Any]) -> httpx.Response:
+        payload = {"team": TEAM, "api_app_id": "A0WARROOM", "token": "legacy", "is_enterprise_install": False,
+                   "trigger_id": trigger_id(), **payload}
+        return await self._form({"payload": json.dumps(payload)})
+
+    async def click(self, action_id: str, value: str | None = None, *, user: str = "U0ANA", channel: str = "C0GENERAL",
+                    message_ts: str = "1700000000.000100", url: str | None = None) -> httpx.Response:
+        """A click on a button of a message the bot posted."""
+        action: dict[str, Any] = {"action_id": action_id, "block_id": "incident_actions", "type": "button",
+                                  "action_ts": f"{time.time():.6f}", "text": {"type": "plain_text", "text": action_id}}
+        if value is not None:
+            action["value"] = value
+        if url is not None:
+            action["url"] = url
+        return await self._interaction({
+            "type": "block_actions", "user": {"id": user, "username": user.lower(), "team_id": TEAM["id"]},
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
+            "channel": {"id": channel, "name": "war-room"}, "message": {"ts": message_ts, "type": "message"},
+            "response_url": self.response_url, "actions": [action],
+        })
+
+    async def submit(self, callback_id: str, values: dict[str, dict[str, Any]], *, user: str = "U0ANA",
+                     private_metadata: str = "") -> httpx.Response:
+        """A modal submitted: ``values`` is block id → the element's state (as view.state.values[block][block])."""
+        state = {block: {block: value} for block, value in values.items()}
+        return await self._interaction({
+            "type": "view_submission", "user": {"id": user, "username": user.lower(), "team_id": TEAM["id"]},
+            "view": {"id": "V0" + secrets.token_hex(4).upper(), "type": "modal", "callback_id": callback_id,
+                     "private_metadata": private_metadata, "state": {"values": state}, "hash": "1.abc"},
+        })
+
+    async def shortcut(self, callback_id: str, message: dict[str, Any], *, user: str = "U0ANA",
+                       channel: str = "C0GENERAL") -> httpx.Response:
+        """A message shortcut used on ``message`` (user, text, ts)."""
+        return await self._interaction({
+            "type": "message_action", "callback_id": callback_id, "user": {"id": user, "name": user.lower()},
+            "channel": {"id": channel, "name": "channel"}, "message": {"type": "message", **message},
+            "message_ts": message.get("ts"), "response_url": self.response_url,
+        })
+
+    async def event(self, event: dict[str, Any], *, event_id: str | None = None, retry: int = 0) -> httpx.Response:
+        """An Events API delivery (``retry`` > 0: Slack sending it again after a timeout)."""
+        body = json.dumps({
+            "token": "legacy", "team_id": TEAM["id"], "api_app_id": "A0WARROOM", "type": "event_callback",
+            "event_id": event_id or f"Ev{secrets.token_hex(5).upper()}", "event_time": int(time.time()),
+            "event": event,
+        })
+        headers = slack_headers(body, self.secret, content_type="application/json")
+        if retry:
+            headers.update({"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"})
+        return await self.http.post("/slack/events", content=body, headers=headers)

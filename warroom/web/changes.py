@@ -1,0 +1,161 @@
+"""``POST /events/changes``: deployment events from CI/CD and deploy tools, kept for root-cause analysis.
+
+The body is one event or a JSON list of them (at most ``MAX_EVENTS``)::
+
+    {"id": "deploy-77", "service": "checkout-api", "title": "checkout-api 7.3.0", "at": "2026-03-14T09:52:00Z",
+     "url": "https://ci.example.com/runs/77", "details": "pool size 50 → 20"}
+
+``id``, ``title`` and ``at`` (ISO 8601 with a time zone) are required; ``service`` names the service deployed (a
+configured service, one it depends on, or any other; none: it may concern all); ``url`` is an http(s) link.
+Protected by its own bearer token (``intake.changes_token``), like the alert intake. A repeated event (same id)
+updates the one stored: the answer says ``new`` or ``updated`` for each. A body that fails to parse is refused
+whole with 400 and a sentence saying what to fix, so nothing is half-stored.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from .intake import _token_ok
+
+if TYPE_CHECKING:
+    from .app import Runtime
+
+MAX_EVENTS = 100
+SOURCE = "deploy"
+_URL = re.compile(r"^https?://[^\s<>\"]+$", re.IGNORECASE)
+FORM = (
+    'send one deployment event as a JSON object — {"id", "service", "title", "at", "url", "details"} — '
+    "or a JSON list of them"
+)
+
+
+class ChangeError(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeIn:
+    id: str
+    title: str
+    at: datetime
+    service: str | None = None
+    url: str | None = None
+    details: str = ""
+
+
+def _text(event: dict[str, Any], key: str, what: str, *, limit: int, required: bool = False) -> str | None:
+    value = event.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise ChangeError(f"{what} has no '{key}'.")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ChangeError(f"{what}'s '{key}' must be a string.")
+    text = str(value).replace("\x00", "").strip()
+    if len(text) > limit:
+        raise ChangeError(
+            f"{what}'s '{key}' is {len(text)} characters long; at most {limit} are kept, so shorten it."
+        )
+    return text
+
+
+def parse_event(event: Any, n: int, count: int) -> ChangeIn:
+    what = "The event" if count == 1 else f"Event {n}"
+    if not isinstance(event, dict):
+        raise ChangeError(f"{what} is not a JSON object: {FORM}.")
+    ident = _text(event, "id", what, limit=255, required=True)
+    title = _text(event, "title", what, limit=500, required=True)
+    assert ident is not None and title is not None
+    raw_at = event.get("at")
+    if not isinstance(raw_at, str) or not raw_at.strip():
+        raise ChangeError(
+            f"{what} has no 'at': give the time of the deployment in ISO 8601 with a time zone, "
+            "e.g. 2026-03-14T09:52:00Z."
+        )
+    try:
+        at = datetime.fromisoformat(raw_at.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        shown = raw_at.strip()[:40]
+        raise ChangeError(
+            f"{what}'s 'at' ('{shown}') is not an ISO 8601 time with a time zone; "
+            "write it like 2026-03-14T09:52:00Z."
+        )
+    service = _text(event, "service", what, limit=63)
+    url = _text(event, "url", what, limit=2000)
+    if url is not None and not _URL.match(url):
+        raise ChangeError(
+            f"{what}'s 'url' is not an http(s) link: give the deployment's page, or leave it out."
+        )
+    details = _text(event, "details", what, limit=65_536) or ""
+    return ChangeIn(ident, title, at, service.lower() if service else None, url, details)
+
+
+def parse_changes(body: bytes) -> list[ChangeIn]:
+    """The events of a request body, or ChangeError with the sentence that says what to fix."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ChangeError(f"The body is not JSON: {FORM}.") from None
+    events = data if isinstance(data, list) else [data]
+    if not events:
+        raise ChangeError(f"The list is empty: {FORM}.")
+    if len(events) > MAX_EVENTS:
+        raise ChangeError(f"The body holds {len(events)} events; send at most {MAX_EVENTS} per request.")
+    return [parse_event(e, n, len(events)) for n, e in enumerate(events, 1)]
+
+
+def mount(app: web.Application, rt: Runtime) -> None:
+    settings = rt.settings
+
+    def refuse(status: int, reason: str, code: str) -> web.Response:
+        rt.metrics.intake_rejected.labels("changes", code).inc()
+        headers = {"WWW-Authenticate": 'Bearer realm="warroom"'} if status == 401 else None
+        return web.json_response({"error": reason}, status=status, headers=headers)
+
+    async def changes(request: web.Request) -> web.Response:
+        secret = settings.intake.changes_token
+        if secret is None:
+            return refuse(
+                404, "The change intake is off: set WARROOM_INTAKE__CHANGES_TOKEN to turn it on.", "off"
+            )
+        if not _token_ok(request, secret.get_secret_value()):
+            return refuse(401, "Missing or wrong bearer token: send 'Authorization: Bearer <token>'.", "auth")
+        limit = settings.intake.max_body_bytes
+        too_big = f"The body is larger than {limit} bytes: send fewer events per request."
+        if request.content_length is not None and request.content_length > limit:
+            return refuse(413, too_big, "size")
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return refuse(413, too_big, "size")
+        try:
+            events = parse_changes(body)
+        except ChangeError as exc:
+            return refuse(400, exc.reason, "invalid")
+        results = []
+        async with rt.store.tx() as tx:
+            for e in events:
+                new = await tx.records.add_change(
+                    source=SOURCE,
+                    external_id=e.id,
+                    title=e.title,
+                    at=e.at,
+                    service=e.service,
+                    details=e.details,
+                    url=e.url,
+                )
+                results.append({"id": e.id, "result": "new" if new else "updated"})
+        return web.json_response({"accepted": len(events), "changes": results}, status=202)
+
+    app.router.add_post("/events/changes", changes)
