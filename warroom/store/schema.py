@@ -166,6 +166,8 @@ outbox = Table(
 Index("ix_outbox_claim", outbox.c.status, outbox.c.run_at)
 Index("ix_outbox_ordering", outbox.c.ordering_key, outbox.c.id)
 Index("ix_outbox_incident", outbox.c.incident_id)
+# "which war rooms is this incident getting" (bot/jobs.py war_room_chats) looks for its create jobs by kind
+Index("ix_outbox_incident_kind", outbox.c.incident_id, outbox.c.kind)
 
 timers = Table(
     "timers",

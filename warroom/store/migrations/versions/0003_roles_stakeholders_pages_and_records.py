@@ -98,6 +98,9 @@ def upgrade() -> None:
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.create_index('ix_tasks_incident', ['incident_id'], unique=False)
 
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_incident_kind', ['incident_id', 'kind'], unique=False)
+
     with op.batch_alter_table('incidents', schema=None) as batch_op:
         batch_op.add_column(sa.Column('merged_into', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True))
         batch_op.create_foreign_key(batch_op.f('fk_incidents_merged_into_incidents'), 'incidents', ['merged_into'], ['id'], ondelete='SET NULL')
@@ -112,6 +115,9 @@ def downgrade() -> None:
     with op.batch_alter_table('timeline', schema=None) as batch_op:
         batch_op.drop_index('ix_timeline_source')
         batch_op.drop_column('source_key')
+
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_incident_kind')
 
     with op.batch_alter_table('incidents', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_incidents_merged_into_incidents'), type_='foreignkey')
