@@ -363,3 +363,24 @@ async def test_a_retried_command_applies_once(harness: Harness) -> None:
         notes = [e.text for e in await tx.timeline.for_incident(incident) if e.kind == "note"]
         link = await tx.links.get(incident, LinkKind.SLACK_CHANNEL)
     assert notes.count("one note only") == 1 and link is not None
+
+
+async def test_notes_keep_mentions_links_and_markdown_both_ways_without_growing(harness: Harness) -> None:
+    h = harness
+    incident, channel, request_id = await open_room(h)
+    ben = user(h, "ben")
+    # what the responder typed, and what Slack sends for it (&, <, > escaped outside its own markup)
+    typed = f"Ping <@{ben}> see <https://grafana.example/d/1|the dashboard> *now* & `kubectl get pods` > 5 @here"
+    sent = typed.replace(" & ", " &amp; ").replace(" > 5", " &gt; 5")
+    await h.slack.command(f"note {sent}", channel=channel)
+    await settle(h)
+    assert xurrent_notes(h, request_id).count(typed) == 1
+    desk = "**Desk:** see [the runbook](https://runbooks.example/x) <script>alert(1)</script> & @channel <!here>"
+    h.world.xurrent.add_note(request_id, desk, person_id=h.world.xurrent_people["dana@example.com"])
+    await settle(h)
+    async with h.runtime.store.read() as tx:
+        notes = [e.text for e in await tx.timeline.for_incident(incident) if e.kind == "note"]
+    assert notes.count(typed) == 1 and notes.count(desk) == 1  # unchanged, and neither echoed back as a new note
+    assert xurrent_notes(h, request_id).count(typed) == 1 and xurrent_notes(h, request_id).count(desk) == 1
+    line = next(m["text"] for m in h.world.slack.messages(channel) if "Note from" in m["text"])
+    assert "&lt;script&gt;" in line and "&lt;!here&gt;" in line and "<!here>" not in line  # shown, not pinging
