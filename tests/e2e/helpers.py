@@ -51,3 +51,20 @@ def critical_alert(name: str = "CheckoutErrorRate", service: str = "checkout-api
           # Alertmanager keeps startsAt across the repeats of one firing alert
           "startsAt": "2026-11-22T06:00:00Z", **extra}]
     )
+
+
+async def settle(h: Harness) -> None:
+    """Run warroom's jobs and Xurrent's webhook deliveries until both are quiet (a few rounds: each can cause the
+    other)."""
+    for _ in range(3):
+        await h.runtime.worker.run_until_idle()
+        await h.world.xurrent.webhooks.settle()
+    await h.runtime.worker.run_until_idle()
+
+
+async def open_room(h: Harness, alert: dict[str, Any] | None = None) -> tuple[int, str, int]:
+    """A war room opened by a critical alert: (incident, Slack channel id, Xurrent request id)."""
+    incident = (await h.post_alerts(alert or critical_alert())).json()["incidents"][0]
+    assert await h.wait_complete(incident) == []
+    room = war_room(h, incident)
+    return incident, room.channel["id"], room.requests[0]["id"]

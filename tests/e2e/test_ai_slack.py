@@ -31,24 +31,14 @@ from warroom.sandbox.world import INTAKE_TOKEN, LLM_MODEL
 from warroom.store.outbox import Job
 from warroom.store.schema import timeline, timers
 
-from .helpers import critical_alert, war_room
+from .helpers import open_room, settle, war_room
 
 AUTH = {"Authorization": f"Bearer {INTAKE_TOKEN}"}
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
-async def settle(h: Harness) -> None:
-    for _ in range(3):
-        await h.runtime.worker.run_until_idle()
-        await h.world.xurrent.webhooks.settle()
-    await h.runtime.worker.run_until_idle()
 
 
-async def open_room(h: Harness, alert: dict[str, Any] | None = None) -> tuple[int, str, int]:
-    incident = (await h.post_alerts(alert or critical_alert())).json()["incidents"][0]
-    assert await h.wait_complete(incident) == []
-    room = war_room(h, incident)
-    return incident, room.channel["id"], room.requests[0]["id"]
 
 
 def ai_messages(h: Harness, channel: str) -> list[dict[str, Any]]:

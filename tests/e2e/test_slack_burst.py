@@ -8,8 +8,7 @@ import asyncio
 from warroom.bot import blocks
 from warroom.sandbox.harness import Harness
 
-from .helpers import war_room
-from .test_slack_response import open_room, settle
+from .helpers import open_room, settle, war_room
 
 
 async def test_a_burst_of_responders_is_posted_within_the_channel_limit(sqlite_harness: Harness) -> None:

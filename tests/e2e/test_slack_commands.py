@@ -4,26 +4,12 @@ from __future__ import annotations
 
 from warroom.sandbox.harness import Harness
 
-from .helpers import critical_alert, war_room
-
-
-async def open_war_room(h: Harness) -> tuple[int, str, int]:
-    incident = (await h.post_alerts(critical_alert())).json()["incidents"][0]
-    assert await h.wait_complete(incident) == []
-    room = war_room(h, incident)
-    return incident, room.channel["id"], room.requests[0]["id"]
-
-
-async def settle(h: Harness) -> None:
-    for _ in range(2):
-        await h.runtime.worker.run_until_idle()
-        await h.world.xurrent.webhooks.settle()
-    await h.runtime.worker.run_until_idle()
+from .helpers import open_room, settle
 
 
 async def test_commands_in_the_war_room_reach_both_records(harness: Harness) -> None:
     h = harness
-    incident, channel, request_id = await open_war_room(h)
+    incident, channel, request_id = await open_room(h)
     ben = h.world.slack.add_user("ben@example.com", "Ben Backend")
 
     ack = await h.slack_command("ack", user=ben, channel=channel)
@@ -55,7 +41,7 @@ async def test_commands_explain_mistakes_and_where_they_work(sqlite_harness: Har
     h = sqlite_harness
     outside = await h.slack_command("ack", channel="C0GENERAL")
     assert "works in an incident's war room channel" in outside.text
-    incident, channel, _ = await open_war_room(h)
+    incident, channel, _ = await open_room(h)
     assert "Unknown priority" in (await h.slack_command("priority P9", channel=channel)).text
     assert "Try `/incident" in (await h.slack_command("acknowlege", channel=channel)).text
     already = await h.slack_command("reopen", channel=channel)
@@ -66,7 +52,7 @@ async def test_commands_explain_mistakes_and_where_they_work(sqlite_harness: Har
 
 async def test_a_note_with_a_nul_character_is_stored_without_it(harness: Harness) -> None:
     h = harness
-    _, channel, request_id = await open_war_room(h)
+    _, channel, request_id = await open_room(h)
     reply = await h.slack_command("note disk\x00 full", channel=channel)
     assert "Note added" in reply.text
     await settle(h)

@@ -15,21 +15,7 @@ from warroom.bot import blocks, forms
 from warroom.core.model import LinkKind, Status
 from warroom.sandbox.harness import Harness
 
-from .helpers import critical_alert, war_room
-
-
-async def settle(h: Harness) -> None:
-    for _ in range(3):
-        await h.runtime.worker.run_until_idle()
-        await h.world.xurrent.webhooks.settle()
-    await h.runtime.worker.run_until_idle()
-
-
-async def open_room(h: Harness, alert: dict[str, Any] | None = None) -> tuple[int, str, int]:
-    incident = (await h.post_alerts(alert or critical_alert())).json()["incidents"][0]
-    assert await h.wait_complete(incident) == []
-    room = war_room(h, incident)
-    return incident, room.channel["id"], room.requests[0]["id"]
+from .helpers import open_room, settle, war_room
 
 
 def user(h: Harness, first: str) -> str:

@@ -44,11 +44,6 @@ from .ai_context import load_context
 log = logging.getLogger("warroom.ai_jobs")
 
 
-def _incident_id(job: Job) -> int:
-    if job.incident_id is None:
-        raise Permanent("warroom", f"job {job.id} ({job.kind}) names no incident")
-    return job.incident_id
-
 
 def signature(incident: Incident, roles: dict[str, RoleHolder]) -> dict[str, Any]:
     """What a status update is about: a change here is worth an update of its own."""
@@ -172,7 +167,7 @@ class AiJobs:
 
     # -- asked in chat --------------------------------------------------------------------------------
     async def answer(self, job: Job) -> Commit | None:
-        incident_id = _incident_id(job)
+        incident_id = job.incident
         capability = str(job.payload.get("capability"))
         actor = job.payload.get("actor")
         ctx = await self.context(incident_id)
@@ -277,7 +272,7 @@ class AiJobs:
     async def changed(self, job: Job) -> Commit | None:
         """A significant change: the status update that tells it (coalesced), the timer at the right cadence, and
         the postmortem draft when the incident is resolved and has none since."""
-        incident_id = _incident_id(job)
+        incident_id = job.incident
         ai = self.settings.ai
         settings = self.settings
 
@@ -319,7 +314,7 @@ class AiJobs:
         return commit
 
     async def summary(self, job: Job) -> Commit | None:
-        incident_id = _incident_id(job)
+        incident_id = job.incident
         reason = str(job.payload.get("reason") or "cadence")
         timer_key = ai_schedule.timer_key(incident_id)
         async with self.store.read() as tx:
@@ -392,7 +387,7 @@ class AiJobs:
         return self.chat
 
     async def post(self, job: Job) -> Commit | None:
-        incident_id = _incident_id(job)
+        incident_id = job.incident
         async with self.store.read() as tx:
             links = await tx.links.all(incident_id)
         channel = links.get(LinkKind.SLACK_CHANNEL)
@@ -413,7 +408,7 @@ class AiJobs:
 
     async def notify(self, job: Job) -> Commit | None:
         """A status update to one stakeholder: a DM (a person, found by email too) or a channel post."""
-        incident_id = _incident_id(job)
+        incident_id = job.incident
         kind, ref = str(job.payload.get("kind")), str(job.payload.get("ref"))
         async with self.store.read() as tx:
             incident = await tx.incidents.get(incident_id)

@@ -88,7 +88,7 @@ class FanOut:
         return self.chat
 
     async def _channel(self, job: Job) -> tuple[WarRoomState, Link]:
-        state = await self.state(_incident_id(job))
+        state = await self.state(job.incident)
         channel = state.links.get(LinkKind.SLACK_CHANNEL)
         if channel is None:
             raise NotReady("warroom", "the war-room channel does not exist yet")
@@ -96,7 +96,7 @@ class FanOut:
 
     # -- channel ------------------------------------------------------------------------------------
     async def create_channel(self, job: Job) -> Commit | None:
-        state = await self.state(_incident_id(job))
+        state = await self.state(job.incident)
         if LinkKind.SLACK_CHANNEL in state.links:
             return None
         inc = state.incident
@@ -118,7 +118,7 @@ class FanOut:
             raise Conflict("slack", f"every channel name from {base} to {base}-{CHANNEL_ATTEMPTS} is taken")
 
         async def commit(tx: Tx) -> None:
-            await _lock(tx, inc.id)
+            await tx.incidents.lock(inc.id)
             if await tx.links.get(inc.id, LinkKind.SLACK_CHANNEL) is not None:
                 return  # another run of this job got there first
             await tx.links.put(inc.id, LinkKind.SLACK_CHANNEL, channel.id, chat.channel_url(channel.id), {"name": channel.name})
@@ -186,7 +186,7 @@ class FanOut:
             rendered = set()  # an adopted card may be older than the links: refresh it
 
         async def commit(tx: Tx) -> None:
-            await _lock(tx, inc.id)
+            await tx.incidents.lock(inc.id)
             await tx.links.put(inc.id, LinkKind.SLACK_CARD, message.ts, None, {"channel": message.channel_id})
             await tx.outbox.enqueue(jobs.PIN, incident_id=inc.id)
             links = await tx.links.all(inc.id)
@@ -243,7 +243,7 @@ class FanOut:
 
     async def alert_digest(self, job: Job) -> Commit | None:
         _, channel = await self._channel(job)
-        incident_id = _incident_id(job)
+        incident_id = job.incident
         async with self.store.read() as tx:
             changed = await tx.alerts.unannounced(incident_id)
             firing = [a for a in await tx.alerts.for_incident(incident_id) if a["status"] == "firing"]
@@ -270,7 +270,7 @@ class FanOut:
 
     # -- bridge -------------------------------------------------------------------------------------
     async def create_bridge(self, job: Job) -> Commit | None:
-        state = await self.state(_incident_id(job))
+        state = await self.state(job.incident)
         if LinkKind.BRIDGE in state.links:
             return None
         inc = state.incident
@@ -286,7 +286,7 @@ class FanOut:
             meeting = await bridge.create_meeting(topic, agenda=f"Major incident bridge for {inc.ref} ({inc.service})")
 
         async def commit(tx: Tx) -> None:
-            await _lock(tx, inc.id)
+            await tx.incidents.lock(inc.id)
             data: dict[str, Any] = {"provider": meeting.provider, "topic": meeting.topic, **meeting.extra}
             await tx.links.put(inc.id, LinkKind.BRIDGE, meeting.id, meeting.join_url, data)
             await tx.timeline.add(inc.id, "bridge", f"{meeting.provider.capitalize()} bridge started: {meeting.join_url}")
@@ -295,15 +295,6 @@ class FanOut:
         return commit
 
 
-def _incident_id(job: Job) -> int:
-    if job.incident_id is None:
-        raise ValueError(f"job {job.id} ({job.kind}) has no incident")
-    return job.incident_id
-
-
-async def _lock(tx: Tx, incident_id: int) -> None:
-    """Serialise the fan-out's result transactions of one incident (each sees the others' links)."""
-    await tx.incidents.get(incident_id, lock=True)
 
 
 def _bookmark_target(payload: dict[str, Any], links: dict[LinkKind, Link]) -> tuple[str, str | None]:

@@ -48,7 +48,7 @@ class Notify:
 
     async def page(self, job: Job) -> Commit | None:
         """Invite the paged people into the war room and message each of them."""
-        incident_id = int(job.incident_id or 0)
+        incident_id = job.incident
         incident, channel, where = await self._where(incident_id)
         if channel is None:
             async with self.store.read() as tx:
@@ -75,7 +75,7 @@ class Notify:
 
     async def remind(self, job: Job) -> Commit | None:
         """Remind paged people who have not been reminded too often, while the incident is not acknowledged."""
-        incident_id = int(job.incident_id or 0)
+        incident_id = job.incident
         timer = str(job.payload.get("timer") or f"page:{incident_id}")
         async with self.store.read() as tx:
             incident = await tx.incidents.get(incident_id)
@@ -101,7 +101,7 @@ class Notify:
         return commit
 
     async def stakeholder(self, job: Job) -> Commit | None:
-        incident_id = int(job.incident_id or 0)
+        incident_id = job.incident
         incident, _, where = await self._where(incident_id)
         kind, ref = str(job.payload.get("kind")), str(job.payload.get("ref"))
         target = ref.removeprefix("slack:")

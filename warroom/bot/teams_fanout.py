@@ -102,7 +102,7 @@ class TeamsFanOut:
             )
 
     async def _room(self, job: Job) -> tuple[RoomState, Link]:
-        state = await self.state(_incident_id(job))
+        state = await self.state(job.incident)
         room = state.links.get(LinkKind.TEAMS_CHANNEL)
         if room is None:
             raise NotReady(SYSTEM, "the Teams war room does not exist yet")
@@ -120,7 +120,7 @@ class TeamsFanOut:
 
     # -- the room -----------------------------------------------------------------------------------
     async def create_room(self, job: Job) -> Commit | None:
-        state = await self.state(_incident_id(job))
+        state = await self.state(job.incident)
         if LinkKind.TEAMS_CHANNEL in state.links:
             return None
         inc = state.incident
@@ -184,7 +184,7 @@ class TeamsFanOut:
         )
 
         async def commit(tx: Tx) -> None:
-            await _lock(tx, inc.id)
+            await tx.incidents.lock(inc.id)
             if await tx.links.get(inc.id, LinkKind.TEAMS_CHANNEL) is not None:
                 return  # another run of this job got there first
             # the alerts the declaring line already told of (as for Slack): the first digest tells the rest
@@ -294,7 +294,7 @@ class TeamsFanOut:
             rendered = set()  # an adopted card may be older than the links: refresh it
 
         async def commit(tx: Tx) -> None:
-            await _lock(tx, inc.id)
+            await tx.incidents.lock(inc.id)
             await tx.links.put(
                 inc.id,
                 LinkKind.TEAMS_CARD,
@@ -359,7 +359,7 @@ class TeamsFanOut:
             return None
 
         async def commit(tx: Tx) -> None:
-            await _lock(tx, inc.id)
+            await tx.incidents.lock(inc.id)
             if reopened:
                 current_room = await tx.links.get(inc.id, LinkKind.TEAMS_CHANNEL)
                 if current_room is not None:
@@ -432,7 +432,7 @@ class TeamsFanOut:
         now_told = {str(a["id"]): str(a["status"]) for a in changed}
 
         async def commit(tx: Tx) -> None:
-            await _lock(tx, incident_id)
+            await tx.incidents.lock(incident_id)
             current = await tx.links.get(incident_id, LinkKind.TEAMS_CHANNEL)
             if current is not None:
                 announced = {**(current.data.get("announced") or {}), **now_told}
@@ -459,7 +459,7 @@ class TeamsFanOut:
         await self.graph.archive_channel(str(room.data["team_id"]), room.remote_id)
 
         async def commit(tx: Tx) -> None:
-            await _lock(tx, inc.id)
+            await tx.incidents.lock(inc.id)
             current = await tx.links.get(inc.id, LinkKind.TEAMS_CHANNEL)
             if current is not None:
                 await tx.links.put(
@@ -476,15 +476,6 @@ class TeamsFanOut:
         return commit
 
 
-def _incident_id(job: Job) -> int:
-    if job.incident_id is None:
-        raise ValueError(f"job {job.id} ({job.kind}) has no incident")
-    return job.incident_id
-
-
-async def _lock(tx: Tx, incident_id: int) -> None:
-    """Serialise the result transactions of one incident's jobs (each sees the others' links)."""
-    await tx.incidents.get(incident_id, lock=True)
 
 
 def _marker(inc: Incident) -> str:

@@ -53,6 +53,13 @@ class Job:
     ordering_key: str | None
 
     @property
+    def incident(self) -> int:
+        """The incident the job is about; a job of an incident's kind without one is a bug, said so."""
+        if self.incident_id is None:
+            raise Permanent("warroom", f"job {self.id} ({self.kind}) names no incident")
+        return self.incident_id
+
+    @property
     def is_retry(self) -> bool:
         """True when an earlier attempt may have had its effect (look the remote record up before creating)."""
         return self.attempts > 1

@@ -93,6 +93,11 @@ class IncidentRepo:
         row = (await self.conn.execute(query)).mappings().first()
         return incident_from_row(row) if row else None
 
+    async def lock(self, incident_id: int) -> None:
+        """Take the incident's row lock until commit: serialises the transactions that record results of its jobs
+        (each then sees the others' links). A no-op where writes are serial anyway (SQLite)."""
+        await self.get(incident_id, lock=True)
+
     async def open_for_alert_group(self, service: str, *, lock: bool = False) -> Incident | None:
         query = select(incidents).where(incidents.c.alert_group == service)
         if lock:
