@@ -198,3 +198,11 @@ def test_untrusted_text_cannot_format_link_or_mention() -> None:
     assert mentions["entities"] == [
         {"type": "mention", "text": "<at>Ana &lt;b&gt;</at>", "mentioned": {"id": "id-1", "name": "Ana <b>"}}
     ]
+
+
+def test_the_postmortem_link_is_a_button_once_drafted() -> None:
+    url = "https://warroom.example/incidents/4/postmortem?token=abc"
+    drafted = {**LINKS, LinkKind.POSTMORTEM: Link(4, LinkKind.POSTMORTEM, "4", url, {})}
+    content = card(incident(status=Status.RESOLVED), drafted)
+    assert actions(content)["Postmortem"]["url"] == url and schema_errors(content) == []
+    assert "Postmortem" not in actions(card(incident(status=Status.RESOLVED), LINKS))

@@ -132,11 +132,13 @@ def card(
         "version": VERSION,
         "fallbackText": escape(headline),
         "body": body,
-        "actions": _actions(incident, request, bridge),
+        "actions": _actions(incident, request, bridge, links.get(LinkKind.POSTMORTEM)),
     }
 
 
-def _actions(incident: Incident, request: Link | None, bridge: Link | None) -> list[dict[str, Any]]:
+def _actions(
+    incident: Incident, request: Link | None, bridge: Link | None, postmortem: Link | None = None
+) -> list[dict[str, Any]]:
     def submit(verb: str, title: str, style: str | None = None) -> dict[str, Any]:
         action: dict[str, Any] = {
             "type": "Action.Submit",
@@ -173,6 +175,8 @@ def _actions(incident: Incident, request: Link | None, bridge: Link | None) -> l
         actions.append(
             {"type": "Action.OpenUrl", "id": "open_request", "title": "Open ITSM request", "url": request.url}
         )
+    if postmortem is not None and postmortem.url:
+        actions.append({"type": "Action.OpenUrl", "id": "open_postmortem", "title": "Postmortem", "url": postmortem.url})
     return actions
 
 
