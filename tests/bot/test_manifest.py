@@ -27,6 +27,7 @@ METHOD_SCOPES = {
     "pins.add": {"pins:write"},
     "users.info": {"users:read", "users:read.email"},
     "users.lookupByEmail": {"users:read.email"},
+    "usergroups.users.list": {"usergroups:read"},
     "views.open": set(),
 }
 
@@ -43,9 +44,8 @@ def methods_called() -> set[str]:
     for path in ["warroom/adapters/slack_api.py", "warroom/bot/slack_app.py", "warroom/bot/notify.py"]:
         text = (ROOT / path).read_text()
         for snake in re.findall(r"client\.([a-z]+_[A-Za-z_]+)\(", text):
-            family, _, method = snake.partition("_")
-            if snake != "api_call":
-                found.add(f"{family}.{method}")
+            if snake != "api_call":  # slack_sdk's names: dots become underscores (usergroups_users_list)
+                found.add(snake.replace("_", "."))
         found.update(re.findall(r'api_call\(\s*"([a-z]+\.[A-Za-z]+)"', text))
     return found
 

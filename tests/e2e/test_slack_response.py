@@ -146,6 +146,21 @@ async def test_paging_a_service_or_a_group_pages_its_people(tweaked: Callable[..
     assert paged == ["ana@example.com", "chen@example.com", "eli@example.com"]
 
 
+async def test_paging_a_slack_user_group_pages_its_members(harness: Harness) -> None:
+    h = harness
+    incident, channel, _ = await open_room(h)
+    chen, dana = user(h, "chen"), user(h, "dana")
+    group = h.world.slack.add_usergroup("dba-oncall", "DBA on call", [chen, dana])
+    reply = await h.slack.command(f"page <!subteam^{group}|@dba-oncall>", channel=channel)
+    assert "Paged 2" in reply.text and "@dba-oncall" in reply.text
+    unknown = await h.slack.command("page <!subteam^S0NOPE|@nope>", channel=channel)
+    assert "@nope is not a user group warroom can read" in unknown.text
+    await settle(h)
+    async with h.runtime.store.read() as tx:
+        assert sorted(p["email"] for p in await tx.pages.all(incident)) == ["chen@example.com", "dana@example.com"]
+    assert chen in h.world.slack.channels[channel]["members"] and h.world.slack.dms(dana)
+
+
 # -- stakeholders -------------------------------------------------------------------------------------------
 async def test_stakeholders_are_told_and_counted_on_the_card(harness: Harness) -> None:
     h = harness

@@ -66,6 +66,10 @@ class ChatEdge(Protocol):
         """Free text (a note, a title) as the person typed it, the chat's escaping undone."""
         ...
 
+    async def group_members(self, group_id: str) -> list[tuple[str, str]] | None:
+        """(email, name) of the members of one of the chat's user groups; None when the chat has none by that id."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Reply:
@@ -260,9 +264,12 @@ class Actions:
                 names = ", ".join(s.name for s in self.settings.services)
                 return Reply(f"Unknown team or group '{target.id}'. Groups: {known}. Services: {names}.")
             people, what = [(e, e) for e in members], f"group {target.id}"
-        else:
-            return Reply("Slack user groups cannot be paged yet: page a person, a service, or a group from "
-                         "response.groups.")
+        else:  # a user group of the chat (Slack's @team handles)
+            in_group = await edge.group_members(target.id)
+            if in_group is None:
+                return Reply(f"{target.display()} is not a user group warroom can read: page a person, a service, "
+                             "or a group from response.groups.")
+            people, what = in_group, target.display()
         paged = await self.response.page(incident.id, people, what, actor=actor.key)
         if not paged:
             return Reply(f"Everyone in {what} is paged into {incident.ref} already.")

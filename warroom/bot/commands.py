@@ -58,8 +58,10 @@ class Target:
     name: str | None = None
 
     def display(self) -> str:
-        if self.kind in (TargetKind.USER, TargetKind.USERGROUP):
+        if self.kind is TargetKind.USER:
             return f"@{self.name}" if self.name else f"<@{self.id}>"
+        if self.kind is TargetKind.USERGROUP:
+            return f"@{self.name}" if self.name else f"<!subteam^{self.id}>"
         if self.kind is TargetKind.CHANNEL:
             return f"#{self.name}" if self.name else f"<#{self.id}>"
         return self.id

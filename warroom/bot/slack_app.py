@@ -61,6 +61,22 @@ class SlackEdge:
     def text(self, raw: str) -> str:
         return unescape(raw)
 
+    async def group_members(self, group_id: str) -> list[tuple[str, str]] | None:
+        try:
+            answer = await self.client.usergroups_users_list(usergroup=group_id)
+        except SlackApiError:
+            return None
+        out: list[tuple[str, str]] = []
+        for user_id in answer.get("users") or []:
+            try:
+                user = (await self.client.users_info(user=str(user_id))).get("user") or {}
+            except SlackApiError:
+                continue
+            email = (user.get("profile") or {}).get("email")
+            if email and not user.get("deleted"):
+                out.append((str(email).lower(), str(user.get("real_name") or email)))
+        return out
+
 
 def _actor(user_id: str) -> Actor:
     return Actor("slack", user_id, f"<@{user_id}>")

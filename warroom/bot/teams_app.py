@@ -262,6 +262,9 @@ class TeamsEdge:
     def text(self, raw: str) -> str:
         return raw  # decoded once already, where the activity came in (read_text)
 
+    async def group_members(self, group_id: str) -> list[tuple[str, str]] | None:
+        return None  # Teams has no user groups a mention can name (page a person, a service or a group)
+
 
 # ---------------------------------------------------------------------------------------------- the bot
 

@@ -308,6 +308,12 @@ class SlackWebApi(SlackWorkspace, SlackLimits):
                 return {"user": user}
         raise _ApiError("users_not_found")
 
+    def _usergroups_users_list(self, params: Params) -> Result:
+        group = self.usergroups.get(_str(params, "usergroup") or "")
+        if group is None:
+            raise _ApiError("no_such_subteam")
+        return {"users": list(group["users"])}
+
     def _users_info(self, params: Params) -> Result:
         user = self._user(_str(params, "user"))
         if user is None:

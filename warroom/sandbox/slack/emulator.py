@@ -59,6 +59,7 @@ class SlackEmulator(SlackWebApi):
             "bookmarks.list": self._bookmarks_list,
             "users.lookupByEmail": self._users_lookup_by_email,
             "users.info": self._users_info,
+            "usergroups.users.list": self._usergroups_users_list,
             "views.open": self._views_open,
             "views.update": self._views_update,
         }

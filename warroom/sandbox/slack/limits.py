@@ -35,6 +35,7 @@ METHOD_TIERS: dict[str, int] = {
     "bookmarks.list": 3,
     "users.lookupByEmail": 3,
     "users.info": 4,
+    "usergroups.users.list": 2,
     "views.open": 4,
     "views.update": 4,
 }

@@ -37,6 +37,8 @@ class SlackWorkspace(Emulator):
         self.bookmarks: dict[str, list[dict[str, Any]]] = {}
         self.ephemeral: list[dict[str, Any]] = []
         self.views: dict[str, dict[str, Any]] = {}
+        #: user group id → {id, handle, name, users}.
+        self.usergroups: dict[str, dict[str, Any]] = {}
         #: Bodies posted to a ``response_url`` (``POST {base_url}/response…``).
         self.responses: list[Any] = []
         self._bot_user = self._user_object(bot_user_id, "warroom", "warroom", None, is_bot=True)
@@ -59,6 +61,12 @@ class SlackWorkspace(Emulator):
         handle = email.split("@", 1)[0].lower()
         self.users[user_id] = self._user_object(user_id, handle, name, email)
         return user_id
+
+    def add_usergroup(self, handle: str, name: str, user_ids: list[str]) -> str:
+        """A user group (``@handle``) as a workspace admin makes one; returns its id (``S0`` + the handle)."""
+        group_id = "S0" + "".join(c for c in handle.upper() if c.isalnum())
+        self.usergroups[group_id] = {"id": group_id, "handle": handle, "name": name, "users": list(user_ids)}
+        return group_id
 
     def add_channel(
         self, name: str, *, creator: str, is_private: bool = False, members: list[str] | None = None
