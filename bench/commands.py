@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 import yaml
 
-from warroom.sandbox.slack_driver import SlackDriver
+from warroom.sandbox.slack.driver import SlackDriver
 from warroom.sandbox.world import SLACK_SIGNING_SECRET, SLACK_TOKEN, World
 from warroom.settings import SECRET_KEYS
 

@@ -107,7 +107,7 @@ def cmd_itsm(args: argparse.Namespace) -> int:
 def cmd_teams(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .bot.teams_package import MANIFEST_DIR, PackageError, package
+    from .chat.teams.package import MANIFEST_DIR, PackageError, package
 
     settings = _load(args)
     out = Path(args.out)
@@ -123,7 +123,7 @@ def cmd_teams(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .sandbox.demo import run_demo
+    from .sandbox.demo.slack import run_demo
 
     return asyncio.run(run_demo(verbose=args.verbose, chat=args.chat))
 
@@ -150,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     teams = sub.add_parser("teams", help="the Microsoft Teams app")
     teams.add_argument("action", choices=["package"])
     teams.add_argument("--out", default="warroom-teams.zip", help="where to write the app package (a zip)")
-    teams.add_argument("--manifest", help="folder with manifest.json and the icons (default: manifest/teams)")
+    teams.add_argument("--manifest", help="folder with manifest.json and the icons (default: the one warroom ships)")
     teams.add_argument("--app-id", help="the Teams app id (a GUID); default: derived from teams.app_id")
     teams.set_defaults(func=cmd_teams)
     outbox = sub.add_parser("outbox", help="inspect or retry outside effects of an incident")

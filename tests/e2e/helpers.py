@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from warroom.bot.blocks import CARD_EVENT, card_facts
+from warroom.chat.slack.blocks import CARD_EVENT, card_facts
 from warroom.sandbox.harness import Harness, alertmanager_payload
 
 

@@ -21,10 +21,11 @@ from sqlalchemy import update
 
 from tests.ai.test_injection import BROADCAST, CORPUS_ALERTS, CORPUS_CHAT, LIVE_BAD_LINK
 from warroom.ai import POSTMORTEM_SECTIONS
-from warroom.bot import ai_blocks, ai_schedule
+from warroom.chat.slack import ai_blocks
 from warroom.core.jobs import AI_SUMMARY
 from warroom.core.model import LinkKind, Status
-from warroom.sandbox import ai_demo
+from warroom.response.ai import schedule as ai_schedule
+from warroom.sandbox.demo.slack import ai as ai_demo
 from warroom.sandbox.harness import Harness, alertmanager_payload
 from warroom.sandbox.llm import ChatRequest, Reply
 from warroom.sandbox.world import INTAKE_TOKEN, LLM_MODEL

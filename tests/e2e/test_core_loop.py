@@ -163,6 +163,6 @@ async def test_a_taken_channel_name_gets_a_suffix(sqlite_harness: Harness) -> No
 
 
 async def test_the_demo_completes() -> None:
-    from warroom.sandbox.demo import run_demo
+    from warroom.sandbox.demo.slack import run_demo
 
     assert await run_demo() == 0

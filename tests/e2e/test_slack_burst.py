@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from warroom.bot import blocks
+from warroom.chat.slack import blocks
 from warroom.sandbox.harness import Harness
 
 from .helpers import open_room, settle, war_room

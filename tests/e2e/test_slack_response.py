@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from warroom.bot import blocks, forms
+from warroom.chat.slack import blocks, forms
 from warroom.core.model import LinkKind, Status
 from warroom.sandbox.harness import Harness
 

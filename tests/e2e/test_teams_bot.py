@@ -406,7 +406,7 @@ async def test_auth_off_is_an_explicit_sandbox_setting(sqlite_url: str) -> None:
 
 
 async def test_the_teams_demo_completes(capsys: pytest.CaptureFixture[str]) -> None:
-    from warroom.sandbox.teams.demo import run_teams_demo
+    from warroom.sandbox.demo.teams import run_teams_demo
 
     assert await run_teams_demo(latencies=Latencies()) == 0
     out = capsys.readouterr().out

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import inspect, text
 
-from warroom.bot.incidents import IncidentService
 from warroom.core.model import AlertIn, AlertStatus, Origin, Urgency
+from warroom.response.incidents import IncidentService
 from warroom.settings import Settings
 from warroom.store.db import Store
 

@@ -13,13 +13,13 @@ from typing import Any
 import httpx
 from aiohttp import web
 
-from warroom.bot.fanout import war_room_gaps
+from warroom.chat.slack.fanout import war_room_gaps
 from warroom.settings import Settings, check
 from warroom.web.alert_sources import labels_fingerprint
 from warroom.web.app import RUNTIME, Runtime, create_app
 
 from .base import bound_port
-from .slack_driver import SlackDriver
+from .slack.driver import SlackDriver
 from .world import INTAKE_TOKEN, SLACK_SIGNING_SECRET, Latencies, World
 
 
@@ -115,7 +115,7 @@ class Harness:
 
     async def gaps(self, incident_id: int) -> list[str]:
         """What the incident's war room (Slack, Teams, request, bridge) still lacks."""
-        from warroom.bot.teams_fanout import teams_gaps
+        from warroom.chat.teams.fanout import teams_gaps
 
         store = self.runtime.store
         return [*await war_room_gaps(store, incident_id, self.settings), *await teams_gaps(store, incident_id, self.settings)]

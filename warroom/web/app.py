@@ -13,11 +13,8 @@ from sqlalchemy import text
 
 from warroom.adapters.errors import AdapterError
 from warroom.adapters.ports import BridgePort, ChatPort, ItsmPort
-from warroom.bot import jobs
-from warroom.bot.ai_jobs import AiJobs
-from warroom.bot.fanout import FanOut
-from warroom.bot.incidents import IncidentService
-from warroom.bot.notify import Notify
+from warroom.chat.slack.fanout import FanOut
+from warroom.chat.slack.notify import Notify
 from warroom.core.jobs import (
     AI_ANSWER,
     AI_NOTIFY,
@@ -28,6 +25,9 @@ from warroom.core.jobs import (
     STAKEHOLDER_NOTIFY,
 )
 from warroom.core.model import Incident, LinkKind
+from warroom.response import jobs
+from warroom.response.ai.jobs import AiJobs
+from warroom.response.incidents import IncidentService
 from warroom.settings import ServiceSettings, Settings
 from warroom.store.db import Store, Tx
 from warroom.store.outbox import Job, OutboxWorker
@@ -39,8 +39,8 @@ from . import changes, intake, itsm_webhook, postmortems
 from .metrics import Metrics
 
 if TYPE_CHECKING:
-    from warroom.adapters.teams_connector import BotConnector
-    from warroom.adapters.teams_graph import TeamsGraph
+    from warroom.adapters.microsoft.connector import BotConnector
+    from warroom.adapters.microsoft.graph import TeamsGraph
 
 log = logging.getLogger("warroom.web")
 
@@ -86,8 +86,8 @@ class Ports:
             ports.bridges["webex"] = webex = WebexBridge.from_settings(settings.webex)
             ports.closers.append(webex)
         if settings.teams.enabled:
-            from warroom.adapters.teams_connector import BotConnector
-            from warroom.adapters.teams_graph import TeamsGraph, TeamsMeetings
+            from warroom.adapters.microsoft.connector import BotConnector
+            from warroom.adapters.microsoft.graph import TeamsGraph, TeamsMeetings
 
             ports.teams_graph = graph = TeamsGraph.from_settings(settings.teams)
             ports.teams_connector = connector = BotConnector.from_settings(settings.teams)
@@ -125,7 +125,7 @@ class Runtime:
         if ports.chat is not None:
             handlers.update(Notify(settings, store, ports.chat).handlers())
         if ports.teams_graph is not None and ports.teams_connector is not None:
-            from warroom.bot.teams_fanout import TeamsFanOut
+            from warroom.chat.teams.fanout import TeamsFanOut
 
             handlers.update(TeamsFanOut(settings, store, ports.teams_graph, ports.teams_connector).handlers())
         sync: SyncEngine | None = None
@@ -262,7 +262,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, workers: b
             return f"INC-{link.incident_id} declared from Xurrent request #{request_id}; its war room is being opened."
 
     if settings.slack.enabled and rt.ports.chat is not None:
-        from warroom.bot.slack_app import create_slack_app
+        from warroom.chat.slack.app import create_slack_app
 
         bolt = create_slack_app(settings, rt.incidents, rt.ports.chat.client, escalate)  # type: ignore[attr-defined]
 
@@ -273,7 +273,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, workers: b
         app.router.add_post("/slack/events", slack_events)
 
     if settings.teams.enabled:
-        from warroom.bot import teams_app
+        from warroom.chat.teams import app as teams_app
 
         # replies carry the same Bot Connector token as the outbound side's posts
         bot_token = rt.ports.teams_connector.token.cache.get if rt.ports.teams_connector is not None else None

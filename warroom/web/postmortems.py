@@ -1,6 +1,6 @@
 """``GET /incidents/{id}/postmortem?token=…``: the incident's postmortem draft as Markdown.
 
-The link is a capability URL (warroom.bot.postmortem_link): its token is an HMAC of the incident id under a
+The link is a capability URL (warroom.response.postmortem_link): its token is an HMAC of the incident id under a
 server secret. It is posted in the war room, put on the incident card and added to the ITSM request as a note.
 """
 
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from warroom.bot import postmortem_link
+from warroom.response import postmortem_link
 
 if TYPE_CHECKING:
     from .app import Runtime

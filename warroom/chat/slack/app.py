@@ -1,0 +1,305 @@
+"""The Slack front end: a slack-bolt AsyncApp (signature checking on) that translates Slack's requests into
+warroom's own types at the edge and hands them to the shared runner (warroom.response.actions):
+
+- ``/incident …`` → the command grammar (warroom.chat.grammar); ``declare`` with nothing after it opens a form;
+- the card's buttons (Acknowledge, Resolve, Reopen, Take Incident Commander; the link buttons are only acked);
+- the "Add to incident" message shortcut → a note (in a war room at once, elsewhere after picking the incident);
+- war-room messages (and their edits and deletions) → discussion on the incident's timeline.
+
+Slack escapes ``&``, ``<`` and ``>`` in command text; notes and titles are unescaped here, so that what reaches
+the incident and Xurrent is exactly what the responder typed. A request Slack sends again (a retried command or
+event, a double click) is taken in once: by its ``trigger_id`` / event id in the inbox, or by the state rules.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from warroom.chat import grammar as cmd
+from warroom.chat.slack import ai_blocks, blocks, forms
+from warroom.core.model import Incident, LinkKind, Status
+from warroom.response.actions import Actions, Actor, Escalate, Reply, needs_war_room
+from warroom.response.incidents import IncidentService
+from warroom.response.responders import ResponseService
+from warroom.settings import Settings
+
+log = logging.getLogger("warroom.slack")
+
+#: Message subtypes that are people talking (others are joins, topic changes, bot posts…).
+_SPOKEN = (None, "thread_broadcast", "file_share", "me_message")
+
+
+def unescape(text: str) -> str:
+    """Slack's command-text escaping undone: &amp; &lt; &gt; → & < >."""
+    return html.unescape(text) if "&" in text else text
+
+
+class SlackEdge:
+    """What the shared command runner needs of Slack: people's emails, mentions, and Slack's text escaping."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+
+    async def email_of(self, user_id: str) -> str | None:
+        try:
+            answer = await self.client.users_info(user=user_id)
+        except SlackApiError:
+            return None
+        email = ((answer.get("user") or {}).get("profile") or {}).get("email")
+        return str(email).lower() if email else None
+
+    def mention(self, user_id: str) -> str:
+        return f"<@{user_id}>"
+
+    def text(self, raw: str) -> str:
+        return unescape(raw)
+
+    async def group_members(self, group_id: str) -> list[tuple[str, str]] | None:
+        try:
+            answer = await self.client.usergroups_users_list(usergroup=group_id)
+        except SlackApiError:
+            return None
+        out: list[tuple[str, str]] = []
+        for user_id in answer.get("users") or []:
+            try:
+                user = (await self.client.users_info(user=str(user_id))).get("user") or {}
+            except SlackApiError:
+                continue
+            email = (user.get("profile") or {}).get("email")
+            if email and not user.get("deleted"):
+                out.append((str(email).lower(), str(user.get("real_name") or email)))
+        return out
+
+
+def _actor(user_id: str) -> Actor:
+    return Actor("slack", user_id, f"<@{user_id}>")
+
+
+def create_slack_app(
+    settings: Settings,
+    service: IncidentService,
+    client: AsyncWebClient,
+    escalate: Escalate | None = None,
+    response: ResponseService | None = None,
+) -> AsyncApp:
+    assert settings.slack.signing_secret is not None
+    ctx = cmd.GrammarContext.from_settings(settings)
+    app = AsyncApp(
+        signing_secret=settings.slack.signing_secret.get_secret_value(),
+        client=client,  # carries the bot token
+        request_verification_enabled=True,
+        # listeners finish before Slack gets its answer (one transaction, milliseconds; outside effects go to the
+        # outbox), so nothing is left running in the background to be lost on shutdown
+        process_before_response=True,
+        logger=log,
+    )
+    actions = Actions(settings, service, ctx, escalate, response)
+    edge = SlackEdge(client)
+    store = service.store
+
+    async def first_time(key: str | None) -> bool:
+        """False when Slack sent this request before (a retry): it was applied then."""
+        if not key:
+            return True
+        async with store.tx() as tx:
+            return await tx.inbox.remember("slack", key)
+
+    async def war_room(channel_id: str) -> Incident | None:
+        return await service.incident_for_link(LinkKind.SLACK_CHANNEL, channel_id) if channel_id else None
+
+    async def answer_in_room(reply: Reply, incident: Incident | None, channel_id: str, user_id: str) -> None:
+        """A button's outcome: a change is told to the war room (through the outbox, which keeps Slack's posting
+        limits), a refusal only to the person who clicked."""
+        if reply.public and incident is not None:
+            await actions.response.announce(incident.id, reply.text, keep=[f"<@{user_id}>"])
+        elif channel_id:
+            try:
+                await client.chat_postEphemeral(channel=channel_id, user=user_id, text=reply.text)
+            except SlackApiError as exc:
+                log.info("could not answer %s privately: %s", user_id, exc.response.get("error"))
+
+    # -- /incident ----------------------------------------------------------------------------------
+    @app.command(f"/{settings.slack.command}")
+    async def incident_command(ack: Any, command: dict[str, Any]) -> None:
+        parsed = cmd.parse(command.get("text") or "", ctx)
+        if isinstance(parsed, cmd.Rejection):
+            await ack(parsed.message)
+            return
+        if not await first_time(f"command:{command.get('trigger_id')}" if command.get("trigger_id") else None):
+            await ack()  # Slack's retry of a command already applied
+            return
+        user_id = str(command.get("user_id") or "")
+        if isinstance(parsed, cmd.Declare) and parsed.title is None:
+            try:
+                await client.views_open(trigger_id=str(command.get("trigger_id") or ""),
+                                        view=forms.declare_view(settings, parsed.service, parsed.priority))
+            except SlackApiError as exc:
+                await ack(f"The declare form could not open ({exc.response.get('error')}): use "
+                          f"`{ctx.command} declare <service> [priority] <title>`.")
+                return
+            await ack()
+            return
+        incident = None
+        if needs_war_room(parsed):
+            incident = await war_room(str(command.get("channel_id") or ""))
+        reply = await actions.run(parsed, incident=incident, actor=_actor(user_id), edge=edge)
+        await ack(text=reply.text, response_type="in_channel" if reply.public else "ephemeral")
+
+    @app.view(forms.DECLARE_VIEW)
+    async def declare_submitted(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        form = forms.read_declare(view, settings)
+        if isinstance(form, dict):
+            await ack(response_action="errors", errors=form)
+            return
+        user_id = str((body.get("user") or {}).get("id") or "")
+        reply = await actions.run(form, incident=None, actor=_actor(user_id), edge=edge)
+        await ack()
+        try:
+            await client.chat_postMessage(channel=user_id, text=reply.text)
+        except SlackApiError as exc:
+            log.info("could not confirm the declaration to %s: %s", user_id, exc.response.get("error"))
+
+    # -- the card's buttons -------------------------------------------------------------------------
+    async def on_button(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        user_id = str((body.get("user") or {}).get("id") or "")
+        channel_id = str((body.get("channel") or {}).get("id") or "")
+        try:
+            incident_id = int(str(action.get("value") or ""))
+        except ValueError:
+            await answer_in_room(Reply("That button belongs to no incident; use the command instead."), None,
+                                 channel_id, user_id)
+            return
+        async with store.read() as tx:
+            incident = await tx.incidents.get(incident_id)
+        if incident is None:
+            await answer_in_room(Reply(f"There is no incident {incident_id}."), None, channel_id, user_id)
+            return
+        verb = str(action.get("action_id"))
+        actor = _actor(user_id)
+        if verb == blocks.TAKE_COMMANDER:
+            reply = await actions.take_commander(incident, actor, edge)
+        else:
+            command: cmd.Command = (cmd.Ack() if verb == blocks.ACK else cmd.Resolve() if verb == blocks.RESOLVE
+                                    else cmd.Reopen())
+            if (verb == blocks.ACK and incident.status is not Status.TRIGGERED) or (
+                verb == blocks.RESOLVE and incident.status is Status.RESOLVED
+            ):
+                # a second click (or a click on a card not yet refreshed): the first one applied it
+                reply = Reply(f"{incident.ref} is {incident.status.value} already.")
+            else:
+                reply = await actions.run(command, incident=incident, actor=actor, edge=edge)
+        await answer_in_room(reply, incident, channel_id, user_id)
+
+    for action_id in (blocks.ACK, blocks.RESOLVE, blocks.REOPEN, blocks.TAKE_COMMANDER):
+        app.action(action_id)(on_button)
+
+    async def on_link(ack: Any) -> None:
+        await ack()  # a URL button: Slack opens the link; the click is only acknowledged
+
+    for action_id in blocks.LINK_BUTTONS:
+        app.action(action_id)(on_link)
+
+    # -- "Create task" on the postmortem's follow-up actions ----------------------------------------
+    @app.action(ai_blocks.TASK_ACCEPT)
+    async def task_accept(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        user_id = str((body.get("user") or {}).get("id") or "")
+        channel_id = str((body.get("channel") or {}).get("id") or "")
+        try:
+            task_id = int(str(action.get("value") or ""))
+        except ValueError:
+            await answer_in_room(Reply("That button belongs to no follow-up action."), None, channel_id, user_id)
+            return
+        done = await actions.response.accept_task(task_id, actor=f"slack:{user_id}", mention=f"<@{user_id}>")
+        if done.task is None:
+            await answer_in_room(Reply("That follow-up action no longer exists; run the postmortem again."), None,
+                                 channel_id, user_id)
+            return
+        if not done.created:
+            await answer_in_room(Reply(f"“{done.task['title']}” is a post-incident task already "
+                                       f"({done.task['status']})."), None, channel_id, user_id)
+        message = body.get("message") or {}
+        updated = ai_blocks.task_created(message.get("blocks") or [], task_id, f"<@{user_id}>") if done.created else None
+        if updated is not None and channel_id and message.get("ts"):
+            try:
+                await client.chat_update(channel=channel_id, ts=str(message["ts"]), text=str(message.get("text") or ""),
+                                         blocks=updated)
+            except SlackApiError as exc:
+                log.info("could not mark task %s created on its message: %s", task_id, exc.response.get("error"))
+
+    # -- "Add to incident" --------------------------------------------------------------------------
+    @app.shortcut(forms.ADD_TO_INCIDENT)
+    async def add_to_incident(ack: Any, shortcut: dict[str, Any]) -> None:
+        user_id = str((shortcut.get("user") or {}).get("id") or "")
+        channel_id = str((shortcut.get("channel") or {}).get("id") or "")
+        message = shortcut.get("message") or {}
+        note = forms.quoted_note(message, channel_id)
+        incident = await war_room(channel_id)
+        if incident is not None:
+            await ack()
+            reply = await actions.run(cmd.Note(note), incident=incident, actor=_actor(user_id), edge=edge)
+            await answer_in_room(reply, incident, channel_id, user_id)
+            return
+        async with store.read() as tx:
+            open_incidents = [i for i in await tx.incidents.list(limit=100) if i.status is not Status.RESOLVED]
+        await ack()
+        if not open_incidents:
+            await answer_in_room(Reply("There is no open incident to add this message to."), None, channel_id, user_id)
+            return
+        try:
+            await client.views_open(trigger_id=str(shortcut.get("trigger_id") or ""),
+                                    view=forms.pick_incident_view(open_incidents, note))
+        except SlackApiError as exc:
+            await answer_in_room(Reply(f"The form could not open ({exc.response.get('error')}): run "
+                                       f"`{ctx.command} note …` in the war room instead."), None, channel_id, user_id)
+
+    @app.view(forms.PICK_INCIDENT_VIEW)
+    async def picked_incident(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        picked = forms.read_pick(view)
+        if picked is None:
+            await ack(response_action="errors", errors={forms.PICK_BLOCK: "Pick the incident to add the message to."})
+            return
+        incident_id, note = picked
+        async with store.read() as tx:
+            incident = await tx.incidents.get(incident_id)
+        user_id = str((body.get("user") or {}).get("id") or "")
+        if incident is None:
+            await ack(response_action="errors", errors={forms.PICK_BLOCK: f"There is no incident {incident_id}."})
+            return
+        reply = await actions.run(cmd.Note(note), incident=incident, actor=_actor(user_id), edge=edge)
+        await ack()
+        await answer_in_room(reply, incident, "", user_id)
+
+    # -- the war-room conversation ------------------------------------------------------------------
+    @app.event("message")
+    async def war_room_message(ack: Any, event: dict[str, Any], body: dict[str, Any]) -> None:
+        await ack()
+        subtype = event.get("subtype")
+        channel_id = str(event.get("channel") or "")
+        if subtype == "message_changed":
+            changed = event.get("message") or {}
+            if not changed.get("bot_id"):
+                await actions.response.edit_message(f"slack:{channel_id}:{changed.get('ts')}",
+                                                    unescape(str(changed.get("text") or "")))
+            return
+        if subtype == "message_deleted":
+            await actions.response.delete_message(f"slack:{channel_id}:{event.get('deleted_ts')}")
+            return
+        if subtype not in _SPOKEN or event.get("bot_id") or not event.get("user"):
+            return
+        incident = await war_room(channel_id)
+        if incident is None:
+            return
+        await actions.response.record_message(
+            incident.id, f"slack:{channel_id}:{event.get('ts')}", unescape(str(event.get("text") or "")),
+            actor=f"slack:{event.get('user')}",
+        )
+
+    return app

@@ -1,0 +1,293 @@
+"""Runs a typed command (warroom.chat.grammar) for a person in a chat: shared by the Slack and Teams front ends.
+
+A front end verifies and parses the request, finds the incident of the war room it came from, and calls
+:meth:`Actions.run` with the actor and a :class:`ChatEdge` — the little it must know of its chat: how to find a
+person's email, how to show a person in a reply, how to undo its text escaping. What comes back is a
+:class:`Reply`: the sentence to answer with and whether the whole war room should see it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from warroom.chat import grammar as cmd
+from warroom.core.model import Incident, Origin, RoleHolder, Stakeholder
+from warroom.core.permissions import Asker
+from warroom.core.rules import RuleError
+from warroom.response.ai import schedule as ai_schedule
+from warroom.response.incidents import IncidentService
+from warroom.response.responders import ResponseService
+from warroom.settings import Settings
+
+#: Escalates a Xurrent request by id for a person; returns the sentence to answer with.
+Escalate = Callable[[int, str], Awaitable[str]]
+
+#: Verbs that act on the incident of the war room the command is typed in.
+NEEDS_WAR_ROOM: tuple[type, ...] = (
+    cmd.Ack, cmd.Resolve, cmd.Reopen, cmd.Status, cmd.Priority, cmd.Title, cmd.Assign, cmd.Note,
+    cmd.Role, cmd.Roles, cmd.Page, cmd.StakeholderAdd, cmd.Merge, cmd.Summary, cmd.Ask, cmd.Rca, cmd.Postmortem,
+)
+#: Of those, the ones that only show something (answered to the asker alone).
+READ_ONLY: tuple[type, ...] = (cmd.Status, cmd.Roles)
+#: Of those, the ones the AI responder answers: the command is answered at once, the answer posted in the war room.
+AI_VERBS: tuple[type, ...] = (cmd.Summary, cmd.Ask, cmd.Rca, cmd.Postmortem)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who sent the command: ``chat`` is "slack" or "teams", ``user_id`` the chat's id for them."""
+
+    chat: str
+    user_id: str
+    #: How a reply names them (Slack: ``<@U123>``; Teams: their display name).
+    mention: str
+
+    @property
+    def key(self) -> str:
+        """How the incident's records name them: ``slack:U123``."""
+        return f"{self.chat}:{self.user_id}"
+
+
+class ChatEdge(Protocol):
+    """What the runner needs of the chat a command came from."""
+
+    async def email_of(self, user_id: str) -> str | None:
+        """The person's email address in the chat's directory, or None."""
+        ...
+
+    def mention(self, user_id: str) -> str:
+        """How a reply names a person of this chat."""
+        ...
+
+    def text(self, raw: str) -> str:
+        """Free text (a note, a title) as the person typed it, the chat's escaping undone."""
+        ...
+
+    async def group_members(self, group_id: str) -> list[tuple[str, str]] | None:
+        """(email, name) of the members of one of the chat's user groups; None when the chat has none by that id."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    #: True: the war room sees it (a change); False: only the person who asked.
+    public: bool = False
+
+
+def needs_war_room(command: cmd.Command) -> bool:
+    return isinstance(command, NEEDS_WAR_ROOM)
+
+
+class Actions:
+    def __init__(
+        self,
+        settings: Settings,
+        service: IncidentService,
+        ctx: cmd.GrammarContext,
+        escalate: Escalate | None = None,
+        response: ResponseService | None = None,
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self.ctx = ctx
+        self.escalate = escalate
+        self.response = response or ResponseService(settings, service.store, command=ctx.command)
+
+    async def allowed(self, verb: str, incident: Incident, actor: Actor, edge: ChatEdge) -> None:
+        """Raise RuleError with the reason when the actor may not run ``verb`` on the incident."""
+        rules = self.settings.response.permissions.get(verb)
+        if not rules or "anyone" in rules:
+            return
+        email = await edge.email_of(actor.user_id)
+        await self.response.check(verb, incident, Asker(email, actor.key))
+
+    async def take_commander(self, incident: Incident, actor: Actor, edge: ChatEdge) -> Reply:
+        """The card's "Take Incident Commander" button: ``role commander me``."""
+        return await self.run(cmd.Role("commander", cmd.ME), incident=incident, actor=actor, edge=edge)
+
+    async def run(self, command: cmd.Command, *, incident: Incident | None, actor: Actor, edge: ChatEdge) -> Reply:
+        """Apply the command; a refusal (a rule, a permission, bad input) is answered with its sentence."""
+        try:
+            return await self._run(command, incident, actor, edge)
+        except (RuleError, ValueError) as exc:
+            return Reply(str(exc))
+
+    async def person(self, target: cmd.Target, actor: Actor, edge: ChatEdge) -> str | None:
+        """The email of the person a command points at (``me`` is the actor)."""
+        if target.kind is cmd.TargetKind.EMAIL:
+            return target.id.lower()
+        if target.kind is cmd.TargetKind.ME:
+            return await edge.email_of(actor.user_id)
+        if target.kind is cmd.TargetKind.USER:
+            return await edge.email_of(target.id)
+        return None
+
+    async def _run(self, command: cmd.Command, incident: Incident | None, actor: Actor, edge: ChatEdge) -> Reply:
+        who = actor.mention
+        if isinstance(command, cmd.Help):
+            return Reply(cmd.help_text(self.ctx, command.topic))
+        if isinstance(command, cmd.Declare):
+            if command.service is None or command.title is None:
+                return Reply(f"Say which service and what is wrong: `{self.ctx.command} declare <service> "
+                             "[priority] <title>`, or run it with nothing after `declare` for the form.")
+            declared = await self.service.declare(
+                service=command.service, title=edge.text(command.title),
+                priority=command.priority or self.settings.intake.default_priority, origin=Origin.CHAT,
+                actor=actor.key, details=edge.text(command.details),
+            )
+            return Reply(f"{declared.ref} declared ({declared.priority}). The war room is being opened.")
+        if isinstance(command, cmd.Escalate):
+            if self.escalate is None:
+                return Reply("Escalation needs the Xurrent link, which is not configured.")
+            return Reply(await self.escalate(command.request_id, actor.key))
+        if incident is None:
+            return Reply(f"`{command.verb}` works in an incident's war room channel: run it there.")
+        if isinstance(command, cmd.Status):
+            roles = await self.response.roles(incident.id)
+            held = "".join(f"; {self.ctx.role_labels.get(k, k)}: {h.display}" for k, h in roles.items())
+            merged = f" (merged into INC-{incident.merged_into})" if incident.merged_into else ""
+            return Reply(f"{incident.ref} is {incident.status.value}{merged}, {incident.priority or 'no priority'}, "
+                         f"assigned to {incident.assignee or 'nobody'}{held}: {incident.title}")
+        if isinstance(command, cmd.Roles):
+            roles = await self.response.roles(incident.id)
+            lines = [f"{label}: {roles[key].display if key in roles else 'nobody'}"
+                     for key, label in self.ctx.role_labels.items()]
+            return Reply(f"Roles on {incident.ref}:\n" + "\n".join(lines) +
+                         f"\nGive one with `{self.ctx.command} role <role> <@person|me>`.")
+        if incident.merged_into is not None:
+            return Reply(f"{incident.ref} was merged into INC-{incident.merged_into}: work on it there.")
+        await self.allowed(command.verb, incident, actor, edge)
+        if isinstance(command, cmd.Ack):
+            await self.service.acknowledge(incident.id, actor=actor.key)
+            return Reply(f"{incident.ref} acknowledged by {who}.", public=True)
+        if isinstance(command, cmd.Resolve):
+            if command.note:
+                await self.service.add_note(incident.id, edge.text(command.note), actor=actor.key)
+            await self.service.resolve(incident.id, actor=actor.key)
+            return Reply(f"{incident.ref} resolved by {who}.", public=True)
+        if isinstance(command, cmd.Reopen):
+            await self.service.reopen(incident.id, actor=actor.key)
+            return Reply(f"{incident.ref} reopened by {who}.", public=True)
+        if isinstance(command, cmd.Priority):
+            await self.service.change(incident.id, actor=actor.key, priority=command.priority)
+            return Reply(f"{incident.ref} priority set to {command.priority} by {who}.", public=True)
+        if isinstance(command, cmd.Title):
+            await self.service.change(incident.id, actor=actor.key, title=edge.text(command.text))
+            return Reply(f"{incident.ref} renamed by {who}.", public=True)
+        if isinstance(command, cmd.Assign):
+            email = await self.person(command.target, actor, edge)
+            if email is None:
+                return Reply("That person has no email address in the chat, so warroom cannot assign them; "
+                             "try `assign me`.")
+            await self.service.change(incident.id, actor=actor.key, assignee=email)
+            return Reply(f"{incident.ref} assigned to {email} by {who}.", public=True)
+        if isinstance(command, cmd.Note):
+            await self.service.add_note(incident.id, edge.text(command.text), actor=actor.key)
+            return Reply(f"Note added to {incident.ref} by {who}.", public=True)
+        if isinstance(command, cmd.Role):
+            return await self._role(command, incident, actor, edge)
+        if isinstance(command, cmd.Page):
+            return await self._page(command, incident, actor, edge)
+        if isinstance(command, cmd.StakeholderAdd):
+            return await self._stakeholder(command, incident, actor, edge)
+        if isinstance(command, AI_VERBS):
+            return await self._ai(command, incident, actor, edge)
+        if isinstance(command, cmd.Merge):
+            folded = await self.response.merge(incident.id, command.number, actor=actor.key)
+            return Reply(f"{folded.duplicate.ref} merged into {incident.ref} by {who}: {folded.alerts} alerts and "
+                         f"{folded.notes} notes moved; its request is completed as a duplicate.", public=True)
+        raise AssertionError(f"unhandled command {command!r}")
+
+    async def _ai(self, command: cmd.Command, incident: Incident, actor: Actor, edge: ChatEdge) -> Reply:
+        """Ask the AI responder (an outbox job: Slack's 3 s are not waited out); its answer is posted in the room."""
+        question = edge.text(command.question).strip() if isinstance(command, cmd.Ask) else None
+        if question is not None and not question:
+            return Reply(f"Write your question about the incident after `ask`, e.g. `{self.ctx.command} ask "
+                         "what changed before the first alert?`")
+        async with self.service.store.tx() as tx:
+            queued = await ai_schedule.ask(tx, incident.id, command.verb, question=question, actor=actor.key)
+        what = {
+            "summary": f"a status update of {incident.ref}",
+            "ask": "the answer to your question, with its sources,",
+            "rca": f"the probable causes of {incident.ref}, with their evidence,",
+            "postmortem": f"the postmortem draft of {incident.ref} (with its follow-up actions)",
+        }[command.verb]
+        if not queued:
+            return Reply(f"🤖 {what[0].upper()}{what[1:].rstrip(',')} is being prepared already; it will be posted in "
+                         "the war room.")
+        return Reply(f"🤖 Working on it: {what} will be posted in the war room in a moment.")
+
+    async def _holder(self, target: cmd.Target, actor: Actor, edge: ChatEdge) -> tuple[str | None, str, str | None]:
+        """(email, display name, chat user) of the person a command points at."""
+        email = await self.person(target, actor, edge)
+        if target.kind is cmd.TargetKind.ME:
+            return email, email or edge.mention(actor.user_id), actor.key
+        if target.kind is cmd.TargetKind.USER:
+            return email, target.name or email or edge.mention(target.id), f"{actor.chat}:{target.id}"
+        return email, target.id, None
+
+    async def _role(self, command: cmd.Role, incident: Incident, actor: Actor, edge: ChatEdge) -> Reply:
+        label = self.ctx.role_labels.get(command.role, command.role)
+        email, display, chat_user = await self._holder(command.target, actor, edge)
+        if email is None and chat_user is None:
+            return Reply(f"Say who takes the {label} role: mention them or write `me`.")
+        holder = RoleHolder(command.role, display, email, chat_user)
+        before = await self.response.assign_role(incident.id, holder, label, actor=actor.key)
+        shown = edge.mention(chat_user.split(":", 1)[1]) if chat_user else display
+        if before is not None and before.email == email and before.chat_user == chat_user:
+            return Reply(f"{shown} is already the {label} of {incident.ref}.")
+        return Reply(f"{shown} is now the {label} of {incident.ref} (given by {actor.mention}).", public=True)
+
+    async def _page(self, command: cmd.Page, incident: Incident, actor: Actor, edge: ChatEdge) -> Reply:
+        target = command.target
+        people: list[tuple[str, str]]
+        if target.kind in cmd.PERSON_KINDS:
+            email, display, _ = await self._holder(target, actor, edge)
+            if email is None:
+                return Reply("That person has no email address in the chat, so warroom cannot page them.")
+            people, what = [(email, display)], display
+        elif target.kind is cmd.TargetKind.SERVICE:
+            svc = self.settings.service(target.id)
+            if svc is None:
+                return Reply(f"Unknown service '{target.id}'.")
+            emails = list(dict.fromkeys([*([svc.on_call.lower()] if svc.on_call else []), *svc.responders]))
+            people, what = [(e, e) for e in emails], f"{svc.name} responders"
+        elif target.kind is cmd.TargetKind.TEAM:
+            groups = self.settings.response.groups
+            members = groups.get(target.id.strip().lower())
+            if members is None:
+                known = ", ".join(sorted(groups)) or "none are configured (response.groups)"
+                names = ", ".join(s.name for s in self.settings.services)
+                return Reply(f"Unknown team or group '{target.id}'. Groups: {known}. Services: {names}.")
+            people, what = [(e, e) for e in members], f"group {target.id}"
+        else:  # a user group of the chat (Slack's @team handles)
+            in_group = await edge.group_members(target.id)
+            if in_group is None:
+                return Reply(f"{target.display()} is not a user group warroom can read: page a person, a service, "
+                             "or a group from response.groups.")
+            people, what = in_group, target.display()
+        paged = await self.response.page(incident.id, people, what, actor=actor.key)
+        if not paged:
+            return Reply(f"Everyone in {what} is paged into {incident.ref} already.")
+        return Reply(f"Paged {len(paged)} into {incident.ref} ({what}) for {actor.mention}; they are reminded until "
+                     "it is acknowledged.", public=True)
+
+    async def _stakeholder(self, command: cmd.StakeholderAdd, incident: Incident, actor: Actor,
+                           edge: ChatEdge) -> Reply:
+        target = command.target
+        if target.kind is cmd.TargetKind.CHANNEL:
+            who = Stakeholder("channel", f"{actor.chat}:{target.id}", f"#{target.name}" if target.name else target.id)
+        elif target.kind in (cmd.TargetKind.USER, cmd.TargetKind.ME):
+            user_id = actor.user_id if target.kind is cmd.TargetKind.ME else target.id
+            email = await edge.email_of(user_id)
+            who = Stakeholder("user", f"{actor.chat}:{user_id}", target.name or email or edge.mention(user_id))
+        elif target.kind is cmd.TargetKind.EMAIL:
+            who = Stakeholder("email", target.id.lower(), target.id.lower())
+        else:
+            return Reply("Add a person (@) or a channel (#) as a stakeholder.")
+        if not await self.response.add_stakeholder(incident.id, who, actor=actor.key):
+            return Reply(f"{who.display} is a stakeholder of {incident.ref} already.")
+        return Reply(f"{who.display} will be kept informed of {incident.ref} (added by {actor.mention}).", public=True)

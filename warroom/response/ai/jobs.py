@@ -1,0 +1,446 @@
+"""The AI responder's outbox jobs: the assistant (warroom.ai) asked about an incident, and its answer posted.
+
+- ``ai.answer`` — ``summary``, ``ask``, ``rca`` or ``postmortem`` asked in chat (and the postmortem when the incident
+  resolves): build the context, ask the assistant (the model, or the deterministic engine — with its per-call
+  deadline, so a slow model delays one post, never a command), and post the answer in the war room.
+- ``ai.changed`` — a significant change: the status update that tells it, ``ai.change_summary_seconds`` later
+  (changes meanwhile coalesce into it), the periodic timer kept at the priority's cadence (``ai.auto_summaries``);
+  and once the incident is resolved, its postmortem draft unless one was drafted since (``ai.postmortem_on_resolve``).
+- ``ai.summary`` — an automatic status update (the periodic timer, or ``ai.changed``): posted to the war room and
+  sent to the stakeholders. One per incident at a time: the transaction that records it checks, under the
+  incident's lock, that no other update was recorded since this one was begun — so a timer and a change firing
+  together, a retried job or two processes never post twice. An update that would say nothing new (no
+  significant change since the last one; a periodic one right after another) is not posted.
+- ``ai.post`` — one line (optionally with blocks) in the Slack war room, in order with the room's other lines; a
+  retry looks for the line first. Teams war rooms get the plain text through ``teams.say``.
+- ``ai.notify`` — a status update to one stakeholder (a Slack DM or channel post).
+
+Answers are the assistant's neutralised plain text; in Slack they are escaped for mrkdwn (warroom.chat.slack.ai_blocks).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy import select
+
+from warroom.adapters.errors import Permanent
+from warroom.adapters.ports import ChatPort, ItsmPort
+from warroom.ai import AiMetrics, Assistant, IncidentContext, Postmortem, build_client
+from warroom.chat.slack import ai_blocks, blocks
+from warroom.core.jobs import AI_ANSWER, AI_CHANGED, AI_NOTIFY, AI_POST, AI_SUMMARY, TEAMS_SAY
+from warroom.core.model import Incident, LinkKind, RoleHolder, Status
+from warroom.response import jobs, postmortem_link
+from warroom.response.ai import schedule as ai_schedule
+from warroom.response.ai.context import load_context
+from warroom.settings import Settings
+from warroom.store.db import Store, Tx
+from warroom.store.outbox import Commit, Handler, Job, NotReady
+from warroom.store.schema import timeline, timers
+
+log = logging.getLogger("warroom.ai_jobs")
+
+
+
+def signature(incident: Incident, roles: dict[str, RoleHolder]) -> dict[str, Any]:
+    """What a status update is about: a change here is worth an update of its own."""
+    return {
+        "status": incident.status.value,
+        "priority": incident.priority,
+        "roles": {role: h.email or h.chat_user or h.display for role, h in sorted(roles.items())},
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class LastUpdate:
+    id: int
+    at: datetime
+    data: dict[str, Any]
+
+
+async def last_update(tx: Tx, incident_id: int) -> LastUpdate | None:
+    """The incident's latest automatic status update."""
+    rows = await tx.conn.execute(
+        select(timeline.c.id, timeline.c.at, timeline.c.data)
+        .where(timeline.c.incident_id == incident_id, timeline.c.kind == "summary")
+        .order_by(timeline.c.id.desc())
+    )
+    for row in rows:
+        if (row.data or {}).get("auto"):
+            return LastUpdate(int(row.id), row.at, dict(row.data))
+    return None
+
+
+async def summary_timer(tx: Tx, incident_id: int) -> dict[str, Any] | None:
+    row = (
+        await tx.conn.execute(select(timers).where(timers.c.key == ai_schedule.timer_key(incident_id)))
+    ).mappings()
+    found = row.first()
+    return dict(found) if found else None
+
+
+async def post_line(
+    tx: Tx,
+    incident_id: int,
+    text: str,
+    *,
+    slack_text: str | None = None,
+    slack_blocks: list[dict[str, Any]] | None = None,
+) -> None:
+    """The assistant's ``text`` (neutralised plain text) in the war room: in Slack as escaped mrkdwn
+    (``slack_text`` when given, already mrkdwn), in Teams as plain text (the Teams line escapes it)."""
+    chats = await jobs.war_room_chats(tx, incident_id)
+    if "slack" in chats:
+        payload: dict[str, Any] = {"text": slack_text if slack_text is not None else ai_blocks.mrkdwn(text)}
+        if slack_blocks:
+            payload["blocks"] = slack_blocks
+        await tx.outbox.enqueue(AI_POST, payload, incident_id=incident_id, ordering_key=f"say:{incident_id}")
+    if "teams" in chats:
+        await tx.outbox.enqueue(
+            TEAMS_SAY, {"text": text}, incident_id=incident_id, ordering_key=f"teams-say:{incident_id}"
+        )
+
+
+def _asker(actor: str | None) -> tuple[str, str]:
+    """(Slack mrkdwn, plain text) naming who asked."""
+    if actor and actor.startswith("slack:"):
+        return f"<@{actor.removeprefix('slack:')}>", "someone in Slack"
+    if actor and actor.startswith("teams:"):
+        return "someone in Teams", "someone in Teams"
+    return "someone", "someone"
+
+
+def _footer(markdown: str) -> str:
+    """The draft's last line: who wrote it (the model or the deterministic engine, and why)."""
+    lines = [line for line in markdown.strip().splitlines() if line.strip()]
+    return lines[-1].strip().strip("_") if lines else ""
+
+
+class AiJobs:
+    """The AI responder's outbox handlers. Build with :meth:`build` in the composition root."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        assistant: Assistant,
+        *,
+        chat: ChatPort | None = None,
+        itsm: ItsmPort | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.assistant = assistant
+        self.chat = chat
+        self.itsm = itsm
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        store: Store,
+        registry: CollectorRegistry,
+        *,
+        chat: ChatPort | None = None,
+        itsm: ItsmPort | None = None,
+    ) -> AiJobs:
+        """The assistant with its metrics on ``registry``; a model client when ``ai.enabled``."""
+        metrics = AiMetrics(registry)
+        client = build_client(settings.ai, metrics=metrics)
+        return cls(settings, store, Assistant(settings.ai, client, metrics=metrics), chat=chat, itsm=itsm)
+
+    async def aclose(self) -> None:
+        if self.assistant.client is not None:
+            await self.assistant.client.aclose()
+
+    def handlers(self) -> dict[str, Handler]:
+        out: dict[str, Handler] = {AI_ANSWER: self.answer, AI_CHANGED: self.changed, AI_SUMMARY: self.summary}
+        if self.chat is not None:
+            out.update({AI_POST: self.post, AI_NOTIFY: self.notify})
+        return out
+
+    async def context(self, incident_id: int) -> IncidentContext | None:
+        return await load_context(self.store, self.settings, incident_id, itsm=self.itsm)
+
+    # -- asked in chat --------------------------------------------------------------------------------
+    async def answer(self, job: Job) -> Commit | None:
+        incident_id = job.incident
+        capability = str(job.payload.get("capability"))
+        actor = job.payload.get("actor")
+        ctx = await self.context(incident_id)
+        if ctx is None:
+            return None
+        if capability == "postmortem":
+            return await self._postmortem(incident_id, ctx)
+        if capability == "summary":
+            async with self.store.read() as tx:
+                timer = await summary_timer(tx, incident_id)
+                now = tx.now
+            due = (
+                timer["fire_at"] - now
+                if timer
+                else timedelta(seconds=ai_schedule.cadence_seconds(self.settings, ctx.priority))
+            )
+            summary = await self.assistant.summarize(ctx, now, cadence=max(due, timedelta(minutes=1)))
+            text = "🤖 " + summary.render_text()
+            kind, data = "summary", {"auto": False, "engine": summary.engine, "actor": actor}
+            slack_text = None
+        elif capability == "ask":
+            answer = await self.assistant.ask(ctx, str(job.payload.get("question") or ""))
+            slack_who, plain_who = _asker(str(actor) if actor else None)
+            text = f"🤖 Answer for {plain_who} — " + answer.render_text()
+            slack_text = f"🤖 Answer for {slack_who} — " + ai_blocks.mrkdwn(answer.render_text())
+            kind, data = (
+                "ai_answer",
+                {"engine": answer.engine, "actor": actor, "cited": [c.ref for c in answer.citations]},
+            )
+        elif capability == "rca":
+            causes = await self.assistant.rca(ctx)
+            text = "🤖 " + causes.render_text()
+            kind, data = "ai_rca", {"engine": causes.engine, "causes": [c.key for c in causes.causes[:5]]}
+            slack_text = None
+        else:
+            raise Permanent("warroom", f"the AI responder has no capability {capability!r}")
+
+        async def commit(tx: Tx) -> None:
+            await tx.timeline.add(incident_id, kind, text, actor=str(actor) if actor else None, data=data)
+            await post_line(tx, incident_id, text, slack_text=slack_text)
+
+        return commit
+
+    async def _postmortem(self, incident_id: int, ctx: IncidentContext) -> Commit:
+        draft: Postmortem = await self.assistant.postmortem(ctx)
+        link = postmortem_link.url(self.settings, incident_id)
+        settings = self.settings
+
+        async def commit(tx: Tx) -> None:
+            incident = await tx.incidents.get(incident_id, lock=True)
+            if incident is None:
+                return
+            await tx.records.put_postmortem(incident_id, draft.markdown, draft.engine)
+            if link is not None:
+                await tx.links.put(
+                    incident_id, LinkKind.POSTMORTEM, str(incident_id), link, {"engine": draft.engine}
+                )
+            ids = [
+                await tx.records.add_task(
+                    incident_id, f.title[:500], details=f.description, origin="postmortem"
+                )
+                for f in draft.follow_ups
+                if f.title.strip()
+            ]
+            ids = list(dict.fromkeys(ids))
+            stored = {int(t["id"]): t for t in await tx.records.tasks(incident_id)}
+            tasks = [stored[i] for i in ids if i in stored]
+            events = await tx.timeline.for_incident(incident_id)
+            await tx.timeline.add(
+                incident_id,
+                "postmortem",
+                f"Postmortem draft written ({draft.engine}); {len(tasks)} follow-up actions proposed",
+                data={"engine": draft.engine, "tasks": ids},
+            )
+            if link is not None and not any(
+                (e.data or {}).get("postmortem") for e in events if e.kind == "note"
+            ):
+                # the ITSM request gets the link as a note (through the sync's note push, when note sync is on)
+                await tx.timeline.add(
+                    incident_id,
+                    "note",
+                    f"Postmortem draft of {incident.ref}: {link}",
+                    data={"origin": "imr", "postmortem": True},
+                )
+                svc = settings.service(incident.service)
+                if svc is not None and svc.itsm.note_sync:
+                    await jobs.push_to_itsm(tx, incident, settings)
+            await jobs.refresh_card(tx, incident_id)
+            fallback, rendered = ai_blocks.postmortem_message(
+                incident.ref, link, tasks, _footer(draft.markdown)
+            )
+            plain = f"📝 Postmortem draft for {incident.ref}" + (f": {link}" if link else "")
+            if tasks:
+                plain += "\nRecommended follow-up actions:\n" + "\n".join(
+                    f"{n}. {t['title']}" for n, t in enumerate(tasks, 1)
+                )
+            await post_line(tx, incident_id, plain, slack_text=blocks.escape(fallback), slack_blocks=rendered)
+
+        return commit
+
+    # -- by themselves ------------------------------------------------------------------------------
+    async def changed(self, job: Job) -> Commit | None:
+        """A significant change: the status update that tells it (coalesced), the timer at the right cadence, and
+        the postmortem draft when the incident is resolved and has none since."""
+        incident_id = job.incident
+        ai = self.settings.ai
+        settings = self.settings
+
+        async def commit(tx: Tx) -> None:
+            incident = await tx.incidents.get(incident_id)
+            if incident is None:
+                return
+            closed = incident.status is Status.RESOLVED or incident.merged_into is not None
+            if (
+                ai.postmortem_on_resolve
+                and incident.status is Status.RESOLVED
+                and incident.merged_into is None
+            ):
+                drafted = await tx.records.postmortem(incident_id)
+                if drafted is None or (incident.resolved_at and drafted["updated_at"] < incident.resolved_at):
+                    await ai_schedule.ask(tx, incident_id, "postmortem", auto=True)
+            if not ai.auto_summaries:
+                return
+            await tx.outbox.enqueue(
+                AI_SUMMARY,
+                {"reason": "change"},
+                incident_id=incident_id,
+                dedup_key=f"ai-summary-change:{incident_id}",
+                delay=ai.change_summary_seconds,
+            )
+            if not closed:
+                every = ai_schedule.cadence_seconds(settings, incident.priority)
+                timer = await summary_timer(tx, incident_id)
+                if timer is None or timer["interval_s"] != every:
+                    await tx.timers.schedule(
+                        ai_schedule.timer_key(incident_id),
+                        AI_SUMMARY,
+                        delay=every,
+                        interval=every,
+                        incident_id=incident_id,
+                        payload={"reason": "cadence"},
+                    )
+
+        return commit
+
+    async def summary(self, job: Job) -> Commit | None:
+        incident_id = job.incident
+        reason = str(job.payload.get("reason") or "cadence")
+        timer_key = ai_schedule.timer_key(incident_id)
+        async with self.store.read() as tx:
+            incident = await tx.incidents.get(incident_id)
+            roles = await tx.roles.all(incident_id)
+            last = await last_update(tx, incident_id)
+            people = await tx.stakeholders.all(incident_id)
+            now = tx.now
+        if incident is None:
+            return None
+        closed = incident.status is Status.RESOLVED or incident.merged_into is not None
+        if not self.settings.ai.auto_summaries or (reason == "cadence" and closed):
+
+            async def stop(tx: Tx) -> None:
+                await tx.timers.cancel(timer_key)
+
+            return stop
+        every = ai_schedule.cadence_seconds(self.settings, incident.priority)
+        sig = signature(incident, roles)
+        if last is not None:
+            if reason == "change" and last.data.get("signature") == sig:
+                return None  # nothing significant changed since the last update (e.g. a priority set back)
+            if reason == "cadence" and now - last.at < timedelta(seconds=every / 2):
+                return None  # an update went out a moment ago; the next one is due a cadence after it
+        ctx = await self.context(incident_id)
+        if ctx is None:
+            return None
+        summary = await self.assistant.summarize(
+            ctx, datetime.now(UTC), cadence=None if closed else timedelta(seconds=every)
+        )
+        text = "🤖 " + summary.render_text()
+        settings = self.settings
+
+        async def commit(tx: Tx) -> None:
+            current = await tx.incidents.get(incident_id, lock=True)
+            latest = await last_update(tx, incident_id)
+            if current is None or (latest.id if latest else None) != (last.id if last else None):
+                return  # another update was recorded meanwhile: this one would say it twice
+            await tx.timeline.add(
+                incident_id,
+                "summary",
+                text,
+                data={"auto": True, "reason": reason, "signature": sig, "engine": summary.engine},
+            )
+            await post_line(tx, incident_id, text)
+            for who in people:
+                if who.kind == "email" or who.ref.startswith("slack:"):
+                    await tx.outbox.enqueue(
+                        AI_NOTIFY, {"kind": who.kind, "ref": who.ref, "text": text}, incident_id=incident_id
+                    )
+            if current.status is Status.RESOLVED or current.merged_into is not None:
+                await tx.timers.cancel(timer_key)
+            else:
+                # the next periodic update is due a cadence after this one (re-timed when the priority changed)
+                now_every = ai_schedule.cadence_seconds(settings, current.priority)
+                await tx.timers.schedule(
+                    timer_key,
+                    AI_SUMMARY,
+                    delay=now_every,
+                    interval=now_every,
+                    incident_id=incident_id,
+                    payload={"reason": "cadence"},
+                )
+
+        return commit
+
+    # -- delivery -----------------------------------------------------------------------------------
+    def _chat(self) -> ChatPort:
+        assert self.chat is not None
+        return self.chat
+
+    async def post(self, job: Job) -> Commit | None:
+        incident_id = job.incident
+        async with self.store.read() as tx:
+            links = await tx.links.all(incident_id)
+        channel = links.get(LinkKind.SLACK_CHANNEL)
+        if channel is None:
+            raise NotReady("warroom", "the war-room channel does not exist yet")
+        chat = self._chat()
+        key = f"ai-{job.id}"
+        if job.is_retry and await chat.find_message(channel.remote_id, "warroom_line", key) is not None:
+            return None
+        raw_blocks = job.payload.get("blocks")
+        await chat.post_message(
+            channel.remote_id,
+            str(job.payload.get("text") or ""),
+            blocks=raw_blocks if isinstance(raw_blocks, list) else None,
+            metadata={"event_type": "warroom_line", "event_payload": {"key": key}},
+        )
+        return None
+
+    async def notify(self, job: Job) -> Commit | None:
+        """A status update to one stakeholder: a DM (a person, found by email too) or a channel post."""
+        incident_id = job.incident
+        kind, ref = str(job.payload.get("kind")), str(job.payload.get("ref"))
+        async with self.store.read() as tx:
+            incident = await tx.incidents.get(incident_id)
+            channel = await tx.links.get(incident_id, LinkKind.SLACK_CHANNEL)
+        if incident is None:
+            return None
+        chat = self._chat()
+        target = ref.removeprefix("slack:")
+        if kind == "email":
+            found = await chat.lookup_users([ref])
+            if ref not in found:
+                return None
+            target = found[ref]
+        elif not ref.startswith("slack:"):
+            return None
+        where = f"\nWar room: <#{channel.remote_id}>" if channel is not None else ""
+        head = (
+            f"📣 Status update on {incident.ref} ({blocks.escape(incident.priority or 'no priority')}, "
+            f"{blocks.escape(incident.service)}): {blocks.escape(incident.title)}"
+        )
+        text = f"{head}\n{ai_blocks.mrkdwn(str(job.payload.get('text') or ''))}{where}"
+        try:
+            await chat.post_message(target, text)
+        except Permanent as exc:
+            reason = exc.reason
+
+            async def tell(tx: Tx) -> None:
+                hint = " Invite the warroom app to that channel." if "not_in_channel" in reason else ""
+                await jobs.say(
+                    tx, incident_id, f"⚠️ The status update could not reach stakeholder {ref}: {reason}.{hint}"
+                )
+
+            return tell
+        return None
