@@ -16,6 +16,7 @@ demo: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check warroom tests bench
 	$(BIN)/mypy warroom
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/pytest

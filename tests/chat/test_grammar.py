@@ -198,11 +198,11 @@ def test_commands_and_aliases(text: str, expected: Command) -> None:
         ("title", "Write the new title after `title`. Try `/incident title Checkout fails for card payments`."),
         ("title " + "é" * 300, "The title is 300 characters long, more than the 255 allowed; shorten it and put the rest in a note. "
                                "Try `/incident title Checkout fails for card payments`."),
-        # assign
+        # assign (the echo of what was typed is escaped: it goes back into Slack as mrkdwn, so <!here> is shown, never notifies)
         ("assign", "Say who to assign the incident to: mention them with @ or write `me`. Try `/incident assign @dana`."),
         ("assign <@U1> <@U2>", "Assign one person: mention them with @ or write `me`. Try `/incident assign @dana`."),
         ("assign dana", "'dana' is not a person: mention them with @ or write `me`. Try `/incident assign @dana`."),
-        ("assign <#C1|ops>", "'<#C1|ops>' is not a person: mention them with @ or write `me`. Try `/incident assign @dana`."),
+        ("assign <#C1|ops>", "'&lt;#C1|ops&gt;' is not a person: mention them with @ or write `me`. Try `/incident assign @dana`."),
         ("assign @dana", "'@dana' is not a mention the chat recognised: pick the person from the @ list as you type. "
                          "Try `/incident assign @dana`."),
         # role
@@ -214,7 +214,7 @@ def test_commands_and_aliases(text: str, expected: Command) -> None:
         ("role <@U123|dana>", f"Say which role to give. {ROLES} Try `/incident role commander @dana`."),
         ("role commander dana", "'dana' is not a person: mention them with @ or write `me`. Try `/incident role commander @dana`."),
         ("role commander <#C1|ops>",
-         "'<#C1|ops>' is not a person: mention them with @ or write `me`. Try `/incident role commander @dana`."),
+         "'&lt;#C1|ops&gt;' is not a person: mention them with @ or write `me`. Try `/incident role commander @dana`."),
         # note
         ("note", "Write the note after `note`. Try `/incident note Restarted the pods; error rate falling`."),
         ("note " + "x" * (NOTE_MAX_BYTES + 1),
@@ -227,9 +227,9 @@ def test_commands_and_aliases(text: str, expected: Command) -> None:
         ("page", "Say who to page: a person, a user group, a team or a service. Try `/incident page @dana`."),
         ("page <@U1> <@U2>", "Page one person, group, team or service at a time. Try `/incident page @dana`."),
         ("page chekout-api", "There is no service 'chekout-api' (did you mean 'checkout-api'?). Try `/incident page @dana`."),
-        ("page <!here>", "'<!here>' notifies everyone in a channel; name people, a group or a team instead. Try `/incident page @dana`."),
+        ("page <!here>", "'&lt;!here&gt;' notifies everyone in a channel; name people, a group or a team instead. Try `/incident page @dana`."),
         ("page <#C1|ops>", "A channel cannot be paged; page people, a user group, a team or a service. Try `/incident page @dana`."),
-        ("page <https://x.example>", "'<https://x.example>' is not a person, a channel or a team. Try `/incident page @dana`."),
+        ("page <https://x.example>", "'&lt;https://x.example&gt;' is not a person, a channel or a team. Try `/incident page @dana`."),
         ("page #ops", "'#ops' is not a channel the chat recognised: pick the channel from the # list as you type. "
                       "Try `/incident page @dana`."),
         ("page " + "a " * ARGS_MAX_CHARS,
@@ -246,7 +246,7 @@ def test_commands_and_aliases(text: str, expected: Command) -> None:
         ("stakeholder invite <@U1>", "Unknown stakeholder action 'invite'. Try `/incident stakeholder add #exec-updates`."),
         ("stakeholder add execs",
          "'execs' is not a person or a channel: mention them with @ or #. Try `/incident stakeholder add #exec-updates`."),
-        ("stakeholder add <!channel>", "'<!channel>' notifies everyone in a channel; name people, a group or a team instead. "
+        ("stakeholder add <!channel>", "'&lt;!channel&gt;' notifies everyone in a channel; name people, a group or a team instead. "
                                        "Try `/incident stakeholder add #exec-updates`."),
         # merge
         ("merge", "Say which incident to merge into this one, by its number. Try `/incident merge INC-42`."),

@@ -25,7 +25,7 @@ from warroom.chat.slack import ai_blocks
 from warroom.core.jobs import AI_SUMMARY
 from warroom.core.model import LinkKind, Status
 from warroom.response.ai import schedule as ai_schedule
-from warroom.sandbox.demo.slack import ai as ai_demo
+from warroom.sandbox.demo import ai as ai_demo
 from warroom.sandbox.harness import Harness, alertmanager_payload
 from warroom.sandbox.llm import ChatRequest, Reply
 from warroom.sandbox.world import INTAKE_TOKEN, LLM_MODEL
@@ -543,7 +543,7 @@ async def test_change_events_are_checked_stored_once_and_refused_with_sentences(
     assert (await post(event, {})).status_code == 401
     assert (await post(event, {"Authorization": "Bearer nope"})).status_code == 401
     cases = [
-        (b"{not json", "The body is not JSON"),
+        (b"{not json", "The body is not valid JSON"),
         ({"service": "x", "title": "t", "at": "2026-11-29T10:00:00Z"}, "The event has no 'id'."),
         ({"id": "d", "at": "2026-11-29T10:00:00Z"}, "The event has no 'title'."),
         ({"id": "d", "title": "t"}, "The event has no 'at'"),

@@ -1,4 +1,4 @@
-"""Runs a typed command (warroom.chat.grammar) for a person in a chat: shared by the Slack and Teams front ends.
+"""Runs a typed command (warroom.response.commands) for a person in a chat; the Slack and Teams bots share it.
 
 A front end verifies and parses the request, finds the incident of the war room it came from, and calls
 :meth:`Actions.run` with the actor and a :class:`ChatEdge` — the little it must know of its chat: how to find a
@@ -12,10 +12,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from warroom.chat import grammar as cmd
-from warroom.core.model import Incident, Origin, RoleHolder, Stakeholder
+from warroom.core import markup
+from warroom.core.model import Incident, LinkKind, Origin, RoleHolder, Stakeholder
 from warroom.core.permissions import Asker
 from warroom.core.rules import RuleError
+from warroom.response import commands as cmd
 from warroom.response.ai import schedule as ai_schedule
 from warroom.response.incidents import IncidentService
 from warroom.response.responders import ResponseService
@@ -70,8 +71,21 @@ class ChatEdge(Protocol):
         ...
 
 
+#: The links ``status`` shows, in this order, with their labels.
+STATUS_LINKS = (
+    (LinkKind.SLACK_CHANNEL, "Slack war room"),
+    (LinkKind.TEAMS_CHANNEL, "Teams war room"),
+    (LinkKind.XURRENT_REQUEST, "ITSM request"),
+    (LinkKind.BRIDGE, "Bridge"),
+    (LinkKind.POSTMORTEM, "Postmortem"),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
+    """An answer in the war-room line format (warroom.core.markup): outside text in it is escaped, and the front
+    end renders it for its chat."""
+
     text: str
     #: True: the war room sees it (a change); False: only the person who asked.
     public: bool = False
@@ -86,7 +100,7 @@ class Actions:
         self,
         settings: Settings,
         service: IncidentService,
-        ctx: cmd.GrammarContext,
+        ctx: cmd.CommandContext,
         escalate: Escalate | None = None,
         response: ResponseService | None = None,
     ) -> None:
@@ -128,7 +142,7 @@ class Actions:
     async def _run(self, command: cmd.Command, incident: Incident | None, actor: Actor, edge: ChatEdge) -> Reply:
         who = actor.mention
         if isinstance(command, cmd.Help):
-            return Reply(cmd.help_text(self.ctx, command.topic))
+            return Reply(self.ctx.help_text(command.topic))
         if isinstance(command, cmd.Declare):
             if command.service is None or command.title is None:
                 return Reply(f"Say which service and what is wrong: `{self.ctx.command} declare <service> "
@@ -146,14 +160,10 @@ class Actions:
         if incident is None:
             return Reply(f"`{command.verb}` works in an incident's war room channel: run it there.")
         if isinstance(command, cmd.Status):
-            roles = await self.response.roles(incident.id)
-            held = "".join(f"; {self.ctx.role_labels.get(k, k)}: {h.display}" for k, h in roles.items())
-            merged = f" (merged into INC-{incident.merged_into})" if incident.merged_into else ""
-            return Reply(f"{incident.ref} is {incident.status.value}{merged}, {incident.priority or 'no priority'}, "
-                         f"assigned to {incident.assignee or 'nobody'}{held}: {incident.title}")
+            return Reply(await self._status(incident))
         if isinstance(command, cmd.Roles):
             roles = await self.response.roles(incident.id)
-            lines = [f"{label}: {roles[key].display if key in roles else 'nobody'}"
+            lines = [f"{label}: {markup.escape(roles[key].display) if key in roles else 'nobody'}"
                      for key, label in self.ctx.role_labels.items()]
             return Reply(f"Roles on {incident.ref}:\n" + "\n".join(lines) +
                          f"\nGive one with `{self.ctx.command} role <role> <@person|me>`.")
@@ -183,7 +193,7 @@ class Actions:
                 return Reply("That person has no email address in the chat, so warroom cannot assign them; "
                              "try `assign me`.")
             await self.service.change(incident.id, actor=actor.key, assignee=email)
-            return Reply(f"{incident.ref} assigned to {email} by {who}.", public=True)
+            return Reply(f"{incident.ref} assigned to {markup.escape(email)} by {who}.", public=True)
         if isinstance(command, cmd.Note):
             await self.service.add_note(incident.id, edge.text(command.text), actor=actor.key)
             return Reply(f"Note added to {incident.ref} by {who}.", public=True)
@@ -229,6 +239,19 @@ class Actions:
             return email, target.name or email or edge.mention(target.id), f"{actor.chat}:{target.id}"
         return email, target.id, None
 
+    async def _status(self, incident: Incident) -> str:
+        """The incident's state, roles and links (war room, ITSM request, bridge, postmortem), as the help says."""
+        roles = await self.response.roles(incident.id)
+        links = await self.service.links(incident.id)
+        held = "".join(f"; {self.ctx.role_labels.get(k, k)}: {markup.escape(h.display)}" for k, h in roles.items())
+        merged = f" (merged into INC-{incident.merged_into})" if incident.merged_into else ""
+        text = (f"{incident.ref} is {incident.status.value}{merged}, {markup.escape(incident.priority or 'no priority')}, "
+                f"assigned to {markup.escape(incident.assignee or 'nobody')}{held}: {markup.escape(incident.title)}")
+        shown = [(label, links[kind]) for kind, label in STATUS_LINKS if kind in links and links[kind].url]
+        if shown:
+            text += "\n" + " · ".join(f"<{link.url}|{label}>" for label, link in shown)
+        return text
+
     async def _role(self, command: cmd.Role, incident: Incident, actor: Actor, edge: ChatEdge) -> Reply:
         label = self.ctx.role_labels.get(command.role, command.role)
         email, display, chat_user = await self._holder(command.target, actor, edge)
@@ -236,7 +259,7 @@ class Actions:
             return Reply(f"Say who takes the {label} role: mention them or write `me`.")
         holder = RoleHolder(command.role, display, email, chat_user)
         before = await self.response.assign_role(incident.id, holder, label, actor=actor.key)
-        shown = edge.mention(chat_user.split(":", 1)[1]) if chat_user else display
+        shown = edge.mention(chat_user.split(":", 1)[1]) if chat_user else markup.escape(display)
         if before is not None and before.email == email and before.chat_user == chat_user:
             return Reply(f"{shown} is already the {label} of {incident.ref}.")
         return Reply(f"{shown} is now the {label} of {incident.ref} (given by {actor.mention}).", public=True)
@@ -252,7 +275,7 @@ class Actions:
         elif target.kind is cmd.TargetKind.SERVICE:
             svc = self.settings.service(target.id)
             if svc is None:
-                return Reply(f"Unknown service '{target.id}'.")
+                return Reply(f"Unknown service '{markup.escape(target.id)}'.")
             emails = list(dict.fromkeys([*([svc.on_call.lower()] if svc.on_call else []), *svc.responders]))
             people, what = [(e, e) for e in emails], f"{svc.name} responders"
         elif target.kind is cmd.TargetKind.TEAM:
@@ -261,7 +284,7 @@ class Actions:
             if members is None:
                 known = ", ".join(sorted(groups)) or "none are configured (response.groups)"
                 names = ", ".join(s.name for s in self.settings.services)
-                return Reply(f"Unknown team or group '{target.id}'. Groups: {known}. Services: {names}.")
+                return Reply(f"Unknown team or group '{markup.escape(target.id)}'. Groups: {known}. Services: {names}.")
             people, what = [(e, e) for e in members], f"group {target.id}"
         else:  # a user group of the chat (Slack's @team handles)
             in_group = await edge.group_members(target.id)
@@ -289,5 +312,6 @@ class Actions:
         else:
             return Reply("Add a person (@) or a channel (#) as a stakeholder.")
         if not await self.response.add_stakeholder(incident.id, who, actor=actor.key):
-            return Reply(f"{who.display} is a stakeholder of {incident.ref} already.")
-        return Reply(f"{who.display} will be kept informed of {incident.ref} (added by {actor.mention}).", public=True)
+            return Reply(f"{markup.escape(who.display)} is a stakeholder of {incident.ref} already.")
+        return Reply(f"{markup.escape(who.display)} will be kept informed of {incident.ref} (added by {actor.mention}).",
+                     public=True)

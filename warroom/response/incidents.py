@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from warroom.core import intake
 from warroom.core.intake import AlertAction
-from warroom.core.model import AlertIn, AlertStatus, Incident, LinkKind, Origin, Status, Urgency
+from warroom.core.model import AlertIn, AlertStatus, Incident, Link, LinkKind, Origin, Status, Urgency
 from warroom.core.rules import CHANGEABLE, RuleError, check_transition, column_changes, severity_to_priority
 from warroom.response import jobs
 from warroom.settings import ServiceSettings, Settings
@@ -105,6 +105,10 @@ class IncidentService:
         )
         await jobs.enqueue_fanout(tx, incident, svc, self.settings)
         return incident
+
+    async def links(self, incident_id: int) -> dict[LinkKind, Link]:
+        async with self.store.read() as tx:
+            return await tx.links.all(incident_id)
 
     async def incident_for_link(self, kind: LinkKind, remote_id: str) -> Incident | None:
         """The incident an outside record (e.g. a war-room channel) belongs to."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from warroom.chat.slack import blocks
+from warroom.core import markup
 from warroom.core.jobs import PAGE_NOTIFY, PAGE_REMIND, STAKEHOLDER_NOTIFY
 from warroom.core.model import Incident, LinkKind, RoleHolder, Stakeholder, Status
 from warroom.core.permissions import Asker, refusal
@@ -182,16 +182,16 @@ class ResponseService:
             task = await tx.records.set_task_status(task_id, "open", by=actor) or task
             await tx.timeline.add(incident.id, "task", f"Post-incident task created: {task['title']}", actor=actor,
                                   data={"task": task_id})
-            await jobs.say(tx, incident.id, f"✅ {mention} created the post-incident task “{blocks.escape(task['title'])}”.",
+            await jobs.say(tx, incident.id, f"✅ {mention} created the post-incident task “{markup.escape(task['title'])}”.",
                            escaped=True)
             return TaskAccepted(task, True, incident)
 
     async def announce(self, incident_id: int, text: str, *, keep: Sequence[str] = ()) -> None:
         """A line in the war room, through the outbox (in order, within the chat's posting limits). The text is
         escaped, all but the markup in ``keep`` (the mention of the person who acted, which warroom wrote)."""
-        safe = blocks.escape(text)
-        for markup in keep:
-            safe = safe.replace(blocks.escape(markup), markup)
+        safe = markup.escape(text)
+        for kept in keep:
+            safe = safe.replace(markup.escape(kept), kept)
         async with self.store.tx() as tx:
             await jobs.say(tx, incident_id, safe, escaped=True)
 

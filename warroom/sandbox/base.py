@@ -30,6 +30,7 @@ class Fault:
     op: str
     kind: str = "status"
     status: int = 500
+    #: the request body as text (decoded UTF-8), when it had one
     body: Any = None
     retry_after: float = 1.0
     delay: float = 30.0
@@ -122,6 +123,9 @@ class Emulator:
 
     async def _serve(self, op: str, request: web.Request, handler: Handler) -> web.StreamResponse:
         call = Call(op=op, method=request.method, path=request.path_qs, at=time.monotonic())
+        if request.body_exists:
+            # what was sent, as sent (the handler reads the same bytes again): tests check outbound text with it
+            call.body = (await request.read()).decode("utf-8", "replace")
         self.calls.append(call)
         delay = self.latency_for(op)
         if delay:

@@ -35,7 +35,6 @@ authenticity problems and a missing ``event`` are refused.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import time
@@ -54,6 +53,8 @@ from joserfc.errors import (
 from joserfc.jwk import ECKey, Key, OctKey, RSAKey
 from joserfc.jws import CompactSignature, JWSRegistry, extract_compact, validate_compact
 from joserfc.jwt import JWTClaimsRegistry
+
+from warroom.core import safejson
 
 __all__ = [
     "ALGORITHMS",
@@ -229,8 +230,8 @@ def _token_from_body(body: bytes) -> str:
             _TOO_LARGE,
         )
     try:
-        document = json.loads(bytes(body).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        document = safejson.loads(bytes(body), "a delivery")
+    except safejson.JsonRefused:
         raise WebhookRejected(
             'The delivery body must be UTF-8 JSON of the form {"jwt": "<token>"}; link the webhook to a '
             "webhook policy in Xurrent so that its deliveries are signed.",
@@ -309,8 +310,8 @@ def _registry(algorithm: str) -> JWSRegistry:
 
 def _claims(signed: CompactSignature) -> dict[str, Any]:
     try:
-        claims = json.loads(signed.payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        claims = safejson.loads(signed.payload, "claims")
+    except safejson.JsonRefused:
         claims = None
     if not isinstance(claims, dict):
         raise WebhookRejected("The delivery's token does not carry a JSON object of claims.", _MALFORMED)

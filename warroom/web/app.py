@@ -13,8 +13,10 @@ from sqlalchemy import text
 
 from warroom.adapters.errors import AdapterError
 from warroom.adapters.ports import BridgePort, ChatPort, ItsmPort
+from warroom.chat.slack.ai_posts import AiPosts
 from warroom.chat.slack.fanout import FanOut
 from warroom.chat.slack.notify import Notify
+from warroom.core import safejson
 from warroom.core.jobs import (
     AI_ANSWER,
     AI_NOTIFY,
@@ -36,6 +38,7 @@ from warroom.sync.engine import EscalationRefused, SyncEngine
 from warroom.sync.link import LinkEngine
 
 from . import changes, intake, itsm_webhook, postmortems
+from .body import SLACK_MAX_BODY, TEAMS_MAX_BODY, BodyRefused, check_slack_signature, read_body, slack_body_ok
 from .metrics import Metrics
 
 if TYPE_CHECKING:
@@ -124,6 +127,7 @@ class Runtime:
         handlers = FanOut(settings, store, ports.chat, ports.bridges).handlers()
         if ports.chat is not None:
             handlers.update(Notify(settings, store, ports.chat).handlers())
+            handlers.update(AiPosts(store, ports.chat).handlers())
         if ports.teams_graph is not None and ports.teams_connector is not None:
             from warroom.chat.teams.fanout import TeamsFanOut
 
@@ -137,7 +141,7 @@ class Runtime:
 
             sync = SyncEngine(settings, store, ports.itsm, on_changed=jobs.itsm_changed, on_declared=declared)
             handlers.update(sync.handlers())
-        ai = AiJobs.build(settings, store, metrics.registry, chat=ports.chat, itsm=ports.itsm)
+        ai = AiJobs.build(settings, store, metrics.registry, itsm=ports.itsm)
         handlers.update(ai.handlers())
         ports.closers.append(ai)
         w = settings.worker
@@ -266,7 +270,18 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, workers: b
 
         bolt = create_slack_app(settings, rt.incidents, rt.ports.chat.client, escalate)  # type: ignore[attr-defined]
 
+        signing_secret = settings.slack.signing_secret
+        assert signing_secret is not None
+
         async def slack_events(request: web.Request) -> web.Response:
+            # checked on the raw bytes before slack-bolt parses anything: an unsigned body (not even UTF-8, say)
+            # is refused as unsigned; a signed one that does not parse is Slack's bug, said plainly
+            try:
+                body = await read_body(request, SLACK_MAX_BODY)
+                check_slack_signature(request, body, signing_secret.get_secret_value())
+                slack_body_ok(body, request.content_type)
+            except BodyRefused as exc:
+                return exc.response()
             bolt_request = await to_bolt_request(request)
             return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
@@ -280,7 +295,15 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, workers: b
         endpoint = teams_app.create_teams_endpoint(
             settings, rt.incidents, rt.store, connector_token=bot_token, escalate=escalate
         )
-        teams_app.mount(app, endpoint)
+        async def read_activity(request: web.Request) -> Any:
+            try:
+                return safejson.loads(await read_body(request, TEAMS_MAX_BODY), "a Bot Framework activity as JSON")
+            except BodyRefused as exc:
+                return exc.response()
+            except safejson.JsonRefused as exc:
+                return web.json_response({"error": exc.reason}, status=400)
+
+        teams_app.mount(app, endpoint, read_activity)
 
     intake.mount(app, rt)
     changes.mount(app, rt)

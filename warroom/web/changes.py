@@ -14,7 +14,6 @@ whole with 400 and a sentence saying what to fix, so nothing is half-stored.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from warroom.core import safejson
+
+from .body import BodyRefused, read_body
 from .intake import _token_ok
 
 if TYPE_CHECKING:
@@ -104,9 +106,9 @@ def parse_event(event: Any, n: int, count: int) -> ChangeIn:
 def parse_changes(body: bytes) -> list[ChangeIn]:
     """The events of a request body, or ChangeError with the sentence that says what to fix."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ChangeError(f"The body is not JSON: {FORM}.") from None
+        data = safejson.loads(body, FORM.removeprefix("send "))
+    except safejson.JsonRefused as exc:
+        raise ChangeError(exc.reason) from None
     events = data if isinstance(data, list) else [data]
     if not events:
         raise ChangeError(f"The list is empty: {FORM}.")
@@ -131,14 +133,11 @@ def mount(app: web.Application, rt: Runtime) -> None:
             )
         if not _token_ok(request, secret.get_secret_value()):
             return refuse(401, "Missing or wrong bearer token: send 'Authorization: Bearer <token>'.", "auth")
-        limit = settings.intake.max_body_bytes
-        too_big = f"The body is larger than {limit} bytes: send fewer events per request."
-        if request.content_length is not None and request.content_length > limit:
-            return refuse(413, too_big, "size")
         try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return refuse(413, too_big, "size")
+            body = await read_body(request, settings.intake.max_body_bytes)
+        except BodyRefused as exc:
+            rt.metrics.intake_rejected.labels("changes", "size" if exc.status == 413 else "invalid").inc()
+            return exc.response()
         try:
             events = parse_changes(body)
         except ChangeError as exc:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from .alert_sources import SOURCES, IntakeError
+from .body import BodyRefused, read_body
 
 if TYPE_CHECKING:
     from .app import Runtime
@@ -53,13 +54,11 @@ def mount(app: web.Application, rt: Runtime) -> None:
                 )
             if not _token_ok(request, secret.get_secret_value()):
                 return refuse(source, 401, "Missing or wrong bearer token: send 'Authorization: Bearer <token>'.", "auth")
-            limit = settings.intake.max_body_bytes
-            if request.content_length is not None and request.content_length > limit:
-                return refuse(source, 413, f"The body is larger than {limit} bytes: send fewer alerts per request.", "size")
             try:
-                body = await request.read()
-            except web.HTTPRequestEntityTooLarge:
-                return refuse(source, 413, f"The body is larger than {limit} bytes: send fewer alerts per request.", "size")
+                body = await read_body(request, settings.intake.max_body_bytes)
+            except BodyRefused as exc:
+                rt.metrics.intake_rejected.labels(source, "size" if exc.status == 413 else "invalid").inc()
+                return exc.response()
             try:
                 alerts = parse(
                     body,

@@ -23,6 +23,8 @@ from warroom.sync.engine import enqueue_pull
 from warroom.sync.provision import EVENTS
 from warroom.sync.webhook_auth import WebhookPolicy, WebhookRejected, verify_delivery
 
+from .body import BodyRefused, read_body
+
 if TYPE_CHECKING:
     from .app import Runtime
 
@@ -49,13 +51,17 @@ def mount(app: web.Application, rt: Runtime) -> None:
         return out
 
     async def handle(request: web.Request) -> web.Response:
-        body = await request.read()
-        if len(body) > MAX_BODY:
-            return web.json_response({"error": "The body is larger than 256 KB."}, status=413)
+        try:
+            body = await read_body(request, MAX_BODY)
+        except BodyRefused as exc:
+            return exc.response()
         known = await policies()
         if not known:
+            # nothing to verify a delivery with: it cannot be authentic (401, not a 5xx — the sender is not at fault
+            # for warroom's set-up, but nothing unverified is taken in)
             return web.json_response(
-                {"error": "No webhook policy is set up: run `warroom itsm provision` first."}, status=503
+                {"error": "No webhook policy is set up, so no delivery can be verified: run `warroom itsm provision` "
+                          "first."}, status=401
             )
         delivery = None
         rejection: WebhookRejected | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import pytest
 from warroom.chat.slack.blocks import card as slack_card
 from warroom.chat.slack.blocks import card_facts as slack_facts
 from warroom.chat.teams.cards import card, card_facts, card_key, card_message, escape, line_message, unescape
+from warroom.core import markup
 from warroom.core.model import Incident, Link, LinkKind, Origin, RoleHolder, Status, Urgency
 
 SCHEMA = json.loads((Path(__file__).parent / "schemas" / "adaptive-card-1.5.json").read_text())
@@ -183,16 +185,25 @@ def test_buttons_follow_the_state() -> None:
     assert schema_errors(merged) == []
 
 
-def test_untrusted_text_cannot_format_link_or_mention() -> None:
-    content = card(incident(title=EVIL, details=EVIL, service="db"), {})
+def test_untrusted_text_is_shown_as_typed_and_cannot_link_or_mention() -> None:
+    content = card(incident(title=EVIL, details=EVIL, service="checkout-api"), {})
     texts = [b["text"] for b in content["body"] if b["type"] == "TextBlock"]
     for text in texts[:2]:
-        assert "](" not in text.replace("\\](", "").replace("\\]\\(", "")
-        assert "<at>" not in text and "**" not in text and "\n- " not in text
+        assert not re.search(r"\]\s*\(", text)  # no [label](url) can form: the label cannot hide its target
+        assert "\\." not in text and "\\-" not in text  # no backslash escapes: Teams would show them
     assert card_facts(content).count(EVIL) == 2  # shown literally, once as title and once as details
-    assert escape("a.b-c") == "a\\.b\\-c" and unescape(escape(EVIL)) == EVIL.replace("\x00", "")
-    line = line_message("Alert <at>x</at> [link](http://e.example) resolved")
-    assert line["text"] == "Alert \\<at\\>x\\</at\\> \\[link\\]\\(http://e\\.example\\) resolved"
+    facts = {f["title"]: f["value"] for f in content["body"][1]["facts"]}
+    assert facts["Service"] == "checkout-api" and "INC-4" in texts[0]  # identifiers read as they are
+    assert escape("a.b-c ana@example.com 127.0.0.1") == "a.b-c ana@example.com 127.0.0.1"
+    line = line_message("Alert <at>x</at> [link](http://e.example) & resolved")
+    assert line["text"] == "Alert <\u2060at>x<\u2060/at> [link]\u2060(http://e.example) & resolved"
+    assert unescape(line["text"]) == "Alert <at>x</at> [link](http://e.example) & resolved"
+    ours = line_message("✅ <@U1|ana> linked <https://x.example/r/1|#12> for &lt;b&gt; &amp; <#C9|ops>", line=True)
+    assert ours["text"] == "✅ @ana linked [#12](https://x.example/r/1) for <\u2060b> & #ops"
+    # outside text inside a line is escaped (warroom.core.markup), so its markup stays text in Teams too
+    hostile = line_message(markup.escape("<https://evil.example|https://good.example> [a](https://evil.example)"), line=True)
+    assert not re.search(r"\]\s*\(", hostile["text"]) and not re.search(r"<https?:", hostile["text"])
+    assert unescape(hostile["text"]) == "<https://evil.example|https://good.example> [a](https://evil.example)"
     mentions = card_message(card(incident(), {}), mentions=[("id-1", "Ana <b>")])
     assert mentions["text"].startswith("<at>Ana &lt;b&gt;</at>")
     assert mentions["entities"] == [

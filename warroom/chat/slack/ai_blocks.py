@@ -9,30 +9,19 @@ then written as Slack links, so that they stay readable and clickable.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from warroom.chat.slack.blocks import escape, plain
+from warroom.core import markup
 
 #: action_id of the "Create task" button (its value is the task id).
 TASK_ACCEPT = "task_accept"
 #: A section's text may hold 3,000 characters.
 SECTION_MAX = 2900
 
-_URL = re.compile(r"\bhttps?://(?:(?!&gt;|&lt;)[^\s<>\"'`|])+", re.IGNORECASE)
-_TRAILING = ".,;:!?)]}'\""
-
-
-def _link(match: re.Match[str]) -> str:
-    url = match.group(0)
-    kept = url.rstrip(_TRAILING)
-    return f"<{kept}>{url[len(kept) :]}"
-
-
-def mrkdwn(text: str) -> str:
-    """Neutralised plain text → mrkdwn: escaped, its surviving http(s) links written as Slack links."""
-    return _URL.sub(_link, escape(text))
+#: Neutralised plain text → mrkdwn: escaped, its surviving http(s) links written as Slack links.
+mrkdwn = markup.with_links
 
 
 def _cut(text: str, limit: int = SECTION_MAX) -> str:

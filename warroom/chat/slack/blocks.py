@@ -9,15 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from warroom.core import markup
 from warroom.core.model import Incident, Link, LinkKind, RoleHolder, Status
 
 STATUS_EMOJI = {Status.TRIGGERED: "🔴", Status.ACKNOWLEDGED: "🟠", Status.RESOLVED: "🟢"}
 CARD_EVENT = "warroom_incident_card"
 
 
-def escape(text: str) -> str:
-    """Slack mrkdwn escaping: &, <, > — which also defuses <!channel>, <@U…> and <url|label>."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+#: Slack mrkdwn escaping: &, <, > — which also defuses <!channel>, <@U…> and <url|label> (the war-room line
+#: format is this subset of mrkdwn, so Slack posts lines as they are).
+escape = markup.escape
 
 
 def plain(text: str, limit: int = 150) -> dict[str, Any]:
@@ -118,7 +119,7 @@ def card(
     if buttons:
         blocks.append({"type": "actions", "block_id": "incident_links", "elements": buttons})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"warroom · {incident.ref} · updated {incident.updated_at:%H:%M:%S} UTC"}]})
-    return headline, blocks
+    return escape(headline), blocks  # the notification text: mrkdwn, so escaped like every line
 
 
 def card_facts(blocks: list[dict[str, Any]]) -> str:

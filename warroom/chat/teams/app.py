@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import html
-import json
 import logging
 import random
 import re
@@ -58,7 +57,7 @@ from pydantic import ValidationError
 from warroom.adapters.http import backoff, retry_after_seconds
 from warroom.adapters.microsoft.entra import BOT_SCOPE, EntraToken
 from warroom.chat import grammar as cmd
-from warroom.chat.teams import forms
+from warroom.chat.teams import cards, forms
 from warroom.chat.teams.auth import ActivityRejected, BotFrameworkAuth, BotFrameworkKeys, activity_route
 from warroom.core.model import Incident, LinkKind, Origin
 from warroom.core.rules import RuleError
@@ -298,8 +297,9 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]  # the SDK ships no 
         return await self.service.incident_for_link(LinkKind.TEAMS_CHANNEL, room_of(activity))
 
     async def _reply(self, context: TurnContext, text: str) -> None:
+        """An answer in the war-room line format (the runner's, the grammar's), rendered as Teams Markdown."""
         # Teams' markdown joins single line breaks: paragraphs keep the runner's lines apart
-        shown = text.replace("\n", "\n\n")
+        shown = cards.from_line(text).replace("\n", "\n\n")
         await send(context, Activity(type=ActivityTypes.message, text=shown, text_format="markdown"))
 
     # -- messages -----------------------------------------------------------------------------------
@@ -573,11 +573,8 @@ class TeamsEndpoint:
     auth: BotFrameworkAuth | None
     closers: list[Callable[[], Awaitable[None]]]
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        try:
-            body = json.loads(await request.read())
-        except (ValueError, UnicodeDecodeError):
-            return web.json_response({"error": "The body must be a JSON activity."}, status=400)
+    async def handle(self, request: web.Request, body: Any) -> web.StreamResponse:
+        """One activity; ``body`` is the request's JSON, read and decoded with bounds at the edge (warroom.web)."""
         if not isinstance(body, dict):
             return web.json_response({"error": "The body must be a JSON activity object."}, status=400)
         if self.auth is not None:
@@ -669,11 +666,18 @@ def create_teams_endpoint(
     return TeamsEndpoint(settings, bot, adapter, auth, closers)
 
 
-def mount(app: web.Application, endpoint: TeamsEndpoint) -> None:
-    """``POST /api/messages`` on warroom's aiohttp application."""
+def mount(app: web.Application, endpoint: TeamsEndpoint, read: Callable[[web.Request], Awaitable[Any]]) -> None:
+    """``POST /api/messages`` on warroom's aiohttp application; ``read`` gives the request's JSON document, or the
+    answer that refuses the body (a ``web.Response``: too large, not decodable, too deeply nested)."""
 
     async def cleanup(_app: web.Application) -> None:
         await endpoint.aclose()
 
-    app.router.add_post("/api/messages", endpoint.handle)
+    async def messages(request: web.Request) -> web.StreamResponse:
+        body = await read(request)
+        if isinstance(body, web.StreamResponse):
+            return body
+        return await endpoint.handle(request, body)
+
+    app.router.add_post("/api/messages", messages)
     app.on_cleanup.append(cleanup)

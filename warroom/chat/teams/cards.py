@@ -1,4 +1,4 @@
-"""Adaptive Card renderings for Teams: the incident card (posted once, then edited in place) and war-room lines.
+r"""Adaptive Card renderings for Teams: the incident card (posted once, then edited in place) and war-room lines.
 
 The card carries what the Slack card carries (:mod:`warroom.chat.slack.blocks`) — title, status, priority, service,
 urgency, assignee, roles when there are any, the ITSM request with its status and SLA, the bridge, details — and
@@ -8,9 +8,15 @@ incident — as ``Action.Submit`` with data
 ``{"warroom": "ack" | "resolve" | "reopen" | "take_ic", "incident": <id>}``; Join bridge and Open ITSM request as
 ``Action.OpenUrl``. Schema version 1.5, the highest most Teams clients render.
 
-Everything from outside (titles from alerts, details, names, statuses from the ITSM) is untrusted: it is escaped
-for the card's Markdown (CommonMark backslash escapes), so that it can neither format, nor fake a link, nor spell a
-mention (``<at>…</at>``).
+Everything from outside (titles from alerts, details, names, statuses from the ITSM) is untrusted. What Teams
+renders as Markdown in a card's TextBlocks and Fact values is a small subset — ``**bold**``, ``_italic_``, ``- ``
+and ``1. `` lists, ``[label](url)`` links (Microsoft's "Format cards in Teams"); headings, code, quotes and HTML are
+shown as typed, and backslash escapes are not part of the subset (``INC\-1`` would show its backslash). So outside
+text is sent as it is, except what could act: a ``](`` gets an invisible word joiner (U+2060) between its two
+characters, so that no label can hide its target, and one after a ``<`` that could open a tag (``<at>``, the
+mention tag), and NUL characters are dropped. Mentions also need an entity, which warroom never makes from outside
+text. Message text (``textFormat: markdown``), which Teams renders as HTML, is escaped the same way: with the
+joiner after its ``<``, no HTML tag can form (entities would not do: Markdown leaves them undecoded in code spans).
 """
 
 from __future__ import annotations
@@ -28,14 +34,41 @@ VERSION = "1.5"
 STATUS_EMOJI = {Status.TRIGGERED: "🔴", Status.ACKNOWLEDGED: "🟠", Status.RESOLVED: "🟢"}
 STATUS_COLOR = {Status.TRIGGERED: "Attention", Status.ACKNOWLEDGED: "Warning", Status.RESOLVED: "Good"}
 DETAILS_MAX = 2000
-#: Characters with a meaning in Markdown (and ``<``, which opens mentions and HTML).
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+#: U+2060 WORD JOINER: invisible, not whitespace — between ``]`` and ``(`` it keeps ``[label](url)`` from linking.
+JOINER = "\u2060"
+_LINK = re.compile(r"\]\s*\(")
+#: warroom's own markup in a war-room line (warroom.core.markup): links, mentions, channels.
+_MARKUP = re.compile(r"<(https?://[^|<>\s]+)(?:\|([^<>]*))?>|<@([A-Za-z0-9_.-]+)(?:\|([^<>]*))?>|<#([A-Za-z0-9]+)(?:\|([^<>]*))?>")
+
+
+_TAG = re.compile(r"<(?=[A-Za-z/!?])")
 
 
 def escape(text: str) -> str:
-    """Untrusted text made literal in Adaptive Card (and Teams message) Markdown: every character that could
-    start formatting, a link, a list or a mention is backslash-escaped."""
-    return _MARKDOWN.sub(r"\\\1", text.replace("\r\n", "\n").replace("\x00", ""))
+    """Untrusted text for a card's TextBlock or Fact value: shown as typed, but no link and no tag (``<at>``) can
+    form in it."""
+    text = text.replace("\r\n", "\n").replace("\x00", "")
+    return _TAG.sub("<" + JOINER, _LINK.sub(lambda m: m.group(0)[0] + JOINER + m.group(0)[1:], text))
+
+
+def from_line(line: str) -> str:
+    """A war-room line (warroom.core.markup: escaped text with warroom's own links and mentions) as Teams message
+    Markdown: its links as ``[label](url)``, mentions and channels by name, the rest escaped for Teams."""
+    out: list[str] = []
+    pos = 0
+    for m in _MARKUP.finditer(line):
+        out.append(escape(html.unescape(line[pos : m.start()])))
+        url, label, user, user_name, _channel, channel_name = m.groups()
+        if url:
+            shown = escape(html.unescape(label)) if label else escape(url)
+            out.append(f"[{shown.replace('[', '(').replace(']', ')')}]({url})")
+        elif user:
+            out.append(escape("@" + html.unescape(user_name or "someone")))
+        else:
+            out.append(escape("#" + html.unescape(channel_name or "channel")))
+        pos = m.end()
+    out.append(escape(html.unescape(line[pos:])))
+    return "".join(out)
 
 
 def card_key(incident: Incident) -> str:
@@ -108,7 +141,7 @@ def card(
         {"type": "FactSet", "separator": True, "facts": [{"title": t, "value": v} for t, v in comms]},
     ]
     if incident.merged_into is not None:
-        merged = f"🔀 Merged into {escape(f'INC-{incident.merged_into}')} as a duplicate{escape('.')}"
+        merged = f"🔀 Merged into INC-{incident.merged_into} as a duplicate."
         body.append({"type": "TextBlock", "text": merged, "wrap": True, "separator": True})
     if incident.details:
         details = (
@@ -130,7 +163,7 @@ def card(
         "type": "AdaptiveCard",
         "$schema": SCHEMA,
         "version": VERSION,
-        "fallbackText": escape(headline),
+        "fallbackText": escape(headline),  # plain text where cards are not shown; no link can form in it either
         "body": body,
         "actions": _actions(incident, request, bridge, links.get(LinkKind.POSTMORTEM)),
     }
@@ -193,7 +226,7 @@ def card_message(
     activity: dict[str, Any] = {
         "type": "message",
         "attachments": [attachment(content)],
-        "summary": unescape(str(content.get("fallbackText", "")))[:200],
+        "summary": str(content.get("fallbackText", ""))[:200],  # the notification's preview: plain text
     }
     if mentions:
         text, entities = mention_text(mentions)
@@ -214,9 +247,9 @@ def mention_text(people: Sequence[tuple[str, str]]) -> tuple[str, list[dict[str,
     return ", ".join(tags), entities
 
 
-def line_message(text: str) -> dict[str, Any]:
-    """A war-room line (untrusted parts escaped) as a message activity."""
-    return {"type": "message", "text": escape(text), "textFormat": "markdown"}
+def line_message(text: str, *, line: bool = False) -> dict[str, Any]:
+    """A message activity: plain ``text`` escaped for Teams, or (``line``) a war-room line in warroom's markup."""
+    return {"type": "message", "text": from_line(text) if line else escape(text), "textFormat": "markdown"}
 
 
 def card_facts(content: Mapping[str, Any]) -> str:
@@ -227,7 +260,7 @@ def card_facts(content: Mapping[str, Any]) -> str:
         if isinstance(node, dict):
             for key in ("text", "title", "value", "url"):
                 if isinstance(node.get(key), str):
-                    out.append(unescape(node[key]))
+                    out.append(node[key].replace(JOINER, ""))
             for value in node.values():
                 if isinstance(value, (dict, list)):
                     walk(value)
@@ -241,4 +274,7 @@ def card_facts(content: Mapping[str, Any]) -> str:
 
 
 def unescape(text: str) -> str:
-    return re.sub(r"\\([\\`*_{}\[\]()#+\-.!|<>~])", r"\1", text)
+    """Text as a person reads it in Teams (for the demo printout, tests and comparisons): links shown as their
+    labels, joiners dropped."""
+    text = re.sub(r"\[([^\]]*)\]\((https?://[^)\s]+)\)", r"\1", text)  # a broken link has a joiner: shown as is
+    return text.replace(JOINER, "")

@@ -399,16 +399,16 @@ class TeamsFanOut:
         if room.data.get("archived"):
             return None  # read-only now (the timeline has the line)
         text = str(job.payload.get("text", ""))
-        if job.payload.get("escaped"):
-            text = html.unescape(text)  # escaped for Slack's mrkdwn; line_message escapes for Teams itself
-        activity = cards.line_message(text)
-        if job.is_retry and await self._said(room, text):
+        # a line in warroom's markup (warroom.core.markup) when marked so; else plain text
+        activity = cards.line_message(text, line=bool(job.payload.get("escaped")))
+        if job.is_retry and await self._said(room, str(activity["text"])):
             return None
         await self.connector.send(room.remote_id, activity, service_url=_service_url(room))
         return None
 
     async def _said(self, room: Link, text: str) -> bool:
-        """Whether a recent message of the bot's in the room reads exactly ``text`` (an earlier attempt's)."""
+        """Whether a recent message of the bot's in the room reads as the message ``text`` (Teams Markdown) does
+        (an earlier attempt's)."""
         wanted = _plain(text)
         return any(_plain(_html_text(m.html)) == wanted for m in await self._recent(room))
 
@@ -425,10 +425,9 @@ class TeamsFanOut:
             return None
         firing = [a for a in alerts if a["status"] == "firing"]
         text = digest_line([(a["name"], a["status"]) for a in changed], len(firing))
-        if not (job.is_retry and await self._said(room, text)):
-            await self.connector.send(
-                room.remote_id, cards.line_message(text), service_url=_service_url(room)
-            )
+        activity = cards.line_message(text)
+        if not (job.is_retry and await self._said(room, str(activity["text"]))):
+            await self.connector.send(room.remote_id, activity, service_url=_service_url(room))
         now_told = {str(a["id"]): str(a["status"]) for a in changed}
 
         async def commit(tx: Tx) -> None:

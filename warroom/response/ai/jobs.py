@@ -11,11 +11,11 @@
   incident's lock, that no other update was recorded since this one was begun — so a timer and a change firing
   together, a retried job or two processes never post twice. An update that would say nothing new (no
   significant change since the last one; a periodic one right after another) is not posted.
-- ``ai.post`` — one line (optionally with blocks) in the Slack war room, in order with the room's other lines; a
-  retry looks for the line first. Teams war rooms get the plain text through ``teams.say``.
-- ``ai.notify`` — a status update to one stakeholder (a Slack DM or channel post).
 
-Answers are the assistant's neutralised plain text; in Slack they are escaped for mrkdwn (warroom.chat.slack.ai_blocks).
+Answers are the assistant's neutralised plain text. They reach the war room as ``ai.post`` jobs (Slack, in the
+war-room line format of warroom.core.markup, with the postmortem's follow-ups as data for the Slack front end to
+render) and ``teams.say`` jobs; stakeholders get ``ai.notify`` jobs. Those are delivered by the chat front ends
+(the Slack front end's ai_posts module), not here.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
 from warroom.adapters.errors import Permanent
-from warroom.adapters.ports import ChatPort, ItsmPort
+from warroom.adapters.ports import ItsmPort
 from warroom.ai import AiMetrics, Assistant, IncidentContext, Postmortem, build_client
-from warroom.chat.slack import ai_blocks, blocks
+from warroom.core import markup
 from warroom.core.jobs import AI_ANSWER, AI_CHANGED, AI_NOTIFY, AI_POST, AI_SUMMARY, TEAMS_SAY
 from warroom.core.model import Incident, LinkKind, RoleHolder, Status
 from warroom.response import jobs, postmortem_link
@@ -39,7 +39,7 @@ from warroom.response.ai import schedule as ai_schedule
 from warroom.response.ai.context import load_context
 from warroom.settings import Settings
 from warroom.store.db import Store, Tx
-from warroom.store.outbox import Commit, Handler, Job, NotReady
+from warroom.store.outbox import Commit, Handler, Job
 from warroom.store.schema import timeline, timers
 
 log = logging.getLogger("warroom.ai_jobs")
@@ -88,16 +88,18 @@ async def post_line(
     incident_id: int,
     text: str,
     *,
-    slack_text: str | None = None,
-    slack_blocks: list[dict[str, Any]] | None = None,
+    line: str | None = None,
+    postmortem: dict[str, Any] | None = None,
 ) -> None:
-    """The assistant's ``text`` (neutralised plain text) in the war room: in Slack as escaped mrkdwn
-    (``slack_text`` when given, already mrkdwn), in Teams as plain text (the Teams line escapes it)."""
+    """The assistant's ``text`` (neutralised plain text) in the war room: in Slack as a war-room line (``line``
+    when given, already in that format; else the text with its links, warroom.core.markup) — with the postmortem's
+    reference, link and follow-ups as data when it announces one —, in Teams as plain text (the Teams line
+    escapes it)."""
     chats = await jobs.war_room_chats(tx, incident_id)
     if "slack" in chats:
-        payload: dict[str, Any] = {"text": slack_text if slack_text is not None else ai_blocks.mrkdwn(text)}
-        if slack_blocks:
-            payload["blocks"] = slack_blocks
+        payload: dict[str, Any] = {"text": line if line is not None else markup.with_links(text)}
+        if postmortem:
+            payload["postmortem"] = postmortem
         await tx.outbox.enqueue(AI_POST, payload, incident_id=incident_id, ordering_key=f"say:{incident_id}")
     if "teams" in chats:
         await tx.outbox.enqueue(
@@ -129,13 +131,11 @@ class AiJobs:
         store: Store,
         assistant: Assistant,
         *,
-        chat: ChatPort | None = None,
         itsm: ItsmPort | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.assistant = assistant
-        self.chat = chat
         self.itsm = itsm
 
     @classmethod
@@ -145,23 +145,19 @@ class AiJobs:
         store: Store,
         registry: CollectorRegistry,
         *,
-        chat: ChatPort | None = None,
         itsm: ItsmPort | None = None,
     ) -> AiJobs:
         """The assistant with its metrics on ``registry``; a model client when ``ai.enabled``."""
         metrics = AiMetrics(registry)
         client = build_client(settings.ai, metrics=metrics)
-        return cls(settings, store, Assistant(settings.ai, client, metrics=metrics), chat=chat, itsm=itsm)
+        return cls(settings, store, Assistant(settings.ai, client, metrics=metrics), itsm=itsm)
 
     async def aclose(self) -> None:
         if self.assistant.client is not None:
             await self.assistant.client.aclose()
 
     def handlers(self) -> dict[str, Handler]:
-        out: dict[str, Handler] = {AI_ANSWER: self.answer, AI_CHANGED: self.changed, AI_SUMMARY: self.summary}
-        if self.chat is not None:
-            out.update({AI_POST: self.post, AI_NOTIFY: self.notify})
-        return out
+        return {AI_ANSWER: self.answer, AI_CHANGED: self.changed, AI_SUMMARY: self.summary}
 
     async def context(self, incident_id: int) -> IncidentContext | None:
         return await load_context(self.store, self.settings, incident_id, itsm=self.itsm)
@@ -193,7 +189,7 @@ class AiJobs:
             answer = await self.assistant.ask(ctx, str(job.payload.get("question") or ""))
             slack_who, plain_who = _asker(str(actor) if actor else None)
             text = f"🤖 Answer for {plain_who} — " + answer.render_text()
-            slack_text = f"🤖 Answer for {slack_who} — " + ai_blocks.mrkdwn(answer.render_text())
+            slack_text = f"🤖 Answer for {slack_who} — " + markup.with_links(answer.render_text())
             kind, data = (
                 "ai_answer",
                 {"engine": answer.engine, "actor": actor, "cited": [c.ref for c in answer.citations]},
@@ -208,7 +204,7 @@ class AiJobs:
 
         async def commit(tx: Tx) -> None:
             await tx.timeline.add(incident_id, kind, text, actor=str(actor) if actor else None, data=data)
-            await post_line(tx, incident_id, text, slack_text=slack_text)
+            await post_line(tx, incident_id, text, line=slack_text)
 
         return commit
 
@@ -257,15 +253,15 @@ class AiJobs:
                 if svc is not None and svc.itsm.note_sync:
                     await jobs.push_to_itsm(tx, incident, settings)
             await jobs.refresh_card(tx, incident_id)
-            fallback, rendered = ai_blocks.postmortem_message(
-                incident.ref, link, tasks, _footer(draft.markdown)
-            )
             plain = f"📝 Postmortem draft for {incident.ref}" + (f": {link}" if link else "")
             if tasks:
                 plain += "\nRecommended follow-up actions:\n" + "\n".join(
                     f"{n}. {t['title']}" for n, t in enumerate(tasks, 1)
                 )
-            await post_line(tx, incident_id, plain, slack_text=blocks.escape(fallback), slack_blocks=rendered)
+            await post_line(tx, incident_id, plain, postmortem={
+                "ref": incident.ref, "link": link, "footer": _footer(draft.markdown),
+                "tasks": [{k: t.get(k) for k in ("id", "title", "details", "status")} for t in tasks],
+            })
 
         return commit
 
@@ -381,66 +377,3 @@ class AiJobs:
                 )
 
         return commit
-
-    # -- delivery -----------------------------------------------------------------------------------
-    def _chat(self) -> ChatPort:
-        assert self.chat is not None
-        return self.chat
-
-    async def post(self, job: Job) -> Commit | None:
-        incident_id = job.incident
-        async with self.store.read() as tx:
-            links = await tx.links.all(incident_id)
-        channel = links.get(LinkKind.SLACK_CHANNEL)
-        if channel is None:
-            raise NotReady("warroom", "the war-room channel does not exist yet")
-        chat = self._chat()
-        key = f"ai-{job.id}"
-        if job.is_retry and await chat.find_message(channel.remote_id, "warroom_line", key) is not None:
-            return None
-        raw_blocks = job.payload.get("blocks")
-        await chat.post_message(
-            channel.remote_id,
-            str(job.payload.get("text") or ""),
-            blocks=raw_blocks if isinstance(raw_blocks, list) else None,
-            metadata={"event_type": "warroom_line", "event_payload": {"key": key}},
-        )
-        return None
-
-    async def notify(self, job: Job) -> Commit | None:
-        """A status update to one stakeholder: a DM (a person, found by email too) or a channel post."""
-        incident_id = job.incident
-        kind, ref = str(job.payload.get("kind")), str(job.payload.get("ref"))
-        async with self.store.read() as tx:
-            incident = await tx.incidents.get(incident_id)
-            channel = await tx.links.get(incident_id, LinkKind.SLACK_CHANNEL)
-        if incident is None:
-            return None
-        chat = self._chat()
-        target = ref.removeprefix("slack:")
-        if kind == "email":
-            found = await chat.lookup_users([ref])
-            if ref not in found:
-                return None
-            target = found[ref]
-        elif not ref.startswith("slack:"):
-            return None
-        where = f"\nWar room: <#{channel.remote_id}>" if channel is not None else ""
-        head = (
-            f"📣 Status update on {incident.ref} ({blocks.escape(incident.priority or 'no priority')}, "
-            f"{blocks.escape(incident.service)}): {blocks.escape(incident.title)}"
-        )
-        text = f"{head}\n{ai_blocks.mrkdwn(str(job.payload.get('text') or ''))}{where}"
-        try:
-            await chat.post_message(target, text)
-        except Permanent as exc:
-            reason = exc.reason
-
-            async def tell(tx: Tx) -> None:
-                hint = " Invite the warroom app to that channel." if "not_in_channel" in reason else ""
-                await jobs.say(
-                    tx, incident_id, f"⚠️ The status update could not reach stakeholder {ref}: {reason}.{hint}"
-                )
-
-            return tell
-        return None

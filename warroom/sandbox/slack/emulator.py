@@ -93,7 +93,7 @@ class SlackEmulator(SlackWebApi):
     @staticmethod
     async def _read_params(request: web.Request) -> Params:
         params: Params = dict(request.query)
-        if request.method != "POST" or not request.can_read_body:
+        if request.method != "POST" or not request.body_exists:
             return params
         if request.content_type == "application/json":
             raw = await request.read()

@@ -71,7 +71,7 @@ class XurrentApi(XurrentModel, XurrentGate, CollectionPages):
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
         if request.content_type == "application/json" or not request.content_type.startswith(("multipart/", "application/x-www-form")):
-            if not request.can_read_body:
+            if not request.body_exists:
                 return {}
             try:
                 body = await request.json()

@@ -5,13 +5,13 @@ routing labels, URLs, summary and name — each refusing what is malformed with 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
+from warroom.core import safejson
 from warroom.core.model import AlertStatus
 
 from .text import _clean, _key_path, _kind, _quote, _shorten
@@ -41,30 +41,11 @@ class IntakeError(ValueError):
 # -- the body ---------------------------------------------------------------------------------------------
 
 
-def _reject_constant(name: str) -> float:
-    raise ValueError(name)
-
-
 def _decode(body: bytes, what: str) -> object:
-    if not body.strip():
-        raise IntakeError(f"The body is empty: send {what} as JSON.")
     try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise IntakeError(
-            f"The body is not UTF-8 (bad byte at offset {exc.start}): send {what} as UTF-8 JSON."
-        ) from None
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise IntakeError(
-            f"The body is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}): send {what}."
-        ) from None
-    except (ValueError, RecursionError):
-        # NaN/Infinity, integers too long to convert, nesting deeper than the interpreter allows.
-        raise IntakeError(
-            f"The body is JSON that warroom cannot take (NaN, Infinity, a huge number or too deep nesting): send {what}."
-        ) from None
+        return safejson.loads(body, f"{what} as JSON")
+    except safejson.JsonRefused as exc:
+        raise IntakeError(exc.reason) from None
 
 
 def _top_object(doc: object, what: str) -> dict[str, Any]:

@@ -1,8 +1,9 @@
-"""The one command grammar: chat text → a typed command, or a rejection that says how to write it.
+"""The parser: chat text → a typed command (warroom.response.commands), or a rejection saying how to write it.
 
 Slack's ``/incident`` and the Teams bot both call :func:`parse` with the text after the command name and a
-:class:`GrammarContext` (the configured priorities, services and roles, and the command's name for messages).
-Pure code: no I/O, no settings read here.
+:class:`~warroom.chat.grammar.context.GrammarContext` (the configured priorities, services and roles, and the
+command's name for messages). Verbs, aliases and the forms rejections show come from the command table
+(:mod:`warroom.chat.grammar.help`). Pure code: no I/O, no settings read here.
 
 Markup understood in arguments is Slack's escaped form (Slack's message-formatting reference, "linking to
 channels and users"), which a slash command sends only when "escape channels, users, and links" is on — the
@@ -11,8 +12,8 @@ manifest must set ``should_escape: true``: ``<@U123>`` / ``<@U123|dana>`` (a per
 mentions into the same form before parsing (Teams: ``<@{aad id}|{name}>``) or build a :class:`Target` directly.
 
 Notes and titles are kept exactly as typed — mentions, links, markdown, emoji, newlines, entities such as
-``&amp;`` — and only the whitespace around them is dropped. Limits follow Xurrent: a request's subject is at
-most 255 characters, a note at most 64 KB (counted here as UTF-8 bytes).
+``&amp;`` — and only the whitespace around them is dropped. Their limits are the commands' (Xurrent's):
+:data:`TITLE_MAX_CHARS`, :data:`NOTE_MAX_BYTES`, :data:`QUESTION_MAX_CHARS`.
 """
 
 from __future__ import annotations
@@ -20,55 +21,52 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import TYPE_CHECKING, ClassVar, TypeAlias
+from typing import TypeAlias
 
-if TYPE_CHECKING:
-    from warroom.settings import Settings
+from warroom.chat.grammar.context import GrammarContext
+from warroom.chat.grammar.help import _BY_NAME, _SPECS, VERBS, _fmt, _listing, _shown, _top
+from warroom.response.commands import (
+    ME,
+    NOTE_MAX_BYTES,
+    PERSON_KINDS,
+    QUESTION_MAX_CHARS,
+    TITLE_MAX_CHARS,
+    Ack,
+    Ask,
+    Assign,
+    Command,
+    Declare,
+    Escalate,
+    Help,
+    Merge,
+    Note,
+    Page,
+    Postmortem,
+    Priority,
+    Rca,
+    Rejection,
+    Reopen,
+    Resolve,
+    Role,
+    Roles,
+    StakeholderAdd,
+    Status,
+    Summary,
+    Target,
+    TargetKind,
+    Title,
+    role_slug,
+)
 
-TITLE_MAX_CHARS = 255
-#: The AI responder answers questions of at most this many characters (warroom.ai.querier.MAX_QUESTION).
-QUESTION_MAX_CHARS = 500
-NOTE_MAX_BYTES = 64 * 1024
 #: Verbs whose arguments are words (not free text) refuse more than this many characters after the verb.
 ARGS_MAX_CHARS = 1000
-DEFAULT_PRIORITIES: tuple[str, ...] = ("P1", "P2", "P3", "P4", "P5")
+
+Result: TypeAlias = Command | Rejection
+_Parser: TypeAlias = Callable[[str, GrammarContext], Result]
 
 
 # ---------------------------------------------------------------------------------------------- targets
 
-
-class TargetKind(StrEnum):
-    USER = "user"  # a chat user id: Slack U…/W…, a Teams user id
-    ME = "me"  # the person who sent the command
-    EMAIL = "email"
-    CHANNEL = "channel"
-    USERGROUP = "usergroup"  # a Slack user group (<!subteam^S…>)
-    SERVICE = "service"  # a configured service: its responders
-    TEAM = "team"  # a team by name (e.g. a Xurrent team)
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Who a command points at: ``id`` is the chat id, email, service or team name; ``name`` a display name."""
-
-    kind: TargetKind
-    id: str
-    name: str | None = None
-
-    def display(self) -> str:
-        if self.kind is TargetKind.USER:
-            return f"@{self.name}" if self.name else f"<@{self.id}>"
-        if self.kind is TargetKind.USERGROUP:
-            return f"@{self.name}" if self.name else f"<!subteam^{self.id}>"
-        if self.kind is TargetKind.CHANNEL:
-            return f"#{self.name}" if self.name else f"<#{self.id}>"
-        return self.id
-
-
-ME = Target(TargetKind.ME, "me")
-PERSON_KINDS = frozenset({TargetKind.USER, TargetKind.ME, TargetKind.EMAIL})
 
 _USER = re.compile(r"<@([^|<>\s]+)(?:\|([^<>]*))?>")
 _CHANNEL = re.compile(r"<#([^|<>\s]+)(?:\|([^<>]*))?>")
@@ -110,237 +108,7 @@ def _target(token: str, ctx: GrammarContext) -> Target | str:
     return Target(TargetKind.TEAM, token)
 
 
-# ---------------------------------------------------------------------------------------------- context
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[\s_]+", "-", name.strip().casefold())
-
-
-@dataclass(frozen=True, slots=True)
-class RoleSpec:
-    """A role people hold on an incident: ``key`` is how commands name it, ``label`` how cards show it."""
-
-    key: str
-    label: str
-    aliases: tuple[str, ...] = ()
-
-    @classmethod
-    def custom(cls, label: str) -> RoleSpec:
-        """A role from configuration, named by its label ("Communications Lead" → ``communications-lead``)."""
-        return cls(_slug(label), label.strip())
-
-    def names(self) -> tuple[str, ...]:
-        return (self.key, *self.aliases, _slug(self.label))
-
-
-DEFAULT_ROLES: tuple[RoleSpec, ...] = (
-    RoleSpec("commander", "Incident Commander", ("ic", "incident-commander")),
-    RoleSpec("app-sme", "Application SME", ("application-sme",)),
-    RoleSpec("network-sme", "Networking SME", ("networking-sme", "net-sme")),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class GrammarContext:
-    """What the grammar needs to know of the configuration. ``command`` is how people invoke it ("/incident")."""
-
-    priorities: tuple[str, ...] = DEFAULT_PRIORITIES
-    services: tuple[str, ...] = ()
-    roles: tuple[RoleSpec, ...] = DEFAULT_ROLES
-    command: str = "/incident"
-
-    @classmethod
-    def from_settings(cls, settings: Settings, custom_roles: Iterable[str | RoleSpec] = ()) -> GrammarContext:
-        roles = list(DEFAULT_ROLES)
-        for role in [*settings.response.custom_roles, *custom_roles]:
-            spec = role if isinstance(role, RoleSpec) else RoleSpec.custom(role)
-            if spec.key and all(spec.key not in r.names() for r in roles):
-                roles.append(spec)
-        return cls(
-            priorities=tuple(settings.priorities),
-            services=tuple(s.name for s in settings.services),
-            roles=tuple(roles),
-            command=f"/{settings.slack.command}",
-        )
-
-    @property
-    def role_labels(self) -> dict[str, str]:
-        """Role key → the label cards show, in the configured order."""
-        return {r.key: r.label for r in self.roles}
-
-    def priority(self, word: str) -> str | None:
-        """The configured spelling of a priority, matched case-insensitively (p1 → P1)."""
-        folded = word.casefold()
-        return next((p for p in self.priorities if p.casefold() == folded), None)
-
-    def service(self, word: str) -> str | None:
-        folded = word.casefold()
-        return next((s for s in self.services if s.casefold() == folded), None)
-
-    def role(self, words: str) -> RoleSpec | None:
-        slug = _slug(words)
-        return next((r for r in self.roles if slug in r.names()), None)
-
-
-# ---------------------------------------------------------------------------------------------- commands
-
-
-@dataclass(frozen=True, slots=True)
-class Declare:
-    """Declare a major incident. With no title, the front end opens the declare form (prefilled with the rest)."""
-
-    verb: ClassVar[str] = "declare"
-    service: str | None = None
-    priority: str | None = None
-    title: str | None = None
-    #: Only from the declare form (the command line has no place for it).
-    details: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Escalate:
-    verb: ClassVar[str] = "escalate"
-    request_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class Ack:
-    verb: ClassVar[str] = "ack"
-
-
-@dataclass(frozen=True, slots=True)
-class Resolve:
-    verb: ClassVar[str] = "resolve"
-    note: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Reopen:
-    verb: ClassVar[str] = "reopen"
-
-
-@dataclass(frozen=True, slots=True)
-class Status:
-    verb: ClassVar[str] = "status"
-
-
-@dataclass(frozen=True, slots=True)
-class Priority:
-    verb: ClassVar[str] = "priority"
-    priority: str
-
-
-@dataclass(frozen=True, slots=True)
-class Title:
-    verb: ClassVar[str] = "title"
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Assign:
-    verb: ClassVar[str] = "assign"
-    target: Target
-
-
-@dataclass(frozen=True, slots=True)
-class Role:
-    """Give ``target`` the role whose key is ``role`` (one of GrammarContext.roles)."""
-
-    verb: ClassVar[str] = "role"
-    role: str
-    target: Target
-
-
-@dataclass(frozen=True, slots=True)
-class Roles:
-    verb: ClassVar[str] = "roles"
-
-
-@dataclass(frozen=True, slots=True)
-class Note:
-    verb: ClassVar[str] = "note"
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    verb: ClassVar[str] = "page"
-    target: Target
-
-
-@dataclass(frozen=True, slots=True)
-class StakeholderAdd:
-    verb: ClassVar[str] = "stakeholder"
-    target: Target
-
-
-@dataclass(frozen=True, slots=True)
-class Merge:
-    """Fold incident ``number`` (a duplicate) into the incident of the war room the command came from."""
-
-    verb: ClassVar[str] = "merge"
-    number: int
-
-
-@dataclass(frozen=True, slots=True)
-class Summary:
-    """Post a status update of the incident (the AI responder) in its war room."""
-
-    verb: ClassVar[str] = "summary"
-
-
-@dataclass(frozen=True, slots=True)
-class Ask:
-    """A question about the incident, answered from its records in the war room."""
-
-    verb: ClassVar[str] = "ask"
-    question: str
-
-
-@dataclass(frozen=True, slots=True)
-class Rca:
-    """Probable root causes, with evidence, in the war room."""
-
-    verb: ClassVar[str] = "rca"
-
-
-@dataclass(frozen=True, slots=True)
-class Postmortem:
-    """Draft (or draft again) the incident's postmortem."""
-
-    verb: ClassVar[str] = "postmortem"
-
-
-@dataclass(frozen=True, slots=True)
-class Help:
-    verb: ClassVar[str] = "help"
-    topic: str | None = None  # a canonical verb
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """Why the text is not a command, as a sentence with the correct form; ``verb`` if the verb was known."""
-
-    message: str
-    verb: str | None = None
-
-
-Command: TypeAlias = (
-    Declare | Escalate | Ack | Resolve | Reopen | Status | Priority | Title | Assign | Role | Roles | Note | Page
-    | StakeholderAdd | Merge | Summary | Ask | Rca | Postmortem | Help
-)
-Result: TypeAlias = Command | Rejection
-_Parser: TypeAlias = Callable[[str, GrammarContext], Result]
-
-
 # ---------------------------------------------------------------------------------------------- helpers
-
-
-def _shown(text: str, limit: int = 40) -> str:
-    """User text made safe to echo inside a sentence: cut short, no control characters, no backticks."""
-    cut = "".join(ch if ch.isprintable() and ch != "`" else "\N{REPLACEMENT CHARACTER}" for ch in text[:limit])
-    return cut + ("…" if len(text) > limit else "")
 
 
 def _closest(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str | None:
@@ -370,22 +138,6 @@ def _split_first(text: str) -> tuple[str, str]:
 def _tokens(text: str) -> list[str]:
     """Argument words; Slack markup such as ``<@U1|Dana Smith>`` stays one word."""
     return _TOKEN.findall(text)
-
-
-def _listing(items: Iterable[str]) -> str:
-    return ", ".join(items) or "none configured"
-
-
-def _top(ctx: GrammarContext) -> str:
-    return ctx.priorities[0] if ctx.priorities else "P1"
-
-
-def _example_priority(ctx: GrammarContext) -> str:
-    return ctx.priorities[1] if len(ctx.priorities) > 1 else _top(ctx)
-
-
-def _example_service(ctx: GrammarContext) -> str:
-    return ctx.services[0] if ctx.services else "checkout-api"
 
 
 def _try(ctx: GrammarContext, verb: str, args: str | None = None) -> str:
@@ -553,7 +305,7 @@ def _parse_role(rest: str, ctx: GrammarContext) -> Result:
     spec = ctx.role(" ".join(role_words))
     if spec is None:
         typed = " ".join(role_words)
-        close = _closest(_slug(typed), [n for r in ctx.roles for n in r.names()])
+        close = _closest(role_slug(typed), [n for r in ctx.roles for n in r.names()])
         key = next((r.key for r in ctx.roles if close in r.names()), first_role)
         return _reject(ctx, "role", f"Unknown role '{_shown(typed)}'. {roles}", f"{key} {shown_who}")
     if target is None:
@@ -654,79 +406,34 @@ def _parse_help(rest: str, ctx: GrammarContext) -> Result:
     return Help(spec.name)
 
 
-# ---------------------------------------------------------------------------------------------- the table
+# ---------------------------------------------------------------------------------------------- the parsers
 
 
-@dataclass(frozen=True, slots=True)
-class _Spec:
-    name: str
-    aliases: tuple[str, ...]
-    form: str  # after the verb; {prios} {top} {prio} {service} {roles} are filled from the context
-    summary: str
-    example: str
-    parse: _Parser
-    free_text: bool = False  # the arguments are a note or a title, kept as typed
-
-
-_SPEC_LIST: tuple[_Spec, ...] = (
-    _Spec("declare", ("new",), "[{prios}] [service] <title>",
-          "declare a major incident and open its war room; with nothing after it, opens a form",
-          "{top} {service} Checkout is down", _parse_declare, True),
-    _Spec("escalate", (), "<Xurrent request number or link>",
-          "make a service-desk request a major incident", "70001", _parse_escalate),
-    _Spec("ack", ("acknowledge",), "", "acknowledge the incident: you are on it, paging stops", "",
-          _bare(Ack, "; to add a note, use `note <text>`")),
-    _Spec("resolve", ("close", "resolved"), "[closing note]", "resolve the incident, with an optional closing note",
-          "Rolled back release 42", _parse_resolve, True),
-    _Spec("reopen", ("re-open",), "", "reopen a resolved incident", "", _bare(Reopen)),
-    _Spec("status", ("info",), "", "show the incident's state, roles and links", "", _bare(Status)),
-    _Spec("priority", ("prio",), "<{prios}>", "change the priority; {top} is the highest", "{prio}",
-          _parse_priority),
-    _Spec("title", ("rename",), "<text>", f"rename the incident (at most {TITLE_MAX_CHARS} characters)",
-          "Checkout fails for card payments", _parse_title, True),
-    _Spec("assign", (), "<@person|me>", "make someone the incident's assignee", "@dana", _parse_assign),
-    _Spec("role", (), "<role> <@person|me>", "give someone a role: {roles}", "commander @dana", _parse_role),
-    _Spec("roles", (), "", "show who holds each role", "", _bare(Roles)),
-    _Spec("note", ("comment",), "<text>",
-          "add a note to the timeline (and to the ITSM request when note sync is on)",
-          "Restarted the pods; error rate falling", _parse_note, True),
-    _Spec("page", (), "<@person|@group|team|service>",
-          "page more responders; they are notified until the incident is acknowledged", "@dana", _parse_page),
-    _Spec("stakeholder", ("stakeholders",), "add <@person|#channel>",
-          "keep a person or a channel informed of updates", "add #exec-updates", _parse_stakeholder),
-    _Spec("merge", (), "<incident number>",
-          "fold a duplicate incident into this one (its alerts, notes and request move here)", "INC-42",
-          _parse_merge),
-    _Spec("summary", ("update", "sitrep"), "",
-          "post a status update: current state, impact, what is being done, next update", "", _bare(Summary)),
-    _Spec("ask", ("question",), "<question>",
-          "ask about the incident's alerts, timeline, notes, discussion and changes; the answer cites its sources",
-          "what changed before the first alert?", _parse_ask, True),
-    _Spec("rca", ("causes", "root-cause"), "", "suggest probable root causes, each with its evidence", "",
-          _bare(Rca)),
-    _Spec("postmortem", ("pm", "post-mortem"), "",
-          "draft the postmortem now (it is also drafted when the incident resolves)", "", _bare(Postmortem)),
-    _Spec("help", ("?", "commands"), "[command]", "list the commands, or show one command's form", "role",
-          _parse_help),
-)
-_SPECS: dict[str, _Spec] = {s.name: s for s in _SPEC_LIST}
-_BY_NAME: dict[str, _Spec] = {n: s for s in _SPEC_LIST for n in (s.name, *s.aliases)}
-
-#: The canonical verbs, in help order.
-VERBS: tuple[str, ...] = tuple(_SPECS)
-
-
-def _fmt(template: str, ctx: GrammarContext, lead: str = "") -> str:
-    if not template:
-        return ""
-    text = template.format(
-        prios="|".join(ctx.priorities) or "P1",
-        top=_top(ctx),
-        prio=_example_priority(ctx),
-        service=_example_service(ctx),
-        roles=_listing(r.key for r in ctx.roles),
-    )
-    return lead + text
+#: Each verb of the command table (help.VERBS) → its parser.
+_PARSERS: dict[str, _Parser] = {
+    "declare": _parse_declare,
+    "escalate": _parse_escalate,
+    "ack": _bare(Ack, "; to add a note, use `note <text>`"),
+    "resolve": _parse_resolve,
+    "reopen": _bare(Reopen),
+    "status": _bare(Status),
+    "priority": _parse_priority,
+    "title": _parse_title,
+    "assign": _parse_assign,
+    "role": _parse_role,
+    "roles": _bare(Roles),
+    "note": _parse_note,
+    "page": _parse_page,
+    "stakeholder": _parse_stakeholder,
+    "merge": _parse_merge,
+    "summary": _bare(Summary),
+    "ask": _parse_ask,
+    "rca": _bare(Rca),
+    "postmortem": _bare(Postmortem),
+    "help": _parse_help,
+}
+if set(_PARSERS) != set(VERBS):  # a verb added to one table and not the other
+    raise RuntimeError(f"verbs without a parser or a help entry: {set(_PARSERS) ^ set(VERBS)}")
 
 
 def _unknown_verb(word: str, ctx: GrammarContext) -> Rejection:
@@ -771,37 +478,4 @@ def parse(text: str, ctx: GrammarContext) -> Command | Rejection:
     if not spec.free_text and len(rest) > ARGS_MAX_CHARS:
         form = f"{spec.name}{_fmt(spec.form, ctx, lead=' ')}"
         return _reject(ctx, spec.name, f"That is too much text for `{spec.name}`, which takes `{form}`.")
-    return spec.parse(rest, ctx)
-
-
-def help_text(ctx: GrammarContext, topic: str | None = None) -> str:
-    """Every command with a one-line description and an example, or one command's form (``topic``)."""
-    words = topic.split() if topic else []
-    spec = _BY_NAME.get(words[0].casefold()) if words else None
-    if spec is not None:
-        lines = [
-            f"`{ctx.command} {spec.name}{_fmt(spec.form, ctx, lead=' ')}` — {_fmt(spec.summary, ctx)}.",
-            f"Example: `{ctx.command} {spec.name}{_fmt(spec.example, ctx, lead=' ')}`",
-        ]
-        if spec.aliases:
-            lines.append("Also written: " + ", ".join(f"`{a}`" for a in spec.aliases) + ".")
-        if spec.name in ("declare", "priority"):
-            lines.append(f"Priorities: {_listing(ctx.priorities)} ({_top(ctx)} is the highest).")
-        if spec.name in ("declare", "page"):
-            lines.append(f"Services: {_listing(ctx.services)}.")
-        if spec.name in ("role", "roles"):
-            lines.append("Roles: " + _listing(f"{r.key} ({r.label})" for r in ctx.roles) + ".")
-        return "\n".join(lines)
-    lines = []
-    if topic and topic.strip():
-        lines.append(f"There is no command '{_shown(topic.strip())}'. These are the commands:")
-    lines.append(f"*Incident commands* — `{ctx.command} <command>`:")
-    for s in _SPEC_LIST:
-        example = f" (e.g. `{ctx.command} {s.name}{_fmt(s.example, ctx, lead=' ')}`)" if s.example else ""
-        lines.append(f"• `{s.name}{_fmt(s.form, ctx, lead=' ')}` — {_fmt(s.summary, ctx)}{example}")
-    lines.append(
-        f"Priorities: {_listing(ctx.priorities)}. Services: {_listing(ctx.services)}. "
-        f"Roles: {_listing(r.key for r in ctx.roles)}."
-    )
-    lines.append(f"`{ctx.command} help <command>` shows one command's form.")
-    return "\n".join(lines)
+    return _PARSERS[spec.name](rest, ctx)
