@@ -66,7 +66,12 @@ VERB_LIST = "declare, escalate, ack, resolve, reopen, status, priority, title, a
         ("declare checkout-api P1 Checkout is down", Declare("checkout-api", "P1", "Checkout is down")),
         ("DECLARE Checkout-API p2  Checkout is down", Declare("checkout-api", "P2", "Checkout is down")),
         ("declare P1 Checkout is down", Declare(None, "P1", "Checkout is down")),
-        ("declare payments Card payments fail", Declare("payments", None, "Card payments fail")),
+        # a plain word that is a service may begin the title: the form asks, with that service and the whole text
+        ("declare payments Card payments fail", Declare("payments", None, None, draft="payments Card payments fail")),
+        ("declare Payments are failing", Declare("payments", None, None, draft="Payments are failing")),
+        ("declare service:payments Card payments fail", Declare("payments", None, "Card payments fail")),
+        ("declare P2 svc=payments Card payments fail", Declare("payments", "P2", "Card payments fail")),
+        ("declare payments P2 Card payments fail", Declare("payments", "P2", "Card payments fail")),
         ("declare Checkout is down", Declare(None, None, "Checkout is down")),
         ("declare P1 P2 is a title", Declare(None, "P1", "P2 is a title")),
         ("declare P1 checkout-api payments in the title", Declare("checkout-api", "P1", "payments in the title")),
@@ -174,10 +179,10 @@ def test_commands_and_aliases(text: str, expected: Command) -> None:
         ("declare P2 chekout-api Checkout is down",
          f"Unknown service 'chekout-api'; did you mean 'checkout-api'? {SERVICES} Try `/incident declare P2 checkout-api <title>`."),
         ("declare database P1 down",
-         f"Unknown service 'database'. {SERVICES} Try `/incident declare P1 checkout-api Checkout is down`."),
+         f"Unknown service 'database'. {SERVICES} Try `/incident declare P1 service:checkout-api Checkout is down`."),
         ("declare P1 " + "x" * 256,
          "The title is 256 characters long, more than the 255 allowed; shorten it and put the rest in a note. "
-         "Try `/incident declare P1 checkout-api Checkout is down`."),
+         "Try `/incident declare P1 service:checkout-api Checkout is down`."),
         # escalate
         ("escalate", "Say which Xurrent request to escalate, by its number or its link. Try `/incident escalate 70001`."),
         ("escalate 1 2", "Give one Xurrent request to escalate, by its number or its link. Try `/incident escalate 70001`."),
@@ -351,7 +356,7 @@ def test_help_lists_every_command_with_a_description() -> None:
     text = help_text(CTX)
     for verb in VERBS:
         assert f"• `{verb}" in text
-    assert "`/incident declare P1 checkout-api Checkout is down`" in text
+    assert "`/incident declare P1 service:checkout-api Checkout is down`" in text
     assert SERVICES.rstrip(".") in text and "communications-lead" in text
     assert "`/incident help <command>`" in text
 
@@ -451,3 +456,11 @@ def test_markup_in_a_note_survives_exactly() -> None:
         "and <#C42|inc-7-db>.\n```\nkubectl rollout undo deploy/checkout\n```\n*bold* _it_ ~strike~ :fire: 🔥 &amp; &lt;"
     )
     assert parse(f"note {note}", CTX) == Note(note)
+
+
+def test_declare_names_a_service_by_its_marker_and_says_when_it_is_unknown() -> None:
+    rejected = parse("declare service:paymnts Card payments fail", CTX)
+    assert isinstance(rejected, Rejection) and "Unknown service 'paymnts'; did you mean 'payments'?" in rejected.message
+    assert "service:payments <title>" in rejected.message
+    # the marker wins over a title that begins with a service's name
+    assert parse("declare service:checkout-api payments are slow", CTX) == Declare("checkout-api", None, "payments are slow")

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from warroom.chat.teams.cards import JOINER
 from warroom.core.model import Incident, LinkKind, TimelineEvent
 from warroom.sandbox.harness import Harness
 from warroom.sandbox.teams.client import Conversation, Sent, TeamsClientEmulator, TeamsUser
@@ -17,6 +18,11 @@ from warroom.sandbox.teams.world import TeamsWorld
 from warroom.sandbox.world import World
 
 from .helpers import critical_alert
+
+
+def shown(text: Any) -> str:
+    """A bot message's Markdown as a person reads it: the invisible word joiners (warroom.chat.teams.cards) dropped."""
+    return str(text or "").replace(JOINER, "")
 
 
 @dataclass
@@ -88,7 +94,7 @@ class TeamsSide:
         if conversation.type == "channel":
             root = sent.activity.get("replyToId") or sent.id
             return [
-                str(m.activity.get("text") or "")
+                shown(m.activity.get("text"))
                 for m in self.bot_messages(conversation)
                 if m.reply_to == root or m.reply_to == sent.id
             ]
@@ -98,13 +104,13 @@ class TeamsSide:
         for m in messages[start:]:
             if m.app_id != self.tenant.app_id:
                 break
-            out.append(str(m.activity.get("text") or ""))
+            out.append(shown(m.activity.get("text")))
         return out
 
     def last_reply(self, conversation: Conversation) -> str:
         messages = self.bot_messages(conversation)
         assert messages, "the bot said nothing"
-        return str(messages[-1].activity.get("text") or "")
+        return shown(messages[-1].activity.get("text"))
 
 
 async def open_war_room(h: Harness) -> tuple[int, Conversation]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from warroom.sandbox.base import Fault
 from warroom.sandbox.harness import Harness
 
 from .helpers import open_room, settle
@@ -57,3 +58,50 @@ async def test_a_note_with_a_nul_character_is_stored_without_it(harness: Harness
     assert "Note added" in reply.text
     await settle(h)
     assert h.world.xurrent.notes(request_id)[-1]["text"] == "disk full"
+
+
+async def test_a_refused_command_has_no_effect(harness: Harness) -> None:
+    """`resolve <note>` on a resolved incident is refused whole: no note on the incident nor on the request."""
+    h = harness
+    incident, channel, request_id = await open_room(h)
+    await h.slack_command("resolve rolled back", channel=channel)
+    await settle(h)
+    notes_before = len(h.world.xurrent.notes(request_id))
+    again = await h.slack_command("resolve this note must not land", channel=channel)
+    assert "resolved already" in again.text or "already resolved" in again.text or "is resolved" in again.text, again.text
+    await settle(h)
+    async with h.runtime.store.read() as tx:
+        notes = [e.text for e in await tx.timeline.for_incident(incident) if e.kind == "note"]
+    assert notes == ["rolled back"]
+    assert len(h.world.xurrent.notes(request_id)) == notes_before
+
+
+async def test_a_command_that_failed_is_applied_when_slack_retries_it(harness: Harness) -> None:
+    """The retry de-duplication is recorded with the command's effect: a command cut short by a failure (here
+    Slack's users.info dropping the connection while warroom looks the person up) is applied by Slack's retry, and
+    a retry of a command that was applied is not applied twice."""
+    h = harness
+    incident, channel, _ = await open_room(h)
+    ben = h.world.slack.add_user("ben@example.com", "Ben Backend")
+    h.world.slack.faults.append(Fault("users.info", kind="reset", times=10))  # past slack_sdk's own retries
+    first = await h.slack.command(f"assign <@{ben}>", channel=channel, trigger="T-assign-1")
+    h.world.slack.faults.clear()
+    assert first.status_code >= 500 or "assigned" not in first.text  # Slack got no answer: it will retry
+    retry = await h.slack.command(f"assign <@{ben}>", channel=channel, trigger="T-assign-1")
+    assert retry.status_code == 200 and "assigned to ben@example.com" in retry.text
+    again = await h.slack.command("note only once", channel=channel, trigger="T-note-1")
+    repeat = await h.slack.command("note only once", channel=channel, trigger="T-note-1")
+    assert "Note added" in again.text and "Note added" not in repeat.text
+    async with h.runtime.store.read() as tx:
+        current = await tx.incidents.get(incident)
+        notes = [e.text for e in await tx.timeline.for_incident(incident) if e.kind == "note"]
+    assert current is not None and current.assignee == "ben@example.com"
+    assert notes.count("only once") == 1
+
+
+async def test_status_shows_the_incidents_links(harness: Harness) -> None:
+    h = harness
+    incident, channel, request_id = await open_room(h)
+    status = (await h.slack_command("status", channel=channel)).json()["text"]
+    assert f"INC-{incident} is triggered" in status
+    assert f"/requests/{request_id}|ITSM request>" in status and "|Bridge>" in status and "|Slack war room>" in status

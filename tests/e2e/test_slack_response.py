@@ -385,3 +385,38 @@ async def test_notes_keep_mentions_links_and_markdown_both_ways_without_growing(
     assert xurrent_notes(h, request_id).count(typed) == 1 and xurrent_notes(h, request_id).count(desk) == 1
     line = next(m["text"] for m in h.world.slack.messages(channel) if "Note from" in m["text"])
     assert "&lt;script&gt;" in line and "&lt;!here&gt;" in line and "<!here>" not in line  # shown, not pinging
+
+
+async def test_declare_takes_the_service_from_the_room_or_the_channel_and_asks_when_in_doubt(
+    tweaked: Callable[..., Any],
+) -> None:
+    def ops_channel(data: dict[str, Any]) -> None:
+        next(s for s in data["services"] if s["name"] == "payments")["declare_channels"] = ["#payments-ops"]
+
+    h = await tweaked(ops_channel)
+    ana = user(h, "ana")
+    # a title that begins with a service's name is not taken for the service: the form asks
+    doubt = await h.slack.command("declare Payments are failing", user=ana, channel="C0GENERAL")
+    assert doubt.status_code == 200
+    (view,) = [v["view"] for v in h.world.slack.views.values()]
+    assert view["blocks"][0]["element"]["initial_option"]["value"] == "payments"
+    assert view["blocks"][2]["element"]["initial_value"] == "Payments are failing"
+    # in a channel configured for a service, that service; the answer says why no request is made (P3 < P2)
+    ops = h.world.slack.add_channel("payments-ops", creator=ana, members=[ana])
+    declared = (await h.slack.command("declare Card payments failing", user=ana, channel=ops,
+                                      channel_name="payments-ops")).json()["text"]
+    assert "declared (P3)" in declared and "No Xurrent request is made: P3 is below payments's ITSM threshold P2" in declared
+    first = int(declared.split()[0].removeprefix("INC-"))
+    assert await h.wait_complete(first) == []
+    assert war_room(h, first).requests == []
+    # in a war room, the war room's service; raising the priority to the threshold makes the request then
+    room = war_room(h, first).channel["id"]
+    await h.slack.command("priority P2", user=ana, channel=room)
+    await settle(h)
+    (request,) = war_room(h, first).requests
+    assert request["subject"] == "Card payments failing"
+    second = (await h.slack.command("declare P1 Refunds stuck", user=ana, channel=room)).json()["text"]
+    assert "No Xurrent request" not in second
+    async with h.runtime.store.read() as tx:
+        incidents = {i.title: i.service for i in await tx.incidents.list()}
+    assert incidents == {"Card payments failing": "payments", "Refunds stuck": "payments"}

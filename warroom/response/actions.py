@@ -8,7 +8,7 @@ person's email, how to show a person in a reply, how to undo its text escaping. 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -17,6 +17,7 @@ from warroom.core.model import Incident, LinkKind, Origin, RoleHolder, Stakehold
 from warroom.core.permissions import Asker
 from warroom.core.rules import RuleError
 from warroom.response import commands as cmd
+from warroom.response import jobs
 from warroom.response.ai import schedule as ai_schedule
 from warroom.response.incidents import IncidentService
 from warroom.response.responders import ResponseService
@@ -129,6 +130,17 @@ class Actions:
         except (RuleError, ValueError) as exc:
             return Reply(str(exc))
 
+    def default_service(self, incident: Incident | None, channels: Sequence[str]) -> str | None:
+        """The service a ``declare`` without one is for: the war room's, a channel's (``declare_channels``: ids or
+        names, ``#`` optional), or the only service there is; None: ask."""
+        if incident is not None:
+            return incident.service
+        wanted = {c.lower().removeprefix("#") for c in channels if c}
+        for svc in self.settings.services:
+            if wanted & {c.lower().removeprefix("#") for c in svc.declare_channels}:
+                return svc.name
+        return self.settings.services[0].name if len(self.settings.services) == 1 else None
+
     async def person(self, target: cmd.Target, actor: Actor, edge: ChatEdge) -> str | None:
         """The email of the person a command points at (``me`` is the actor)."""
         if target.kind is cmd.TargetKind.EMAIL:
@@ -145,14 +157,17 @@ class Actions:
             return Reply(self.ctx.help_text(command.topic))
         if isinstance(command, cmd.Declare):
             if command.service is None or command.title is None:
-                return Reply(f"Say which service and what is wrong: `{self.ctx.command} declare <service> "
-                             "[priority] <title>`, or run it with nothing after `declare` for the form.")
+                return Reply(f"Say which service and what is wrong: `{self.ctx.command} declare [priority] "
+                             "service:<name> <title>`, or run it with nothing after `declare` for the form.")
             declared = await self.service.declare(
                 service=command.service, title=edge.text(command.title),
                 priority=command.priority or self.settings.intake.default_priority, origin=Origin.CHAT,
                 actor=actor.key, details=edge.text(command.details),
             )
-            return Reply(f"{declared.ref} declared ({declared.priority}). The war room is being opened.")
+            text = f"{declared.ref} declared ({declared.priority}). The war room is being opened."
+            if (why := jobs.no_request_because(declared, self.settings)) is not None:
+                text += f" No Xurrent request is made: {why}"
+            return Reply(text)
         if isinstance(command, cmd.Escalate):
             if self.escalate is None:
                 return Reply("Escalation needs the Xurrent link, which is not configured.")
@@ -174,9 +189,9 @@ class Actions:
             await self.service.acknowledge(incident.id, actor=actor.key)
             return Reply(f"{incident.ref} acknowledged by {who}.", public=True)
         if isinstance(command, cmd.Resolve):
-            if command.note:
-                await self.service.add_note(incident.id, edge.text(command.note), actor=actor.key)
-            await self.service.resolve(incident.id, actor=actor.key)
+            # the note and the resolution in one transaction: a refused resolve (already resolved) adds no note
+            note = edge.text(command.note) if command.note else None
+            await self.service.resolve(incident.id, actor=actor.key, note=note)
             return Reply(f"{incident.ref} resolved by {who}.", public=True)
         if isinstance(command, cmd.Reopen):
             await self.service.reopen(incident.id, actor=actor.key)

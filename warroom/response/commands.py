@@ -118,6 +118,9 @@ class Declare:
     title: str | None = None
     #: Only from the declare form (the command line has no place for it).
     details: str = ""
+    #: The text typed after ``declare`` when it was not clear whether its first word named the service: the form
+    #: opens with it as the title, for the person to confirm.
+    draft: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,18 +117,29 @@ class IncidentService:
             return await tx.incidents.get(link.incident_id) if link else None
 
     # -- changing -----------------------------------------------------------------------------------
-    async def change(self, incident_id: int, *, actor: str | None, strict: bool = False, **changes: object) -> Incident:
+    async def change(
+        self, incident_id: int, *, actor: str | None, strict: bool = False, note: str | None = None, **changes: object
+    ) -> Incident:
         """Change fields of an incident (title, status, priority, urgency, assignee) in one transaction: the
         incident, its timeline, and the outbox (card, topic, the linked request). Raises RuleError with a sentence
         when the change is not allowed — with ``strict``, also when the status is that already (decided under the
-        incident's lock, so that two clicks at once apply once and the second is told)."""
+        incident's lock, so that two clicks at once apply once and the second is told). A ``note`` is added in the
+        same transaction, after the checks: a refused change adds nothing."""
+        note = _note_text(note) if note is not None else None
         async with self.store.tx() as tx:
             incident = await tx.incidents.get(incident_id, lock=True)
             if incident is None:
                 raise RuleError(f"There is no incident {incident_id}.")
             if strict and "status" in changes:
-                check_transition(incident.status, Status(str(changes["status"])))
+                target = Status(str(changes["status"]))
+                if target is Status.TRIGGERED and incident.status is not Status.RESOLVED:
+                    raise RuleError(
+                        f"{incident.ref} is {incident.status.value}, not resolved: only a resolved incident can be reopened."
+                    )
+                check_transition(incident.status, target)
             columns = column_changes(incident, dict(changes), tx.now, self.settings.priorities)
+            if note:
+                await self._note(tx, incident, note, actor)
             if not columns:
                 return incident
             updated = await tx.incidents.update(incident_id, **columns)
@@ -145,36 +156,31 @@ class IncidentService:
     async def acknowledge(self, incident_id: int, *, actor: str | None) -> Incident:
         return await self._move(incident_id, Status.ACKNOWLEDGED, actor)
 
-    async def resolve(self, incident_id: int, *, actor: str | None) -> Incident:
-        return await self._move(incident_id, Status.RESOLVED, actor)
+    async def resolve(self, incident_id: int, *, actor: str | None, note: str | None = None) -> Incident:
+        return await self._move(incident_id, Status.RESOLVED, actor, note=note)
 
     async def reopen(self, incident_id: int, *, actor: str | None) -> Incident:
         return await self._move(incident_id, Status.TRIGGERED, actor)
 
-    async def _move(self, incident_id: int, target: Status, actor: str | None) -> Incident:
-        """A status command: says so when it does not apply (e.g. acknowledging twice) instead of doing nothing."""
-        async with self.store.read() as tx:
-            incident = await tx.incidents.get(incident_id)
-        if incident is None:
-            raise RuleError(f"There is no incident {incident_id}.")
-        if target is Status.TRIGGERED and incident.status is not Status.RESOLVED:
-            raise RuleError(f"{incident.ref} is {incident.status.value}, not resolved: only a resolved incident can be reopened.")
-        check_transition(incident.status, target)
-        return await self.change(incident_id, actor=actor, strict=True, status=target)
+    async def _move(self, incident_id: int, target: Status, actor: str | None, *, note: str | None = None) -> Incident:
+        """A status command: says so when it does not apply (e.g. acknowledging twice) instead of doing nothing —
+        checked under the incident's lock, in the transaction that applies it."""
+        return await self.change(incident_id, actor=actor, strict=True, note=note, status=target)
 
     async def add_note(self, incident_id: int, text: str, *, actor: str | None) -> None:
         """A note on the incident; with note sync on, it is added to the linked request too."""
-        text = text.replace("\x00", "").strip()  # NUL cannot be stored (PostgreSQL) nor shown
-        if not text:
-            raise RuleError("The note is empty: say what to note.")
+        text = _note_text(text)
         async with self.store.tx() as tx:
             incident = await tx.incidents.get(incident_id, lock=True)
             if incident is None:
                 raise RuleError(f"There is no incident {incident_id}.")
-            await tx.timeline.add(incident_id, "note", text, actor=actor, data={"origin": "imr"})
-            svc = self.settings.service(incident.service)
-            if svc is not None and svc.itsm.note_sync:
-                await jobs.push_to_itsm(tx, incident, self.settings)
+            await self._note(tx, incident, text, actor)
+
+    async def _note(self, tx: Tx, incident: Incident, text: str, actor: str | None) -> None:
+        await tx.timeline.add(incident.id, "note", text, actor=actor, data={"origin": "imr"})
+        svc = self.settings.service(incident.service)
+        if svc is not None and svc.itsm.note_sync:
+            await jobs.push_to_itsm(tx, incident, self.settings)
 
     def _service(self, name: str) -> ServiceSettings:
         svc = self.settings.service(name)
@@ -311,6 +317,13 @@ class IncidentService:
         await jobs.say(tx, incident.id, f"⬆️ {text}")
         # the card, the topic and the linked request follow, as for a responder's change
         await jobs.incident_changed(tx, updated, {"priority", "urgency"}, self.settings)
+
+def _note_text(text: str) -> str:
+    text = text.replace("\x00", "").strip()  # NUL cannot be stored (PostgreSQL) nor shown
+    if not text:
+        raise RuleError("The note is empty: say what to note.")
+    return text
+
 
 def _show(value: object) -> str:
     if value is None:

@@ -44,8 +44,8 @@ __all__ = [
     "ALERT_DIGEST", "BOOKMARK", "BOOKMARKED", "CREATE_BRIDGE", "CREATE_CHANNEL", "CREATE_REQUEST", "INVITE", "PIN",
     "POST_CARD", "PULL_REQUEST", "PUSH_REQUEST", "REFRESH_CARD", "SAY", "TEAMS_ADD_MEMBERS", "TEAMS_ALERT_DIGEST",
     "TEAMS_ARCHIVE", "TEAMS_CREATE_ROOM", "TEAMS_POST_CARD", "TEAMS_REFRESH_CARD", "TEAMS_SAY", "TOPIC",
-    "alert_digest", "enqueue_fanout", "incident_changed", "itsm_changed", "link_added", "push_to_itsm",
-    "refresh_card", "say", "topic", "wants_request", "war_room_chats",
+    "alert_digest", "enqueue_fanout", "incident_changed", "itsm_changed", "link_added", "no_request_because",
+    "push_to_itsm", "refresh_card", "request_if_due", "say", "topic", "wants_request", "war_room_chats",
 ]
 
 #: Links that get a bookmark in the war room and a place on the card, with the bookmark's title.
@@ -62,6 +62,23 @@ def wants_request(incident: Incident, svc: ServiceSettings, settings: Settings) 
     )
 
 
+def no_request_because(incident: Incident, settings: Settings) -> str | None:
+    """Why a new incident gets no linked Xurrent request, in a sentence that says what would make one; None when it
+    gets one."""
+    svc = settings.service(incident.service)
+    if svc is None or not settings.xurrent.enabled:
+        return "the Xurrent link is not configured."
+    if not svc.itsm.enabled:
+        return f"the ITSM link is off for {svc.name} (`services[].itsm.enabled`)."
+    if svc.itsm.direction == "itsm_to_imr":
+        return f"{svc.name} syncs from Xurrent only (`itsm.direction: itsm_to_imr`)."
+    if not settings.at_or_above(incident.priority, svc.itsm.severity_threshold):
+        return (f"{incident.priority or 'no priority'} is below {svc.name}'s ITSM threshold "
+                f"{svc.itsm.severity_threshold}; raise the priority to {svc.itsm.severity_threshold} or higher and "
+                "the request is created then.")
+    return None
+
+
 async def enqueue_fanout(tx: Tx, incident: Incident, svc: ServiceSettings, settings: Settings) -> None:
     if settings.slack.enabled and svc.chat != "teams":
         await tx.outbox.enqueue(CREATE_CHANNEL, incident_id=incident.id)
@@ -72,6 +89,21 @@ async def enqueue_fanout(tx: Tx, incident: Incident, svc: ServiceSettings, setti
     if svc.bridge != "none":
         await tx.outbox.enqueue(CREATE_BRIDGE, {"provider": svc.bridge}, incident_id=incident.id)
     await ai_schedule.start_summaries(tx, incident, settings)
+
+
+async def request_if_due(tx: Tx, incident: Incident, settings: Settings) -> None:
+    """Create the linked request of an incident that has none and now reaches its service's threshold (once: a
+    request that exists or is being created is left alone)."""
+    svc = settings.service(incident.service)
+    if svc is None or incident.merged_into is not None or not wants_request(incident, svc, settings):
+        return
+    if await tx.links.get(incident.id, LinkKind.XURRENT_REQUEST) is not None:
+        return
+    pending = await tx.conn.execute(
+        select(outbox.c.id).where(outbox.c.incident_id == incident.id, outbox.c.kind == CREATE_REQUEST).limit(1)
+    )
+    if pending.first() is None:
+        await tx.outbox.enqueue(CREATE_REQUEST, incident_id=incident.id, ordering_key=f"itsm:{incident.id}")
 
 
 async def war_room_chats(tx: Tx, incident_id: int) -> set[str]:
@@ -159,11 +191,14 @@ async def topic(tx: Tx, incident_id: int) -> None:
 
 
 async def incident_changed(tx: Tx, incident: Incident, fields: set[str], settings: Settings, *, from_itsm: bool = False) -> None:
-    """Follow-ups of a change to the incident: the card, the topic, and (unless it came from there) the request."""
+    """Follow-ups of a change to the incident: the card, the topic, and (unless it came from there) the request —
+    created now when a raised priority brings the incident to its service's ITSM threshold."""
     await refresh_card(tx, incident.id)
     if fields & {"status", "priority", "title"}:
         await topic(tx, incident.id)
     if not from_itsm:
+        if "priority" in fields:
+            await request_if_due(tx, incident, settings)
         await push_to_itsm(tx, incident, settings)
     await ai_schedule.changed(tx, incident, fields)
 

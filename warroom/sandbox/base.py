@@ -30,7 +30,6 @@ class Fault:
     op: str
     kind: str = "status"
     status: int = 500
-    #: the request body as text (decoded UTF-8), when it had one
     body: Any = None
     retry_after: float = 1.0
     delay: float = 30.0
@@ -44,6 +43,7 @@ class Call:
     path: str
     at: float
     status: int = 0
+    #: the request body as text (decoded UTF-8), when it had one
     body: Any = None
 
 

@@ -125,7 +125,7 @@ class XurrentSettings(_Section):
     #: Overrides for the hosts the region and environment pick (tests, proxies, new regions).
     api_url: str | None = None
     oauth_url: str | None = None
-    #: Where people open a request in a browser; default ``https://<account>.<domain>``.
+    #: Where people open a request in a browser; default the account URL, ``https://<account>.<region.><domain>``.
     web_url: str | None = None
     client_id: str = ""
     client_secret: SecretStr | None = None
@@ -133,23 +133,39 @@ class XurrentSettings(_Section):
     source: str = "warroom"
     timeout: float = Field(15.0, gt=0)
     max_retries: int = Field(5, ge=0)
-    #: ``iss`` of webhook JWTs; default the account URL (https://<account>.<region.>xurrent.com).
+    #: ``iss`` of webhook JWTs; default the account URL, ``https://<account>.<region.><domain>`` (not ``web_url``).
     webhook_issuer: str | None = None
     #: Seconds between reconciliation passes over linked open requests (0: off).
     reconcile_seconds: int = Field(300, ge=0)
 
-    def hosts(self) -> tuple[str, str]:
-        """The REST and OAuth base URLs for the configured region and environment."""
+    def host(self, name: str) -> str:
+        """Xurrent's host ``name`` (api, oauth, the account id) in the configured region and environment — the one
+        place they are derived: ``<name>.<region.><domain>``, with no region part for global and for demo (which
+        has no regional hosts)."""
         domain = {"production": "xurrent.com", "qa": "xurrent.qa", "demo": "xurrent-demo.com"}[self.environment]
         region = "" if self.region == "global" or self.environment == "demo" else f"{self.region}."
-        api = self.api_url or f"https://api.{region}{domain}/v1"
-        oauth = self.oauth_url or f"https://oauth.{region}{domain}"
+        return f"{name}.{region}{domain}"
+
+    def hosts(self) -> tuple[str, str]:
+        """The REST and OAuth base URLs for the configured region and environment."""
+        api = self.api_url or f"https://{self.host('api')}/v1"
+        oauth = self.oauth_url or f"https://{self.host('oauth')}"
         return api.rstrip("/"), oauth.rstrip("/")
 
+    def account_url(self) -> str:
+        """The account's URL in the configured region and environment, e.g. ``https://acme.uk.xurrent.com``."""
+        return f"https://{self.host(self.account or 'account')}"
+
+    def web_base(self) -> str:
+        """Where every browser link starts: ``web_url``, else the account URL."""
+        return (self.web_url or self.account_url()).rstrip("/")
+
+    def issuer(self) -> str:
+        """The ``iss`` of the account's webhook JWTs: ``webhook_issuer``, else the account URL."""
+        return self.webhook_issuer or self.account_url()
+
     def request_url(self, request_id: str | int) -> str:
-        domain = {"production": "xurrent.com", "qa": "xurrent.qa", "demo": "xurrent-demo.com"}[self.environment]
-        base = self.web_url or f"https://{self.account or 'account'}.{domain}"
-        return f"{base.rstrip('/')}/requests/{request_id}"
+        return f"{self.web_base()}/requests/{request_id}"
 
 
 class ZoomSettings(_Section):
@@ -252,6 +268,9 @@ class ServiceSettings(_Section):
     #: Services this one depends on (databases, other APIs, third parties): root-cause analysis weighs their
     #: alerts and changes.
     depends_on: list[str] = Field(default_factory=list)
+    #: Chat channels where `declare` without a service is for this one: Slack channel ids or names (``#ops-checkout``
+    #: or ``ops-checkout``), Teams channel ids. A war room's own service is its default anyway.
+    declare_channels: list[str] = Field(default_factory=list)
 
     @field_validator("responders", "smes", "leadership")
     @classmethod

@@ -4,14 +4,23 @@
 timeline and enqueues outbox jobs, all or nothing. On SQLite (one process by definition) write transactions are
 serialised by an in-process lock and run ``BEGIN IMMEDIATE``; on PostgreSQL rows are locked where it matters
 (``lock_incident``) and workers claim jobs with ``FOR UPDATE SKIP LOCKED``.
+
+A delivery that may be repeated (Slack retries a slash command it got no answer to; Teams redelivers an activity)
+is taken in once by recording its key in the inbox *in the transaction that applies it*: inside
+``with store.delivery(source, key)``, the first write transaction records the key, and if the key is there already
+it raises :class:`AlreadyApplied` instead. A command that fails or a process that dies rolls the record back with
+the change, so the retry applies it then; a command that changes nothing records nothing (answering twice is
+harmless).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -26,6 +35,11 @@ from .records import RecordRepo
 from .repos import AlertRepo, InboxRepo, IncidentRepo, LinkRepo, PolicyRepo, TimelineRepo
 from .responders import PageRepo, RoleRepo, StakeholderRepo
 from .timers import TimerRepo
+
+
+async def _record(tx: Tx, delivery: _Delivery | None) -> None:
+    if delivery is not None and not await tx.inbox.remember(delivery.source, delivery.key):
+        raise AlreadyApplied(f"{delivery.source} delivery {delivery.key} was applied before")
 
 
 def utcnow() -> datetime:
@@ -122,6 +136,20 @@ class WriteTurns:
         self._busy = False
 
 
+class AlreadyApplied(Exception):
+    """This delivery was applied before (its key is in the inbox): a retry, nothing to do."""
+
+
+@dataclass
+class _Delivery:
+    source: str
+    key: str
+    recorded: bool = False
+
+
+_DELIVERY: ContextVar[_Delivery | None] = ContextVar("warroom_delivery", default=None)
+
+
 class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -141,13 +169,30 @@ class Store:
         ``background``: the outbox workers' and timers' own bookkeeping. On SQLite, where writes take turns, a
         person waiting for an answer (a command, a click, an alert) goes before background work that is waiting.
         """
+        delivery = None if background else _DELIVERY.get()
+        if delivery is not None and delivery.recorded:
+            delivery = None
         if self._write_lock is not None:
             async with self._write_lock.turn(background=background):
                 async with self._begin(write=True) as tx:
+                    await _record(tx, delivery)
                     yield tx
         else:
             async with self._begin(write=True) as tx:
+                await _record(tx, delivery)
                 yield tx
+        if delivery is not None:
+            delivery.recorded = True  # committed with the change
+
+    @staticmethod
+    @contextmanager
+    def delivery(source: str, key: str | None) -> Iterator[None]:
+        """Take in a repeatable delivery once: see the module's docstring. ``key`` None: nothing to record."""
+        token = _DELIVERY.set(_Delivery(source, key) if key else None)
+        try:
+            yield
+        finally:
+            _DELIVERY.reset(token)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:

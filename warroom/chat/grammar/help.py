@@ -57,9 +57,10 @@ class _Spec:
 
 
 _SPEC_LIST: tuple[_Spec, ...] = (
-    _Spec("declare", ("new",), "[{prios}] [service] <title>",
-          "declare a major incident and open its war room; with nothing after it, opens a form",
-          "{top} {service} Checkout is down", True),
+    _Spec("declare", ("new",), "[{prios}] [service:<name>] <title>",
+          "declare a major incident and open its war room (service: the war room's, the channel's, or ask); "
+          "with nothing after it, opens a form",
+          "{top} service:{service} Checkout is down", True),
     _Spec("escalate", (), "<Xurrent request number or link>",
           "make a service-desk request a major incident", "70001"),
     _Spec("ack", ("acknowledge",), "", "acknowledge the incident: you are on it, paging stops", ""),

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import TypeAlias
 
 from warroom.chat.grammar.context import GrammarContext
-from warroom.chat.grammar.help import _BY_NAME, _SPECS, VERBS, _fmt, _listing, _shown, _top
+from warroom.chat.grammar.help import _BY_NAME, _SPECS, VERBS, _example_service, _fmt, _listing, _shown, _top
 from warroom.response.commands import (
     ME,
     NOTE_MAX_BYTES,
@@ -180,9 +180,18 @@ def _bare(cls: type[Ack | Reopen | Status | Roles | Summary | Rca | Postmortem],
     return parse
 
 
+_SERVICE_MARKER = re.compile(r"(?:service|svc)[:=](\S+)", re.IGNORECASE)
+
+
 def _parse_declare(rest: str, ctx: GrammarContext) -> Result:
+    """``declare [priority] [service:<name>] <title>``, the first two in either order. A service is named without
+    doubt by its marker, or by a name shaped like an identifier (``checkout-api``) written as configured; a plain
+    word that is also a service (``checkout``) may as well begin the title ("Checkout is down"), so then the form
+    opens with that service chosen and the whole text as the title, for the person to confirm. With no service,
+    the front end takes the war room's service, or a channel's configured one, or asks with the form."""
     service: str | None = None
     priority: str | None = None
+    doubtful: str | None = None
     title = rest
     for _ in range(2):
         word, after = _split_first(title)
@@ -190,10 +199,25 @@ def _parse_declare(rest: str, ctx: GrammarContext) -> Result:
             break
         if priority is None and (found := ctx.priority(word)):
             priority, title = found, after
-        elif service is None and (found := ctx.service(word)):
+        elif service is None and doubtful is None and (marked := _SERVICE_MARKER.fullmatch(word)):
+            name = marked.group(1)
+            if (found := ctx.service(name)) is None:
+                close = _closest(name, ctx.services)
+                hint = f"did you mean '{close}'? " if close else ""
+                reason = f"Unknown service '{_shown(name)}'; {hint}Services: {_listing(ctx.services)}."
+                return _reject(ctx, "declare", reason, f"{priority or _top(ctx)} service:{close or _example_service(ctx)} <title>")
             service, title = found, after
+        elif service is None and doubtful is None and (found := ctx.service(word)):
+            # sure when shaped like an identifier, alone, or followed by a priority ("db P1 Disk full")
+            if _SERVICE_SHAPE.fullmatch(word.casefold()) or not after or ctx.priority(_split_first(after)[0]):
+                service, title = found, after
+            else:
+                doubtful = found  # a word of the title, or the service? the form asks
+                break
         else:
             break
+    if doubtful is not None:
+        return Declare(doubtful, priority, None, draft=title)
     if title and service is None:
         word, after = _split_first(title)
         meant_service = priority is None and ctx.priority(_split_first(after)[0]) is not None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import logging
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -28,6 +29,7 @@ from warroom.response.actions import Actions, Actor, Escalate, Reply, needs_war_
 from warroom.response.incidents import IncidentService
 from warroom.response.responders import ResponseService
 from warroom.settings import Settings
+from warroom.store.db import AlreadyApplied
 
 log = logging.getLogger("warroom.slack")
 
@@ -103,13 +105,6 @@ def create_slack_app(
     edge = SlackEdge(client)
     store = service.store
 
-    async def first_time(key: str | None) -> bool:
-        """False when Slack sent this request before (a retry): it was applied then."""
-        if not key:
-            return True
-        async with store.tx() as tx:
-            return await tx.inbox.remember("slack", key)
-
     async def war_room(channel_id: str) -> Incident | None:
         return await service.incident_for_link(LinkKind.SLACK_CHANNEL, channel_id) if channel_id else None
 
@@ -131,14 +126,19 @@ def create_slack_app(
         if isinstance(parsed, cmd.Rejection):
             await ack(parsed.message)
             return
-        if not await first_time(f"command:{command.get('trigger_id')}" if command.get("trigger_id") else None):
-            await ack()  # Slack's retry of a command already applied
-            return
         user_id = str(command.get("user_id") or "")
-        if isinstance(parsed, cmd.Declare) and parsed.title is None:
+        channel_id = str(command.get("channel_id") or "")
+        if isinstance(parsed, cmd.Declare) and parsed.title is not None and parsed.service is None:
+            service = actions.default_service(await war_room(channel_id),
+                                              [channel_id, str(command.get("channel_name") or "")])
+            if service is not None:
+                parsed = replace(parsed, service=service)
+        if isinstance(parsed, cmd.Declare) and (parsed.title is None or parsed.service is None):
+            # nothing after `declare`, no service to be had, or a first word that may be the service or the title
             try:
                 await client.views_open(trigger_id=str(command.get("trigger_id") or ""),
-                                        view=forms.declare_view(settings, parsed.service, parsed.priority))
+                                        view=forms.declare_view(settings, parsed.service, parsed.priority,
+                                                                title=parsed.title or parsed.draft))
             except SlackApiError as exc:
                 await ack(f"The declare form could not open ({exc.response.get('error')}): use "
                           f"`{ctx.command} declare <service> [priority] <title>`.")
@@ -147,8 +147,15 @@ def create_slack_app(
             return
         incident = None
         if needs_war_room(parsed):
-            incident = await war_room(str(command.get("channel_id") or ""))
-        reply = await actions.run(parsed, incident=incident, actor=_actor(user_id), edge=edge)
+            incident = await war_room(channel_id)
+        trigger = str(command.get("trigger_id") or "")
+        try:
+            # recorded in the command's own transaction: a retry of a command that failed or was cut short applies
+            with store.delivery("slack", f"command:{trigger}" if trigger else None):
+                reply = await actions.run(parsed, incident=incident, actor=_actor(user_id), edge=edge)
+        except AlreadyApplied:
+            await ack()  # Slack's retry of a command already applied
+            return
         await ack(text=reply.text, response_type="in_channel" if reply.public else "ephemeral")
 
     @app.view(forms.DECLARE_VIEW)

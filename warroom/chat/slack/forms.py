@@ -26,7 +26,9 @@ def _option(value: str, label: str | None = None) -> dict[str, Any]:
     return {"text": plain(label or value, 75), "value": value}
 
 
-def declare_view(settings: Settings, service: str | None = None, priority: str | None = None) -> dict[str, Any]:
+def declare_view(
+    settings: Settings, service: str | None = None, priority: str | None = None, *, title: str | None = None
+) -> dict[str, Any]:
     """The declare form: service, priority, title, details (prefilled with what the command already said)."""
     services = [_option(s.name, s.name) for s in settings.services[:100]]
     service_select: dict[str, Any] = {"type": "static_select", "action_id": _SERVICE, "options": services,
@@ -50,7 +52,8 @@ def declare_view(settings: Settings, service: str | None = None, priority: str |
             {"type": "input", "block_id": _PRIORITY, "label": plain("Priority"), "element": prio_select},
             {"type": "input", "block_id": _TITLE, "label": plain("Title"),
              "element": {"type": "plain_text_input", "action_id": _TITLE, "max_length": 200,
-                         "placeholder": plain("What is wrong, in a few words")}},
+                         "placeholder": plain("What is wrong, in a few words"),
+                         **({"initial_value": title[:200]} if title else {})}},
             {"type": "input", "block_id": _DETAILS, "label": plain("Details"), "optional": True,
              "element": {"type": "plain_text_input", "action_id": _DETAILS, "multiline": True, "max_length": 3000}},
         ],

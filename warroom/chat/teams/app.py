@@ -33,6 +33,7 @@ import random
 import re
 import warnings
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from typing import Any
@@ -64,7 +65,7 @@ from warroom.core.rules import RuleError
 from warroom.response.actions import Actions, Actor, Escalate, needs_war_room
 from warroom.response.incidents import IncidentService
 from warroom.settings import Settings
-from warroom.store.db import Store
+from warroom.store.db import AlreadyApplied, Store
 
 log = logging.getLogger("warroom.teams")
 
@@ -285,13 +286,10 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]  # the SDK ships no 
         self.actions = Actions(settings, service, self.ctx, escalate)
 
     # -- plumbing -----------------------------------------------------------------------------------
-    async def _first_time(self, activity: Activity, kind: str) -> bool:
-        """True the first time this activity is seen (the inbox); False for a repeated delivery."""
-        async with self.store.tx() as tx:
-            fresh = await tx.inbox.remember(INBOX_SOURCE, _key(kind, activity))
-        if not fresh:
-            log.info("activity %s (%s) delivered again; ignored", activity.id, kind)
-        return fresh
+    def _once(self, activity: Activity, kind: str) -> AbstractContextManager[None]:
+        """Take the activity in once: its key is recorded in the transaction that applies it (so a delivery that
+        failed or was cut short applies when it comes again); a repeat raises AlreadyApplied."""
+        return self.store.delivery(INBOX_SOURCE, _key(kind, activity))
 
     async def _war_room(self, activity: Activity) -> Incident | None:
         return await self.service.incident_for_link(LinkKind.TEAMS_CHANNEL, room_of(activity))
@@ -312,9 +310,11 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]  # the SDK ships no 
         said = read_text(activity.text, activity.entities, bot_id)
         personal = (activity.conversation.conversation_type if activity.conversation else None) == "personal"
         if said.to_bot or personal:
-            if not await self._first_time(activity, "message"):
-                return
-            await self._command(turn_context, said.command, said.names)
+            try:
+                with self._once(activity, "message"):
+                    await self._command(turn_context, said.command, said.names)
+            except AlreadyApplied:
+                log.info("activity %s delivered again; ignored", activity.id)
             return
         if _is_channel_or_group(activity):
             await self._capture(turn_context, said.shown)
@@ -324,6 +324,17 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]  # the SDK ships no 
         if isinstance(parsed, cmd.Rejection):
             await self._reply(context, parsed.message)
             return
+        if isinstance(parsed, cmd.Declare) and parsed.title is not None and parsed.service is None:
+            activity = context.activity
+            data = activity.channel_data if isinstance(activity.channel_data, Mapping) else {}
+            channel = data.get("channel")
+            name = str(channel.get("name") or "") if isinstance(channel, Mapping) else ""
+            room = room_of(activity)
+            service = self.actions.default_service(
+                await self.service.incident_for_link(LinkKind.TEAMS_CHANNEL, room), [room, name]
+            )
+            if service is not None:
+                parsed = replace(parsed, service=service)
         if isinstance(parsed, cmd.Declare) and (parsed.title is None or parsed.service is None):
             await self._offer_declare_form(context, parsed)
             return
@@ -346,9 +357,13 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]  # the SDK ships no 
     # -- card buttons -------------------------------------------------------------------------------
     async def _card_submit(self, context: TurnContext) -> None:
         """``Action.Submit``: a message whose value is the button's data."""
-        if not await self._first_time(context.activity, "card"):
+        try:
+            with self._once(context.activity, "card"):
+                text = await self._card_action(context, context.activity.value)
+        except AlreadyApplied:
+            log.info("activity %s delivered again; ignored", context.activity.id)
             return
-        await self._reply(context, await self._card_action(context, context.activity.value))
+        await self._reply(context, text)
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         if turn_context.activity.name == "adaptiveCard/action":
@@ -362,10 +377,11 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]  # the SDK ships no 
         data: dict[str, Any] = dict(_map(action.get("data")))
         if isinstance(action.get("verb"), str) and "warroom" not in data:
             data["warroom"] = action["verb"]
-        if not await self._first_time(context.activity, "invoke"):
+        try:
+            with self._once(context.activity, "invoke"):
+                text = await self._card_action(context, data)
+        except AlreadyApplied:
             text = "That was done already."
-        else:
-            text = await self._card_action(context, data)
         body = {
             "statusCode": int(HTTPStatus.OK),
             "type": "application/vnd.microsoft.activity.message",
@@ -395,10 +411,12 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]  # the SDK ships no 
 
     # -- the declare dialog -------------------------------------------------------------------------
     async def _offer_declare_form(self, context: TurnContext, declare: cmd.Declare) -> None:
-        prefill = {"service": declare.service, "priority": declare.priority, "title": declare.title}
+        prefill = {"service": declare.service, "priority": declare.priority, "title": declare.title or declare.draft}
         text = (
             "Say which service is affected in the form."
             if declare.title
+            else "Check the service and the title in the form: the first word could be either."
+            if declare.draft
             else "Fill in the form to declare a major incident; its war room opens at once."
         )
         card = forms.declare_button(prefill, text)
@@ -436,19 +454,18 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]  # the SDK ships no 
             return TaskModuleResponse.model_validate(
                 forms.dialog(forms.declare_form(self.settings, data, form))
             )
-        if not await self._first_time(turn_context.activity, "invoke"):
-            return TaskModuleResponse.model_validate(
-                forms.dialog_message("That incident was declared already.")
-            )
         try:
-            declared = await self.service.declare(
-                service=form.service,
-                title=form.title,
-                priority=form.priority,
-                details=form.details,
-                origin=Origin.CHAT,
-                actor=Who.of(turn_context.activity).actor.key,
-            )
+            with self._once(turn_context.activity, "invoke"):
+                declared = await self.service.declare(
+                    service=form.service,
+                    title=form.title,
+                    priority=form.priority,
+                    details=form.details,
+                    origin=Origin.CHAT,
+                    actor=Who.of(turn_context.activity).actor.key,
+                )
+        except AlreadyApplied:
+            return TaskModuleResponse.model_validate(forms.dialog_message("That incident was declared already."))
         except (RuleError, ValueError) as exc:
             return TaskModuleResponse.model_validate(
                 forms.dialog(forms.declare_form(self.settings, data, str(exc)))

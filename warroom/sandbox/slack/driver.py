@@ -46,10 +46,11 @@ class SlackDriver:
         return await self.http.post("/slack/events", content=body, headers=sent)
 
     async def command(self, text: str, *, user: str = "U0ANA", channel: str = "C0GENERAL", trigger: str | None = None,
-                      secret: str | None = None, timestamp: int | None = None) -> httpx.Response:
+                      secret: str | None = None, timestamp: int | None = None,
+                      channel_name: str = "general") -> httpx.Response:
         return await self._form({
             "token": "legacy", "team_id": TEAM["id"], "team_domain": TEAM["domain"], "channel_id": channel,
-            "channel_name": "general", "user_id": user, "user_name": user.lower(), "command": f"/{self.command_name}",
+            "channel_name": channel_name, "user_id": user, "user_name": user.lower(), "command": f"/{self.command_name}",
             "text": text, "api_app_id": "A0WARROOM", "response_url": self.response_url,
             "trigger_id": trigger or trigger_id(),
         }, secret=secret, timestamp=timestamp)
