@@ -213,6 +213,8 @@ async def test_the_four_capabilities_without_a_model(harness: Harness) -> None:
     assert served.status_code == 200 and served.headers["content-type"].startswith("text/markdown")
     assert served.text == draft["markdown"]
     assert all(f"## {section}" in served.text for section in POSTMORTEM_SECTIONS)
+    # people are named as the chat names them, never by a chat id
+    assert "slack:U" not in served.text and not any("slack:U" in line for line in ai_lines(h, channel))
     assert forged.status_code == 403 and "not valid" in forged.text
     assert other.status_code == 403  # a link opens its own incident only
 
@@ -568,3 +570,20 @@ async def test_change_events_are_checked_stored_once_and_refused_with_sentences(
     assert [(c["external_id"], c["service"], c["title"]) for c in found] == [
         ("d-1", "checkout-api", "v2 (re-run)")
     ]
+
+
+async def test_the_assistant_names_people_as_the_chat_does_never_by_chat_id(sqlite_harness: Harness) -> None:
+    h = sqlite_harness
+    incident, channel, _ = await open_room(h)
+    ana = h.world.slack.add_user("ana@example.com", "Ana Lopez")
+    await h.slack.command("note the pool is exhausted since the 09:52 deploy", user=ana, channel=channel)
+    await h.slack.command("ask what is exhausted?", user=ana, channel=channel)
+    await h.slack.command("resolve", user=ana, channel=channel)
+    await h.slack.command("postmortem", user=ana, channel=channel)
+    await settle(h)
+    (answer,) = [line for line in ai_lines(h, channel) if line.startswith("🤖 Answer")]
+    assert "note by ana" in answer and "slack:" not in answer
+    async with h.runtime.store.read() as tx:
+        draft = await tx.records.postmortem(incident)
+    assert draft is not None and "note by ana: the pool is exhausted" in draft["markdown"]
+    assert "slack:" not in draft["markdown"]

@@ -43,8 +43,9 @@ def _strings(value: Any) -> list[str]:
             return [value]
         return [value, *_strings(inner)] if isinstance(inner, dict | list) else [value]
     if isinstance(value, dict):
-        if value.get("type") == "plain_text":
-            return []  # Block Kit shows plain_text as typed: it never mentions nor links (Slack's reference)
+        if value.get("type") in ("plain_text", "plain_text_input"):
+            # Block Kit shows plain_text, and an input's value, as typed: they never mention nor link
+            return []
         return [s for v in value.values() for s in _strings(v)]
     if isinstance(value, list):
         return [s for v in value for s in _strings(v)]
@@ -121,7 +122,9 @@ async def test_no_outbound_chat_call_broadcasts_or_hides_a_link(db_url: str) -> 
         await h.runtime.timers.tick()
         replies.append((await h.slack.command(f"resolve {HOSTILE}", user=ana, channel=channel)).text)
         await settle(h)
-        # a declaration from chat with a hostile title
+        # a declaration from chat with a hostile title (and the form, which a title without a service opens)
+        replies.append((await h.slack.command(f"declare service:checkout-api {HOSTILE}", user=ana,
+                                              channel="C0GENERAL")).text)
         replies.append((await h.slack.command(f"declare {HOSTILE}", user=ana, channel="C0GENERAL")).text)
         await settle(h)
 

@@ -64,9 +64,12 @@ async def test_roles_show_on_the_card_and_reach_the_request_as_notes(harness: Ha
     incident, channel, request_id = await open_room(h)
     ana, dana = user(h, "ana"), user(h, "dana")
     given = await h.slack.command(f"role commander <@{dana}|dana>", user=ana, channel=channel)
-    assert given.status_code == 200 and "is now the Incident Commander" in given.text and "in_channel" in given.text
+    assert given.status_code == 200 and "is now the Incident Commander" in given.text and "ephemeral" in given.text
     await h.slack.command("role app-sme me", user=ana, channel=channel)
     await settle(h)
+    # one line in the war room per role change (the answer goes to the person who gave it)
+    assert [line for line in lines(h, channel) if "Incident Commander" in line] == [
+        "🎖️ Incident Commander: dana (dana@example.com)"]
     card = war_room(h, incident).card_text
     assert f"*Incident Commander*: <@{dana}>" in card and f"*Application SME*: <@{ana}>" in card
     notes = xurrent_notes(h, request_id)
@@ -86,7 +89,8 @@ async def test_roles_show_on_the_card_and_reach_the_request_as_notes(harness: Ha
     await settle(h)
     assert f"*Incident Commander*: <@{ben}>" in war_room(h, incident).card_text
     assert "Incident Commander: ben@example.com, taking over from dana" in xurrent_notes(h, request_id)
-    assert any(f"<@{ben}> is now the Incident Commander" in line for line in lines(h, channel))
+    assert [line for line in lines(h, channel) if "ben@example.com" in line] == [
+        "🎖️ Incident Commander: ben@example.com, taking over from dana"]
 
 
 async def test_custom_roles_come_from_the_configuration(tweaked: Callable[..., Any]) -> None:

@@ -227,6 +227,8 @@ def test_the_context_is_the_incidents_records_without_warrooms_bookkeeping() -> 
             event(5, "summary", "Status update …", auto=True),
             event(6, "note", "Postmortem draft of INC-4: https://w/x", postmortem=True),
             event(7, "priority_changed", "Priority changed from P2 to P1", "slack:U2"),
+            event(8, "itsm_linked", "Linked Xurrent request #12 created (impact high)"),
+            event(9, "discussion", "who knows the pool size?", "teams:29:1abc"),
         ],
         roles={"commander": RoleHolder("commander", "dana", "dana@example.com", "slack:U1")},
         links={
@@ -257,6 +259,7 @@ def test_the_context_is_the_incidents_records_without_warrooms_bookkeeping() -> 
                 "details": "Xurrent RFC #9, status completed",
             },
         ],
+        names={"slack:U2": "Ben Backend"},
     )
     ctx = build_context(snap, s)
     assert (
@@ -266,9 +269,10 @@ def test_the_context_is_the_incidents_records_without_warrooms_bookkeeping() -> 
     )
     assert [(e.id, e.kind, e.actor) for e in ctx.events] == [
         ("1", "status", None),
-        ("2", "discussion", "dana@example.com"),
+        ("2", "discussion", "dana"),  # people by name, never by chat id; bookkeeping (itsm_linked) left out
         ("3", "itsm", "Dana"),
-        ("7", "priority", "slack:U2"),
+        ("7", "priority", "Ben Backend"),
+        ("9", "discussion", "someone in Teams"),
     ]
     assert [c.ref for c in ctx.changes] == ["change:deploy-77", "change:RFC-9"] and ctx.changes[
         1

@@ -110,6 +110,8 @@ class Actions:
         self.ctx = ctx
         self.escalate = escalate
         self.response = response or ResponseService(settings, service.store, command=ctx.command)
+        #: names already remembered (known_as), so that a person's every command does not write theirs again
+        self._names: dict[str, str] = {}
 
     async def allowed(self, verb: str, incident: Incident, actor: Actor, edge: ChatEdge) -> None:
         """Raise RuleError with the reason when the actor may not run ``verb`` on the incident."""
@@ -129,6 +131,16 @@ class Actions:
             return await self._run(command, incident, actor, edge)
         except (RuleError, ValueError) as exc:
             return Reply(str(exc))
+
+    async def known_as(self, key: str, name: str | None) -> None:
+        """Remember the name a chat shows for a person (``key``: ``slack:U123``), so that what warroom writes about
+        them (summaries, answers, postmortems) names them; written only when new or changed."""
+        name = " ".join((name or "").split())
+        if not key or not name or self._names.get(key) == name:
+            return
+        async with self.service.store.tx() as tx:
+            await tx.people.remember(key, name)
+        self._names[key] = name
 
     def default_service(self, incident: Incident | None, channels: Sequence[str]) -> str | None:
         """The service a ``declare`` without one is for: the war room's, a channel's (``declare_channels``: ids or
@@ -277,7 +289,8 @@ class Actions:
         shown = edge.mention(chat_user.split(":", 1)[1]) if chat_user else markup.escape(display)
         if before is not None and before.email == email and before.chat_user == chat_user:
             return Reply(f"{shown} is already the {label} of {incident.ref}.")
-        return Reply(f"{shown} is now the {label} of {incident.ref} (given by {actor.mention}).", public=True)
+        # not public: the war room hears it once, from the role change itself (in every chat the room is in)
+        return Reply(f"{shown} is now the {label} of {incident.ref} (given by {actor.mention}).")
 
     async def _page(self, command: cmd.Page, incident: Incident, actor: Actor, edge: ChatEdge) -> Reply:
         target = command.target

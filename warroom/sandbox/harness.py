@@ -98,7 +98,7 @@ class Harness:
     def slack(self) -> SlackDriver:
         """Slack's side: signed commands, clicks, form submissions, shortcuts and events."""
         return SlackDriver(self.http, SLACK_SIGNING_SECRET, self.settings.slack.command,
-                           f"{self.world.slack.base_url}/response")
+                           f"{self.world.slack.base_url}/response", users=self.world.slack.users)
 
     async def slack_command(self, text: str, *, user: str = "U0ANA", channel: str = "C0GENERAL", secret: str = SLACK_SIGNING_SECRET,
                             timestamp: int | None = None) -> httpx.Response:

@@ -33,7 +33,7 @@ from sqlalchemy.pool import NullPool
 from .outbox import OutboxRepo
 from .records import RecordRepo
 from .repos import AlertRepo, InboxRepo, IncidentRepo, LinkRepo, PolicyRepo, TimelineRepo
-from .responders import PageRepo, RoleRepo, StakeholderRepo
+from .responders import PageRepo, PeopleRepo, RoleRepo, StakeholderRepo
 from .timers import TimerRepo
 
 
@@ -84,6 +84,7 @@ class Tx:
         self.roles = RoleRepo(conn, now, dialect)
         self.stakeholders = StakeholderRepo(conn, now, dialect)
         self.pages = PageRepo(conn, now, dialect)
+        self.people = PeopleRepo(conn, now, dialect)
         self.records = RecordRepo(conn, now, dialect)
         self.links = LinkRepo(conn, now, dialect)
         self.outbox = OutboxRepo(conn, now, dialect)

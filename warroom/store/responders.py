@@ -1,7 +1,9 @@
-"""Who is on an incident besides its assignee: role holders, stakeholders, and responders paged into it."""
+"""Who is on an incident besides its assignee: role holders, stakeholders, and responders paged into it; and the
+names the chats give people."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from warroom.core.model import RoleHolder, Stakeholder
 
 from .repos import upsert_insert
-from .schema import incident_roles, pages, stakeholders
+from .schema import incident_roles, pages, people, stakeholders
 
 
 class RoleRepo:
@@ -105,3 +107,27 @@ class PageRepo:
             .where(pages.c.incident_id == incident_id, pages.c.email.in_(emails))
             .values(notified=pages.c.notified + 1, last_notified_at=self.now)
         )
+
+
+class PeopleRepo:
+    """Chat user key → the name shown for them."""
+
+    def __init__(self, conn: AsyncConnection, now: datetime, dialect: str) -> None:
+        self.conn = conn
+        self.now = now
+        self.dialect = dialect
+
+    async def remember(self, key: str, name: str) -> None:
+        name = " ".join(name.split())[:255]
+        if not key or not name:
+            return
+        values = {"name": name, "updated_at": self.now}
+        stmt = upsert_insert(self.dialect, people).values(key=key[:320], **values)
+        await self.conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_=values))
+
+    async def names(self, keys: Iterable[str]) -> dict[str, str]:
+        wanted = sorted({k for k in keys if k})
+        if not wanted:
+            return {}
+        rows = await self.conn.execute(select(people.c.key, people.c.name).where(people.c.key.in_(wanted)))
+        return {str(k): str(n) for k, n in rows}

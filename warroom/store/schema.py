@@ -240,6 +240,16 @@ stakeholders = Table(
     UniqueConstraint("incident_id", "kind", "ref", name="uq_stakeholders_ref"),
 )
 
+# People as the chats name them: a chat user's key ("slack:U123", "teams:<aad id>") → the name shown for them, so
+# that summaries, answers and postmortems say "Ana Lopez", not a chat id. Learnt from commands and clicks.
+people = Table(
+    "people",
+    metadata,
+    Column("key", String(320), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+
 # Responders paged into an incident: notified again until it is acknowledged.
 pages = Table(
     "pages",

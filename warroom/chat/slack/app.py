@@ -128,6 +128,7 @@ def create_slack_app(
             return
         user_id = str(command.get("user_id") or "")
         channel_id = str(command.get("channel_id") or "")
+        await actions.known_as(f"slack:{user_id}", str(command.get("user_name") or ""))
         if isinstance(parsed, cmd.Declare) and parsed.title is not None and parsed.service is None:
             service = actions.default_service(await war_room(channel_id),
                                               [channel_id, str(command.get("channel_name") or "")])
@@ -190,6 +191,8 @@ def create_slack_app(
             return
         verb = str(action.get("action_id"))
         actor = _actor(user_id)
+        person = body.get("user") or {}
+        await actions.known_as(actor.key, str(person.get("name") or person.get("username") or ""))
         if verb == blocks.TAKE_COMMANDER:
             reply = await actions.take_commander(incident, actor, edge)
         else:

@@ -351,6 +351,8 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]  # the SDK ships no 
         """One command, run by the runner the chat front ends share; the answer in words."""
         who = Who.of(context.activity)
         edge = TeamsEdge(context, who, names)
+        if who.name != "someone":
+            await self.actions.known_as(who.actor.key, who.name)
         reply = await self.actions.run(command, incident=incident, actor=who.actor, edge=edge)
         return reply.text
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -55,6 +55,7 @@ _KINDS = {
 SKIPPED = frozenset(
     {
         "invited",
+        "itsm_linked",
         "itsm_pushed",
         "job_failed",
         "sync_skipped",
@@ -87,6 +88,8 @@ class Snapshot:
     roles: dict[str, RoleHolder]
     links: dict[LinkKind, Link]
     changes: list[dict[str, Any]]
+    #: chat user key → the name the chat shows for them (warroom.store.responders.PeopleRepo)
+    names: dict[str, str] = field(default_factory=dict)
 
 
 def _utc(at: datetime) -> datetime:
@@ -115,25 +118,31 @@ def services_of(incident: Incident, settings: Settings, alerts: Iterable[Mapping
     return list(dict.fromkeys(names))
 
 
-def _person(actor: str | None, roles: Mapping[str, RoleHolder]) -> str | None:
-    """How the assistant names who did something: a role holder's email for their chat id, a Xurrent person's
-    name; else warroom's own key (``slack:U123``)."""
+def _person(actor: str | None, roles: Mapping[str, RoleHolder], names: Mapping[str, str]) -> str | None:
+    """How the assistant names who did something: the name the chat shows for them, a role holder's name or email,
+    a Xurrent person's name — never a chat id (``slack:U123``), which would read as noise or, echoed into Slack,
+    as a mention."""
     if not actor:
         return None
+    if actor in names:
+        return names[actor]
     for holder in roles.values():
-        if holder.chat_user == actor and (holder.email or holder.display):
-            return holder.email or holder.display
-    return actor.removeprefix("xurrent:")
+        if holder.chat_user == actor and (holder.display or holder.email):
+            return holder.display if holder.display and not holder.display.startswith("<") else holder.email
+    if actor.startswith("xurrent:"):
+        return actor.removeprefix("xurrent:")
+    chat = actor.split(":", 1)[0]
+    return f"someone in {chat.capitalize()}" if chat in ("slack", "teams") else actor
 
 
-def _event(e: TimelineEvent, roles: Mapping[str, RoleHolder]) -> EventFact | None:
+def _event(e: TimelineEvent, roles: Mapping[str, RoleHolder], names: Mapping[str, str]) -> EventFact | None:
     data = e.data or {}
     if e.kind in SKIPPED or data.get("postmortem"):
         return None
     kind = _KINDS.get(e.kind, e.kind)
     if e.kind == "note" and data.get("origin") == "itsm":
         kind = "itsm"
-    return EventFact(id=str(e.id), at=e.at, kind=kind, actor=_person(e.actor, roles), text=e.text)
+    return EventFact(id=str(e.id), at=e.at, kind=kind, actor=_person(e.actor, roles, names), text=e.text)
 
 
 def _alert(row: Mapping[str, Any]) -> AlertFact:
@@ -175,7 +184,7 @@ def build_context(snap: Snapshot, settings: Settings) -> IncidentContext:
         link = snap.links.get(kind)
         if link is not None and link.url:
             links[name] = link.url
-    events = [fact for e in snap.events if (fact := _event(e, snap.roles)) is not None]
+    events = [fact for e in snap.events if (fact := _event(e, snap.roles, snap.names)) is not None]
     return IncidentContext(
         ref=inc.ref,
         title=inc.title,
@@ -217,7 +226,8 @@ async def snapshot(
         changes = await tx.records.changes_near(
             started, before=before, after=after, services=services_of(incident, settings, alerts)
         )
-    return Snapshot(incident, alerts, events, roles, links, changes)
+        names = await tx.people.names(e.actor for e in events if e.actor)
+    return Snapshot(incident, alerts, events, roles, links, changes, names)
 
 
 async def load_context(

@@ -11,6 +11,7 @@ import itertools
 import json
 import secrets
 import time
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,11 +34,17 @@ def trigger_id() -> str:
 
 
 class SlackDriver:
-    def __init__(self, http: httpx.AsyncClient, secret: str, command: str, response_url: str) -> None:
+    def __init__(self, http: httpx.AsyncClient, secret: str, command: str, response_url: str,
+                 users: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self.http = http
         self.secret = secret
         self.command_name = command
         self.response_url = response_url
+        #: the workspace's users by id (the emulator's), for the handle Slack sends as ``user_name``
+        self.users = users or {}
+
+    def _handle(self, user: str) -> str:
+        return str((self.users.get(user) or {}).get("name") or user.lower())
 
     async def _form(self, fields: dict[str, str], *, secret: str | None = None, timestamp: int | None = None,
                     headers: dict[str, str] | None = None) -> httpx.Response:
@@ -50,7 +57,7 @@ class SlackDriver:
                       channel_name: str = "general") -> httpx.Response:
         return await self._form({
             "token": "legacy", "team_id": TEAM["id"], "team_domain": TEAM["domain"], "channel_id": channel,
-            "channel_name": channel_name, "user_id": user, "user_name": user.lower(), "command": f"/{self.command_name}",
+            "channel_name": channel_name, "user_id": user, "user_name": self._handle(user), "command": f"/{self.command_name}",
             "text": text, "api_app_id": "A0WARROOM", "response_url": self.response_url,
             "trigger_id": trigger or trigger_id(),
         }, secret=secret, timestamp=timestamp)
