@@ -21,7 +21,7 @@ from sqlalchemy import update
 
 from tests.ai.test_injection import BROADCAST, CORPUS_ALERTS, CORPUS_CHAT, LIVE_BAD_LINK
 from warroom.ai import POSTMORTEM_SECTIONS
-from warroom.chat.slack import ai_blocks
+from warroom.chat.slack import assistant
 from warroom.core.jobs import AI_SUMMARY
 from warroom.core.model import LinkKind, Status
 from warroom.response.ai import schedule as ai_schedule
@@ -200,7 +200,7 @@ async def test_the_four_capabilities_without_a_model(harness: Harness) -> None:
     assert tasks and all(t["status"] == "proposed" and t["origin"] == "postmortem" for t in tasks)
     buttons = [b["accessory"] for b in message["blocks"] if b.get("accessory")]
     assert [(b["action_id"], b["value"]) for b in buttons] == [
-        (ai_blocks.TASK_ACCEPT, str(t["id"])) for t in tasks
+        (assistant.TASK_ACCEPT, str(t["id"])) for t in tasks
     ]
     assert f"<{link.url}|Open the postmortem draft>" in message["blocks"][0]["text"]["text"]
     assert link.url in war_room(h, incident).card_text and "Postmortem" in war_room(h, incident).card_text
@@ -219,9 +219,9 @@ async def test_the_four_capabilities_without_a_model(harness: Harness) -> None:
     assert other.status_code == 403  # a link opens its own incident only
 
     first = tasks[0]
-    clicked = await h.slack.click(ai_blocks.TASK_ACCEPT, str(first["id"]), channel=channel)
+    clicked = await h.slack.click(assistant.TASK_ACCEPT, str(first["id"]), channel=channel)
     assert clicked.status_code == 200
-    await h.slack.click(ai_blocks.TASK_ACCEPT, str(first["id"]), channel=channel)  # a second click
+    await h.slack.click(assistant.TASK_ACCEPT, str(first["id"]), channel=channel)  # a second click
     await settle(h)
     async with h.runtime.store.read() as tx:
         now = {t["id"]: t["status"] for t in await tx.records.tasks(incident)}

@@ -22,7 +22,7 @@ from warroom.chat.grammar import (
     Summary,
     parse,
 )
-from warroom.chat.slack import ai_blocks
+from warroom.chat.slack import assistant
 from warroom.core.model import Incident, Link, LinkKind, Origin, RoleHolder, Status, TimelineEvent, Urgency
 from warroom.response import postmortem_link
 from warroom.response.ai.context import Snapshot, build_context, change_window, trouble_started
@@ -70,7 +70,7 @@ def test_neutralised_text_cannot_be_reinterpreted_by_slack() -> None:
         "<!channel> see <https://evil.example|the fix> and https://ci.example.com/runs/77?a=1&b=2, "
         "@here <@U0MALLORY> a<b & c>d <#C1|ops>"
     )
-    shown = ai_blocks.mrkdwn(neutralise(raw, allowed))
+    shown = assistant.mrkdwn(neutralise(raw, allowed))
     assert "<!" not in shown and "<@" not in shown and "<#" not in shown and "evil.example" not in shown
     assert (
         "<https://ci.example.com/runs/77?a=1&amp;b=2>," in shown
@@ -81,7 +81,7 @@ def test_neutralised_text_cannot_be_reinterpreted_by_slack() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=300))
 def test_every_angle_bracket_slack_would_read_is_ours(text: str) -> None:
-    shown = ai_blocks.mrkdwn(text)
+    shown = assistant.mrkdwn(text)
     # the only "<…>" left are links to http(s) URLs that contain no bracket, quote or pipe
     for chunk in shown.split("<")[1:]:
         target = chunk.split(">", 1)[0]
@@ -94,7 +94,7 @@ def test_postmortem_message_buttons_only_for_proposed_tasks_and_a_click_marks_on
         {"id": 7, "title": "Guard <rollouts>", "details": "Canary & rollback", "status": "proposed"},
         {"id": 8, "title": "Runbooks", "details": "", "status": "open"},
     ]
-    text, rendered = ai_blocks.postmortem_message(
+    text, rendered = assistant.postmortem_message(
         "INC-4",
         "https://w.example/incidents/4/postmortem?token=ab",
         tasks,
@@ -107,19 +107,19 @@ def test_postmortem_message_buttons_only_for_proposed_tasks_and_a_click_marks_on
     )
     assert rendered[1]["accessory"] == {
         "type": "button",
-        "action_id": ai_blocks.TASK_ACCEPT,
+        "action_id": assistant.TASK_ACCEPT,
         "text": {"type": "plain_text", "text": "Create task", "emoji": True},
         "value": "7",
     }
     assert "*1. Guard &lt;rollouts&gt;*\nCanary &amp; rollback" == rendered[1]["text"]["text"]
     assert "accessory" not in rendered[2] and "✅ Post-incident task (open)" in rendered[2]["text"]["text"]
-    marked = ai_blocks.task_created(rendered, 7, "<@U1>")
+    marked = assistant.task_created(rendered, 7, "<@U1>")
     assert (
         marked is not None
         and "accessory" not in marked[1]
         and marked[1]["text"]["text"].endswith("✅ Task created by <@U1>")
     )
-    assert ai_blocks.task_created(rendered, 8, "<@U1>") is None  # no button for it: nothing to change
+    assert assistant.task_created(rendered, 8, "<@U1>") is None  # no button for it: nothing to change
 
 
 def settings_with(**server: object) -> Settings:

@@ -13,6 +13,7 @@ from warroom.core.model import AlertIn, AlertStatus, Origin, Urgency
 from warroom.response.incidents import IncidentService
 from warroom.settings import Settings
 from warroom.store.db import Store
+from warroom.store.outbox import Job
 
 
 @pytest.fixture
@@ -190,6 +191,38 @@ async def test_an_expired_lease_is_claimed_again(store: Store) -> None:
         tx.outbox.now = tx.now + timedelta(seconds=1)
         again = await tx.outbox.claim(5, lease=60)
     assert [j.id for j in again] == [job] and again[0].attempts == 2 and again[0].is_retry
+
+
+async def test_a_worker_never_claims_a_job_it_still_runs_however_late_its_lease(store: Store) -> None:
+    """A starved event loop renews leases late; the worker running the job must not take it for dead and run it a
+    second time beside itself (two runs of a create make two requests). Another worker still may, after the lease."""
+    import time
+
+    from warroom.store.outbox import OutboxWorker
+
+    inc = await _incident(store)
+    runs: list[int] = []
+    release = asyncio.Event()
+
+    async def slow(job: Job) -> None:
+        runs.append(job.attempts)
+        time.sleep(0.3)  # noqa: ASYNC251 — the loop blocked past the 0.1 s lease, as on a starved CPU
+        await release.wait()
+
+    worker = OutboxWorker(store, {"slow": slow}, poll_interval=0.01, lease=0.1)
+    async with store.tx() as tx:
+        job_id = await tx.outbox.enqueue("slow", incident_id=inc)
+    worker.start()
+    try:
+        for _ in range(100):  # well past the lease, with the worker polling every 10 ms
+            await asyncio.sleep(0.01)
+        assert runs == [1]
+        async with store.tx() as tx:  # another worker (another process) may take it over once the lease is out
+            tx.outbox.now = tx.now + timedelta(seconds=1)
+            assert [j.id for j in await tx.outbox.claim(5, lease=60)] == [job_id]
+    finally:
+        release.set()
+        await worker.stop()
 
 
 async def test_a_stale_run_cannot_record_over_the_worker_that_took_the_job_over(store: Store) -> None:

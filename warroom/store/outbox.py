@@ -9,14 +9,15 @@ fails permanently, is marked dead with its reason — and the caller is told, so
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, func, literal_column, or_, select, update
+from sqlalchemy import and_, exists, func, literal_column, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from warroom.adapters.errors import AdapterError, Permanent, RateLimited, Transient
@@ -120,7 +121,10 @@ class OutboxRepo:
             self.enqueued += 1
         return new_id
 
-    async def claim(self, limit: int, lease: float) -> list[Job]:
+    async def claim(self, limit: int, lease: float, *, exclude: Collection[int] = ()) -> list[Job]:
+        """Up to ``limit`` due jobs — pending ones, and running ones whose lease ran out (their worker died) —
+        except those in ``exclude``: the jobs the claiming worker has in hand itself, which are not dead however
+        late their lease renewal is (an event loop starved of CPU renews late)."""
         prior = outbox.alias("prior")
         blocked = exists(
             select(prior.c.id).where(
@@ -133,9 +137,10 @@ class OutboxRepo:
             and_(outbox.c.status == PENDING, outbox.c.run_at <= self.now),
             and_(outbox.c.status == RUNNING, outbox.c.locked_until < self.now),
         )
+        mine = outbox.c.id.not_in(list(exclude)) if exclude else true()
         ids = (
             select(outbox.c.id)
-            .where(due, or_(outbox.c.ordering_key.is_(None), ~blocked))
+            .where(due, mine, or_(outbox.c.ordering_key.is_(None), ~blocked))
             .order_by(outbox.c.run_at, outbox.c.id)
             .limit(limit)
         )
@@ -254,6 +259,8 @@ class OutboxWorker:
         self.on_dead = on_dead
         self.observe = observe
         self._running: set[asyncio.Task[None]] = set()
+        #: ids of the jobs in hand: never claimed again by this worker while it runs them
+        self._in_hand: set[int] = set()
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
         #: Test hook: awaited before a job's result is committed (lets a test stop the process at that boundary).
@@ -284,7 +291,7 @@ class OutboxWorker:
                 self.store.wakeup.clear()
                 try:
                     async with self.store.tx(background=True) as tx:
-                        jobs = await tx.outbox.claim(free, self.lease)
+                        jobs = await tx.outbox.claim(free, self.lease, exclude=self._in_hand)
                 except Exception:  # a database hiccup must not kill the worker
                     log.exception("claiming outbox jobs failed")
                     await asyncio.sleep(self.poll_interval)
@@ -292,13 +299,18 @@ class OutboxWorker:
                 for job in jobs:
                     task = asyncio.create_task(self._run(job), name=f"job-{job.id}-{job.kind}")
                     self._running.add(task)
+                    self._in_hand.add(job.id)
                     task.add_done_callback(self._done)
+                    task.add_done_callback(functools.partial(self._let_go, job.id))
             if jobs and len(self._running) < self.concurrency:
                 continue  # there may be more due right now
             try:
                 await asyncio.wait_for(self.store.wakeup.wait(), timeout=self.poll_interval)
             except TimeoutError:
                 pass
+
+    def _let_go(self, job_id: int, _task: asyncio.Task[None]) -> None:
+        self._in_hand.discard(job_id)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)

@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from warroom.adapters.errors import AdapterError
 from warroom.adapters.ports import BridgePort, ChatPort, ItsmPort
-from warroom.chat.slack.ai_posts import AiPosts
+from warroom.chat.slack.assistant import AiPosts
 from warroom.chat.slack.fanout import FanOut
 from warroom.chat.slack.notify import Notify
 from warroom.core import safejson
@@ -288,7 +288,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, workers: b
         app.router.add_post("/slack/events", slack_events)
 
     if settings.teams.enabled:
-        from warroom.chat.teams import app as teams_app
+        from warroom.chat.teams import endpoint as teams_app
 
         # replies carry the same Bot Connector token as the outbound side's posts
         bot_token = rt.ports.teams_connector.token.cache.get if rt.ports.teams_connector is not None else None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from warroom.chat import grammar as cmd
-from warroom.chat.teams.app import read_text
+from warroom.chat.teams.activity import read_text
 
 BOT = "28:bot-app-id"
 

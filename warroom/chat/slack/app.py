@@ -23,7 +23,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from warroom.chat import grammar as cmd
-from warroom.chat.slack import ai_blocks, blocks, forms
+from warroom.chat.slack import assistant, blocks, forms
 from warroom.core.model import Incident, LinkKind, Status
 from warroom.response.actions import Actions, Actor, Escalate, Reply, needs_war_room
 from warroom.response.incidents import IncidentService
@@ -217,7 +217,7 @@ def create_slack_app(
         app.action(action_id)(on_link)
 
     # -- "Create task" on the postmortem's follow-up actions ----------------------------------------
-    @app.action(ai_blocks.TASK_ACCEPT)
+    @app.action(assistant.TASK_ACCEPT)
     async def task_accept(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         user_id = str((body.get("user") or {}).get("id") or "")
@@ -236,7 +236,7 @@ def create_slack_app(
             await answer_in_room(Reply(f"“{done.task['title']}” is a post-incident task already "
                                        f"({done.task['status']})."), None, channel_id, user_id)
         message = body.get("message") or {}
-        updated = ai_blocks.task_created(message.get("blocks") or [], task_id, f"<@{user_id}>") if done.created else None
+        updated = assistant.task_created(message.get("blocks") or [], task_id, f"<@{user_id}>") if done.created else None
         if updated is not None and channel_id and message.get("ts"):
             try:
                 await client.chat_update(channel=channel_id, ts=str(message["ts"]), text=str(message.get("text") or ""),

@@ -15,7 +15,7 @@
 Answers are the assistant's neutralised plain text. They reach the war room as ``ai.post`` jobs (Slack, in the
 war-room line format of warroom.core.markup, with the postmortem's follow-ups as data for the Slack front end to
 render) and ``teams.say`` jobs; stakeholders get ``ai.notify`` jobs. Those are delivered by the chat front ends
-(the Slack front end's ai_posts module), not here.
+(the Slack front end's assistant module), not here.
 """
 
 from __future__ import annotations
