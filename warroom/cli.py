@@ -6,10 +6,18 @@ import argparse
 import asyncio
 import logging
 import sys
-import warnings
 from collections.abc import Sequence
+from importlib import metadata
 
 from .settings import ConfigError, Settings, load_settings
+
+
+def version() -> str:
+    """The installed distribution's version (pyproject's ``version``), as ``pip`` sees it."""
+    try:
+        return metadata.version("warroom")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
 
 
 def _load(args: argparse.Namespace) -> Settings:
@@ -130,6 +138,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="warroom", description="Chat-ops for major incidents.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("--config", help="YAML configuration file (default: $WARROOM_CONFIG)")
     parser.add_argument("--log-level", default="WARNING")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -158,8 +167,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     outbox.add_argument("incident", type=int, nargs="?")
     outbox.set_defaults(func=cmd_outbox)
     args = parser.parse_args(argv)
-    # authlib's httpx integration announces a future rename on import; it is not for operators to act on.
-    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if getattr(args, "action", None) == "retry" and args.incident is None:
         parser.error("outbox retry needs the incident number, e.g. `warroom outbox retry 12`")

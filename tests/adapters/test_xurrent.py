@@ -274,16 +274,36 @@ async def test_from_settings(env: Env) -> None:
         await client.aclose()
 
 
-async def test_default_browser_link_follows_the_api_host() -> None:
-    client = XurrentClient(
-        api_url="https://api.au.xurrent.com/v1",
-        oauth_url="https://oauth.au.xurrent.com",
-        account="widget",
-        client_id="id",
-        client_secret="secret",
+@pytest.mark.parametrize(
+    ("region", "environment", "link"),
+    [
+        ("global", "production", "https://{account}.xurrent.com/requests/{id}"),
+        ("uk", "production", "https://{account}.uk.xurrent.com/requests/{id}"),
+        ("au", "qa", "https://{account}.au.xurrent.qa/requests/{id}"),
+        ("us", "demo", "https://{account}.xurrent-demo.com/requests/{id}"),
+    ],
+)
+async def test_browser_links_are_on_the_account_host_of_the_region(
+    env: Env, region: str, environment: str, link: str
+) -> None:
+    """The card's "Open ITSM request" is on the same host as the webhook issuer, whatever the API host is."""
+    settings = XurrentSettings(
+        account=env.emu.account,
+        region=region,  # type: ignore[arg-type]
+        environment=environment,  # type: ignore[arg-type]
+        api_url=f"{env.emu.base_url}/v1",  # the API behind a proxy (here the emulator) moves no browser link
+        oauth_url=env.emu.base_url,
+        client_id=env.emu.client_id,
+        client_secret=SecretStr(SECRET),
     )
-    assert client.request_url(12) == "https://widget.au.xurrent.com/requests/12"
-    await client.aclose()
+    client = XurrentClient.from_settings(settings)
+    try:
+        rid = int((await client.create_request(fields(env)))["id"])
+        expected = link.format(account=env.emu.account, id=rid)
+        assert client.request_url(rid) == settings.request_url(rid) == expected
+        assert expected.startswith(settings.issuer() + "/requests/")
+    finally:
+        await client.aclose()
 
 
 async def test_an_injected_http_client_is_left_open(env: Env) -> None:

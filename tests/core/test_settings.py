@@ -54,20 +54,60 @@ def test_config_file_from_environment_variable(tmp_path: Path, env: pytest.Monke
     assert load_settings().xurrent.account == "acme"
 
 
-@pytest.mark.parametrize(
-    ("region", "environment", "api", "oauth"),
-    [
-        ("global", "production", "https://api.xurrent.com/v1", "https://oauth.xurrent.com"),
-        ("au", "production", "https://api.au.xurrent.com/v1", "https://oauth.au.xurrent.com"),
-        ("uk", "qa", "https://api.uk.xurrent.qa/v1", "https://oauth.uk.xurrent.qa"),
-        ("global", "demo", "https://api.xurrent-demo.com/v1", "https://oauth.xurrent-demo.com"),
-    ],
-)
-def test_xurrent_hosts_from_region_and_environment(region: str, environment: str, api: str, oauth: str) -> None:
+# Every region × environment of ../shared/reference/xurrent-itsm.md ("Hosts"): production and QA have regional
+# hosts, demo has one set only. The account's web host (browser links, the webhook issuer) follows the same rule.
+XURRENT_HOSTS = [
+    ("global", "production", "https://api.xurrent.com/v1", "https://oauth.xurrent.com", "https://acme.xurrent.com"),
+    ("au", "production", "https://api.au.xurrent.com/v1", "https://oauth.au.xurrent.com", "https://acme.au.xurrent.com"),
+    ("uk", "production", "https://api.uk.xurrent.com/v1", "https://oauth.uk.xurrent.com", "https://acme.uk.xurrent.com"),
+    ("ch", "production", "https://api.ch.xurrent.com/v1", "https://oauth.ch.xurrent.com", "https://acme.ch.xurrent.com"),
+    ("us", "production", "https://api.us.xurrent.com/v1", "https://oauth.us.xurrent.com", "https://acme.us.xurrent.com"),
+    ("global", "qa", "https://api.xurrent.qa/v1", "https://oauth.xurrent.qa", "https://acme.xurrent.qa"),
+    ("au", "qa", "https://api.au.xurrent.qa/v1", "https://oauth.au.xurrent.qa", "https://acme.au.xurrent.qa"),
+    ("uk", "qa", "https://api.uk.xurrent.qa/v1", "https://oauth.uk.xurrent.qa", "https://acme.uk.xurrent.qa"),
+    ("ch", "qa", "https://api.ch.xurrent.qa/v1", "https://oauth.ch.xurrent.qa", "https://acme.ch.xurrent.qa"),
+    ("us", "qa", "https://api.us.xurrent.qa/v1", "https://oauth.us.xurrent.qa", "https://acme.us.xurrent.qa"),
+    ("global", "demo", "https://api.xurrent-demo.com/v1", "https://oauth.xurrent-demo.com", "https://acme.xurrent-demo.com"),
+    ("au", "demo", "https://api.xurrent-demo.com/v1", "https://oauth.xurrent-demo.com", "https://acme.xurrent-demo.com"),
+    ("uk", "demo", "https://api.xurrent-demo.com/v1", "https://oauth.xurrent-demo.com", "https://acme.xurrent-demo.com"),
+    ("ch", "demo", "https://api.xurrent-demo.com/v1", "https://oauth.xurrent-demo.com", "https://acme.xurrent-demo.com"),
+    ("us", "demo", "https://api.xurrent-demo.com/v1", "https://oauth.xurrent-demo.com", "https://acme.xurrent-demo.com"),
+]
+
+
+def test_the_host_table_covers_every_region_and_environment() -> None:
+    from typing import get_args
+
+    from warroom.settings.model import XurrentEnvironment, XurrentRegion
+
+    every = {(r, e) for r in get_args(XurrentRegion) for e in get_args(XurrentEnvironment)}
+    assert sorted((r, e) for r, e, *_ in XURRENT_HOSTS) == sorted(every)
+
+
+@pytest.mark.parametrize(("region", "environment", "api", "oauth", "web"), XURRENT_HOSTS,
+                         ids=[f"{r}-{e}" for r, e, *_ in XURRENT_HOSTS])
+def test_xurrent_hosts_from_region_and_environment(
+    region: str, environment: str, api: str, oauth: str, web: str
+) -> None:
+    from warroom.settings import Settings, XurrentSettings
+    from warroom.sync.provision import issuer_for
+
+    x = XurrentSettings(account="acme", region=region, environment=environment)  # type: ignore[arg-type]
+    assert x.hosts() == (api, oauth)
+    # every browser link (the cards' "Open ITSM request", the AI's sources) and the webhook issuer: one host
+    assert x.request_url(42) == f"{web}/requests/42"
+    assert x.issuer() == web
+    assert issuer_for(Settings(xurrent=x)) == web
+
+
+def test_xurrent_host_overrides() -> None:
     from warroom.settings import XurrentSettings
 
-    assert XurrentSettings(region=region, environment=environment).hosts() == (api, oauth)  # type: ignore[arg-type]
     assert XurrentSettings(api_url="http://x/v1/", oauth_url="http://o").hosts() == ("http://x/v1", "http://o")
+    x = XurrentSettings(account="acme", region="uk", web_url="https://itsm.acme.example/", webhook_issuer="https://i")
+    assert x.request_url(7) == "https://itsm.acme.example/requests/7"
+    # web_url is where people browse (a proxy, say); the token's issuer stays the account unless configured
+    assert (x.issuer(), XurrentSettings(account="acme", region="uk").issuer()) == ("https://i", "https://acme.uk.xurrent.com")
 
 
 def test_secret_from_file(tmp_path: Path, env: pytest.MonkeyPatch) -> None:

@@ -11,6 +11,9 @@ Based on developer.xurrent.com/v1: client-credentials tokens from ``POST {oauth}
   else :class:`~warroom.adapters.errors.RateLimited`; 5xx retried with backoff, then
   :class:`~warroom.adapters.errors.Transient`; a 422 becomes :class:`~warroom.adapters.errors.Permanent` whose
   reason lists Xurrent's validation messages.
+- Browser links (:meth:`XurrentClient.request_url`, the cards' "Open ITSM request") start at ``web_url``; from
+  settings that is :meth:`XurrentSettings.web_base`: the account's host in its region and environment
+  (``https://<account>.uk.xurrent.com``), the host the webhook issuer is on, whatever ``api_url`` points at.
 - The REST field for the external key is ``sourceID``. Callers (and the sync mapping) may write ``source_ID``; it
   is sent as ``sourceID``.
 - :meth:`XurrentClient.find_request_by_source` uses the server-side filter ``GET /requests?source=…&sourceID=…``
@@ -27,13 +30,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from authlib.integrations.base_client import OAuthError
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from warroom.settings import XurrentSettings
 
 from .errors import AdapterError, NotFound, Permanent, RateLimited, Transient
 from .http import JsonApi, TokenCache, error_reason, hook, retry_after_seconds, unhook
+from .oauth import AsyncOAuth2Client, OAuthError
 from .ports import Person
 
 SYSTEM = "Xurrent"
@@ -52,7 +54,7 @@ class XurrentClient:
         account: str,
         client_id: str,
         client_secret: str,
-        web_url: str | None = None,
+        web_url: str,
         source: str = "warroom",
         timeout: float = 15.0,
         max_retries: int = 4,
@@ -64,7 +66,7 @@ class XurrentClient:
         self.token_url = f"{oauth_url.rstrip('/')}/token"
         self.account = account
         self.source = source
-        self.web_url = (web_url or _default_web_url(self.api_url, account)).rstrip("/")
+        self.web_url = web_url.rstrip("/")
         self.max_retries = max_retries
         self.max_inline_wait = max_inline_wait
         self._clock = clock
@@ -96,8 +98,6 @@ class XurrentClient:
     @classmethod
     def from_settings(cls, settings: XurrentSettings) -> XurrentClient:
         api_url, oauth_url = settings.hosts()
-        suffix = "/requests/0"
-        web_url = settings.request_url(0)[: -len(suffix)]
         secret = settings.client_secret.get_secret_value() if settings.client_secret is not None else ""
         return cls(
             api_url=api_url,
@@ -105,7 +105,7 @@ class XurrentClient:
             account=settings.account,
             client_id=settings.client_id,
             client_secret=secret,
-            web_url=web_url,
+            web_url=settings.web_base(),
             source=settings.source,
             timeout=settings.timeout,
             max_retries=settings.max_retries,
@@ -314,11 +314,3 @@ def _outbound(fields: Mapping[str, Any]) -> dict[str, Any]:
         source_id = body.pop("source_ID")
         body.setdefault("sourceID", source_id)
     return body
-
-
-def _default_web_url(api_url: str, account: str) -> str:
-    """``https://api.au.xurrent.com/v1`` → ``https://<account>.au.xurrent.com``."""
-    parts = urlsplit(api_url)
-    host = parts.netloc
-    host = f"{account}.{host[4:]}" if host.startswith("api.") else host
-    return f"{parts.scheme}://{host}"

@@ -39,13 +39,9 @@ class Provisioned:
 
 
 def issuer_for(settings: Settings) -> str:
-    """The ``iss`` of Xurrent's webhook JWTs: the account's URL."""
-    x = settings.xurrent
-    if x.webhook_issuer:
-        return x.webhook_issuer
-    domain = {"production": "xurrent.com", "qa": "xurrent.qa", "demo": "xurrent-demo.com"}[x.environment]
-    region = "" if x.region == "global" or x.environment == "demo" else f"{x.region}."
-    return f"https://{x.account}.{region}{domain}"
+    """The ``iss`` of Xurrent's webhook JWTs: the account's URL (derived with every other Xurrent host, in
+    XurrentSettings)."""
+    return settings.xurrent.issuer()
 
 
 async def provision(

@@ -17,11 +17,10 @@ import time
 from collections.abc import Callable, Mapping
 
 import httpx
-from authlib.integrations.base_client import OAuthError
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from warroom.adapters.errors import AdapterError, Permanent, RateLimited, Transient
 from warroom.adapters.http import TokenCache, error_reason, retry_after_seconds
+from warroom.adapters.oauth import AsyncOAuth2Client, OAuthError
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 BOT_SCOPE = "https://api.botframework.com/.default"
