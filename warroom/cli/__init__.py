@@ -1,0 +1,38 @@
+"""``warroom``: the command line. One module per group of commands, each with a ``register`` that adds its
+subcommands; ``main`` parses and dispatches."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from warroom.cli import apps, config, ops, server
+from warroom.cli.common import version
+from warroom.settings import ConfigError
+
+__all__ = ["main", "version"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="warroom", description="Chat-ops for major incidents.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser.add_argument("--config", help="YAML configuration file (default: $WARROOM_CONFIG)")
+    parser.add_argument("--log-level", default="WARNING")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for group in (server, config, ops, apps):
+        group.register(sub)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if getattr(args, "action", None) == "retry" and args.incident is None:
+        parser.error("outbox retry needs the incident number, e.g. `warroom outbox retry 12`")
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print("The configuration is not usable; run `warroom check-config` for details:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+
+

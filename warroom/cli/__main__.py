@@ -1,0 +1,7 @@
+"""``python -m warroom.cli``."""
+
+import sys
+
+from warroom.cli import main
+
+sys.exit(main())
