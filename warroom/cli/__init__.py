@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from warroom.cli import apps, config, ops, server
+from warroom.cli import apps, config, init, ops, server
 from warroom.cli.common import version
 from warroom.settings import ConfigError
 
@@ -21,7 +21,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--config", help="YAML configuration file (default: $WARROOM_CONFIG)")
     parser.add_argument("--log-level", default="WARNING")
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (server, config, ops, apps):
+    for group in (server, init, config, ops, apps):
         group.register(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
