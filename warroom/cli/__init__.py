@@ -12,10 +12,11 @@ from warroom.cli import apps, config, init, ops, server
 from warroom.cli.common import version
 from warroom.settings import ConfigError
 
-__all__ = ["main", "version"]
+__all__ = ["build_parser", "main", "version"]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line: the options and every group's subcommands."""
     parser = argparse.ArgumentParser(prog="warroom", description="Chat-ops for major incidents.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("--config", help="YAML configuration file (default: $WARROOM_CONFIG)")
@@ -23,6 +24,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     for group in (server, init, config, ops, apps):
         group.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if getattr(args, "action", None) == "retry" and args.incident is None:
