@@ -20,6 +20,7 @@ from warroom.chat.grammar import (
     Escalate,
     GrammarContext,
     Help,
+    ListIncidents,
     Merge,
     Note,
     Page,
@@ -48,7 +49,7 @@ DANA = Target(TargetKind.USER, "U123", "dana")
 ROLES = "Roles: commander, app-sme, network-sme, communications-lead."
 PRIOS = "Priorities: P1, P2, P3, P4, P5 (P1 is the highest)."
 SERVICES = "Services: checkout-api, payments, network-core."
-VERB_LIST = "declare, escalate, ack, resolve, reopen, status, priority, title, assign, role, roles, note, page, stakeholder, merge, summary, ask, rca, postmortem, help"
+VERB_LIST = "declare, escalate, ack, resolve, reopen, status, list, priority, title, assign, role, roles, note, page, stakeholder, merge, summary, ask, rca, postmortem, help"
 
 
 @pytest.mark.parametrize(
@@ -96,6 +97,9 @@ VERB_LIST = "declare, escalate, ack, resolve, reopen, status, priority, title, a
         ("re-open", Reopen()),
         ("status", Status()),
         ("info", Status()),
+        ("list", ListIncidents()),
+        ("LIST", ListIncidents()),
+        ("incidents", ListIncidents()),
         # fields
         ("priority P2", Priority("P2")),
         ("priority p2", Priority("P2")),
@@ -194,6 +198,8 @@ def test_commands_and_aliases(text: str, expected: Command) -> None:
         ("reopen now", "`reopen` takes nothing after it. Try `/incident reopen`."),
         ("status P1", "`status` takes nothing after it. Try `/incident status`."),
         ("roles all", "`roles` takes nothing after it. Try `/incident roles`."),
+        ("list open", "`list` takes nothing after it. Try `/incident list`."),
+        ("lst", "Unknown command 'lst'; did you mean `list`? Try `/incident list`, or `/incident help` for every command."),
         # priority
         ("priority", f"Say which priority. {PRIOS} Try `/incident priority P2`."),
         ("priority P7", f"Unknown priority 'P7'. {PRIOS} Try `/incident priority P2`."),
@@ -369,6 +375,13 @@ def test_help_for_each_verb_gives_its_form(verb: str) -> None:
     example = text.split("Example: `/incident ", 1)[1].split("`", 1)[0]
     result = parse(example.replace("@dana", "<@U1|dana>").replace("#exec-updates", "<#C1|exec-updates>"), CTX)
     assert not isinstance(result, Rejection), (verb, result)
+
+
+def test_help_tells_of_list_which_works_anywhere() -> None:
+    assert "• `list` — list the open incidents with their priority, service and war room (works in any channel)" in (
+        help_text(CTX)
+    )
+    assert help_text(CTX, "incidents").startswith("`/incident list` — list the open incidents")
 
 
 def test_help_for_an_alias_unknown_topic_and_details() -> None:

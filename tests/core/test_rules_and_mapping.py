@@ -96,7 +96,8 @@ def test_request_fields_follow_the_seed() -> None:
     assert fields["status"] == "assigned"
     assert fields["service_instance_id"] == 42 and fields["member_id"] == 9
     assert fields["source"] == "warroom" and fields["sourceID"] == source_id(incident()) == "incident-7"
-    assert "5xx everywhere" in fields["note"]
+    # the details are the first note, internal (they carry the war room's link; the requester may be a customer)
+    assert "5xx everywhere" in fields["internal_note"] and "note" not in fields
     assert "completion_reason" not in fields
     low = request_fields(incident(urgency=Urgency.LOW, priority=None), link, priorities=PRIOS, source="w", member_id=None)
     assert low["urgent"] is False and low["impact"] == "low" and "member_id" not in low

@@ -11,6 +11,7 @@ from warroom.cli import main
 from warroom.settings import ConfigError, load_settings
 
 GOOD = {
+    "server": {"public_url": "https://warroom.example.com"},
     "slack": {"api_url": "http://slack.local/api/"},
     "xurrent": {"account": "acme", "client_id": "cid", "region": "au"},
     "zoom": {"account_id": "za", "client_id": "zc"},
@@ -134,28 +135,25 @@ def test_every_problem_is_reported_at_once(tmp_path: Path, monkeypatch: pytest.M
     }
     with pytest.raises(ConfigError) as err:
         load_settings(write(tmp_path, bad))
-    text = "\n".join(err.value.problems)
-    # pydantic's problems come first (they stop the model), each naming its key
-    assert "services.0.responders" in text and "typo_section" in text
-    bad.pop("typo_section")
-    bad["services"][0]["responders"] = []  # type: ignore[index]
-    with pytest.raises(ConfigError) as err:
-        load_settings(write(tmp_path, bad))
     problems = err.value.problems
     joined = "\n".join(problems)
+    # the schema's problems and the cross-field checks' together: a refused value hides nothing else
     for needle in [
+        "services[0] (Bad Name).responders: not an email address: not-an-email.",
+        "typo_section is not a known setting",
         "slack.bot_token is a secret",
         "database.url carries a password",
-        "must be lower-case letters",
-        "declare_threshold is 'P9'",
-        "impact_mapping needs at least 4 priorities",
+        "services[0] (Bad Name).name must be lower-case letters",
+        "services[1] (ok).declare_threshold is 'P9'",
+        "services[1] (ok).itsm.impact_mapping needs at least 4 priorities",
         "service_instance_id is not set",
-        "name_pattern must contain {number}",
+        "services[1] (ok).slack.name_pattern must contain {number}",
         "webex.token is not set",
         "xurrent.account is not set",
         "intake has no token",
     ]:
         assert needle in joined, needle
+    assert "Value error" not in joined and "services.0" not in joined
     assert len(problems) >= 9
 
 
@@ -176,3 +174,122 @@ def test_secret_from_a_file_named_in_the_environment(tmp_path: Path, env: pytest
     env.setenv("WARROOM_SLACK__SIGNING_SECRET_FILE", str(secret))
     settings = load_settings(write(tmp_path, GOOD))
     assert settings.slack.signing_secret is not None and settings.slack.signing_secret.get_secret_value() == "s3cret"
+
+
+def problems_of(tmp_path: Path, data: object, *, serving: bool = False) -> list[str]:
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, data), serving=serving)
+    return err.value.problems
+
+
+def with_(base: dict[str, object], **sections: dict[str, object]) -> dict[str, object]:
+    out = dict(base)
+    for name, values in sections.items():
+        out[name] = {**out.get(name, {}), **values}  # type: ignore[dict-item]
+    return out
+
+
+def test_a_refused_value_hides_no_other_problem(tmp_path: Path, env: pytest.MonkeyPatch) -> None:
+    data = {**GOOD, "intake": {"fallback_service": "nope"},
+            "services": [GOOD["services"][0], {"name": "payments", "bridge": "teleport", "itsm": {
+                "service_instance_id": 6, "severity_threshold": 5}}]}  # type: ignore[index]
+    problems = problems_of(tmp_path, data)
+    assert "services[1] (payments).bridge is 'teleport': input should be 'zoom', 'webex', 'teams' or 'none'." in problems
+    assert "services[1] (payments).itsm.severity_threshold is 5: input should be a valid string." in problems
+    # the cross-field checks ran on the rest
+    assert any(p.startswith("intake.fallback_service is 'nope'") for p in problems), problems
+    assert len(problems) == 3, problems  # nothing made up from the refused values' stand-ins
+
+
+def test_a_service_without_a_name_and_a_misspelt_secret(tmp_path: Path, env: pytest.MonkeyPatch) -> None:
+    data = {**GOOD, "slack": {"bot_tokn": "xoxb-typed-into-the-file"},
+            "services": [{"responders": ["ana@example.com"], "bridge": "none", "itsm": {"enabled": False}},
+                         GOOD["services"][0]]}  # type: ignore[index]
+    problems = problems_of(tmp_path, data)
+    assert "services[0].name is required: add it." in problems
+    assert any(p.startswith("slack.bot_tokn is not a known setting") for p in problems)
+    assert "xoxb-typed-into-the-file" not in "\n".join(problems)
+    assert len(problems) == 2, problems
+
+
+def test_urls_need_their_scheme(tmp_path: Path, env: pytest.MonkeyPatch) -> None:
+    svc = {**GOOD["services"][0], "slack": {"bookmarks": {"Runbook": "runbooks.example.com/checkout",  # type: ignore[dict-item]
+                                                          "Grafana": "https://grafana.example.com/d/1"}}}
+    data = {**with_(GOOD, server={"public_url": "warroom.example.com"}, slack={"team_url": "acme.slack.com/"}),
+            "services": [svc]}
+    problems = problems_of(tmp_path, data)
+    assert problems == [
+        "server.public_url is 'warroom.example.com', which has no scheme: write the whole URL, e.g. "
+        "'https://warroom.example.com'.",
+        "slack.team_url is 'acme.slack.com/', which has no scheme: write the whole URL, e.g. 'https://acme.slack.com/'.",
+        "services[0] (checkout-api).slack.bookmarks.Runbook is 'runbooks.example.com/checkout', which has no scheme: "
+        "write the whole URL, e.g. 'https://runbooks.example.com/checkout'.",
+    ]
+
+
+def test_the_public_url_on_loopback_while_xurrent_must_reach_it(tmp_path: Path, env: pytest.MonkeyPatch) -> None:
+    loopback = with_(GOOD, server={"public_url": "http://localhost:8080"})
+    [problem] = problems_of(tmp_path, loopback)
+    assert problem.startswith("server.public_url is 'http://localhost:8080', on this machine's loopback, but "
+                              "Xurrent's webhooks (xurrent.enabled) must reach warroom")
+    # no webhooks, or a Xurrent on this machine too (the sandbox): nothing to say
+    load_settings(write(tmp_path, with_(loopback, xurrent={"enabled": False})))
+    load_settings(write(tmp_path, with_(loopback, xurrent={"api_url": "http://127.0.0.1:9000/v1"})))
+
+
+@pytest.mark.parametrize(("url", "advice"), [
+    ("postgresql://warroom@db/warroom", "start it with postgresql+asyncpg:// instead"),
+    ("postgres://warroom@db/warroom", "start it with postgresql+asyncpg:// instead"),
+    ("postgresql+psycopg2://warroom@db/warroom", "start it with postgresql+asyncpg:// instead"),
+    ("sqlite:///warroom.db", "start it with sqlite+aiosqlite:// instead"),
+    ("mysql+aiomysql://warroom@db/warroom", "warroom runs on SQLite (sqlite+aiosqlite:///path.db) or PostgreSQL"),
+    ("warroom.db", "database.url is not a database URL"),
+])
+def test_the_database_url_needs_an_async_driver(tmp_path: Path, env: pytest.MonkeyPatch, url: str, advice: str) -> None:
+    [problem] = problems_of(tmp_path, with_(GOOD, database={"url": url}))
+    assert problem.startswith("database.url ") and advice in problem
+
+
+def test_a_password_in_the_database_url_is_never_repeated(tmp_path: Path, env: pytest.MonkeyPatch) -> None:
+    env.setenv("WARROOM_DATABASE__URL", "postgresql://warroom:hunter2@db/warroom")
+    [problem] = problems_of(tmp_path, GOOD)
+    assert "postgresql+asyncpg://" in problem and "hunter2" not in problem
+
+
+def test_the_command_and_the_dependencies(tmp_path: Path, env: pytest.MonkeyPatch) -> None:
+    # a dependency outside the catalog (a database, a third party) is fine; one a typo away from a service is not
+    svc = {**GOOD["services"][0], "depends_on": ["orders-db", "stripe", "chekout-api"]}  # type: ignore[dict-item]
+    problems = problems_of(tmp_path, {**with_(GOOD, slack={"command": "/incident"}), "services": [svc]})
+    assert problems == [
+        "slack.command is '/incident': give the command without its slash ('incident').",
+        "services[0] (checkout-api).depends_on names 'chekout-api', which is not a configured service: did you mean "
+        "'checkout-api'? (A name outside the catalog is fine when meant.)",
+    ]
+
+
+def test_check_config_wants_a_file_and_a_catalog(
+    tmp_path: Path, env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.delenv("WARROOM_CONFIG", raising=False)
+    env.chdir(tmp_path)
+    assert main(["check-config"]) == 1
+    err = capsys.readouterr().err
+    assert "No configuration file was named: pass --config /path/to/warroom.yaml" in err and "WARROOM_CONFIG" in err
+    assert "services is empty" in err
+    assert main(["--config", str(write(tmp_path, {**GOOD, "services": []})), "check-config"]) == 1
+    err = capsys.readouterr().err
+    assert "services is empty: list at least one service" in err and "No configuration file" not in err
+    # the tools that need no catalog (migrate, outbox) still load it
+    assert load_settings(write(tmp_path, {**GOOD, "services": []})).services == []
+
+
+def test_the_database_url_from_a_file(tmp_path: Path, env: pytest.MonkeyPatch) -> None:
+    url_file = tmp_path / "database_url"
+    url_file.write_text("postgresql+asyncpg://warroom:s3cret@db:5432/warroom\n")
+    settings = load_settings(write(tmp_path, with_(GOOD, database={"url_file": str(url_file)})))
+    assert settings.database.url == "postgresql+asyncpg://warroom:s3cret@db:5432/warroom"
+    env.setenv("WARROOM_DATABASE__URL_FILE", str(url_file))
+    assert load_settings(write(tmp_path, GOOD)).database.url.endswith("@db:5432/warroom")
+    env.setenv("WARROOM_DATABASE__URL_FILE", str(tmp_path / "nowhere"))
+    [problem] = problems_of(tmp_path, GOOD)
+    assert problem.startswith(f"WARROOM_DATABASE__URL_FILE names {tmp_path / 'nowhere'}, which cannot be read")

@@ -119,6 +119,28 @@ def person(h: Harness, email: str) -> int:
     return h.world.xurrent_people[email]
 
 
+class XurrentClock:
+    """Xurrent's clock for a test (``XurrentEmulator.clock``, what updated_at is stamped from), frozen at ``at``
+    until moved — so that changes land in the same second, or far apart, on purpose rather than by timing."""
+
+    def __init__(self, at: float) -> None:
+        self.at = float(int(at))
+
+    def __call__(self) -> float:
+        return self.at
+
+    def tick(self, seconds: float = 1.0) -> None:
+        self.at += seconds
+
+
+def xurrent_clock(h: Harness, *, ahead: float = 0.0) -> XurrentClock:
+    """Freeze Xurrent's clock at now + ``ahead`` seconds: behind our clock (negative), warroom's reads are made
+    after the second they saw is over; ahead of it, never (a read may share its second with a later change)."""
+    clock = XurrentClock(time.time() + ahead)
+    h.world.xurrent.clock = clock
+    return clock
+
+
 class Calls:
     """Counts the operations warroom made on Xurrent from the moment it is created."""
 

@@ -1,11 +1,38 @@
-"""Responders act from the war room: signed slash commands through slack-bolt change both records."""
+"""Responders act from the war room: slash commands through slack-bolt change both records — each test run with
+Slack reaching warroom over HTTP (signed requests) and over Socket Mode (envelopes on warroom's WebSocket)."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
 
 from warroom.sandbox.base import Fault
 from warroom.sandbox.harness import Harness
 
 from .helpers import open_room, settle
+from .slack_modes import SLACK_MODES, start_in_mode, stop_in_mode
+
+
+@pytest.fixture(params=SLACK_MODES)
+async def harness(request: pytest.FixtureRequest, db_url: str) -> AsyncIterator[Harness]:
+    h = await start_in_mode(db_url, request.param)
+    yield h
+    await stop_in_mode(h)
+
+
+@pytest.fixture(params=SLACK_MODES)
+async def sqlite_harness(request: pytest.FixtureRequest, sqlite_url: str) -> AsyncIterator[Harness]:
+    h = await start_in_mode(sqlite_url, request.param)
+    yield h
+    await stop_in_mode(h)
+
+
+@pytest.fixture
+async def http_harness(db_url: str) -> AsyncIterator[Harness]:
+    h = await Harness.start(db_url)
+    yield h
+    await h.stop()
 
 
 async def test_commands_in_the_war_room_reach_both_records(harness: Harness) -> None:
@@ -76,11 +103,12 @@ async def test_a_refused_command_has_no_effect(harness: Harness) -> None:
     assert len(h.world.xurrent.notes(request_id)) == notes_before
 
 
-async def test_a_command_that_failed_is_applied_when_slack_retries_it(harness: Harness) -> None:
+async def test_a_command_that_failed_is_applied_when_slack_retries_it(http_harness: Harness) -> None:
     """The retry de-duplication is recorded with the command's effect: a command cut short by a failure (here
     Slack's users.info dropping the connection while warroom looks the person up) is applied by Slack's retry, and
-    a retry of a command that was applied is not applied twice."""
-    h = harness
+    a retry of a command that was applied is not applied twice. (Over HTTP, where the failure is an answer; Socket
+    Mode's redeliveries are tested in test_slack_socket_mode.py.)"""
+    h = http_harness
     incident, channel, _ = await open_room(h)
     ben = h.world.slack.add_user("ben@example.com", "Ben Backend")
     h.world.slack.faults.append(Fault("users.info", kind="reset", times=10))  # past slack_sdk's own retries

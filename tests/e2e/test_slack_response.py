@@ -1,6 +1,7 @@
 """Responders working an incident from Slack, end to end: roles, paging, stakeholders, merging, the card's buttons,
 the declare form, the "Add to incident" shortcut, the recorded conversation, and who may do what — each sent as a
 signed Slack request through the real slack-bolt app, each checked on both records (incident and Xurrent request).
+Roles, the buttons, the forms, the shortcut, the conversation and retries run over Socket Mode too (``each_mode``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from warroom.core.model import LinkKind, Status
 from warroom.sandbox.harness import Harness
 
 from .helpers import open_room, settle, war_room
+from .slack_modes import SLACK_MODES, start_in_mode, stop_in_mode
 
 
 def user(h: Harness, first: str) -> str:
@@ -42,6 +44,15 @@ def xurrent_notes(h: Harness, request_id: int) -> list[str]:
     return [str(n["text"]) for n in h.world.xurrent.notes(request_id)]
 
 
+@pytest.fixture(params=SLACK_MODES)
+async def each_mode(request: pytest.FixtureRequest, db_url: str) -> AsyncIterator[Harness]:
+    """The harness with Slack reaching warroom over HTTP, then over Socket Mode (the clicks, forms, shortcuts and
+    events below run over both; every envelope must have been acked by the end)."""
+    h = await start_in_mode(db_url, request.param)
+    yield h
+    await stop_in_mode(h)
+
+
 @pytest.fixture
 async def tweaked(sqlite_url: str) -> AsyncIterator[Callable[..., Any]]:
     """A harness on SQLite whose settings the test changes."""
@@ -59,8 +70,8 @@ async def tweaked(sqlite_url: str) -> AsyncIterator[Callable[..., Any]]:
 
 
 # -- roles --------------------------------------------------------------------------------------------------
-async def test_roles_show_on_the_card_and_reach_the_request_as_notes(harness: Harness) -> None:
-    h = harness
+async def test_roles_show_on_the_card_and_reach_the_request_as_notes(each_mode: Harness) -> None:
+    h = each_mode
     incident, channel, request_id = await open_room(h)
     ana, dana = user(h, "ana"), user(h, "dana")
     given = await h.slack.command(f"role commander <@{dana}|dana>", user=ana, channel=channel)
@@ -246,8 +257,8 @@ async def test_a_configured_group_may_merge(tweaked: Callable[..., Any]) -> None
 
 
 # -- the card's buttons -------------------------------------------------------------------------------------
-async def test_buttons_acknowledge_and_resolve_once_however_often_clicked(harness: Harness) -> None:
-    h = harness
+async def test_buttons_acknowledge_and_resolve_once_however_often_clicked(each_mode: Harness) -> None:
+    h = each_mode
     incident, channel, request_id = await open_room(h)
     ben = user(h, "ben")
     patches = len(h.world.xurrent.calls_to("PATCH /requests/:id"))
@@ -283,8 +294,8 @@ async def test_buttons_acknowledge_and_resolve_once_however_often_clicked(harnes
 
 
 # -- the declare form and the shortcut ----------------------------------------------------------------------
-async def test_declare_with_no_arguments_opens_the_form_and_its_submission_declares(harness: Harness) -> None:
-    h = harness
+async def test_declare_with_no_arguments_opens_the_form_and_its_submission_declares(each_mode: Harness) -> None:
+    h = each_mode
     opened = await h.slack.command("declare payments", user=user(h, "ana"))
     assert opened.status_code == 200
     (view,) = [v["view"] for v in h.world.slack.views.values()]
@@ -308,8 +319,8 @@ async def test_declare_with_no_arguments_opens_the_form_and_its_submission_decla
     assert xurrent_notes(h, request["id"])[0].endswith("\n\nSince 10:02, all card brands")  # details: the first note
 
 
-async def test_add_to_incident_makes_a_message_a_note_on_both_records(harness: Harness) -> None:
-    h = harness
+async def test_add_to_incident_makes_a_message_a_note_on_both_records(each_mode: Harness) -> None:
+    h = each_mode
     incident, channel, request_id = await open_room(h)
     ana, ben = user(h, "ana"), user(h, "ben")
     message = {"user": ben, "text": "DB failover finished at 10:14 <https://grafana.example/d/1|graph>",
@@ -331,8 +342,8 @@ async def test_add_to_incident_makes_a_message_a_note_on_both_records(harness: H
 
 
 # -- the conversation ---------------------------------------------------------------------------------------
-async def test_the_war_room_conversation_is_recorded_with_edits_and_deletions(harness: Harness) -> None:
-    h = harness
+async def test_the_war_room_conversation_is_recorded_with_edits_and_deletions(each_mode: Harness) -> None:
+    h = each_mode
     incident, channel, request_id = await open_room(h)
     ben = user(h, "ben")
     said = {"type": "message", "channel": channel, "user": ben, "text": "db primary is at 100% cpu",
@@ -356,8 +367,8 @@ async def test_the_war_room_conversation_is_recorded_with_edits_and_deletions(ha
     assert "db primary" not in " ".join(xurrent_notes(h, request_id))  # discussion is not a note
 
 
-async def test_a_retried_command_applies_once(harness: Harness) -> None:
-    h = harness
+async def test_a_retried_command_applies_once(each_mode: Harness) -> None:
+    h = each_mode
     incident, channel, request_id = await open_room(h)
     first = await h.slack.command("note one note only", channel=channel, trigger="42.1.abc")
     again = await h.slack.command("note one note only", channel=channel, trigger="42.1.abc")

@@ -188,16 +188,39 @@ async def test_every_missing_field_is_reported_at_once(env: Env) -> None:
     assert errors == {"subject": "Subject can't be blank", "category": "Category can't be blank", "team": "Team can't be blank"}
 
 
+class Clock:
+    """Xurrent's clock for a test, moved by hand (from 2026-01-01T00:00:00Z)."""
+
+    def __init__(self, at: float = 1_767_225_600.0) -> None:
+        self.at = at
+
+    def __call__(self) -> float:
+        return self.at
+
+    def tick(self, seconds: float = 1.0) -> None:
+        self.at += seconds
+
+
+def manual_clock(env: Env) -> Clock:
+    clock = Clock()
+    env.emu.clock = clock
+    return clock
+
+
 async def test_patch_validates_adds_notes_and_moves_updated_at(env: Env) -> None:
+    clock = manual_clock(env)
     created = (await env.post("/requests", valid(env))).json()
     rid = created["id"]
     errors = errors_of(await env.patch(f"/requests/{rid}", {"status": "completed"}))
     assert errors == {"completion_reason": "Completion reason can't be blank"}
+    clock.tick()
     first = (await env.patch(f"/requests/{rid}", {"status": "accepted", "member_id": env.ana})).json()
     assert first["status"] == "accepted" and first["member"]["name"] == "Ana Ops"
     assert first["updated_at"] > created["updated_at"]
+    clock.tick()
     second = (await env.patch(f"/requests/{rid}", {"internal_note": "Only for specialists"})).json()
     assert second["updated_at"] > first["updated_at"]
+    clock.tick()
     done = (await env.patch(f"/requests/{rid}", {"status": "completed", "completion_reason": "solved"})).json()
     assert done["status"] == "completed" and done["completion_reason"] == "solved" and done["completed_at"]
     assert done["updated_at"] > second["updated_at"]
@@ -226,8 +249,10 @@ async def test_changes_are_audited_with_their_webhook_events(env: Env) -> None:
 
 
 async def test_notes_post_and_list_ascending(env: Env) -> None:
+    clock = manual_clock(env)
     rid = (await env.post("/requests", valid(env, note="first"))).json()["id"]
     before = (await env.get(f"/requests/{rid}")).json()["updated_at"]
+    clock.tick()
     posted = await env.post(
         f"/requests/{rid}/notes", {"text": "second", "internal": True, "suppress_note_added_notifications": True}
     )
@@ -240,6 +265,29 @@ async def test_notes_post_and_list_ascending(env: Env) -> None:
     internal = (await env.get(f"/requests/{rid}/notes/internal")).json()
     assert [n["text"] for n in internal] == ["second"]
     assert (await env.get(f"/requests/{rid}")).json()["updated_at"] > before
+
+
+async def test_changes_within_one_second_share_the_updated_at_and_notes_keep_their_visibility(env: Env) -> None:
+    """Xurrent shows timestamps to the second: a change in the same second as the last leaves updated_at as it was,
+    so only a read after that second is over is sure to have seen it. Notes are internal or public, as posted."""
+    clock = manual_clock(env)
+    rid = (await env.post("/requests", valid(env))).json()["id"]
+    read = (await env.get(f"/requests/{rid}")).json()
+    clock.tick(0.4)  # the same second
+    env.emu.update_request(rid, {"impact": "high"}, person_id=env.ana)
+    env.emu.add_note(rid, "Desk only", internal=True, person_id=env.ana)
+    await env.post(f"/requests/{rid}/notes", {"text": "For the requester", "internal": False})
+    after = (await env.get(f"/requests/{rid}")).json()
+    assert after["impact"] == "high" and after["updated_at"] == read["updated_at"]
+    assert (await env.get("/requests", {"updated_at": f">{read['updated_at']}"})).json() == []
+    assert [r["id"] for r in (await env.get("/requests", {"updated_at": f">={read['updated_at']}"})).json()] == [rid]
+    clock.tick(1)
+    env.emu.update_request(rid, {"impact": "top"}, person_id=env.ana)
+    assert (await env.get(f"/requests/{rid}")).json()["updated_at"] > read["updated_at"]
+    shown = [(n["text"], n["internal"]) for n in (await env.get(f"/requests/{rid}/notes")).json()]
+    assert shown == [("Desk only", True), ("For the requester", False)]
+    public = (await env.get(f"/requests/{rid}/notes/public")).json()
+    assert [n["text"] for n in public] == ["For the requester"]
 
 
 async def test_note_text_is_required(env: Env) -> None:
@@ -287,10 +335,14 @@ async def test_collections_show_collection_fields_unless_fields_asks(env: Env) -
 
 
 async def test_filters(env: Env) -> None:
+    now = [1_767_225_600.0]  # 2026-01-01T00:00:00Z, moved by hand
+    env.emu.clock = lambda: now[0]
     a, b, c = seed(env, 3)
+    now[0] += 1
     env.emu.update_request(b, {"status": "accepted", "member_id": env.ana})
+    now[0] += 1
     env.emu.update_request(c, {"status": "completed", "completion_reason": "solved"})
-    env.emu.update_request(c, {"impact": "low"})  # c now changed strictly after b (one-second stamps move on)
+    env.emu.update_request(c, {"impact": "low"})  # c changed a second after b
 
     async def ids(params: dict[str, str], path: str = "/requests") -> set[int]:
         answer = await env.get(path, params)

@@ -258,6 +258,34 @@ async def test_revived_jobs_count_as_retries(store: Store) -> None:
     assert again.is_retry  # it may have had its effect before it died: look before creating
 
 
+async def test_revive_brings_backing_off_jobs_forward_and_leaves_the_rest(store: Store) -> None:
+    """`warroom outbox retry`: dead jobs and jobs backing off after failures run now, with a fresh budget of
+    attempts; a job that never ran (a delayed digest), a running one and another incident's are left alone."""
+    inc, other = await _incident(store), await _incident(store)
+    async with store.tx() as tx:
+        dead = await tx.outbox.enqueue("dead", incident_id=inc)
+        backing_off = await tx.outbox.enqueue("backing-off", incident_id=inc)
+        running = await tx.outbox.enqueue("running", incident_id=inc)
+        delayed = await tx.outbox.enqueue("delayed", incident_id=inc, delay=600)
+        elsewhere = await tx.outbox.enqueue("backing-off", incident_id=other)
+    async with store.tx() as tx:
+        claimed = {j.kind + str(j.incident_id): j for j in await tx.outbox.claim(10, lease=600)}
+        await tx.outbox.bury(claimed[f"dead{inc}"], "Slack: refused")
+        await tx.outbox.retry_later(claimed[f"backing-off{inc}"], 900, "Slack: 503")
+        await tx.outbox.retry_later(claimed[f"backing-off{other}"], 900, "Slack: 503")
+    async with store.tx() as tx:
+        assert await tx.outbox.claim(10, lease=600) == []  # nothing due: one runs, the rest wait
+        assert await tx.outbox.revive(inc) == 2
+    async with store.tx() as tx:
+        due = {j.id: j for j in await tx.outbox.claim(10, lease=600)}
+    assert set(due) == {dead, backing_off}
+    assert all(j.attempts == 2 and j.is_retry for j in due.values())  # a fresh budget; still looks before creating
+    async with store.read() as tx:
+        rows = {r["id"]: r for r in await tx.outbox.jobs()}
+    assert rows[running]["status"] == "running" and rows[delayed]["attempts"] == 0
+    assert rows[delayed]["run_at"] > tx.now and rows[elsewhere]["run_at"] > tx.now
+
+
 async def test_concurrent_claimers_never_share_a_job(store: Store) -> None:
     inc = await _incident(store)
     async with store.tx() as tx:

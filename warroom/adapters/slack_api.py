@@ -24,6 +24,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
@@ -237,6 +238,19 @@ def _error_code(exc: SlackApiError) -> str:
     return str(data.get("error", "")) if isinstance(data, dict) else ""
 
 
+@dataclass(frozen=True, slots=True)
+class SlackIdentity:
+    """What ``auth.test`` says of the bot token: the workspace, the bot user and the scopes granted."""
+
+    team_id: str
+    team: str
+    user_id: str
+    user: str
+    url: str
+    #: The scopes of the token (Slack's ``X-OAuth-Scopes`` header); None when Slack did not send the header.
+    scopes: frozenset[str] | None
+
+
 class SlackChat:
     """:class:`~warroom.adapters.ports.ChatPort` over the Slack Web API.
 
@@ -282,6 +296,21 @@ class SlackChat:
             response = await self._call("auth.test", self.client.auth_test())
             self._bot_user_id = str(response["user_id"])
         return self._bot_user_id
+
+    async def identity(self) -> SlackIdentity:
+        """``auth.test``: who the bot token is, and the scopes it was granted (a check of the token and the app's
+        installation, for ``warroom check-config --online``)."""
+        response = await self._call("auth.test", self.client.auth_test())
+        header = next((str(v) for k, v in (response.headers or {}).items() if k.lower() == "x-oauth-scopes"), None)
+        scopes = None if header is None else frozenset(s.strip() for s in header.split(",") if s.strip())
+        return SlackIdentity(
+            team_id=str(response.get("team_id") or ""),
+            team=str(response.get("team") or ""),
+            user_id=str(response.get("user_id") or ""),
+            user=str(response.get("user") or ""),
+            url=str(response.get("url") or ""),
+            scopes=scopes,
+        )
 
     def channel_url(self, channel_id: str) -> str:
         return f"{self.team_url}archives/{channel_id}"

@@ -148,6 +148,10 @@ class WebexBridge:
             return None  # deleted since it was listed
         return _meeting(record, title)
 
+    async def me(self) -> dict[str, Any]:
+        """``GET /people/me``: the person (or bot) the access token belongs to — a check of the token."""
+        return await self._record(self.api, "GET", "people/me")
+
     # -- reading ------------------------------------------------------------------------------------
     async def _series(self) -> AsyncIterator[dict[str, Any]]:
         now = self._clock()

@@ -288,6 +288,15 @@ class XurrentClient:
         """The person the OAuth application acts as (a cheap check that credentials and account work)."""
         return await self._record("GET", "me")
 
+    async def check_credentials(self) -> None:
+        """Fetch an access token now: the token endpoint and the client credentials, without an API call."""
+        self._tokens.forget()
+        await self._tokens.get()
+
+    async def service_instance(self, service_instance_id: int) -> dict[str, Any]:
+        """A service instance (:class:`NotFound` when the account has none with that id)."""
+        return await self._record("GET", f"service_instances/{int(service_instance_id)}")
+
     async def _record(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         body = await self.api.json(method, path, **kwargs)
         if not isinstance(body, dict):

@@ -174,6 +174,11 @@ class ZoomBridge:
             raise Permanent(SYSTEM, "GET /users/…/meetings listed a meeting without a numeric id") from None
         return _meeting(record, title)
 
+    async def check_credentials(self) -> None:
+        """Fetch an access token now: the Server-to-Server OAuth app's account id, client id and secret."""
+        self._tokens.forget()
+        await self._tokens.get()
+
     # -- reading ------------------------------------------------------------------------------------
     async def _host_meetings(self) -> AsyncIterator[dict[str, Any]]:
         path = f"users/{quote(self.host_user, safe='@')}/meetings"

@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from warroom.cli import apps, config, init, ops, server
+from warroom.cli import apps, config, incidents, init, ops, server
 from warroom.cli.common import version
 from warroom.settings import ConfigError
 
@@ -20,9 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="warroom", description="Chat-ops for major incidents.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("--config", help="YAML configuration file (default: $WARROOM_CONFIG)")
-    parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default), ERROR; serve's default is logging.level")
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (server, init, config, ops, apps):
+    for group in (server, init, config, ops, apps, incidents):
         group.register(sub)
     return parser
 
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=(args.log_level or "WARNING").upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if getattr(args, "action", None) == "retry" and args.incident is None:
         parser.error("outbox retry needs the incident number, e.g. `warroom outbox retry 12`")
     try:

@@ -8,12 +8,12 @@ person's email, how to show a person in a reply, how to undo its text escaping. 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from warroom.core import markup
-from warroom.core.model import Incident, LinkKind, Origin, RoleHolder, Stakeholder
+from warroom.core.model import Incident, Link, LinkKind, Origin, RoleHolder, Stakeholder
 from warroom.core.permissions import Asker
 from warroom.core.rules import RuleError
 from warroom.response import commands as cmd
@@ -80,6 +80,32 @@ STATUS_LINKS = (
     (LinkKind.BRIDGE, "Bridge"),
     (LinkKind.POSTMORTEM, "Postmortem"),
 )
+#: The war rooms among them: the links ``list`` gives each incident.
+WAR_ROOMS = (LinkKind.SLACK_CHANNEL, LinkKind.TEAMS_CHANNEL)
+#: ``list`` shows at most this many open incidents, the highest priority first.
+LIST_SHOWN = 20
+#: ``list`` reads at most this many open incidents (the newest), to rank them by priority.
+LIST_READ = 1000
+
+
+def status_sentence(incident: Incident, roles: Mapping[str, RoleHolder], role_labels: Mapping[str, str],
+                    escape: Callable[[str], str] = markup.escape) -> str:
+    """What ``status`` says of an incident: its state, priority, assignee, the roles held, its title. Outside text
+    goes through ``escape`` (a war-room line's by default; a terminal's for the command line)."""
+    held = "".join(f"; {role_labels.get(k, k)}: {escape(h.display)}" for k, h in roles.items())
+    merged = f" (merged into INC-{incident.merged_into})" if incident.merged_into else ""
+    return (f"{incident.ref} is {incident.status.value}{merged}, {escape(incident.priority or 'no priority')}, "
+            f"assigned to {escape(incident.assignee or 'nobody')}{held}: {escape(incident.title)}")
+
+
+def status_links(links: Mapping[LinkKind, Link], kinds: Collection[LinkKind] | None = None) -> list[tuple[str, str]]:
+    """(label, url) of the links ``status`` shows (or those of ``kinds``), in its order and with its labels."""
+    shown: list[tuple[str, str]] = []
+    for kind, label in STATUS_LINKS:
+        link = links.get(kind)
+        if link is not None and link.url and (kinds is None or kind in kinds):
+            shown.append((label, link.url))
+    return shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +210,8 @@ class Actions:
             if self.escalate is None:
                 return Reply("Escalation needs the Xurrent link, which is not configured.")
             return Reply(await self.escalate(command.request_id, actor.key))
+        if isinstance(command, cmd.ListIncidents):
+            return Reply(await self._list())
         if incident is None:
             return Reply(f"`{command.verb}` works in an incident's war room channel: run it there.")
         if isinstance(command, cmd.Status):
@@ -270,14 +298,36 @@ class Actions:
         """The incident's state, roles and links (war room, ITSM request, bridge, postmortem), as the help says."""
         roles = await self.response.roles(incident.id)
         links = await self.service.links(incident.id)
-        held = "".join(f"; {self.ctx.role_labels.get(k, k)}: {markup.escape(h.display)}" for k, h in roles.items())
-        merged = f" (merged into INC-{incident.merged_into})" if incident.merged_into else ""
-        text = (f"{incident.ref} is {incident.status.value}{merged}, {markup.escape(incident.priority or 'no priority')}, "
-                f"assigned to {markup.escape(incident.assignee or 'nobody')}{held}: {markup.escape(incident.title)}")
-        shown = [(label, links[kind]) for kind, label in STATUS_LINKS if kind in links and links[kind].url]
-        if shown:
-            text += "\n" + " · ".join(f"<{link.url}|{label}>" for label, link in shown)
+        text = status_sentence(incident, roles, self.ctx.role_labels)
+        if shown := status_links(links):
+            text += "\n" + " · ".join(f"<{url}|{label}>" for label, url in shown)
         return text
+
+    async def _list(self) -> str:
+        """The open incidents, the highest priority first (then the newest): priority, state, service, title and
+        war room of each. An incident whose only war room is private (a private Teams channel or a group chat) is
+        listed without its title and room."""
+        listed = await self.service.listing(open_only=True, limit=LIST_READ)
+        if not listed:
+            return f"No incidents are open. Declare one with `{self.ctx.command} declare`."
+        rank = {p: i for i, p in enumerate(self.settings.priorities)}
+        listed.sort(key=lambda pair: (rank.get(pair[0].priority or "", len(rank)), -pair[0].id))
+        count = f"{len(listed)} or more" if len(listed) >= LIST_READ else str(len(listed))
+        lines = ["One incident is open:" if len(listed) == 1 else f"{count} incidents are open, the highest priority first:"]
+        for incident, links in listed[:LIST_SHOWN]:
+            facts = [incident.ref, markup.escape(incident.priority or "no priority"), incident.status.value,
+                     markup.escape(incident.service)]
+            svc = self.settings.service(incident.service)
+            if svc is not None and svc.chat == "teams" and svc.teams.war_room != "standard":
+                facts.append("private: its title and war room are for its responders")
+            else:
+                rooms = status_links(links, WAR_ROOMS)
+                facts.append(markup.escape(incident.title))
+                facts.append(" · ".join(f"<{url}|{label}>" for label, url in rooms) if rooms else "no war room yet")
+            lines.append("• " + " · ".join(facts))
+        if len(listed) > LIST_SHOWN:
+            lines.append(f"…and {len(listed) - LIST_SHOWN} more, lower in priority or older.")
+        return "\n".join(lines)
 
     async def _role(self, command: cmd.Role, incident: Incident, actor: Actor, edge: ChatEdge) -> Reply:
         label = self.ctx.role_labels.get(command.role, command.role)

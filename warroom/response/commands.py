@@ -151,6 +151,13 @@ class Status:
 
 
 @dataclass(frozen=True, slots=True)
+class ListIncidents:
+    """The open incidents, each with its priority, service, title and war room (works in any channel)."""
+
+    verb: ClassVar[str] = "list"
+
+
+@dataclass(frozen=True, slots=True)
 class Priority:
     verb: ClassVar[str] = "priority"
     priority: str
@@ -252,8 +259,8 @@ class Rejection:
 
 
 Command: TypeAlias = (
-    Declare | Escalate | Ack | Resolve | Reopen | Status | Priority | Title | Assign | Role | Roles | Note | Page
-    | StakeholderAdd | Merge | Summary | Ask | Rca | Postmortem | Help
+    Declare | Escalate | Ack | Resolve | Reopen | Status | ListIncidents | Priority | Title | Assign | Role | Roles
+    | Note | Page | StakeholderAdd | Merge | Summary | Ask | Rca | Postmortem | Help
 )
 
 

@@ -110,6 +110,15 @@ class IncidentService:
         async with self.store.read() as tx:
             return await tx.links.all(incident_id)
 
+    async def listing(
+        self, *, open_only: bool = False, service: str | None = None, limit: int = 100
+    ) -> list[tuple[Incident, dict[LinkKind, Link]]]:
+        """Incidents, the newest first, each with its links (read in one transaction): ``open_only``, those not
+        resolved; ``service``, those of one service."""
+        async with self.store.read() as tx:
+            found = await tx.incidents.list(limit=limit, open_only=open_only, service=service)
+            return [(incident, await tx.links.all(incident.id)) for incident in found]
+
     async def incident_for_link(self, kind: LinkKind, remote_id: str) -> Incident | None:
         """The incident an outside record (e.g. a war-room channel) belongs to."""
         async with self.store.read() as tx:
@@ -177,7 +186,8 @@ class IncidentService:
             await self._note(tx, incident, text, actor)
 
     async def _note(self, tx: Tx, incident: Incident, text: str, actor: str | None) -> None:
-        await tx.timeline.add(incident.id, "note", text, actor=actor, data={"origin": "imr"})
+        # "responder": a responder's own note, the one kind whose Xurrent visibility follows itsm.note_visibility
+        await tx.timeline.add(incident.id, "note", text, actor=actor, data={"origin": "imr", "responder": True})
         svc = self.settings.service(incident.service)
         if svc is not None and svc.itsm.note_sync:
             await jobs.push_to_itsm(tx, incident, self.settings)
@@ -264,6 +274,7 @@ class IncidentService:
                 outcome.note = (
                     f"service '{alert.service}' is not in the catalog: add it to services or set intake.fallback_service"
                 )
+                await jobs.unrouted_alert(tx, alert, priority, s)
             elif decision.action is AlertAction.RECORD:
                 assert svc is not None
                 outcome.result = "recorded"

@@ -19,7 +19,7 @@ from warroom.web.alert_sources import labels_fingerprint
 from warroom.web.app import RUNTIME, Runtime, create_app
 
 from .base import bound_port
-from .slack.driver import SlackDriver
+from .slack.driver import SlackDriver, SocketDriver
 from .world import INTAKE_TOKEN, SLACK_SIGNING_SECRET, Latencies, World
 
 
@@ -43,9 +43,12 @@ class Harness:
         tweak: Callable[[dict[str, Any]], None] | None = None,
         workers: bool = True,
         webhooks: bool = True,
+        slack_mode: str = "http",
     ) -> Harness:
+        """``slack_mode``: how Slack reaches warroom — ``http`` (signed requests to /slack/events) or ``socket``
+        (Socket Mode: warroom connects to the emulator's WebSocket; :attr:`slack` drives either the same way)."""
         world = world or await World.start(latencies, rate_limits=rate_limits)
-        data = world.settings_data(database_url)
+        data = world.settings_data(database_url, slack_mode=slack_mode)
         if tweak is not None:
             tweak(data)
         settings = Settings(**data)
@@ -61,6 +64,8 @@ class Harness:
         base = f"http://127.0.0.1:{port}"
         settings.server.public_url = base
         harness = cls(world, settings, app, runner, base, httpx.AsyncClient(base_url=base, timeout=30))
+        if settings.slack.enabled and settings.slack.mode == "socket":
+            await world.slack.socket.wait_connected(timeout=30)  # warroom connects in the background once started
         if webhooks and workers:
             await harness.provision_webhooks()
         return harness
@@ -95,13 +100,19 @@ class Harness:
         return await self.http.post(f"/alerts/{source}", json=payload, headers={"Authorization": f"Bearer {token}"})
 
     @property
-    def slack(self) -> SlackDriver:
-        """Slack's side: signed commands, clicks, form submissions, shortcuts and events."""
-        return SlackDriver(self.http, SLACK_SIGNING_SECRET, self.settings.slack.command,
-                           f"{self.world.slack.base_url}/response", users=self.world.slack.users)
+    def slack(self) -> SlackDriver | SocketDriver:
+        """Slack's side: commands, clicks, form submissions, shortcuts and events — signed HTTP requests, or
+        envelopes over Socket Mode when warroom runs in that mode."""
+        response_url = f"{self.world.slack.base_url}/response"
+        if self.settings.slack.mode == "socket":
+            return SocketDriver(self.world.slack.socket, self.settings.slack.command, response_url,
+                                users=self.world.slack.users)
+        return SlackDriver(self.http, SLACK_SIGNING_SECRET, self.settings.slack.command, response_url,
+                           users=self.world.slack.users)
 
-    async def slack_command(self, text: str, *, user: str = "U0ANA", channel: str = "C0GENERAL", secret: str = SLACK_SIGNING_SECRET,
-                            timestamp: int | None = None) -> httpx.Response:
+    async def slack_command(self, text: str, *, user: str = "U0ANA", channel: str = "C0GENERAL",
+                            secret: str | None = None, timestamp: int | None = None) -> httpx.Response:
+        """``secret``/``timestamp``: sign the HTTP request differently (Socket Mode has no signature)."""
         return await self.slack.command(text, user=user, channel=channel, secret=secret, timestamp=timestamp)
 
     async def wait_complete(self, incident_id: int, timeout: float = 30.0) -> list[str]:

@@ -21,13 +21,14 @@ What it is based on (Webex's public OpenAPI description, webex/webex-openapi-spe
   ``to``); ``max`` default 10, at most 100; ``meetingNumber``. Answers ``{"items": […]}`` and, when more remain, a
   ``Link: <…>; rel="next"`` header (RFC 5988) whose URL carries the whole query and a cursor.
 - ``GET /v1/meetings/{meetingId}`` and ``DELETE`` (204); unknown ids 404.
+- ``GET /v1/people/me``: the token's own person (``id``, ``emails``, ``displayName``, ``orgId``, ``type``).
 - 429 with ``Retry-After`` seconds when rate limited. Webex publishes no per-second figure for these APIs; here it
   is ``per_second_limit`` (10/s per token, adjustable). The 24-hour scheduling limit (``daily_limit``) counts
   every authenticated ``POST /meetings`` in a sliding 24-hour window and answers 429 with the seconds until the
   oldest leaves it. The wording of both messages is this emulator's own (Webex does not document it).
 
 Operation names for latency and faults: ``POST /meetings``, ``GET /meetings``, ``GET /meetings/{meetingId}``,
-``DELETE /meetings/{meetingId}``.
+``DELETE /meetings/{meetingId}``, ``GET /people/me``.
 
 Read-back: :attr:`WebexEmulator.meetings` (id → the full record, hostKey included, so tests can prove it never
 leaks) and ``GET /_sandbox/state``. :meth:`WebexEmulator.start_meeting` acts as a participant joining would.
@@ -136,6 +137,7 @@ class WebexEmulator(Emulator):
         self.route("GET", "/v1/meetings", "GET /meetings", self._api(self._list))
         self.route("GET", "/v1/meetings/{meetingId}", "GET /meetings/{meetingId}", self._api(self._get))
         self.route("DELETE", "/v1/meetings/{meetingId}", "DELETE /meetings/{meetingId}", self._api(self._delete))
+        self.route("GET", "/v1/people/me", "GET /people/me", self._api(self._me))
         self.app.router.add_get("/sandbox/j.php", self._join_page)
         self.app.router.add_get("/_sandbox/state", self._state_endpoint)
 
@@ -185,6 +187,17 @@ class WebexEmulator(Emulator):
                 return self.error(exc.status, exc.message)
 
         return checked
+
+    # -- HTTP: people -------------------------------------------------------------------------------
+    async def _me(self, request: web.Request) -> web.Response:
+        """``GET /people/me``: the token's own person (the host every bridge is scheduled for)."""
+        return web.json_response({
+            "id": self.host["id"],
+            "emails": [self.host["email"]],
+            "displayName": self.host["displayName"],
+            "orgId": "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9zYW5kYm94",
+            "type": "person",
+        })
 
     # -- HTTP: meetings -----------------------------------------------------------------------------
     async def _create(self, request: web.Request) -> web.Response:

@@ -23,6 +23,10 @@ WEBEX_TOKEN = "webex-sandbox-token"
 INTAKE_TOKEN = "sandbox-intake-token"
 LLM_KEY = "sk-sandbox-key"
 LLM_MODEL = "sandbox-model"
+LINK_SECRET = "sandbox-link-secret"
+#: Socket Mode in the sandbox: pings every 5 s (Slack's client default is 10 s). The client gives up on a connection
+#: whose pong is 2.5 s late: a test that needs a connection lost without a close frame noticed sooner sets less.
+SOCKET_PING_SECONDS = 5.0
 
 #: The demo organisation: name → email. Everyone is in Slack; all but the last are people in Xurrent.
 PEOPLE = {
@@ -96,8 +100,22 @@ class World:
         await self.teams.stop()
         await self.llm.stop()
 
-    def settings_data(self, database_url: str, *, port: int = 0) -> dict[str, Any]:
-        """Configuration (as the YAML file would hold it, secrets included for the sandbox) for this world."""
+    def settings_data(self, database_url: str, *, port: int = 0, slack_mode: str = "http") -> dict[str, Any]:
+        """Configuration (as the YAML file would hold it, secrets included for the sandbox) for this world.
+
+        ``slack_mode="socket"``: Slack reaches warroom over Socket Mode (the emulator's app-level token; no signing
+        secret, so the postmortem links get a secret of their own)."""
+        data = self._settings_data(database_url, port=port)
+        if slack_mode == "socket":
+            slack = data["slack"]
+            del slack["signing_secret"]
+            slack.update(mode="socket", app_token=self.slack.socket.app_token, socket_ping_seconds=SOCKET_PING_SECONDS)
+            data["server"]["link_secret"] = LINK_SECRET
+        elif slack_mode != "http":
+            raise ValueError(f"slack_mode is 'http' or 'socket', not {slack_mode!r}")
+        return data
+
+    def _settings_data(self, database_url: str, *, port: int) -> dict[str, Any]:
         return {
             "server": {"host": "127.0.0.1", "port": port, "public_url": f"http://127.0.0.1:{port}"},
             "database": {"url": database_url},

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
 from .model import EMAIL_RE, SERVICE_NAME_RE, Settings
+
+#: slack.announce_channel: a channel id, or a name with or without its '#'.
+SLACK_CHANNEL_RE = re.compile(r"^(?:[CG][A-Z0-9]{6,}|#?[a-z0-9][a-z0-9_-]{0,79})$")
+
+
+def service_key(index: int, name: str) -> str:
+    """How every problem names a service's keys: ``services[1] (payments)`` (``services[1]`` while it has no name)."""
+    return f"services[{index}] ({name})" if name else f"services[{index}]"
 
 
 def check(settings: Settings) -> list[str]:
@@ -23,7 +36,7 @@ def check(settings: Settings) -> list[str]:
     for severity, priority in settings.intake.severity_priorities.items():
         need_priority(f"intake.severity_priorities.{severity}", priority)
     names = [s.name for s in settings.services]
-    for name in {n for n in names if names.count(n) > 1}:
+    for name in sorted({n for n in names if n and names.count(n) > 1}):
         problems.append(f"services lists '{name}' more than once: give each service one entry.")
     fallback = settings.intake.fallback_service
     if fallback and fallback not in names:
@@ -43,8 +56,8 @@ def check(settings: Settings) -> list[str]:
                 )
     any_itsm = any_zoom = any_webex = False
     for i, svc in enumerate(settings.services):
-        key = f"services[{i}] ({svc.name})"
-        if not SERVICE_NAME_RE.match(svc.name):
+        key = service_key(i, svc.name)
+        if svc.name and not SERVICE_NAME_RE.match(svc.name):
             problems.append(
                 f"{key}.name must be lower-case letters, digits, '-' or '_' (at most 63 characters), e.g. 'checkout-api'."
             )
@@ -99,8 +112,19 @@ def check(settings: Settings) -> list[str]:
     if settings.slack.enabled:
         if settings.slack.bot_token is None:
             problems.append("slack.bot_token is not set: set WARROOM_SLACK__BOT_TOKEN (xoxb-…) or slack.bot_token_file.")
-        if settings.slack.signing_secret is None:
-            problems.append("slack.signing_secret is not set: set WARROOM_SLACK__SIGNING_SECRET or slack.signing_secret_file.")
+        if settings.slack.mode == "http" and settings.slack.signing_secret is None:
+            problems.append("slack.signing_secret is not set: set WARROOM_SLACK__SIGNING_SECRET or slack.signing_secret_file "
+                            "(or use slack.mode: socket with an app-level token).")
+        if settings.slack.mode == "socket":
+            problems.extend(_check_slack_socket(settings))
+    announce = settings.slack.announce_channel.strip()
+    if announce and not settings.slack.enabled:
+        problems.append("slack.announce_channel is set but slack.enabled is false: enable Slack or clear the key.")
+    if announce and not SLACK_CHANNEL_RE.match(announce):
+        problems.append(
+            f"slack.announce_channel '{announce}' is neither a channel id (C0123ABCD) nor a channel name "
+            "(#major-incidents: lower-case letters, digits, '-' and '_')."
+        )
     if not any(
         t is not None
         for t in (settings.intake.alertmanager_token, settings.intake.grafana_token, settings.intake.generic_token)
@@ -110,6 +134,49 @@ def check(settings: Settings) -> list[str]:
             "so that alert senders can authenticate."
         )
     problems.extend(_check_teams(settings))
+    problems.extend(_check_deployment(settings))
+    problems.extend(_check_metrics(settings))
+    return problems
+
+
+def _check_metrics(settings: Settings) -> list[str]:
+    """Where ``/metrics`` is served (server.metrics_port, server.metrics_token)."""
+    problems: list[str] = []
+    server = settings.server
+    if server.metrics_port is not None and server.metrics_port != 0 and server.metrics_port == server.port:
+        problems.append(
+            f"server.metrics_port is {server.metrics_port}, the same as server.port: give /metrics a port of its own, "
+            "or unset server.metrics_port to serve it on server.port."
+        )
+    if server.metrics_token is not None and not server.metrics_token.get_secret_value().strip():
+        problems.append(
+            "server.metrics_token is empty: set WARROOM_SERVER__METRICS_TOKEN to a long random string, or unset it."
+        )
+    return problems
+
+
+def _check_slack_socket(settings: Settings) -> list[str]:
+    """Socket Mode's settings (``slack.mode: socket``)."""
+    problems: list[str] = []
+    token = settings.slack.app_token
+    if token is None:
+        problems.append(
+            "slack.mode is socket but slack.app_token is not set: in the Slack app's Basic Information → App-Level "
+            "Tokens, create a token with the connections:write scope and set WARROOM_SLACK__APP_TOKEN (xapp-…) or "
+            "slack.app_token_file; or set slack.mode: http."
+        )
+    elif not token.get_secret_value().startswith("xapp-"):
+        problems.append(
+            "slack.app_token is not an app-level token (those begin with xapp-; xoxb- is the bot token): create one "
+            "with the connections:write scope in the Slack app's Basic Information → App-Level Tokens."
+        )
+    if (settings.server.link_secret is None and settings.slack.signing_secret is None
+            and settings.teams.app_password is None):
+        problems.append(
+            "server.link_secret is not set, and in Socket Mode there is no slack.signing_secret to derive the "
+            "postmortem links' key from: set WARROOM_SERVER__LINK_SECRET to a long random string (or "
+            "WARROOM_SLACK__SIGNING_SECRET)."
+        )
     return problems
 
 
@@ -118,7 +185,7 @@ def _check_teams(settings: Settings) -> list[str]:
     problems: list[str] = []
     t = settings.teams
     for i, svc in enumerate(settings.services):
-        key = f"services[{i}] ({svc.name})"
+        key = service_key(i, svc.name)
         uses_teams = svc.chat != "slack"
         if uses_teams and not t.enabled:
             problems.append(f"{key}.chat is '{svc.chat}' but teams.enabled is false: enable Teams or set chat: slack.")
@@ -145,6 +212,12 @@ def _check_teams(settings: Settings) -> list[str]:
                             "{title}, {slug}, {service}, {priority}.")
         if "{number}" not in pattern:
             problems.append(f"{key}.teams.name_pattern must contain {{number}} so that every war room's name is unique.")
+    if t.announce_channel.strip() or t.announce_team_id.strip():
+        if not t.enabled:
+            problems.append("teams.announce_channel is set but teams.enabled is false: enable Teams or clear the key.")
+        if not (t.announce_channel.strip() and t.announce_team_id.strip()):
+            problems.append("teams.announce_channel and teams.announce_team_id go together: give the incidents "
+                            "channel's id and the id of the team that holds it (the warroom app installed there).")
     if t.enabled:
         for field_name in ("app_id", "tenant_id"):
             if not getattr(t, field_name):
@@ -153,3 +226,117 @@ def _check_teams(settings: Settings) -> list[str]:
             problems.append("teams.app_password is not set: set WARROOM_TEAMS__APP_PASSWORD to a client secret of the "
                             "bot's app registration.")
     return list(dict.fromkeys(problems))
+
+
+# -- URLs, the database, the command, the catalog ---------------------------------------------------------------
+def _check_deployment(settings: Settings) -> list[str]:
+    """URLs, the database URL, the slash command and the catalog's dependencies."""
+    problems = _check_urls(settings) + _check_database(settings.database.url)
+    command = settings.slack.command.strip()
+    if command.startswith("/"):
+        problems.append(f"slack.command is '{command}': give the command without its slash ('{command.lstrip('/')}').")
+    names = {s.name for s in settings.services}
+    for i, svc in enumerate(settings.services):
+        for dependency in svc.depends_on:
+            # a dependency outside the catalog is fine (a database, a third party: its changes still count); one a
+            # letter or two from a configured service is a typo that would quietly weigh nothing
+            close = difflib.get_close_matches(dependency, sorted(names - {dependency}), n=1, cutoff=0.8)
+            if dependency not in names and close:
+                problems.append(
+                    f"{service_key(i, svc.name)}.depends_on names '{dependency}', which is not a configured "
+                    f"service: did you mean '{close[0]}'? (A name outside the catalog is fine when meant.)"
+                )
+    return problems
+
+
+def check_serving(settings: Settings) -> list[str]:
+    """What a running server needs beyond :func:`check` (``check-config`` asks; ``migrate`` and the outbox
+    commands do not)."""
+    if settings.services:
+        return []
+    return [
+        "services is empty: list at least one service (its name, responders and, with Xurrent, "
+        "itsm.service_instance_id) — every alert and every declared incident belongs to one."
+    ]
+
+
+def _loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def _urls(settings: Settings) -> list[tuple[str, str]]:
+    """Every URL-valued setting that is set: (key, value)."""
+    x, t = settings.xurrent, settings.teams
+    urls = [
+        ("server.public_url", settings.server.public_url),
+        ("slack.api_url", settings.slack.api_url),
+        ("slack.team_url", settings.slack.team_url),
+        ("teams.graph_url", t.graph_url),
+        ("teams.login_url", t.login_url),
+        ("teams.service_url", t.service_url),
+        ("teams.openid_metadata_url", t.openid_metadata_url),
+        ("xurrent.api_url", x.api_url or ""),
+        ("xurrent.oauth_url", x.oauth_url or ""),
+        ("xurrent.web_url", x.web_url or ""),
+        ("xurrent.webhook_issuer", x.webhook_issuer or ""),
+        ("zoom.api_url", settings.zoom.api_url),
+        ("zoom.oauth_url", settings.zoom.oauth_url),
+        ("webex.api_url", settings.webex.api_url),
+        ("ai.base_url", settings.ai.base_url),
+    ]
+    for i, svc in enumerate(settings.services):
+        for title, link in svc.slack.bookmarks.items():
+            urls.append((f"{service_key(i, svc.name)}.slack.bookmarks.{title}", link))
+    return [(key, value.strip()) for key, value in urls if value.strip()]
+
+
+def _check_urls(settings: Settings) -> list[str]:
+    """URLs written without their scheme or host; the public URL on loopback where Xurrent must reach it."""
+    problems: list[str] = []
+    for key, value in _urls(settings):
+        parts = urlsplit(value)
+        if "://" not in value:
+            problems.append(f"{key} is '{value}', which has no scheme: write the whole URL, e.g. "
+                            f"'https://{value.lstrip('/')}'.")
+        elif parts.scheme.lower() not in ("http", "https"):
+            problems.append(f"{key} is '{value}': use an https:// (or http://) URL.")
+        elif not parts.hostname:
+            problems.append(f"{key} is '{value}', which names no host: write the whole URL, e.g. "
+                            "'https://host.example.com/…'.")
+    public = urlsplit(settings.server.public_url.strip()).hostname or ""
+    api_host = urlsplit(settings.xurrent.hosts()[0]).hostname or ""
+    linked = settings.xurrent.enabled and any(s.itsm.enabled for s in settings.services)
+    if linked and public and _loopback(public) and not _loopback(api_host):
+        problems.append(
+            f"server.public_url is '{settings.server.public_url}', on this machine's loopback, but Xurrent's "
+            "webhooks (xurrent.enabled) must reach warroom from outside: set it to the address Xurrent reaches "
+            "warroom at (e.g. https://warroom.example.com), or set xurrent.enabled: false."
+        )
+    return problems
+
+
+def _check_database(url: str) -> list[str]:
+    """database.url: SQLite through aiosqlite or PostgreSQL through asyncpg. Never echoes the URL: it may hold a
+    password."""
+    scheme, sep, _ = url.strip().partition("://")
+    if not sep or not scheme:
+        return ["database.url is not a database URL: use sqlite+aiosqlite:///path/to/warroom.db or "
+                "postgresql+asyncpg://user@host:5432/warroom."]
+    dialect, _, driver = scheme.lower().partition("+")
+    if dialect in ("postgresql", "postgres") and driver != "asyncpg":
+        return [f"database.url starts with {scheme}://, which is not warroom's asynchronous driver: start it with "
+                "postgresql+asyncpg:// instead (the rest stays as it is)."]
+    if dialect == "sqlite" and driver != "aiosqlite":
+        return [f"database.url starts with {scheme}://, which is not warroom's asynchronous driver: start it with "
+                "sqlite+aiosqlite:// instead (e.g. sqlite+aiosqlite:///var/lib/warroom/warroom.db)."]
+    if dialect not in ("postgresql", "postgres", "sqlite"):
+        return [f"database.url starts with {scheme}://: warroom runs on SQLite (sqlite+aiosqlite:///path.db) or "
+                "PostgreSQL (postgresql+asyncpg://user@host/db)."]
+    return []

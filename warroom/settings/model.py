@@ -33,6 +33,7 @@ SECRET_KEYS: frozenset[tuple[str, str]] = frozenset(
     {
         ("slack", "bot_token"),
         ("slack", "signing_secret"),
+        ("slack", "app_token"),
         ("teams", "app_password"),
         ("xurrent", "client_secret"),
         ("zoom", "client_secret"),
@@ -42,6 +43,7 @@ SECRET_KEYS: frozenset[tuple[str, str]] = frozenset(
         ("intake", "generic_token"),
         ("intake", "changes_token"),
         ("server", "link_secret"),
+        ("server", "metrics_token"),
         ("ai", "api_key"),
     }
 )
@@ -58,6 +60,30 @@ class ServerSettings(_Section):
     public_url: str = "http://127.0.0.1:8080"
     #: Signs capability links warroom hands out (the postmortem's). Unset: derived from slack.signing_secret.
     link_secret: SecretStr | None = None
+    #: Bearer token a scraper sends for ``/metrics`` (``Authorization: Bearer …``; without it: 401). Unset: /metrics
+    #: answers whoever reaches its port — keep that port private (``metrics_port``) or set a token.
+    metrics_token: SecretStr | None = None
+    #: Serve ``/metrics`` on this port only — a second listener on ``host`` that answers nothing else — instead of
+    #: on ``port``. Unset: on ``port``, beside everything else.
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+
+
+class LoggingSettings(_Section):
+    """What the server logs and how (``warroom serve``; the CLI's --log-level overrides ``level`` for a run)."""
+
+    #: DEBUG, INFO, WARNING, ERROR or CRITICAL. Chatty libraries (HTTP clients, the Slack SDK, the SQLite driver)
+    #: log WARNING and above only, whatever the level: their lines carry URLs, bodies and SQL parameters.
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    #: ``text``: one line per message; ``json``: one JSON object per line (time, level, logger, message and, when
+    #: known, the incident, the job kind and its outcome).
+    format: Literal["text", "json"] = "text"
+    #: Log every HTTP request (aiohttp's access log) at INFO whatever ``level`` is; query values are redacted.
+    access_log: bool = False
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
 
 
 class DatabaseSettings(_Section):
@@ -86,6 +112,21 @@ class SlackSettings(_Section):
     command: str = "incident"
     #: Link shown for the war room: ``{team_url}archives/{channel_id}``.
     team_url: str = "https://slack.com/"
+    #: How Slack reaches warroom: ``http`` — Slack posts to ``{server.public_url}/slack/events``, signed with
+    #: signing_secret; ``socket`` — warroom opens Slack's Socket Mode WebSocket with app_token (no inbound URL).
+    mode: Literal["http", "socket"] = "http"
+    #: Socket Mode's app-level token (``xapp-…``, scope ``connections:write``).
+    app_token: SecretStr | None = None
+    #: Socket Mode: seconds between pings on the connection; one lost without a close is replaced within about this.
+    socket_ping_seconds: float = Field(10.0, gt=0)
+    #: The incidents channel — a channel id (``C0123ABCD``) or name (``#major-incidents``): one line there for every
+    #: incident declared, acknowledged, resolved or reopened, and for what keeps a war room from existing (a room
+    #: that could not be made, an alert for no configured service). Empty: none. Invite the app to the channel
+    #: (``/invite @warroom``); an id spares a look-up by name.
+    announce_channel: str = ""
+    #: Hours after an incident is resolved that its war-room channel is archived, its final summary posted first
+    #: (0: never). Reopening the incident before then keeps the channel open.
+    archive_after_hours: float = Field(72.0, ge=0)
 
 
 class TeamsSettings(_Section):
@@ -114,6 +155,10 @@ class TeamsSettings(_Section):
     #: Hours after an incident is resolved that its Teams channel is archived (0: never). Archiving keeps the
     #: history readable; a team holds at most 1,000 channels, deleted ones counted for 30 days.
     archive_after_hours: float = Field(72.0, ge=0)
+    #: The incidents channel in Teams, as slack.announce_channel: a channel id (``19:…@thread.tacv2``) in the team
+    #: ``announce_team_id`` (which has the warroom app installed). Empty: none.
+    announce_channel: str = ""
+    announce_team_id: str = ""
 
 
 class XurrentSettings(_Section):
@@ -224,6 +269,10 @@ class ItsmLinkSettings(_Section):
     service_instance_id: int | None = None
     direction: Direction = "bidirectional"
     note_sync: bool = True
+    #: How a responder's ``/incident note`` lands on the request: ``internal`` (agents only) or ``public`` (the
+    #: requester sees it too). Notes warroom writes itself (role changes, postmortem links, war-room facts) are
+    #: always internal.
+    note_visibility: Literal["internal", "public"] = "internal"
     #: Custom priority → impact mapping; allowed only with at least 4 priorities configured.
     impact_mapping: dict[str, Impact] = Field(default_factory=dict)
     #: Impact used when the incident has no priority.
@@ -415,6 +464,7 @@ class Settings(BaseSettings):
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
     response: ResponseSettings = Field(default_factory=ResponseSettings)
     ai: AiSettings = Field(default_factory=AiSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
     #: Highest first.
     priorities: list[str] = Field(default_factory=lambda: ["P1", "P2", "P3", "P4", "P5"])
     services: list[ServiceSettings] = Field(default_factory=list)

@@ -52,6 +52,8 @@ class Job:
     payload: dict[str, Any]
     attempts: int
     ordering_key: str | None
+    #: When the job was enqueued: a retry looking for its earlier attempt's effect need look no further back.
+    enqueued_at: datetime | None = None
 
     @property
     def incident(self) -> int:
@@ -156,9 +158,10 @@ class OutboxRepo:
                 dedup_key=None,
                 updated_at=self.now,
             )
-            .returning(outbox.c.id, outbox.c.kind, outbox.c.incident_id, outbox.c.payload, outbox.c.attempts, outbox.c.ordering_key)
+            .returning(outbox.c.id, outbox.c.kind, outbox.c.incident_id, outbox.c.payload, outbox.c.attempts,
+                       outbox.c.ordering_key, outbox.c.created_at)
         )
-        jobs = [Job(r.id, r.kind, r.incident_id, r.payload, r.attempts, r.ordering_key) for r in result]
+        jobs = [Job(r.id, r.kind, r.incident_id, r.payload, r.attempts, r.ordering_key, r.created_at) for r in result]
         return sorted(jobs, key=lambda j: j.id)
 
     async def _owned(self, job: Job, **values: Any) -> None:
@@ -197,10 +200,19 @@ class OutboxRepo:
         return int(result.rowcount or 0)
 
     async def revive(self, incident_id: int) -> int:
-        """Dead jobs of an incident back to pending (``warroom sync retry``)."""
+        """The incident's failed jobs tried again now (``warroom outbox retry``, ``warroom sync retry``): the dead
+        ones back to pending, and the ones backing off after failures (pending, run later) brought forward — each
+        with a fresh budget of attempts and backoff. Returns how many: every one of them failed at least once.
+        Jobs that never ran (waiting for their first run, e.g. a delayed digest) and running ones are left alone."""
         result = await self.conn.execute(
             update(outbox)
-            .where(outbox.c.incident_id == incident_id, outbox.c.status == DEAD)
+            .where(
+                outbox.c.incident_id == incident_id,
+                or_(
+                    outbox.c.status == DEAD,
+                    and_(outbox.c.status == PENDING, outbox.c.attempts > 0, outbox.c.run_at > self.now),
+                ),
+            )
             # attempts stays above zero: the revived job may have had its effect, so it looks before it creates
             .values(status=PENDING, attempts=1, run_at=self.now, locked_until=None, updated_at=self.now)
         )
@@ -340,7 +352,7 @@ class OutboxWorker:
             except LostLease:
                 return
             except Exception:
-                log.warning("renewing the lease of job %s failed", job.id, exc_info=True)
+                log.warning("renewing the lease of %s failed", _named(job), exc_info=True, extra=_about(job))
 
     async def _run(self, job: Job) -> None:
         handler = self.handlers.get(job.kind)
@@ -362,13 +374,15 @@ class OutboxWorker:
             raise
         except LostLease:
             outcome = "lost"
-            log.warning("job %s (%s) was taken over by another worker; this run's result is dropped", job.id, job.kind)
+            log.warning("%s was taken over by another worker; this run's result is dropped", _named(job),
+                        extra=_about(job, outcome))
         except Exception as exc:
             outcome = await self._failed(job, exc)
         finally:
             heartbeat.cancel()
             if self.observe is not None:
                 self.observe(job.kind, outcome, asyncio.get_running_loop().time() - started)
+            log.debug("%s ran: %s", _named(job), outcome, extra=_about(job, outcome))
 
     async def _failed(self, job: Job, exc: Exception) -> str:
         # people see adapter reasons (sentences); anything else only by its type — details go to the log
@@ -381,7 +395,8 @@ class OutboxWorker:
                 cap = min(self.backoff_max, self.backoff_base * 2 ** (job.attempts - 1))
                 delay = random.uniform(cap / 2, cap)
             level = logging.DEBUG if isinstance(exc, NotReady) else logging.WARNING
-            log.log(level, "job %s (%s) attempt %s failed, retrying in %.1fs: %s", job.id, job.kind, job.attempts, delay, reason)
+            log.log(level, "%s attempt %s failed, retrying in %.1fs: %s", _named(job), job.attempts, delay, reason,
+                    extra=_about(job, "retry"))
             try:
                 async with self.store.tx(background=True) as tx:
                     await tx.outbox.retry_later(job, delay, reason)
@@ -389,8 +404,8 @@ class OutboxWorker:
                 return "lost"
             return "retry"
         if not isinstance(exc, AdapterError):
-            log.error("job %s (%s) failed", job.id, job.kind, exc_info=exc)
-        log.error("job %s (%s) is dead after %s attempts: %s", job.id, job.kind, job.attempts, reason)
+            log.error("%s failed", _named(job), exc_info=exc, extra=_about(job, "dead"))
+        log.error("%s is dead after %s attempts: %s", _named(job), job.attempts, reason, extra=_about(job, "dead"))
         try:
             async with self.store.tx(background=True) as tx:
                 await tx.outbox.bury(job, reason)
@@ -399,3 +414,13 @@ class OutboxWorker:
         except LostLease:
             return "lost"
         return "dead"
+
+
+def _named(job: Job) -> str:
+    """``job 7 (itsm.push) of INC-12``: a log line about a job names its incident, not only the job's id."""
+    return f"job {job.id} ({job.kind})" + (f" of INC-{job.incident_id}" if job.incident_id is not None else "")
+
+
+def _about(job: Job, outcome: str | None = None) -> dict[str, Any]:
+    """A log line's ``extra`` about a job (JSON log lines show them: warroom.web.logs)."""
+    return {"incident": job.incident_id, "job": job.id, "job_kind": job.kind, "outcome": outcome}

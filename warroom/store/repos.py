@@ -118,8 +118,14 @@ class IncidentRepo:
         )
         return incident_from_row(result.mappings().one())
 
-    async def list(self, *, limit: int = 100) -> list[Incident]:
-        rows = (await self.conn.execute(select(incidents).order_by(incidents.c.id.desc()).limit(limit))).mappings()
+    async def list(self, *, limit: int = 100, open_only: bool = False, service: str | None = None) -> list[Incident]:
+        """The newest incidents first; ``open_only``: not resolved; ``service``: of that service only."""
+        query = select(incidents)
+        if open_only:
+            query = query.where(incidents.c.status != Status.RESOLVED.value)
+        if service is not None:
+            query = query.where(incidents.c.service == service)
+        rows = (await self.conn.execute(query.order_by(incidents.c.id.desc()).limit(limit))).mappings()
         return [incident_from_row(r) for r in rows]
 
     async def count(self) -> int:

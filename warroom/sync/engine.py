@@ -7,7 +7,18 @@
   through the plan and its conflict rule, and notes not written by warroom. It reads only what the hint says
   moved — ``request.note-added`` reads the notes, the other request events read the request — so a synced change
   costs one read; reconciliation (which knows only that ``updated_at`` moved, and adding a note moves it too)
-  reads both. Hints of different kinds are separate jobs in the same per-incident order.
+  reads both. Hints of different kinds are separate jobs in the same per-incident order. What each pull saw is
+  kept on the link (``updated_at`` for the request, ``synced_at`` for the request and its notes; see
+  sync/reconcile.py), so a note whose hint was lost is never hidden behind a read of the request alone.
+- ``itsm.reconcile`` lists what Xurrent changed since its cursor and pulls the linked requests that may hold
+  something unseen (``>=`` on one-second stamps); unlinked ones that would escalate are considered.
+- ``itsm.consider`` reads an unlinked request a hint named and escalates it if it should (sync/escalation.py),
+  remembering its service instance for a while so that the desk's updates to requests of services warroom does not
+  watch cost no further read (sync/watch.py).
+
+Notes go to the request as internal notes, except a responder's own ``/incident note``, which follows the service's
+``itsm.note_visibility`` (sync/mapping.py, ``note_internal``); notes pulled from Xurrent keep their visibility on
+the timeline and in the war room's line.
 
 Directions are honoured here: a service linked ITSM → IMR never pushes, IMR → ITSM never pulls.
 """
@@ -15,6 +26,7 @@ Directions are honoured here: a service linked ITSM → IMR never pushes, IMR �
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -30,8 +42,20 @@ from warroom.store.db import Store, Tx
 from warroom.store.outbox import Commit, Handler, Job
 
 from .escalation import service_for_request, should_escalate
-from .mapping import COMPLETION_REASON
+from .mapping import COMPLETION_REASON, note_internal
 from .plan import Codec, Shadow, plan_pull, plan_push, priority_from_impact, request_patch, request_values
+from .reconcile import (
+    LIST_FIELDS,
+    later,
+    load_cursor,
+    needs_pull,
+    newer_mark,
+    oldest,
+    read_mark,
+    save_cursor,
+    synced_mark,
+)
+from .watch import RequestMemo, escalates_from, instance_of
 
 log = logging.getLogger("warroom.sync")
 
@@ -68,16 +92,29 @@ def initial_shadow(incident: Incident, request: dict[str, Any]) -> Shadow:
     return Shadow(incident_values(incident), theirs)
 
 
-def link_data(request: dict[str, Any], shadow: Shadow, **extra: Any) -> dict[str, Any]:
-    """What the incident keeps of its linked request: the card's facts, the shadow, the notes cursor."""
+def card_facts(request: dict[str, Any]) -> dict[str, Any]:
+    """The request's facts the incident card shows."""
     return {
         "status": request.get("status"),
         "impact": request.get("impact"),
         "urgent": request.get("urgent"),
         "subject": request.get("subject"),
         "member_id": (request.get("member") or {}).get("id"),
-        "updated_at": request.get("updated_at"),
         "sla": sla_facts(request),
+    }
+
+
+def link_data(request: dict[str, Any], shadow: Shadow, *, read_at: float | None = None, **extra: Any) -> dict[str, Any]:
+    """What the incident keeps of its linked request: the card's facts, the shadow, the notes cursor, and what
+    warroom has seen of it (sync/reconcile.py): ``updated_at`` as of its last read of the request, made at
+    ``read_at`` (epoch seconds, before the call); ``synced_at``/``synced_read_at`` the same for fields and notes
+    together — the request's own by default, ``extra`` overrides them when the notes were not read."""
+    return {
+        **card_facts(request),
+        "updated_at": request.get("updated_at"),
+        "read_at": read_at,
+        "synced_at": request.get("updated_at"),
+        "synced_read_at": read_at,
         "shadow": shadow.to_json(),
         **extra,
     }
@@ -102,6 +139,10 @@ class SyncEngine:
     itsm: ItsmPort
     on_changed: Changed
     on_declared: Declared
+    #: Called with the field of each conflict recorded (both sides changed it; the metrics count them).
+    on_conflict: Callable[[str], None] | None = None
+    #: The service instances of unlinked requests seen lately (sync/watch.py).
+    watch: RequestMemo = field(default_factory=RequestMemo)
     #: email → Xurrent person id (None: not a person there); id → email. Refreshed per process.
     _ids: dict[str, int | None] = field(default_factory=dict)
     _emails: dict[int, str | None] = field(default_factory=dict)
@@ -117,42 +158,57 @@ class SyncEngine:
 
     # -- reconciliation -----------------------------------------------------------------------------
     async def reconcile(self, job: Job) -> Commit | None:
-        """Repair what missed webhooks left behind: list the requests updated since the oldest state we hold of an
-        open linked one (one paged list call, filtered by updated_at), and pull those that moved on; unlinked ones
-        on a catalog service instance are checked for escalation."""
+        """Repair what missed webhooks left behind: list the requests Xurrent changed since the cursor (the newest
+        ``updated_at`` the last pass processed, its second read again; without one, the oldest watched link's), pull
+        the linked ones that may hold something warroom has not seen (``needs_pull``: a later stamp, or the same
+        stamp read before its second was over), and consider the unlinked ones that would escalate by what the
+        listing shows. The cursor moves to the newest stamp listed (sync/reconcile.py)."""
         async with self.store.read() as tx:
             linked = await tx.links.live_of_kind(LinkKind.XURRENT_REQUEST, tx.now - timedelta(days=RESOLVED_WATCH_DAYS))
+            cursor = await load_cursor(tx)
         known = {int(link.remote_id): link for link in linked}
-        stamps = [str(link.data.get("updated_at")) for link in linked if link.data.get("updated_at")]
-        since = min(stamps) if stamps else str(job.payload.get("since") or "")
+        since = str(job.payload.get("since") or "") or cursor or oldest(synced_mark(link.data)[0] for link in linked)
         if not since:
             return None
-        instances = {s.itsm.service_instance_id for s in self.settings.services if s.itsm.enabled}
         pulls: list[tuple[int, int]] = []
         considers: list[int] = []
-        fields = "updated_at,service_instance,source,status"
-        async for request in self.itsm.requests({"updated_at": f">={since}", "fields": fields}):
+        newest: str | None = since
+        async for request in self.itsm.requests({"updated_at": f">={since}", "fields": LIST_FIELDS}):
             request_id = int(request["id"])
+            newest = later(newest, str(request.get("updated_at") or "") or None)
             link = known.get(request_id)
             if link is not None:
-                if str(request.get("updated_at") or "") > str(link.data.get("updated_at") or ""):
+                if needs_pull(request.get("updated_at"), link.data):
                     pulls.append((link.incident_id, request_id))
-            elif (
-                request.get("source") != self.settings.xurrent.source
-                and (request.get("service_instance") or {}).get("id") in instances
-                and request.get("status") != "completed"
-            ):
+                continue
+            self.watch.remember(request_id, instance_of(request))
+            if request.get("source") == self.settings.xurrent.source:
+                continue  # warroom's own request (its link is being made, or its incident is no longer watched)
+            svc = service_for_request(request, self.settings.services)
+            if svc is not None and should_escalate(request, svc, self.settings.priorities)[0]:
                 considers.append(request_id)
 
         async def commit(tx: Tx) -> None:
             for incident_id, request_id in pulls:
                 await enqueue_pull(tx, incident_id, {"request_id": request_id, "event": "reconcile"})
             for request_id in considers:
-                await tx.outbox.enqueue(CONSIDER_REQUEST, {"request_id": request_id}, dedup_key=f"consider:{request_id}")
+                if await tx.links.find(LinkKind.XURRENT_REQUEST, str(request_id)) is None:
+                    await tx.outbox.enqueue(CONSIDER_REQUEST, {"request_id": request_id}, dedup_key=f"consider:{request_id}")
+            await save_cursor(tx, newest)
             if pulls or considers:
-                log.info("reconciliation: %d linked requests moved on, %d unlinked to check", len(pulls), len(considers))
+                log.info("reconciliation: %d linked requests to pull, %d unlinked to check", len(pulls), len(considers))
 
         return commit
+
+    def unwatched(self, request_id: int) -> str | None:
+        """Why a hint about this unlinked request needs no read — its service instance, remembered from a recent
+        read, is one no warroom service escalates from — or None when it may need one (sync/watch.py)."""
+        remembered, instance = self.watch.instance(request_id)
+        if not remembered or escalates_from(instance, self.settings.services):
+            return None
+        where = f"service instance {instance}" if instance is not None else "no service instance"
+        return (f"Xurrent request #{request_id} is on {where}, which no warroom service escalates from; "
+                "nothing to read.")
 
     async def confirm_webhook(self, job: Job) -> Commit | None:
         await self.itsm.confirm_webhook(str(job.payload["callback"]))
@@ -160,7 +216,15 @@ class SyncEngine:
 
     # -- escalation from the service desk ----------------------------------------------------------
     async def consider(self, job: Job) -> Commit | None:
-        """An unlinked request changed: escalate it to a major incident if it meets its service's threshold."""
+        """An unlinked request changed: escalate it to a major incident if it meets its service's threshold. A
+        webhook's hint about a request of a service warroom does not watch (remembered from a recent read) costs no
+        read; a raised major-incident status is always read."""
+        event = str(job.payload.get("event") or "")
+        if event and event != "request.major-incident-status-changed":
+            reason = self.unwatched(int(job.payload["request_id"]))
+            if reason is not None:
+                log.info("%s (%s)", reason, event)
+                return None
         try:
             return await self.escalation(int(job.payload["request_id"]), actor=job.payload.get("person_name"))
         except NotFound:
@@ -170,7 +234,9 @@ class SyncEngine:
     async def escalation(self, request_id: int, *, actor: str | None, asked: bool = False) -> Commit | None:
         """Read the request and decide; returns the commit that declares and links, or None. Raises
         EscalationRefused (with the reason) when a responder asked for one that cannot be."""
+        read_at = time.time()
         request = await self.itsm.get_request(request_id)
+        self.watch.remember(request_id, instance_of(request))
         if request.get("source") == self.settings.xurrent.source:
             return None  # warroom's own request: linked to its incident, never escalated again
         svc = service_for_request(request, self.settings.services)
@@ -213,7 +279,7 @@ class SyncEngine:
             theirs = request_values(request, lambda _id: member_email)
             shadow = Shadow(incident_values(incident), theirs)
             await tx.links.put(incident.id, LinkKind.XURRENT_REQUEST, str(request_id), url,
-                               link_data(request, shadow, last_note_id=last_note_id))
+                               link_data(request, shadow, read_at=read_at, last_note_id=last_note_id))
             await tx.timeline.add(
                 incident.id, "declared", f"{incident.ref} declared from Xurrent request #{request_id} ({why})",
                 actor=actor, data={"request_id": request_id, "origin": "itsm"},
@@ -272,7 +338,7 @@ class SyncEngine:
         if writes:
             reason = "duplicate" if incident.merged_into is not None else COMPLETION_REASON
             request = await self.itsm.update_request(request_id, request_patch(writes, member_ids, reason))
-        pushed_notes: list[tuple[int, int]] = []
+        pushed_notes: list[tuple[int, int, bool]] = []
         if svc.itsm.note_sync:
             async with self.store.read() as tx:
                 pending = await tx.timeline.notes_to_push(incident.id)
@@ -280,15 +346,18 @@ class SyncEngine:
             existing = await self.itsm.list_notes(request_id) if (pending and job.is_retry) else []
             me = await self.itsm.api_person_id() if existing else None
             for note in pending:
-                # after a crash, a note of ours with the same text that no incident note claims yet is this one
-                taken = matched | {nid for _, nid in pushed_notes}
+                internal = note_internal(note.get("data"), svc.itsm)
+                # after a crash, a note of ours with the same text and visibility that no incident note claims yet
+                # is this one
+                taken = matched | {nid for _, nid, _ in pushed_notes}
                 adopted = next(
                     (n for n in existing if n.get("text") == note["text"] and (n.get("person") or {}).get("id") == me
-                     and int(n["id"]) not in taken),
+                     and bool(n.get("internal")) == internal and int(n["id"]) not in taken),
                     None,
                 )
-                note_id = int(adopted["id"]) if adopted else await self.itsm.add_note(request_id, note["text"])
-                pushed_notes.append((int(note["id"]), note_id))
+                note_id = (int(adopted["id"]) if adopted
+                           else await self.itsm.add_note(request_id, note["text"], internal=internal))
+                pushed_notes.append((int(note["id"]), note_id, internal))
 
         async def commit(tx: Tx) -> None:
             await tx.incidents.get(incident.id, lock=True)
@@ -296,13 +365,12 @@ class SyncEngine:
             data = dict(current.data if current else link.data)
             data["shadow"] = new_shadow.to_json()
             if request is not None:
-                # The card's facts from the answer, but not its updated_at: a desk change made just before our
-                # write, whose webhook was lost, must still look new to reconciliation.
-                data = link_data(request, new_shadow, **{k: v for k, v in data.items() if k in ("last_note_id",)})
-                data["updated_at"] = (current.data if current else link.data).get("updated_at")
+                # The card's facts from the answer, but not its updated_at (nor what was seen): a desk change made
+                # just before our write, whose webhook was lost, must still look new to reconciliation.
+                data.update(card_facts(request))
             await tx.links.put(incident.id, LinkKind.XURRENT_REQUEST, link.remote_id, link.url, data)
-            for event_id, note_id in pushed_notes:
-                await tx.timeline.merge_data(event_id, {"itsm_note_id": note_id})
+            for event_id, note_id, internal in pushed_notes:
+                await tx.timeline.merge_data(event_id, {"itsm_note_id": note_id, "itsm_internal": internal})
             if writes:
                 shown = ", ".join(f"{k} → {v}" for k, v in request_patch(writes, member_ids).items())
                 await tx.timeline.add(incident.id, "itsm_pushed", f"Xurrent request #{request_id} updated: {shown}",
@@ -324,6 +392,7 @@ class SyncEngine:
         request_id = int(link.remote_id)
         if "request" not in reads:
             return await self._pull_notes(job, incident, link, svc) if svc.itsm.note_sync else None
+        read_at = time.time()
         request = await self.itsm.get_request(request_id)
         member = request.get("member") or None
         theirs = request_values(request)
@@ -382,10 +451,19 @@ class SyncEngine:
                     f"wins over Xurrent's {_show(conflict.request_value)}",
                     data={"field": conflict.field},
                 )
+                if self.on_conflict is not None:
+                    self.on_conflict(conflict.field)
             lines.extend(await _record_notes(tx, incident.id, new_notes, who))
             fresh = written or request
-            await tx.links.put(incident.id, LinkKind.XURRENT_REQUEST, link.remote_id, link.url,
-                               link_data(fresh, plan.shadow, last_note_id=last_note_id))
+            data = link_data(fresh, plan.shadow, read_at=read_at, last_note_id=last_note_id)
+            # what was read, not what our write-back answered: a desk change between the two is not applied yet
+            data["updated_at"] = data["synced_at"] = request.get("updated_at")
+            if svc.itsm.note_sync and "notes" not in reads:
+                # the request alone was read: its notes are known only as far as before (a note whose hint was
+                # lost moved updated_at too, and must still look unseen to reconciliation)
+                stored = await tx.links.get(incident.id, LinkKind.XURRENT_REQUEST)
+                data["synced_at"], data["synced_read_at"] = synced_mark((stored or link).data)
+            await tx.links.put(incident.id, LinkKind.XURRENT_REQUEST, link.remote_id, link.url, data)
             status_moved = fresh.get("status") != link.data.get("status")
             if changed or lines or status_moved:
                 await self.on_changed(tx, current, changed, lines)
@@ -394,7 +472,9 @@ class SyncEngine:
 
 
     async def _pull_notes(self, job: Job, incident: Incident, link: Link, svc: ServiceSettings) -> Commit | None:
-        """A ``request.note-added`` hint: one read (the notes), the request itself untouched."""
+        """A ``request.note-added`` hint: one read (the notes), the request itself untouched. The notes are now
+        known up to the last read of the request (made before this job): ``synced_at`` moves up to it."""
+        request_read = read_mark(link.data)
         me = await self.itsm.api_person_id()
         notes = await self.itsm.list_notes(int(link.remote_id))
         who = str(job.payload.get("person_name") or "someone in Xurrent")
@@ -409,9 +489,10 @@ class SyncEngine:
             new_notes = [n for n in notes if int(n["id"]) > cursor and (n.get("person") or {}).get("id") != me]
             last_note_id = max([cursor, *(int(n["id"]) for n in notes)])
             lines = await _record_notes(tx, incident.id, new_notes, who)
-            if last_note_id != cursor:
-                await tx.links.put(incident.id, LinkKind.XURRENT_REQUEST, current.remote_id, current.url,
-                                   {**current.data, "last_note_id": last_note_id})
+            data = {**current.data, "last_note_id": last_note_id}
+            data["synced_at"], data["synced_read_at"] = newer_mark(synced_mark(current.data), request_read)
+            if data != current.data:
+                await tx.links.put(incident.id, LinkKind.XURRENT_REQUEST, current.remote_id, current.url, data)
             if lines:
                 fresh = await tx.incidents.get(incident.id)
                 assert fresh is not None
@@ -445,13 +526,16 @@ async def enqueue_pull(tx: Tx, incident_id: int, hint: dict[str, Any]) -> None:
 
 
 async def _record_notes(tx: Tx, incident_id: int, notes: list[dict[str, Any]], who: str) -> list[str]:
-    """Xurrent's new notes on the incident's timeline; returns the war-room lines that tell of them."""
+    """Xurrent's new notes on the incident's timeline, with their visibility; returns the war-room lines that tell
+    of them — an internal note (agents only) or a public one (the requester reads it too) says which."""
     lines: list[str] = []
     for note in notes:
         author = str((note.get("person") or {}).get("name") or who)
+        internal = bool(note.get("internal"))
         await tx.timeline.add(incident_id, "note", str(note.get("text") or ""), actor=f"xurrent:{author}",
-                              data={"origin": "itsm", "itsm_note_id": int(note["id"])})
-        lines.append(f"📝 Note from {author} in Xurrent: {note.get('text') or ''}")
+                              data={"origin": "itsm", "itsm_note_id": int(note["id"]), "internal": internal})
+        kind = "internal note" if internal else "public note"
+        lines.append(f"📝 Note from {author} in Xurrent ({kind}): {note.get('text') or ''}")
     return lines
 
 

@@ -8,14 +8,19 @@
 | impact            | priority         | ``impact_for``: custom mapping (≥ 4 priorities) or the default table; default impact without priority |
 | urgent            | urgency          | high → true, low → false                                     |
 | service_instance  | service          | the catalog's ``itsm.service_instance_id``                   |
-| notes             | details + notes  | the details are the first note                               |
+| notes             | details + notes  | the details are the first note; visibility per ``note_internal`` |
 | member            | assignee         | the person with that email in Xurrent, else left empty       |
 | completion_reason | —                | ``solved`` when completing                                   |
+
+Note visibility (Xurrent notes are ``internal``, for agents, or public, which the requester reads too): notes warroom
+writes for the responders — the details with the war room's link, role changes, postmortem links, war-room facts,
+anything the AI writes — go in as internal notes. Only a responder's own ``/incident note`` (timeline data
+``responder: true``) follows the service's ``itsm.note_visibility`` (default internal).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from warroom.core.model import Incident, Status, Urgency
@@ -49,6 +54,11 @@ def source_id(incident: Incident) -> str:
     return f"incident-{incident.id}"
 
 
+def note_internal(data: Mapping[str, Any] | None, link: ItsmLinkSettings) -> bool:
+    """Whether an incident note (its timeline event's data) goes to the request as an internal note."""
+    return not ((data or {}).get("responder") and link.note_visibility == "public")
+
+
 def first_note(incident: Incident, *, incident_url: str | None = None) -> str:
     lines = [f"Major incident {incident.ref} declared in warroom ({incident.origin.value}).", ""]
     lines.append(incident.details.strip() or incident.title)
@@ -73,7 +83,7 @@ def request_fields(
         "impact": impact_for(incident.priority, priorities, link),
         "urgent": incident.urgency is Urgency.HIGH,
         "status": STATUS_TO_ITSM[incident.status],
-        "note": first_note(incident, incident_url=incident_url),
+        "internal_note": first_note(incident, incident_url=incident_url),
         "source": source,
         "sourceID": source_id(incident),
     }

@@ -37,7 +37,8 @@ from warroom.store.timers import TimerRunner
 from warroom.sync.engine import EscalationRefused, SyncEngine
 from warroom.sync.link import LinkEngine
 
-from . import changes, intake, itsm_webhook, postmortems
+from . import changes, intake, itsm_webhook, logs, postmortems
+from . import metrics as metrics_http
 from .body import SLACK_MAX_BODY, TEAMS_MAX_BODY, BodyRefused, check_slack_signature, read_body, slack_body_ok
 from .metrics import Metrics
 
@@ -139,7 +140,11 @@ class Runtime:
             async def declared(tx: Tx, incident: Incident, svc: ServiceSettings) -> None:
                 await jobs.enqueue_fanout(tx, incident, svc, settings)
 
-            sync = SyncEngine(settings, store, ports.itsm, on_changed=jobs.itsm_changed, on_declared=declared)
+            async def changed(tx: Tx, incident: Incident, fields: set[str], lines: list[str]) -> None:
+                await jobs.itsm_changed(tx, incident, fields, lines, settings=settings)
+
+            sync = SyncEngine(settings, store, ports.itsm, on_changed=changed, on_declared=declared,
+                              on_conflict=metrics.conflict)
             handlers.update(sync.handlers())
         ai = AiJobs.build(settings, store, metrics.registry, itsm=ports.itsm)
         handlers.update(ai.handlers())
@@ -147,7 +152,7 @@ class Runtime:
         w = settings.worker
 
         async def on_dead(tx: Tx, job: Job, reason: str) -> None:
-            await report_dead_job(tx, job, reason)
+            await report_dead_job(tx, job, reason, settings)
 
         worker = OutboxWorker(
             store,
@@ -190,6 +195,11 @@ class Runtime:
 
 #: What a dead job failed to do, in words for the war room.
 _WHAT = {
+    jobs.CREATE_CHANNEL: "create the war-room channel in Slack",
+    jobs.ANNOUNCE: "post in the Slack incidents channel",
+    jobs.TEAMS_ANNOUNCE: "post in the Teams incidents channel",
+    jobs.ARCHIVE: "archive the war-room channel",
+    jobs.UNARCHIVE: "open the archived war-room channel again",
     jobs.CREATE_REQUEST: "create the linked Xurrent request",
     jobs.CREATE_BRIDGE: "start the bridge",
     jobs.INVITE: "invite the responders",
@@ -213,8 +223,14 @@ _WHAT = {
 }
 
 
-async def report_dead_job(tx: Tx, job: Job, reason: str) -> None:
-    """A job that will not be retried is shown to people: on the timeline and, when it can be, in the war room."""
+#: Dead jobs that leave an incident without a war room (told in the incidents channel too).
+_MAKES_ROOM = (jobs.CREATE_CHANNEL, jobs.TEAMS_CREATE_ROOM, jobs.UNARCHIVE)
+
+
+async def report_dead_job(tx: Tx, job: Job, reason: str, settings: Settings | None = None) -> None:
+    """A job that will not be retried is shown to people: on the timeline and, when it can be, in the war room; in
+    the incidents channel (with ``settings``) when it leaves the incident without a war room — one that could not
+    be made, or any failure of an incident that has none."""
     if job.incident_id is None:
         return
     what = _WHAT.get(job.kind, job.kind)
@@ -222,13 +238,21 @@ async def report_dead_job(tx: Tx, job: Job, reason: str) -> None:
     text = (f"warroom could not {what}: {reason.rstrip('.')}. Fix the cause, then run "
             f"`warroom {command} retry {job.incident_id}`.")
     await tx.timeline.add(job.incident_id, "job_failed", text, data={"job": job.id, "kind": job.kind})
-    if job.kind not in (jobs.SAY, jobs.CREATE_CHANNEL, jobs.TEAMS_SAY, jobs.TEAMS_CREATE_ROOM):
+    if job.kind not in (jobs.SAY, jobs.CREATE_CHANNEL, jobs.TEAMS_SAY, jobs.TEAMS_CREATE_ROOM, jobs.UNARCHIVE):
         # said once the war room exists, if it does not yet
         await jobs.say(tx, job.incident_id, f"⚠️ {text}")
+    if settings is not None and job.kind not in (jobs.ANNOUNCE, jobs.TEAMS_ANNOUNCE):
+        links = await tx.links.all(job.incident_id)
+        roomless = LinkKind.SLACK_CHANNEL not in links and LinkKind.TEAMS_CHANNEL not in links
+        if job.kind in _MAKES_ROOM or roomless:
+            await jobs.war_room_failed(tx, job.incident_id, text, settings)
 
 
-def create_app(settings: Settings, *, runtime: Runtime | None = None, workers: bool = True) -> web.Application:
-    """The aiohttp application: Slack endpoints, alert intake, health, readiness and metrics."""
+def create_app(
+    settings: Settings, *, runtime: Runtime | None = None, workers: bool = True, preflight: bool = False
+) -> web.Application:
+    """The aiohttp application: Slack endpoints, alert intake, health, readiness and metrics. ``preflight``
+    (``serve``): once started, check every outside system in the background, failures logged as warnings."""
     rt = runtime or Runtime.build(settings)
     app = web.Application(client_max_size=settings.intake.max_body_bytes)
     app[RUNTIME] = rt
@@ -241,6 +265,10 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, workers: b
 
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
+    if preflight:
+        from warroom import preflight as online
+
+        online.attach(app, settings)
 
     escalate = None
     if rt.sync is not None:
@@ -270,8 +298,15 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, workers: b
 
         bolt = create_slack_app(settings, rt.incidents, rt.ports.chat.client, escalate)  # type: ignore[attr-defined]
 
+    if settings.slack.enabled and rt.ports.chat is not None and settings.slack.mode == "socket":
+        from warroom.chat.slack import socket as slack_socket
+
+        # no /slack/events: warroom opens the connection to Slack (on startup, after the runtime; closed on shutdown)
+        slack_socket.mount(app, bolt, settings.slack)
+    elif settings.slack.enabled and rt.ports.chat is not None:
         signing_secret = settings.slack.signing_secret
         assert signing_secret is not None
+        refusals = logs.slack_refusals(app)
 
         async def slack_events(request: web.Request) -> web.Response:
             # checked on the raw bytes before slack-bolt parses anything: an unsigned body (not even UTF-8, say)
@@ -281,6 +316,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, workers: b
                 check_slack_signature(request, body, signing_secret.get_secret_value())
                 slack_body_ok(body, request.content_type)
             except BodyRefused as exc:
+                if exc.status == 401:
+                    refusals.refused(request.remote)
                 return exc.response()
             bolt_request = await to_bolt_request(request)
             return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
@@ -322,13 +359,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, workers: b
             return web.json_response({"status": "unavailable", "reason": f"database: {type(exc).__name__}"}, status=503)
         return web.json_response({"status": "ready"})
 
-    async def metrics(_request: web.Request) -> web.Response:
-        async with rt.store.read() as tx:
-            rt.metrics.set_outbox(await tx.outbox.counts())
-        body, content_type = rt.metrics.render()
-        return web.Response(body=body, headers={"Content-Type": content_type})
-
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
+    metrics_http.mount(app, rt)  # /metrics (or its own listener), webhook deliveries counted
+    logs.mount(app, rt)  # the start-up summary, once the runtime has started
     return app

@@ -3,10 +3,15 @@
 A delivery is verified against the webhook policies ``warroom itsm provision`` created (algorithm, issuer and
 audience pinned), taken in once (by its ``jti``), and treated as a hint: the answer goes back at once and an
 outbox job reads the request's current state. ``webhook.verify`` is answered by calling its callback (as a job).
-Deliveries about requests warroom does not link are checked for escalation (a major incident raised from the
-service desk) when their event can make one (create, update, major-incident status) and accepted with 202; the
-others (a note on an unlinked request, say) are refused with 404 and a sentence, nothing applied. Xurrent
-retries a refused delivery for a while and then drops it — the price of saying plainly that it was not used.
+
+Xurrent's webhooks cover the whole account, so most deliveries are about requests warroom does not link, and
+Xurrent disables a webhook after repeated failed deliveries: an authentic delivery warroom has no use for is
+answered **200** with the reason in the body (``{"status": "ignored", "reason": …}``), never a 4xx — a note or a
+status change on an unlinked request (it cannot make a major incident), an update to a request of a service
+warroom does not watch (remembered from a recent read, sync/watch.py: no read spent), an event warroom does not
+handle. An unlinked request's create, update or major-incident status change that may escalate is accepted with 202
+and checked (one read). 4xx stays for what is not an authentic, well-formed delivery: 401 unverifiable, 400
+malformed (no request named, a verify message without its callback), 413 too large.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from warroom.sync.provision import EVENTS
 from warroom.sync.webhook_auth import WebhookPolicy, WebhookRejected, verify_delivery
 
 from .body import BodyRefused, read_body
+from .metrics import tag
 
 if TYPE_CHECKING:
     from .app import Runtime
@@ -76,7 +82,7 @@ def mount(app: web.Application, rt: Runtime) -> None:
             rt.metrics.intake_rejected.labels("xurrent", str(rejection.status)).inc()
             return web.json_response({"error": rejection.reason}, status=rejection.status)
         if delivery.event != "webhook.verify" and delivery.event not in REQUEST_EVENTS:
-            return web.json_response({"error": f"warroom does not handle '{delivery.event[:60]}' events."}, status=422)
+            return _ignored(f"warroom does not handle '{delivery.event[:60]}' events; nothing was applied.")
         if delivery.event == "webhook.verify":
             if not delivery.callback:
                 return web.json_response({"error": "The webhook.verify message has no callback."}, status=400)
@@ -93,28 +99,40 @@ def mount(app: web.Application, rt: Runtime) -> None:
             # the same moment comes with its own person): nothing to read — the write already updated the shadow
             async with rt.store.tx() as tx:
                 await tx.inbox.remember("xurrent", delivery.jti)
-            return web.json_response({"status": "warroom's own change; nothing to read"}, status=200)
+            return tag(web.json_response({"status": "warroom's own change; nothing to read"}, status=200), "own_change")
         async with rt.store.tx() as tx:
             link = None
             if delivery.event != "webhook.verify" and delivery.object_id is not None:
                 link = await tx.links.find(LinkKind.XURRENT_REQUEST, str(delivery.object_id))
                 if link is None and delivery.event not in ESCALATING_EVENTS:
-                    # refused before it is taken in: nothing is applied, nothing remembered
-                    return web.json_response({"error": (
+                    # authentic but of no use: answered 2xx so that Xurrent keeps the webhook; nothing applied
+                    return _ignored(
                         f"Request #{delivery.object_id} is not linked to a warroom incident, and a "
                         f"{delivery.event} cannot make it a major incident; nothing was applied. Link it with "
-                        f"`/incident escalate {delivery.object_id}` if it should be one.")}, status=404)
+                        f"`/incident escalate {delivery.object_id}` if it should be one.")
+                if (link is None and rt.sync is not None
+                        and delivery.event != "request.major-incident-status-changed"):
+                    reason = rt.sync.unwatched(delivery.object_id)
+                    if reason is not None:
+                        return _ignored(reason)
             if not await tx.inbox.remember("xurrent", delivery.jti):
-                return web.json_response({"status": "duplicate"}, status=200)
+                return tag(web.json_response({"status": "duplicate"}, status=200), "duplicate")
             if delivery.event == "webhook.verify":
                 await tx.outbox.enqueue(CONFIRM_WEBHOOK, {"callback": delivery.callback})
-                return web.json_response({"status": "verifying"}, status=202)
+                return tag(web.json_response({"status": "verifying"}, status=202), "verify")
             assert delivery.object_id is not None
             hint = {"request_id": delivery.object_id, "event": delivery.event, "person_name": delivery.person_name}
             if link is None:
                 await tx.outbox.enqueue(CONSIDER_REQUEST, hint, dedup_key=f"consider:{delivery.object_id}")
-                return web.json_response({"status": "not linked; checking for escalation"}, status=202)
+                return tag(web.json_response({"status": "not linked; checking for escalation"}, status=202),
+                           "escalation_check")
             await enqueue_pull(tx, link.incident_id, hint)
         return web.json_response({"status": "accepted", "incident": link.incident_id}, status=202)
 
     app.router.add_post("/webhooks/xurrent", handle)
+
+
+def _ignored(reason: str) -> web.Response:
+    """An authentic delivery warroom has no use for: 200 (a 4xx would count as a failed delivery towards Xurrent
+    disabling the webhook), with the reason."""
+    return tag(web.json_response({"status": "ignored", "reason": reason}, status=200), "ignored")

@@ -68,6 +68,8 @@ _SPEC_LIST: tuple[_Spec, ...] = (
           "Rolled back release 42", True),
     _Spec("reopen", ("re-open",), "", "reopen a resolved incident", ""),
     _Spec("status", ("info",), "", "show the incident's state, roles and links", ""),
+    _Spec("list", ("incidents",), "", "list the open incidents with their priority, service and war room "
+          "(works in any channel)", ""),
     _Spec("priority", ("prio",), "<{prios}>", "change the priority; {top} is the highest", "{prio}"),
     _Spec("title", ("rename",), "<text>", f"rename the incident (at most {TITLE_MAX_CHARS} characters)",
           "Checkout fails for card payments", True),

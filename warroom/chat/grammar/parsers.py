@@ -38,6 +38,7 @@ from warroom.response.commands import (
     Declare,
     Escalate,
     Help,
+    ListIncidents,
     Merge,
     Note,
     Page,
@@ -171,7 +172,9 @@ def _title_problem(title: str) -> str | None:
 # ---------------------------------------------------------------------------------------------- verbs
 
 
-def _bare(cls: type[Ack | Reopen | Status | Roles | Summary | Rca | Postmortem], hint: str = "") -> _Parser:
+def _bare(
+    cls: type[Ack | Reopen | Status | ListIncidents | Roles | Summary | Rca | Postmortem], hint: str = ""
+) -> _Parser:
     def parse(rest: str, ctx: GrammarContext) -> Result:
         if rest:
             return _reject(ctx, cls.verb, f"`{cls.verb}` takes nothing after it{hint}.")
@@ -441,6 +444,7 @@ _PARSERS: dict[str, _Parser] = {
     "resolve": _parse_resolve,
     "reopen": _bare(Reopen),
     "status": _bare(Status),
+    "list": _bare(ListIncidents),
     "priority": _parse_priority,
     "title": _parse_title,
     "assign": _parse_assign,

@@ -1,5 +1,7 @@
-"""The Slack front end: a slack-bolt AsyncApp (signature checking on) that translates Slack's requests into
-warroom's own types at the edge and hands them to the shared runner (warroom.response.actions):
+"""The Slack front end: a slack-bolt AsyncApp that translates Slack's requests into warroom's own types at the edge
+and hands them to the shared runner (warroom.response.actions). Slack reaches it over HTTP (signed requests to
+``/slack/events``, mounted by warroom.web.app) or over Socket Mode (warroom.chat.slack.socket) — the same app,
+listeners and de-duplication either way:
 
 - ``/incident …`` → the command grammar (warroom.chat.grammar); ``declare`` with nothing after it opens a form;
 - the card's buttons (Acknowledge, Resolve, Reopen, Take Incident Commander; the link buttons are only acked);
@@ -90,14 +92,19 @@ def create_slack_app(
     escalate: Escalate | None = None,
     response: ResponseService | None = None,
 ) -> AsyncApp:
-    assert settings.slack.signing_secret is not None
+    secret = settings.slack.signing_secret
+    http = settings.slack.mode == "http"
+    assert secret is not None or not http
     ctx = cmd.GrammarContext.from_settings(settings)
     app = AsyncApp(
-        signing_secret=settings.slack.signing_secret.get_secret_value(),
+        signing_secret=secret.get_secret_value() if secret is not None else "",
         client=client,  # carries the bot token
-        request_verification_enabled=True,
+        # HTTP requests are signed (checked here and, before bolt parses anything, in warroom.web.app); Socket Mode's
+        # envelopes are not — the WebSocket warroom opened with the app-level token is what vouches for them
+        request_verification_enabled=http,
         # listeners finish before Slack gets its answer (one transaction, milliseconds; outside effects go to the
-        # outbox), so nothing is left running in the background to be lost on shutdown
+        # outbox), so nothing is left running in the background to be lost on shutdown; in Socket Mode the answer
+        # is the envelope's ack, sent when the listener is done
         process_before_response=True,
         logger=log,
     )

@@ -5,29 +5,46 @@ result in the transaction that completes the job (see warroom.store.outbox).
 Every create is idempotent across crashes: on a retry (``job.is_retry``) the handler first looks for what an
 earlier attempt may have created — the channel by name and creator, the card by its message metadata, the bridge
 by its topic, the bookmark by its link — and adopts it instead of creating a second one.
+
+Also here: the lines of the incidents channel (``slack.announce_channel``), and the war room archived some hours
+after the incident is resolved (its final summary posted first) and opened again when the incident is reopened.
+While the room is archived, the handlers that write in it skip (resolved: the room is read-only) or wait (reopened:
+the room is being opened again). Slack does not let an app's bot token unarchive a
+channel (conversations.unarchive answers ``not_in_channel``: "Bot tokens cannot currently be used to unarchive
+conversations", Slack's method reference); when it refuses, the reopened incident gets a new war-room channel,
+which links the archived one.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from warroom.adapters.errors import Conflict
-from warroom.adapters.ports import BridgePort, ChatPort
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from warroom.adapters.errors import Conflict, Permanent
+from warroom.adapters.ports import BridgePort, ChannelRef, ChatPort
+from warroom.adapters.slack_api import translate
 from warroom.chat.grammar import GrammarContext
 from warroom.chat.slack import blocks
 from warroom.core.intake import digest_line
-from warroom.core.model import Incident, Link, LinkKind, RoleHolder, channel_name
+from warroom.core.markup import escape
+from warroom.core.model import Incident, Link, LinkKind, RoleHolder, Status, channel_name
 from warroom.response import jobs
-from warroom.settings import Settings
+from warroom.settings import ServiceSettings, Settings
 from warroom.store.db import Store, Tx
 from warroom.store.outbox import Commit, Handler, Job, NotReady
 
 log = logging.getLogger("warroom.fanout")
 
 CHANNEL_ATTEMPTS = 20  # name, name-2, … name-20 before giving up on a taken name
+#: A Slack channel id, as opposed to a name (names are lower-case).
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
 
 
 @dataclass
@@ -52,6 +69,8 @@ class FanOut:
     store: Store
     chat: ChatPort | None
     bridges: Mapping[str, BridgePort] = field(default_factory=dict)
+    #: slack.announce_channel's id, once a name was looked up (per process).
+    _announce_id: str | None = field(default=None, init=False, repr=False)
 
     @property
     def role_labels(self) -> dict[str, str]:
@@ -71,6 +90,9 @@ class FanOut:
                     jobs.BOOKMARK: self.bookmark,
                     jobs.SAY: self.say,
                     jobs.ALERT_DIGEST: self.alert_digest,
+                    jobs.ANNOUNCE: self.announce,
+                    jobs.ARCHIVE: self.archive,
+                    jobs.UNARCHIVE: self.unarchive,
                 }
             )
         return out
@@ -94,6 +116,16 @@ class FanOut:
             raise NotReady("warroom", "the war-room channel does not exist yet")
         return state, channel
 
+    async def _writable(self, job: Job) -> tuple[WarRoomState, Link] | None:
+        """The war room to write in; None when it is archived and the incident resolved (read-only now: nothing
+        more is said there), NotReady while a reopened incident's room is being opened again."""
+        state, channel = await self._channel(job)
+        if not channel.data.get("archived"):
+            return state, channel
+        if state.incident.status is Status.RESOLVED:
+            return None
+        raise NotReady("warroom", "the war-room channel is archived and being opened again")
+
     # -- channel ------------------------------------------------------------------------------------
     async def create_channel(self, job: Job) -> Commit | None:
         state = await self.state(job.incident)
@@ -101,43 +133,57 @@ class FanOut:
             return None
         inc = state.incident
         svc = self.settings.service(inc.service)
+        channel = await self._open_channel(job, inc, svc)
+
+        async def commit(tx: Tx) -> None:
+            await tx.incidents.lock(inc.id)
+            if await tx.links.get(inc.id, LinkKind.SLACK_CHANNEL) is not None:
+                return  # another run of this job got there first
+            await self._room_opened(tx, inc, svc, channel)
+
+        return commit
+
+    async def _open_channel(self, job: Job, inc: Incident, svc: ServiceSettings | None) -> ChannelRef:
+        """A new channel named by the service's pattern (``-2``, ``-3``… when the name is taken); on a retry, the
+        one an earlier attempt made is adopted."""
         pattern = svc.slack.name_pattern if svc else "inc-{number}-{slug}"
         base = channel_name(pattern, number=inc.number, title=inc.title, service=inc.service, priority=inc.priority)
         chat = self._chat()
         for n in range(1, CHANNEL_ATTEMPTS + 1):
             name = base if n == 1 else f"{base[: 80 - len(str(n)) - 1]}-{n}"
             if job.is_retry and (found := await chat.find_own_channel(name)) is not None:
-                channel = found
-                break
+                return found
             try:
-                channel = await chat.create_channel(name)
-                break
+                return await chat.create_channel(name)
             except Conflict:
                 continue
-        else:
-            raise Conflict("slack", f"every channel name from {base} to {base}-{CHANNEL_ATTEMPTS} is taken")
+        raise Conflict("slack", f"every channel name from {base} to {base}-{CHANNEL_ATTEMPTS} is taken")
 
-        async def commit(tx: Tx) -> None:
-            await tx.incidents.lock(inc.id)
-            if await tx.links.get(inc.id, LinkKind.SLACK_CHANNEL) is not None:
-                return  # another run of this job got there first
-            await tx.links.put(inc.id, LinkKind.SLACK_CHANNEL, channel.id, chat.channel_url(channel.id), {"name": channel.name})
-            await tx.timeline.add(inc.id, "war_room", f"War room #{channel.name} created")
-            await tx.outbox.enqueue(jobs.INVITE, incident_id=inc.id)
-            await tx.outbox.enqueue(jobs.TOPIC, incident_id=inc.id)
-            await tx.outbox.enqueue(jobs.POST_CARD, incident_id=inc.id, ordering_key=f"card:{inc.id}")
-            links = await tx.links.all(inc.id)
-            for kind in jobs.BOOKMARKED:
-                if kind in links:
-                    await tx.outbox.enqueue(jobs.BOOKMARK, {"link": kind.value}, incident_id=inc.id)
-            if svc is not None:
-                for title, url in svc.slack.bookmarks.items():
-                    await tx.outbox.enqueue(jobs.BOOKMARK, {"title": title, "url": url}, incident_id=inc.id)
-
-        return commit
+    async def _room_opened(
+        self, tx: Tx, inc: Incident, svc: ServiceSettings | None, channel: ChannelRef, *, previous: Link | None = None
+    ) -> None:
+        """Record a new war-room channel and enqueue what fills it: invitations, topic, card, bookmarks."""
+        data: dict[str, Any] = {"name": channel.name}
+        if previous is not None:
+            data["previous"] = [*previous.data.get("previous", []), previous.remote_id]
+        await tx.links.put(inc.id, LinkKind.SLACK_CHANNEL, channel.id, self._chat().channel_url(channel.id), data)
+        await tx.timeline.add(inc.id, "war_room", f"War room #{channel.name} created")
+        await tx.outbox.enqueue(jobs.INVITE, incident_id=inc.id)
+        await tx.outbox.enqueue(jobs.TOPIC, incident_id=inc.id)
+        await tx.outbox.enqueue(jobs.POST_CARD, incident_id=inc.id, ordering_key=f"card:{inc.id}")
+        links = await tx.links.all(inc.id)
+        for kind in jobs.BOOKMARKED:
+            if kind in links:
+                await tx.outbox.enqueue(jobs.BOOKMARK, {"link": kind.value}, incident_id=inc.id)
+        if svc is not None:
+            for title, url in svc.slack.bookmarks.items():
+                await tx.outbox.enqueue(jobs.BOOKMARK, {"title": title, "url": url}, incident_id=inc.id)
 
     async def invite(self, job: Job) -> Commit | None:
-        state, channel = await self._channel(job)
+        found_room = await self._writable(job)
+        if found_room is None:
+            return None
+        state, channel = found_room
         svc = self.settings.service(state.incident.service)
         emails = svc.war_room_people if svc else []
         if state.incident.assignee and state.incident.assignee not in emails:
@@ -162,7 +208,10 @@ class FanOut:
         return commit
 
     async def topic(self, job: Job) -> Commit | None:
-        state, channel = await self._channel(job)
+        found_room = await self._writable(job)
+        if found_room is None:
+            return None
+        state, channel = found_room
         inc = state.incident
         topic = blocks.escape(f"{inc.ref} · {inc.priority or 'no priority'} · {inc.status.value} · {inc.title}")
         await self._chat().set_topic(channel.remote_id, topic[:250])
@@ -170,9 +219,13 @@ class FanOut:
 
     # -- card ---------------------------------------------------------------------------------------
     async def post_card(self, job: Job) -> Commit | None:
-        state, channel = await self._channel(job)
-        if LinkKind.SLACK_CARD in state.links:
+        found_room = await self._writable(job)
+        if found_room is None:
             return None
+        state, channel = found_room
+        posted = state.links.get(LinkKind.SLACK_CARD)
+        if posted is not None and posted.data.get("channel") == channel.remote_id:
+            return None  # (a card in an earlier, archived war room does not count)
         inc = state.incident
         chat = self._chat()
         message = await chat.find_message(channel.remote_id, blocks.CARD_EVENT, inc.ref) if job.is_retry else None
@@ -197,9 +250,12 @@ class FanOut:
         return commit
 
     async def pin(self, job: Job) -> Commit | None:
-        state, _ = await self._channel(job)
+        found_room = await self._writable(job)
+        if found_room is None:
+            return None
+        state, channel = found_room
         card = state.links.get(LinkKind.SLACK_CARD)
-        if card is None:
+        if card is None or card.data.get("channel") != channel.remote_id:
             raise NotReady("warroom", "the incident card is not posted yet")
         await self._chat().pin(str(card.data["channel"]), card.remote_id)
 
@@ -209,17 +265,23 @@ class FanOut:
         return commit
 
     async def refresh_card(self, job: Job) -> Commit | None:
-        state, _ = await self._channel(job)
-        card = state.links.get(LinkKind.SLACK_CARD)
-        if card is None:
+        found_room = await self._writable(job)
+        if found_room is None:
             return None
+        state, channel = found_room
+        card = state.links.get(LinkKind.SLACK_CARD)
+        if card is None or card.data.get("channel") != channel.remote_id:
+            return None  # not posted yet (in this room): it is posted with the newest state
         text, rendered = state.card(self.role_labels)
         await self._chat().update_message(str(card.data["channel"]), card.remote_id, text, blocks=rendered)
         return None
 
     # -- bookmarks and lines ------------------------------------------------------------------------
     async def bookmark(self, job: Job) -> Commit | None:
-        state, channel = await self._channel(job)
+        found_room = await self._writable(job)
+        if found_room is None:
+            return None
+        state, channel = found_room
         title, url = _bookmark_target(job.payload, state.links)
         if url is None:
             return None
@@ -230,7 +292,10 @@ class FanOut:
         return None
 
     async def say(self, job: Job) -> Commit | None:
-        _, channel = await self._channel(job)
+        found_room = await self._writable(job)
+        if found_room is None:
+            return None
+        _, channel = found_room
         text = str(job.payload.get("text", ""))
         if not job.payload.get("escaped"):
             text = blocks.escape(text)
@@ -242,7 +307,10 @@ class FanOut:
         return None
 
     async def alert_digest(self, job: Job) -> Commit | None:
-        _, channel = await self._channel(job)
+        found_room = await self._writable(job)
+        if found_room is None:
+            return None
+        _, channel = found_room
         incident_id = job.incident
         async with self.store.read() as tx:
             changed = await tx.alerts.unannounced(incident_id)
@@ -294,7 +362,172 @@ class FanOut:
 
         return commit
 
+    # -- the incidents channel ----------------------------------------------------------------------
+    async def announce(self, job: Job) -> Commit | None:
+        """A line in slack.announce_channel (its text in warroom markup), ending with a link to the incident's war
+        room when the job asks for one. Exactly once: a retry looks for the line by its metadata first."""
+        text = str(job.payload.get("text", ""))
+        if not job.payload.get("escaped"):
+            text = blocks.escape(text)
+        if job.payload.get("room") and job.incident_id is not None:
+            async with self.store.read() as tx:
+                link, wait = await jobs.announced_room(tx, job.incident_id, "slack")
+            if wait and job.attempts < jobs.ANNOUNCE_WAIT_ATTEMPTS:
+                raise NotReady("warroom", "the war room this line links to is being made")
+            if link is not None:
+                text += f" · {link}"
+        key = f"announce-{job.id}"
+        if job.is_retry and await self._announced(job, key):
+            return None
+        configured = self.settings.slack.announce_channel.strip()
+        # chat.postMessage takes a channel's name as well as its id; its answer tells the id
+        posted = await self._chat().post_message(
+            self._announce_id or configured, text, metadata={"event_type": "warroom_line", "event_payload": {"key": key}}
+        )
+        self._announce_id = posted.channel_id
+        return None
 
+    async def _announced(self, job: Job, key: str) -> bool:
+        """Whether an earlier attempt of this announcement posted its line: the incidents channel's messages since
+        the job was enqueued are read (not its whole history, which grows with every incident)."""
+        configured = self.settings.slack.announce_channel.strip()
+        channel = self._announce_id or (configured if _CHANNEL_ID.match(configured) else None)
+        if channel is None:  # a name, and no post since this process started told its id
+            channel = self._announce_id = await self._channel_named(configured.lstrip("#"))
+        me = await self._chat().bot_user_id()
+        # five minutes' margin for the difference between this server's clock and Slack's
+        oldest = f"{job.enqueued_at.timestamp() - 300:.6f}" if job.enqueued_at is not None else "0"
+        cursor: str | None = None
+        while True:
+            response = await self._slack("conversations.history", self._client().conversations_history(
+                channel=channel, oldest=oldest, include_all_metadata=True, limit=200, cursor=cursor))
+            for message in response.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                if (message.get("user") == me and metadata.get("event_type") == "warroom_line"
+                        and str((metadata.get("event_payload") or {}).get("key")) == key):
+                    return True
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None or not response.get("has_more", True):
+                return False
+
+    async def _channel_named(self, name: str) -> str:
+        """The id of the channel of that name (conversations.list: paged through the workspace's channels)."""
+        cursor: str | None = None
+        while True:
+            response = await self._slack("conversations.list", self._client().conversations_list(
+                types="public_channel,private_channel", exclude_archived=True, limit=200, cursor=cursor))
+            for channel in response.get("channels") or []:
+                if channel.get("name") == name:
+                    return str(channel["id"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                raise Permanent(
+                    "Slack",
+                    f"slack.announce_channel names #{name}, which does not exist or which the app cannot see: create "
+                    "it, or invite the app to it if it is private",
+                )
+
+    # -- archiving ----------------------------------------------------------------------------------
+    async def archive(self, job: Job) -> Commit | None:
+        """Some hours after the incident was resolved (a durable timer): the final summary, then the channel
+        archived. Nothing when the incident was reopened meanwhile, the room is archived already, or there is none
+        (its channel could not be made: that was told when it failed)."""
+        state = await self.state(job.incident)
+        inc, channel = state.incident, state.links.get(LinkKind.SLACK_CHANNEL)
+        if channel is None or inc.status is not Status.RESOLVED or channel.data.get("archived"):
+            return None
+        chat = self._chat()
+        key = f"summary-{job.id}"
+        if not (job.is_retry and await chat.find_message(channel.remote_id, "warroom_line", key) is not None):
+            await chat.post_message(channel.remote_id, jobs.final_summary(inc, state.links),
+                                    metadata={"event_type": "warroom_line", "event_payload": {"key": key}})
+        await self._conversation("conversations.archive", channel.remote_id, accept={"already_archived"})
+
+        async def commit(tx: Tx) -> None:
+            current = await tx.incidents.get(inc.id, lock=True)
+            room = await tx.links.get(inc.id, LinkKind.SLACK_CHANNEL)
+            if room is None or room.remote_id != channel.remote_id:
+                return
+            await tx.links.put(inc.id, LinkKind.SLACK_CHANNEL, room.remote_id, room.url, {**room.data, "archived": True})
+            await tx.timeline.add(inc.id, "war_room", f"War room #{room.data.get('name', room.remote_id)} archived")
+            if current is not None and current.status is not Status.RESOLVED:
+                await jobs.unarchive(tx, inc.id)  # reopened while it was being archived
+
+        return commit
+
+    async def unarchive(self, job: Job) -> Commit | None:
+        """A reopened incident's archived war room, opened again — or, when Slack refuses (a bot token cannot
+        unarchive), a new war-room channel that links the archived one."""
+        state, channel = await self._channel(job)
+        if not channel.data.get("archived"):
+            return None
+        inc = state.incident
+        refused = await self._conversation("conversations.unarchive", channel.remote_id,
+                                           accept={"not_archived", "not_in_channel"})
+        if refused == "not_in_channel":
+            return await self._reopen_elsewhere(job, inc, channel)
+
+        async def commit(tx: Tx) -> None:
+            await tx.incidents.lock(inc.id)
+            room = await tx.links.get(inc.id, LinkKind.SLACK_CHANNEL)
+            if room is None or room.remote_id != channel.remote_id:
+                return
+            await tx.links.put(inc.id, LinkKind.SLACK_CHANNEL, room.remote_id, room.url, {**room.data, "archived": False})
+            await tx.timeline.add(inc.id, "war_room", f"War room #{room.data.get('name', room.remote_id)} unarchived")
+            # what waited for the room goes ahead now; the card and topic show the incident as it is
+            await jobs.refresh_card(tx, inc.id)
+            await jobs.topic(tx, inc.id)
+
+        return commit
+
+    async def _reopen_elsewhere(self, job: Job, inc: Incident, archived: Link) -> Commit:
+        svc = self.settings.service(inc.service)
+        channel = await self._open_channel(job, inc, svc)
+
+        async def commit(tx: Tx) -> None:
+            await tx.incidents.lock(inc.id)
+            room = await tx.links.get(inc.id, LinkKind.SLACK_CHANNEL)
+            if room is None or room.remote_id != archived.remote_id:
+                return  # another run of this job got there first
+            await self._room_opened(tx, inc, svc, channel, previous=room)
+            old = f"#{escape(str(room.data.get('name') or room.remote_id))}"
+            line = (f"♻️ {inc.ref} was reopened after its war room {f'<{room.url}|{old}>' if room.url else old} was "
+                    "archived; Slack does not let apps unarchive channels, so the war room goes on here. The "
+                    "earlier conversation stays readable there.")
+            # in this channel only (a Teams war room of the same incident was not archived by this)
+            await tx.outbox.enqueue(jobs.SAY, {"text": line, "escaped": True}, incident_id=inc.id,
+                                    ordering_key=f"say:{inc.id}")
+
+        return commit
+
+    # -- Slack calls the ChatPort does not offer ----------------------------------------------------------
+    def _client(self) -> AsyncWebClient:
+        client = getattr(self.chat, "client", None)
+        if not isinstance(client, AsyncWebClient):
+            raise Permanent("warroom", "the Slack adapter in use cannot archive channels nor look channels up")
+        return client
+
+    async def _slack(self, method: str, call: Any) -> Any:
+        try:
+            return await call
+        except (SlackClientError, aiohttp.ClientError, OSError) as exc:
+            raise translate(method, exc) from None
+
+    async def _conversation(self, method: str, channel_id: str, *, accept: set[str]) -> str | None:
+        """conversations.archive or .unarchive; an error code in ``accept`` is returned instead of raised."""
+        client = self._client()
+        call = client.conversations_archive if method == "conversations.archive" else client.conversations_unarchive
+        try:
+            await call(channel=channel_id)
+        except SlackApiError as exc:
+            data = getattr(exc.response, "data", None)
+            code = str(data.get("error", "")) if isinstance(data, dict) else ""
+            if code in accept:
+                return code
+            raise translate(method, exc) from None
+        except (SlackClientError, aiohttp.ClientError, OSError) as exc:
+            raise translate(method, exc) from None
+        return None
 
 
 def _bookmark_target(payload: dict[str, Any], links: dict[LinkKind, Link]) -> tuple[str, str | None]:

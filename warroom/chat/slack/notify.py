@@ -55,9 +55,14 @@ class Notify:
                 if await tx.links.get(incident_id, LinkKind.TEAMS_CHANNEL) is not None:
                     return None  # a Teams-only war room: the war-room line mentions them there
             raise NotReady("warroom", "the war-room channel does not exist yet")
+        async with self.store.read() as tx:
+            room = await tx.links.get(incident_id, LinkKind.SLACK_CHANNEL)
+        archived = room is not None and room.remote_id == channel and bool(room.data.get("archived"))
+        if archived and incident.status is not Status.RESOLVED:
+            raise NotReady("warroom", "the war-room channel is archived and being opened again")
         emails = [str(e) for e in job.payload.get("emails", [])]
         found = await self.chat.lookup_users(emails)
-        if found:
+        if found and not archived:
             await self.chat.invite(channel, sorted(set(found.values())))
         text = (f"📟 You are paged into {incident.ref} ({incident.priority or 'no priority'}, {incident.service}): "
                 f"{blocks.escape(incident.title)}.{where}")

@@ -2,7 +2,8 @@
 standard or private channel in the service's team, or a group chat for private incidents), the incident card posted
 proactively and edited in place, war-room lines, alert digests, and the channel archived some hours after the
 incident is resolved (a durable timer). The bridge is the shared ``bridge.create`` job; with ``bridge: teams`` it is
-a Teams meeting (:class:`~warroom.adapters.microsoft.graph.TeamsMeetings`).
+a Teams meeting (:class:`~warroom.adapters.microsoft.graph.TeamsMeetings`). Also the lines of the incidents channel
+(``teams.announce_channel`` in ``teams.announce_team_id``), through the same line path as the war room's.
 
 Each handler does its outside calls, then returns the function that records the result in the transaction that
 completes the job. Creates are idempotent across crashes: on a retry (``job.is_retry``) the handler first looks for
@@ -87,6 +88,7 @@ class TeamsFanOut:
             kinds.TEAMS_SAY: self.say,
             kinds.TEAMS_ALERT_DIGEST: self.alert_digest,
             kinds.TEAMS_ARCHIVE: self.archive,
+            kinds.TEAMS_ANNOUNCE: self.announce,
         }
 
     async def state(self, incident_id: int) -> RoomState:
@@ -411,6 +413,29 @@ class TeamsFanOut:
         (an earlier attempt's)."""
         wanted = _plain(text)
         return any(_plain(_html_text(m.html)) == wanted for m in await self._recent(room))
+
+    async def announce(self, job: Job) -> Commit | None:
+        """A line in the incidents channel (warroom markup, as a war-room line), ending with a link to the
+        incident's war room when the job asks for one. A retry looks for the line among the channel's recent
+        posts first."""
+        t = self.settings.teams
+        channel, team = t.announce_channel.strip(), t.announce_team_id.strip()
+        text = str(job.payload.get("text", ""))
+        if job.payload.get("room") and job.incident_id is not None:
+            async with self.store.read() as tx:
+                link, wait = await jobs.announced_room(tx, job.incident_id, "teams")
+            if wait and job.attempts < jobs.ANNOUNCE_WAIT_ATTEMPTS:
+                raise NotReady(SYSTEM, "the war room this line links to is being made")
+            if link is not None:
+                text += f" · {link}"
+        activity = cards.line_message(text, line=bool(job.payload.get("escaped")))
+        if job.is_retry:
+            wanted = _plain(str(activity["text"]))
+            recent = await self.graph.recent_messages(channel, team_id=team)
+            if any(m.app_id == t.app_id and _plain(_html_text(m.html)) == wanted for m in recent):
+                return None
+        await self.connector.send(channel, activity)
+        return None
 
     async def alert_digest(self, job: Job) -> Commit | None:
         state, room = await self._room(job)

@@ -14,7 +14,11 @@ tiers; slack_sdk 3.x for how a real client sends each method (query string, form
   (``invalid_name_required`` / ``invalid_name_maxlength`` / ``invalid_name_specials`` / ``invalid_name_punctuation``
   when there is no letter or digit), unique among live and archived channels (``name_taken``). The creator is the
   bot and its first member. Private channels the bot is not in are invisible (``channel_not_found``), as in Slack.
-  Topic and purpose are at most 250 characters (``too_long``).
+  Topic and purpose are at most 250 characters (``too_long``). conversations.archive (``already_archived``,
+  ``cant_archive_general``) leaves the channel readable and refuses writes with ``is_archived`` (messages, edits,
+  topic, invitations, pins, bookmarks); conversations.unarchive answers ``not_archived`` for a live channel and, as
+  Slack does for bot tokens ("Bot tokens cannot currently be used to unarchive conversations"), ``not_in_channel``
+  — unless a test sets :attr:`SlackEmulator.bots_can_unarchive`.
 - conversations.invite: up to 1,000 comma-separated ids (``too_many_users``, ``no_user``); one unknown id fails the
   whole call with ``user_not_found`` and an ``errors`` list ``[{"user", "ok": false, "error"}]`` and invites
   nobody (Slack: "users who can be successfully invited … will not be invited if any of the user invites fail");
@@ -40,6 +44,10 @@ tiers; slack_sdk 3.x for how a real client sends each method (query string, form
   :attr:`SlackEmulator.method_tiers` are plain dicts a test may change). chat.postMessage is Slack's "special" tier:
   per channel, :attr:`SlackEmulator.post_burst` messages back to back, then :attr:`SlackEmulator.post_per_second`.
   Over a limit: HTTP 429, ``Retry-After`` (whole seconds), body ``{"ok": false, "error": "ratelimited"}``.
+- Socket Mode (:mod:`.socket`, :attr:`SlackEmulator.socket`): apps.connections.open with the app-level token
+  (``xapp-…``; the bot token → ``not_allowed_token_type``, and the app token on any other method too) hands out a
+  single-use ``ws://…/link/?ticket=…``; the WebSocket says ``hello``, carries envelopes, takes acks, redelivers what
+  is not acked and can ask for a refresh (``disconnect``). The people's side: :class:`.driver.SocketDriver`.
 
 Operation names for latency and faults are the method names (``"chat.postMessage"``). Read-back for tests and the
 demo: :attr:`SlackEmulator.channels`, :meth:`SlackEmulator.channel_by_name`, :meth:`SlackEmulator.messages`,
@@ -53,6 +61,7 @@ from .api import MAX_TEXT, MAX_TOPIC, NAME_RE
 from .emulator import SCOPES, SlackEmulator
 from .limits import METHOD_TIERS, TIER_LIMITS, TokenBucket
 from .params import MAX_BLOCKS, Params, Result
+from .socket import SocketModeHub
 
 __all__ = [
     "MAX_BLOCKS",
@@ -65,5 +74,6 @@ __all__ = [
     "Params",
     "Result",
     "SlackEmulator",
+    "SocketModeHub",
     "TokenBucket",
 ]

@@ -149,6 +149,21 @@ class SlackWebApi(SlackWorkspace, SlackLimits):
         channel["is_archived"] = True
         return {}
 
+    def _conversations_unarchive(self, params: Params) -> Result:
+        channel = self._channel(params)
+        if channel.get("is_im"):
+            raise _ApiError("method_not_supported_for_channel_type")
+        if not channel["is_archived"]:
+            raise _ApiError("not_archived")
+        if not self.bots_can_unarchive:
+            # Slack's method reference: "Bot tokens (xoxb-...) cannot currently be used to unarchive
+            # conversations"; what a bot token gets is not_in_channel
+            raise _ApiError("not_in_channel")
+        channel["is_archived"] = False
+        if self.bot_user_id not in channel["members"]:
+            channel["members"].append(self.bot_user_id)  # "The calling user is added to the conversation."
+        return {}
+
     def _conversations_history(self, params: Params) -> Result:
         channel = self._channel(params)
         latest = _ts(params, "latest", math.inf)

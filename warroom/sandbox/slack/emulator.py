@@ -15,11 +15,12 @@ from ..base import EmulatorConfig
 from .api import SlackWebApi
 from .limits import _Ratelimited
 from .params import Params, Result, _ApiError, _str
+from .socket import SocketModeHub, new_app_token
 
 SCOPES = (
     "bookmarks:read,bookmarks:write,channels:history,channels:manage,channels:read,chat:write,chat:write.public,"
-    "commands,groups:history,groups:read,groups:write,metadata.message:read,pins:read,pins:write,users:read,"
-    "users:read.email"
+    "commands,groups:history,groups:read,groups:write,metadata.message:read,pins:read,pins:write,usergroups:read,"
+    "users:read,users:read.email"
 )
 
 
@@ -33,12 +34,18 @@ class SlackEmulator(SlackWebApi):
         bot_token: str = "xoxb-sandbox-token",
         team_id: str = "T0SANDBOX",
         bot_user_id: str = "U0WARROOM",
+        app_token: str | None = None,
     ) -> None:
         super().__init__(config, team_id=team_id, bot_user_id=bot_user_id)
         # slack_sdk sends conversations.invite's 1,000 ids in the query string (~12 KB); aiohttp's default request
         # line limit is 8 KB. The base class builds the Application, so its handler arguments are set here.
         self.handler_args["max_line_size"] = 65536
         self.bot_token = bot_token
+        #: The bot token's scopes, sent as ``X-OAuth-Scopes`` on every answer (as Slack does); a test may grant fewer.
+        self.scopes = SCOPES
+        #: Socket Mode: apps.connections.open (with the app-level token) and the WebSocket it hands out.
+        self.socket = SocketModeHub(app_id=self.app_id, app_token=app_token or new_app_token(self.app_id),
+                                    bot_token=bot_token, base_url=lambda: self.base_url)
         self._methods: dict[str, Callable[[Params], Result]] = {
             "auth.test": self._auth_test,
             "conversations.create": self._conversations_create,
@@ -49,6 +56,7 @@ class SlackEmulator(SlackWebApi):
             "conversations.setTopic": self._conversations_set_topic,
             "conversations.setPurpose": self._conversations_set_purpose,
             "conversations.archive": self._conversations_archive,
+            "conversations.unarchive": self._conversations_unarchive,
             "conversations.history": self._conversations_history,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
@@ -65,6 +73,9 @@ class SlackEmulator(SlackWebApi):
         }
         for method, fn in self._methods.items():
             self._register(method, fn)
+        self.route("POST", "/api/apps.connections.open", "apps.connections.open", self._apps_connections_open)
+        self.route("GET", "/api/apps.connections.open", "apps.connections.open", self._insecure_request)
+        self.route("GET", "/link/", "socket_mode", self.socket.websocket)
         self.app.router.add_get("/_sandbox/state", self._state_endpoint)
         self.route("POST", "/response", "response_url", self._response_url)
         self.route("POST", "/response/{tail:.*}", "response_url", self._response_url)
@@ -88,7 +99,7 @@ class SlackEmulator(SlackWebApi):
             return self.rate_limited(limited.retry_after)
         except _ApiError as error:
             return web.json_response({"ok": False, "error": error.code, **error.extra})
-        return web.json_response({"ok": True, **result}, headers={"X-OAuth-Scopes": SCOPES})
+        return web.json_response({"ok": True, **result}, headers={"X-OAuth-Scopes": self.scopes})
 
     @staticmethod
     async def _read_params(request: web.Request) -> Params:
@@ -110,7 +121,8 @@ class SlackEmulator(SlackWebApi):
             params.update({k: v for k, v in form.items() if isinstance(v, str)})
         return params
 
-    def _authenticate(self, request: web.Request, params: Params) -> None:
+    @staticmethod
+    def _token(request: web.Request, params: Params) -> str | None:
         header = request.headers.get("Authorization", "")
         token: str | None
         if header:
@@ -119,10 +131,36 @@ class SlackEmulator(SlackWebApi):
                 raise _ApiError("invalid_auth")
         else:
             token = _str(params, "token")
+        return token.strip() if token else None
+
+    def _authenticate(self, request: web.Request, params: Params) -> None:
+        token = self._token(request, params)
         if not token:
             raise _ApiError("not_authed")
-        if token.strip() != self.bot_token:
+        if token == self.socket.app_token:
+            raise _ApiError("not_allowed_token_type")
+        if token != self.bot_token:
             raise _ApiError("invalid_auth")
+
+    async def _apps_connections_open(self, request: web.Request) -> web.Response:
+        """apps.connections.open: authenticated by the app-level token, not the bot's (see :mod:`.socket`)."""
+        try:
+            params = await self._read_params(request)
+            self.socket.authorize(self._token(request, params))
+            self._throttle_method("apps.connections.open")
+            result = self.socket.open_connection()
+        except _Ratelimited as limited:
+            return self.rate_limited(limited.retry_after)
+        except _ApiError as error:
+            return web.json_response({"ok": False, "error": error.code, **error.extra})
+        return web.json_response({"ok": True, **result})
+
+    async def _insecure_request(self, request: web.Request) -> web.Response:
+        return web.json_response({"ok": False, "error": "insecure_request"})  # POST only, as Slack's reference says
+
+    async def stop(self) -> None:
+        await self.socket.close()
+        await super().stop()
 
     async def _unknown_method(self, request: web.Request) -> web.Response:
         return web.json_response(

@@ -18,6 +18,7 @@ TIER_LIMITS: dict[int, float] = {1: 1.0, 2: 20.0, 3: 50.0, 4: 100.0}
 #: The tier of each method (Slack's method reference). chat.postMessage is absent: it is limited per channel.
 METHOD_TIERS: dict[str, int] = {
     "auth.test": 4,  # "special": generous, treated as Tier 4
+    "apps.connections.open": 1,
     "conversations.create": 2,
     "conversations.list": 2,
     "conversations.info": 3,
@@ -26,6 +27,7 @@ METHOD_TIERS: dict[str, int] = {
     "conversations.setTopic": 2,
     "conversations.setPurpose": 2,
     "conversations.archive": 2,
+    "conversations.unarchive": 2,
     "conversations.history": 3,
     "chat.update": 3,
     "chat.postEphemeral": 4,

@@ -41,6 +41,10 @@ class SlackWorkspace(Emulator):
         self.usergroups: dict[str, dict[str, Any]] = {}
         #: Bodies posted to a ``response_url`` (``POST {base_url}/response…``).
         self.responses: list[Any] = []
+        #: Whether conversations.unarchive works with the bot token. Slack's does not ("Bot tokens cannot currently
+        #: be used to unarchive conversations": the answer is ``not_in_channel``); a test may set this to stand for
+        #: the day it does.
+        self.bots_can_unarchive = False
         self._bot_user = self._user_object(bot_user_id, "warroom", "warroom", None, is_bot=True)
         self._pin_meta: dict[tuple[str, str], int] = {}
         self._seq = 0

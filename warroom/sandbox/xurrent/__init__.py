@@ -16,7 +16,9 @@ code4me/4me-sdk-ruby for pagination and rate-limit handling):
   fields and unknown query parameters are ignored (so a misspelt filter returns everything: callers must check
   what comes back). ``team`` is required and defaults from the service instance; ``impact`` is required for
   incidents; ``completion_reason`` is required once the status is completed (as Xurrent's forms do).
-  Timestamps are ``yyyy-mm-ddThh:mm:ssZ`` (seconds resolution, UTC).
+  Timestamps are ``yyyy-mm-ddThh:mm:ssZ`` (seconds resolution, UTC), taken from ``XurrentEmulator.clock`` (default
+  ``time.time``; a test may freeze or move it): two changes to a request within one second share its updated_at.
+  Notes are stored, filtered (``/notes/public``, ``/notes/internal``) and shown with their ``internal`` flag.
 - Collections: filters ``?f=v``, ``?f=a,b`` (in), ``?f=!a`` (not), ``?f=`` (empty), ``?f=!`` (present),
   ``?f=>=t`` / ``>`` / ``<=`` / ``<`` (ranges; two bounds may be joined, ``>=a<b``); ``per_page`` default 20,
   max 100; ``page``; ``fields`` (id plus the fields named); ``sort`` (``-`` for descending). Headers

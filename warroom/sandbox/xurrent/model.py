@@ -20,6 +20,9 @@ class XurrentModel(Emulator):
     def __init__(self, config: EmulatorConfig | None, *, account: str) -> None:
         super().__init__(config)
         self.account = account
+        #: Xurrent's clock (epoch seconds): what created_at, updated_at and note stamps are taken from. A test may
+        #: replace it (freeze it, move it) to make changes land in the same second or far apart.
+        self.clock: Callable[[], float] = time.time
         #: Called with every :class:`AuditLine` as it is recorded (webhook delivery will subscribe here).
         self.listeners: list[Callable[[AuditLine], None]] = []
         self.audit: list[AuditLine] = []
@@ -37,7 +40,7 @@ class XurrentModel(Emulator):
         return self._ids[kind]
 
     def _new_person(self, email: str, name: str) -> dict[str, Any]:
-        now = int(time.time())
+        now = int(self.clock())
         person: dict[str, Any] = {
             "id": self._next("people"),
             "name": name,
@@ -58,7 +61,7 @@ class XurrentModel(Emulator):
         return int(self._new_person(email, name)["id"])
 
     def add_team(self, name: str) -> int:
-        now = int(time.time())
+        now = int(self.clock())
         team: dict[str, Any] = {"id": self._next("teams"), "name": name, "disabled": False, "sourceID": None, "created_at": now, "updated_at": now}
         self._teams[team["id"]] = team
         return int(team["id"])
@@ -66,7 +69,7 @@ class XurrentModel(Emulator):
     def add_service_instance(self, name: str, team_id: int | None = None) -> int:
         if team_id is not None and team_id not in self._teams:
             raise ValueError(f"team {team_id} does not exist: add it with add_team first")
-        now = int(time.time())
+        now = int(self.clock())
         si: dict[str, Any] = {
             "id": self._next("service_instances"),
             "name": name,
@@ -226,7 +229,7 @@ class XurrentModel(Emulator):
         self._validate(state, errors)
         if errors:
             raise ValidationFailed(errors)
-        now = int(time.time())
+        now = int(self.clock())
         request = {
             **state,
             "id": self._next("requests"),
@@ -283,10 +286,11 @@ class XurrentModel(Emulator):
         self._record(request, actor, diff, note_id=note_ids[0] if note_ids else None, events=events, at=at)
         return request
 
-    @staticmethod
-    def _next_stamp(request: Mapping[str, Any]) -> int:
-        """The next updated_at: at one-second resolution, a second change within a second is stamped a second later."""
-        return max(int(time.time()), int(request["updated_at"]) + 1)
+    def _next_stamp(self, request: Mapping[str, Any]) -> int:
+        """The next updated_at: the clock's second (never earlier than the last). Xurrent shows timestamps to the
+        second, so two changes within one second carry the same updated_at — and a reader that saw the first
+        cannot tell from the stamp that a second one followed."""
+        return max(int(self.clock()), int(request["updated_at"]))
 
     def _touch(self, request: dict[str, Any]) -> int:
         request["updated_at"] = self._next_stamp(request)
@@ -299,7 +303,7 @@ class XurrentModel(Emulator):
             "text": text,
             "internal": internal,
             "person_id": actor["id"],
-            "created_at": int(time.time()),
+            "created_at": int(self.clock()),
         }
         self._notes[request["id"]].append(note)
         return note
