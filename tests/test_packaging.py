@@ -218,3 +218,18 @@ def test_warroom_migrate_from_the_installed_copy(built: Built, tmp_path: Path) -
     head = ScriptDirectory(str(built.src / "warroom/store/migrations")).get_current_head()
     with sqlite3.connect(tmp_path / "warroom.db") as db:
         assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [(head,)]
+
+
+@pytest.mark.packaging
+def test_init_check_config_and_demo_from_the_installed_copy(built: Built, tmp_path: Path) -> None:
+    """A newcomer's first three commands, from the wheel alone: `init` writes the file, `check-config` lists what to
+    supply (and passes once it is supplied), `demo` runs a whole incident against the emulators the wheel ships."""
+    config_path = tmp_path / "warroom.yaml"
+    written = run([built.bin / "warroom", "init", "--out", config_path], cwd=tmp_path)
+    assert config_path.is_file() and "Wrote" in written.stdout
+    checked = subprocess.run([built.bin / "warroom", "--config", config_path, "check-config"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120, env=clean_env(), stdin=subprocess.DEVNULL)
+    assert checked.returncode == 1 and "WARROOM_SLACK__BOT_TOKEN" in checked.stderr
+    assert "Traceback" not in checked.stderr and "deprecated" not in checked.stderr
+    demo = run([built.bin / "warroom", "demo"], cwd=tmp_path, timeout=300)
+    assert "demo complete: one alert became a major incident" in demo.stdout
