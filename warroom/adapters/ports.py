@@ -71,8 +71,23 @@ class ChatPort(Protocol):
         self, channel_id: str, ts: str, text: str, *, blocks: Sequence[Mapping[str, Any]] | None = None
     ) -> None: ...
 
-    async def find_message(self, channel_id: str, event_type: str, key: str) -> MessageRef | None:
-        """A message this bot posted whose metadata has that event_type and event_payload["key"] == key."""
+    async def find_message(
+        self, channel_id: str, event_type: str, key: str, *, oldest: float | None = None
+    ) -> MessageRef | None:
+        """A message this bot posted whose metadata has that event_type and event_payload["key"] == key (posted
+        since ``oldest``, a Unix time, when given)."""
+        ...
+
+    async def channel_id(self, name: str) -> str:
+        """The id of a channel by its name (Permanent when the app sees none)."""
+        ...
+
+    async def archive(self, channel_id: str) -> None:
+        """Archive a channel; archived already is not an error."""
+        ...
+
+    async def unarchive(self, channel_id: str) -> bool:
+        """Unarchive a channel; False when the chat refuses the app (Slack: bot tokens cannot)."""
         ...
 
     async def pin(self, channel_id: str, ts: str) -> None:

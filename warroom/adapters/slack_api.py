@@ -451,16 +451,20 @@ class SlackChat:
             ),
         )
 
-    async def find_message(self, channel_id: str, event_type: str, key: str) -> MessageRef | None:
+    async def find_message(
+        self, channel_id: str, event_type: str, key: str, *, oldest: float | None = None
+    ) -> MessageRef | None:
         """Pages conversations.history (newest first, with metadata) for this bot's message carrying that
-        event_type and ``event_payload["key"] == key``."""
+        event_type and ``event_payload["key"] == key`` — only messages since ``oldest`` (a Unix time) when given,
+        so that a busy channel's whole history is not read."""
         me = await self.bot_user_id()
+        since = f"{oldest:.6f}" if oldest is not None else "0"
         cursor: str | None = None
         while True:
             response = await self._call(
                 "conversations.history",
                 self.client.conversations_history(
-                    channel=channel_id, include_all_metadata=True, limit=200, cursor=cursor
+                    channel=channel_id, oldest=since, include_all_metadata=True, limit=200, cursor=cursor
                 ),
             )
             for message in response.get("messages") or []:
@@ -475,6 +479,54 @@ class SlackChat:
             cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
             if cursor is None or not response.get("has_more", True):
                 return None
+
+    async def channel_id(self, name: str) -> str:
+        """The id of the channel of that name the app can see (conversations.list, paged); Permanent when none."""
+        cursor: str | None = None
+        while True:
+            response = await self._call(
+                "conversations.list",
+                self.client.conversations_list(
+                    types="public_channel,private_channel", exclude_archived=True, limit=200, cursor=cursor
+                ),
+            )
+            for channel in response.get("channels") or []:
+                if channel.get("name") == name:
+                    return str(channel["id"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                raise Permanent(
+                    "Slack",
+                    f"there is no channel #{name} the app can see: create it, or invite the app to it if it is private",
+                )
+
+    async def archive(self, channel_id: str) -> None:
+        """Archive a channel; archived already is not an error."""
+        await self._conversation("conversations.archive", self.client.conversations_archive(channel=channel_id),
+                                 accept={"already_archived"})
+
+    async def unarchive(self, channel_id: str) -> bool:
+        """Unarchive a channel (not archived is not an error); False when Slack refuses the app — its reference:
+        bot tokens cannot unarchive conversations (answered ``not_in_channel``)."""
+        refused = await self._conversation(
+            "conversations.unarchive", self.client.conversations_unarchive(channel=channel_id),
+            accept={"not_archived", "not_in_channel"},
+        )
+        return refused != "not_in_channel"
+
+    async def _conversation(self, method: str, call: Awaitable[AsyncSlackResponse], *, accept: set[str]) -> str | None:
+        """A call whose Slack error codes in ``accept`` are outcomes, returned, rather than failures."""
+        try:
+            await call
+        except SlackApiError as exc:
+            data = getattr(exc.response, "data", None)
+            code = str(data.get("error", "")) if isinstance(data, dict) else ""
+            if code in accept:
+                return code
+            raise translate(method, exc) from None
+        except _SEND_ERRORS as exc:
+            raise translate(method, exc) from None
+        return None
 
     async def pin(self, channel_id: str, ts: str) -> None:
         try:

@@ -23,13 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.web.async_client import AsyncWebClient
-
-from warroom.adapters.errors import Conflict, Permanent
+from warroom.adapters.errors import Conflict
 from warroom.adapters.ports import BridgePort, ChannelRef, ChatPort
-from warroom.adapters.slack_api import translate
 from warroom.chat.grammar import GrammarContext
 from warroom.chat.slack import blocks
 from warroom.core.intake import digest_line
@@ -393,39 +388,10 @@ class FanOut:
         configured = self.settings.slack.announce_channel.strip()
         channel = self._announce_id or (configured if _CHANNEL_ID.match(configured) else None)
         if channel is None:  # a name, and no post since this process started told its id
-            channel = self._announce_id = await self._channel_named(configured.lstrip("#"))
-        me = await self._chat().bot_user_id()
+            channel = self._announce_id = await self._chat().channel_id(configured.lstrip("#"))
         # five minutes' margin for the difference between this server's clock and Slack's
-        oldest = f"{job.enqueued_at.timestamp() - 300:.6f}" if job.enqueued_at is not None else "0"
-        cursor: str | None = None
-        while True:
-            response = await self._slack("conversations.history", self._client().conversations_history(
-                channel=channel, oldest=oldest, include_all_metadata=True, limit=200, cursor=cursor))
-            for message in response.get("messages") or []:
-                metadata = message.get("metadata") or {}
-                if (message.get("user") == me and metadata.get("event_type") == "warroom_line"
-                        and str((metadata.get("event_payload") or {}).get("key")) == key):
-                    return True
-            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
-            if cursor is None or not response.get("has_more", True):
-                return False
-
-    async def _channel_named(self, name: str) -> str:
-        """The id of the channel of that name (conversations.list: paged through the workspace's channels)."""
-        cursor: str | None = None
-        while True:
-            response = await self._slack("conversations.list", self._client().conversations_list(
-                types="public_channel,private_channel", exclude_archived=True, limit=200, cursor=cursor))
-            for channel in response.get("channels") or []:
-                if channel.get("name") == name:
-                    return str(channel["id"])
-            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
-            if cursor is None:
-                raise Permanent(
-                    "Slack",
-                    f"slack.announce_channel names #{name}, which does not exist or which the app cannot see: create "
-                    "it, or invite the app to it if it is private",
-                )
+        oldest = job.enqueued_at.timestamp() - 300 if job.enqueued_at is not None else None
+        return await self._chat().find_message(channel, "warroom_line", key, oldest=oldest) is not None
 
     # -- archiving ----------------------------------------------------------------------------------
     async def archive(self, job: Job) -> Commit | None:
@@ -441,7 +407,7 @@ class FanOut:
         if not (job.is_retry and await chat.find_message(channel.remote_id, "warroom_line", key) is not None):
             await chat.post_message(channel.remote_id, jobs.final_summary(inc, state.links),
                                     metadata={"event_type": "warroom_line", "event_payload": {"key": key}})
-        await self._conversation("conversations.archive", channel.remote_id, accept={"already_archived"})
+        await chat.archive(channel.remote_id)
 
         async def commit(tx: Tx) -> None:
             current = await tx.incidents.get(inc.id, lock=True)
@@ -462,9 +428,7 @@ class FanOut:
         if not channel.data.get("archived"):
             return None
         inc = state.incident
-        refused = await self._conversation("conversations.unarchive", channel.remote_id,
-                                           accept={"not_archived", "not_in_channel"})
-        if refused == "not_in_channel":
+        if not await self._chat().unarchive(channel.remote_id):
             return await self._reopen_elsewhere(job, inc, channel)
 
         async def commit(tx: Tx) -> None:
@@ -499,36 +463,6 @@ class FanOut:
                                     ordering_key=f"say:{inc.id}")
 
         return commit
-
-    # -- Slack calls the ChatPort does not offer ----------------------------------------------------------
-    def _client(self) -> AsyncWebClient:
-        client = getattr(self.chat, "client", None)
-        if not isinstance(client, AsyncWebClient):
-            raise Permanent("warroom", "the Slack adapter in use cannot archive channels nor look channels up")
-        return client
-
-    async def _slack(self, method: str, call: Any) -> Any:
-        try:
-            return await call
-        except (SlackClientError, aiohttp.ClientError, OSError) as exc:
-            raise translate(method, exc) from None
-
-    async def _conversation(self, method: str, channel_id: str, *, accept: set[str]) -> str | None:
-        """conversations.archive or .unarchive; an error code in ``accept`` is returned instead of raised."""
-        client = self._client()
-        call = client.conversations_archive if method == "conversations.archive" else client.conversations_unarchive
-        try:
-            await call(channel=channel_id)
-        except SlackApiError as exc:
-            data = getattr(exc.response, "data", None)
-            code = str(data.get("error", "")) if isinstance(data, dict) else ""
-            if code in accept:
-                return code
-            raise translate(method, exc) from None
-        except (SlackClientError, aiohttp.ClientError, OSError) as exc:
-            raise translate(method, exc) from None
-        return None
-
 
 def _bookmark_target(payload: dict[str, Any], links: dict[LinkKind, Link]) -> tuple[str, str | None]:
     if "url" in payload:
