@@ -45,8 +45,9 @@ async def test_migrate_creates_every_table_and_is_idempotent(store: Store) -> No
         names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     assert {"incidents", "alerts", "timeline", "links", "outbox", "timers", "incident_roles", "stakeholders",
-            "pages", "changes", "postmortems", "tasks"} <= names
-    assert version == "0004"
+            "pages", "changes", "postmortems", "tasks", "oncall_overrides", "escalations", "notifications",
+            "oncall_turns"} <= names
+    assert version == "0005"
 
 
 async def test_the_migrations_build_exactly_the_schema_the_code_declares(store: Store) -> None:

@@ -269,6 +269,8 @@ class Schedule(_Model):
 
     #: The team (or schedule) name: shown in calendars and chat, and part of exported events' identity.
     name: str = Field(min_length=1, max_length=200)
+    #: The team the schedule belongs to (``/oncall <team>`` finds it by this name).
+    team: str = Field("", max_length=200)
     time_zone: ZoneName = "UTC"
     layers: list[Layer] = Field(default_factory=list)
     overrides: list[Override] = Field(default_factory=list)

@@ -136,6 +136,44 @@ def check(settings: Settings) -> list[str]:
     problems.extend(_check_teams(settings))
     problems.extend(_check_deployment(settings))
     problems.extend(_check_metrics(settings))
+    problems.extend(_check_oncall(settings))
+    return problems
+
+
+def _check_oncall(settings: Settings) -> list[str]:
+    """Names in on-call settings point at things that exist; pages reach people by some method."""
+    problems: list[str] = []
+    oncall = settings.oncall
+    for what, names in (("schedules", [s.name for s in oncall.schedules]),
+                        ("escalation_policies", [p.name for p in oncall.escalation_policies]),
+                        ("people", [p.email for p in oncall.people])):
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            problems.append(f"oncall.{what} lists '{name}' more than once: give each one entry.")
+    schedules = {s.name for s in oncall.schedules}
+    for i, policy in enumerate(oncall.escalation_policies):
+        for j, step in enumerate(policy.steps):
+            key = f"oncall.escalation_policies[{i}] ({policy.name}).steps[{j}].notify"
+            for name in step.notify.schedules:
+                if name not in schedules:
+                    problems.append(f"{key}.schedules names '{name}', which is not in oncall.schedules: add the "
+                                    "schedule or fix the name.")
+            for name in step.notify.groups:
+                if name.strip().lower() not in settings.response.groups:
+                    problems.append(f"{key}.groups names '{name}', which is not in response.groups: define the group "
+                                    "or fix the name.")
+            if step.notify.teams_groups and not settings.teams.enabled:
+                problems.append(f"{key}.teams_groups needs Teams: set teams.enabled (and its credentials) or remove them.")
+            if step.notify.slack_groups and not settings.slack.enabled:
+                problems.append(f"{key}.slack_groups needs Slack: set slack.enabled or remove them.")
+    for priority in oncall.urgency:
+        if priority not in settings.priorities:
+            problems.append(f"oncall.urgency.{priority}: '{priority}' is not one of the configured priorities "
+                            f"({', '.join(settings.priorities)}).")
+    policies = {p.name for p in oncall.escalation_policies}
+    for i, svc in enumerate(settings.services):
+        if svc.escalation_policy and svc.escalation_policy not in policies:
+            problems.append(f"{service_key(i, svc.name)}.escalation_policy is '{svc.escalation_policy}', which is not "
+                            "in oncall.escalation_policies: add the policy or fix the name.")
     return problems
 
 

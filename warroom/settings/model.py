@@ -19,6 +19,9 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from warroom.oncall.model import Schedule
+from warroom.oncall.policy import DEFAULT_RULES, EscalationPolicy, Person, Rules, Urgency
+
 Impact = Literal["low", "medium", "high", "top"]
 Direction = Literal["imr_to_itsm", "itsm_to_imr", "bidirectional"]
 BridgeProvider = Literal["zoom", "webex", "teams", "none"]
@@ -38,6 +41,9 @@ SECRET_KEYS: frozenset[tuple[str, str]] = frozenset(
         ("xurrent", "client_secret"),
         ("zoom", "client_secret"),
         ("webex", "token"),
+        ("smtp", "password"),
+        ("twilio", "auth_token"),
+        ("twilio", "api_key_secret"),
         ("intake", "alertmanager_token"),
         ("intake", "grafana_token"),
         ("intake", "generic_token"),
@@ -230,6 +236,76 @@ class WebexSettings(_Section):
     timeout: float = Field(15.0, gt=0)
 
 
+E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+class SmtpSettings(_Section):
+    """Email pages through an SMTP relay (``warroom/adapters/smtp.py``)."""
+
+    #: The mail relay (submission server) page emails go through; empty: no email.
+    host: str = ""
+    #: 587 for STARTTLS (submission), 465 for implicit TLS, 25 for a relay without TLS.
+    port: int = Field(587, ge=1, le=65535)
+    #: ``starttls`` (TLS is required: a server that does not offer it is refused), ``tls`` (TLS from the first byte,
+    #: usually port 465) or ``none`` (a relay on a trusted network).
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    #: The SMTP AUTH login (PLAIN or LOGIN); empty: send without logging in.
+    username: str = ""
+    password: SecretStr | None = None
+    #: The sender of page emails: ``warroom@example.com`` or ``Warroom <warroom@example.com>``.
+    from_address: str = ""
+    #: Seconds to wait for the server at each step of a send.
+    timeout: float = Field(30.0, gt=0)
+    #: Check the server's certificate and name; off only for a relay with a self-signed certificate.
+    validate_certs: bool = True
+
+    @field_validator("from_address")
+    @classmethod
+    def _from_address(cls, value: str) -> str:
+        value = value.strip()
+        address = value.rsplit("<", 1)[-1].rstrip(">").strip() if "<" in value else value
+        if value and (not EMAIL_RE.match(address) or any(c in value for c in "\r\n")):
+            raise ValueError(f"smtp.from_address '{value}' is not an email address: write e.g. warroom@example.com")
+        return value
+
+
+class TwilioSettings(_Section):
+    """SMS and voice pages through Twilio's REST API (``warroom/adapters/twilio.py``)."""
+
+    #: Send SMS and voice pages through Twilio.
+    enabled: bool = False
+    api_url: str = "https://api.twilio.com"
+    #: The Twilio account (``AC…``); its auth token also signs the status callbacks and replies Twilio sends warroom.
+    account_sid: str = ""
+    auth_token: SecretStr | None = None
+    #: An API key (``SK…``) and its secret to call the API with instead of the auth token (callbacks are still
+    #: verified with the auth token).
+    api_key_sid: str = ""
+    api_key_secret: SecretStr | None = None
+    #: The Twilio number pages come from, in E.164 (``+14155550100``); calls always need it.
+    from_number: str = ""
+    #: A Messaging Service (``MG…``) whose senders send SMS pages instead of ``from_number``.
+    messaging_service_sid: str = ""
+    timeout: float = Field(15.0, gt=0)
+
+    @field_validator("from_number")
+    @classmethod
+    def _e164(cls, value: str) -> str:
+        value = value.strip()
+        if value and not E164_RE.match(value):
+            raise ValueError(f"twilio.from_number '{value}' is not an E.164 number: write it as +14155550100")
+        return value
+
+    @field_validator("account_sid", "api_key_sid", "messaging_service_sid")
+    @classmethod
+    def _sid(cls, value: str, info: Any) -> str:
+        value = value.strip()
+        prefix = {"account_sid": "AC", "api_key_sid": "SK", "messaging_service_sid": "MG"}[info.field_name]
+        if value and not re.fullmatch(prefix + r"[0-9a-fA-F]{32}", value):
+            raise ValueError(f"twilio.{info.field_name} '{value}' is not a Twilio SID: it is {prefix} and 32 hex digits")
+        return value
+
+
 class IntakeSettings(_Section):
     alertmanager_token: SecretStr | None = None
     grafana_token: SecretStr | None = None
@@ -320,6 +396,8 @@ class ServiceSettings(_Section):
     #: Chat channels where `declare` without a service is for this one: Slack channel ids or names (``#ops-checkout``
     #: or ``ops-checkout``), Teams channel ids. A war room's own service is its default anyway.
     declare_channels: list[str] = Field(default_factory=list)
+    #: The ``oncall.escalation_policies`` entry paged when an incident is declared for this service.
+    escalation_policy: str | None = None
 
     @field_validator("responders", "smes", "leadership")
     @classmethod
@@ -424,6 +502,33 @@ DEFAULT_PERMISSIONS: dict[str, list[str]] = {
 }
 
 
+class OnCallSettings(_Section):
+    """On-call schedules, escalation policies and the people they page (see docs/oncall.md)."""
+
+    #: Per team: layers of rotations in their own time zones, restrictions and overrides.
+    schedules: list[Schedule] = Field(default_factory=list)
+    #: Named policies; a service pages its ``services[].escalation_policy`` when an incident is declared.
+    escalation_policies: list[EscalationPolicy] = Field(default_factory=list)
+    #: Contact methods and notification rules per person (by email).
+    people: list[Person] = Field(default_factory=list)
+    #: Notification rules of people without their own, per urgency.
+    default_rules: dict[Urgency, Rules] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_RULES.items()})
+    #: Priority → urgency of the page; priorities not listed page with low urgency.
+    urgency: dict[str, Urgency] = Field(default_factory=lambda: dict[str, Urgency]({"P1": "high", "P2": "high"}))
+    #: How long an acknowledge link in a page email works.
+    ack_link_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
+
+    def person(self, email: str) -> Person | None:
+        email = email.strip().lower()
+        return next((p for p in self.people if p.email == email), None)
+
+    def policy(self, name: str) -> EscalationPolicy | None:
+        return next((p for p in self.escalation_policies if p.name == name), None)
+
+    def schedule(self, name: str) -> Schedule | None:
+        return next((s for s in self.schedules if s.name == name), None)
+
+
 class ResponseSettings(_Section):
     """How responders work an incident: roles, paging, groups and who may do what."""
 
@@ -461,9 +566,12 @@ class Settings(BaseSettings):
     xurrent: XurrentSettings = Field(default_factory=XurrentSettings)
     zoom: ZoomSettings = Field(default_factory=ZoomSettings)
     webex: WebexSettings = Field(default_factory=WebexSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
     response: ResponseSettings = Field(default_factory=ResponseSettings)
     ai: AiSettings = Field(default_factory=AiSettings)
+    oncall: OnCallSettings = Field(default_factory=OnCallSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     #: Highest first.
     priorities: list[str] = Field(default_factory=lambda: ["P1", "P2", "P3", "P4", "P5"])

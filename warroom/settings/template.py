@@ -72,8 +72,17 @@ def _default(field: Any) -> Any:
         value = field.default_factory()
     else:
         return None
+    return _plain(value)
+
+
+def _plain(value: Any) -> Any:
+    """A default as YAML writes it: models as their JSON form, inside lists and mappings too."""
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
     return value
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from .oncall import EscalationRepo, NotificationRepo, OverrideRepo, TurnRepo
 from .outbox import OutboxRepo
 from .records import RecordRepo
 from .repos import AlertRepo, InboxRepo, IncidentRepo, LinkRepo, PolicyRepo, TimelineRepo
@@ -91,6 +92,10 @@ class Tx:
         self.timers = TimerRepo(conn, now, dialect)
         self.inbox = InboxRepo(conn, now, dialect)
         self.policies = PolicyRepo(conn, now)
+        self.overrides = OverrideRepo(conn, now, dialect)
+        self.escalations = EscalationRepo(conn, now, dialect)
+        self.notifications = NotificationRepo(conn, now, dialect)
+        self.turns = TurnRepo(conn, now, dialect)
 
     async def lock_key(self, name: str) -> None:
         """Serialise transactions about one thing (PostgreSQL advisory lock until commit; SQLite writes are

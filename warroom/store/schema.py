@@ -309,3 +309,74 @@ tasks = Table(
     Column("updated_at", TS, nullable=False),
 )
 Index("ix_tasks_incident", tasks.c.incident_id)
+
+# On-call overrides asked for in chat (``/oncall override``): above the YAML schedule's layers and overrides.
+oncall_overrides = Table(
+    "oncall_overrides",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("schedule", String(200), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("starts_at", TS, nullable=False),
+    Column("ends_at", TS, nullable=False),
+    Column("note", String(500), nullable=False, default=""),
+    Column("created_by", String(320)),
+    Column("created_at", TS, nullable=False),
+    Column("removed_at", TS),
+    Column("removed_by", String(320)),
+)
+Index("ix_oncall_overrides_schedule", oncall_overrides.c.schedule, oncall_overrides.c.ends_at)
+
+# An incident's escalation: its policy as it was when paging started, where it is, and how it ended.
+escalations = Table(
+    "escalations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("policy", String(200), nullable=False),
+    Column("snapshot", JSON, nullable=False),
+    Column("urgency", String(8), nullable=False),
+    Column("state", String(16), nullable=False),  # active | acknowledged | resolved | exhausted | stopped
+    Column("step", Integer, nullable=False, default=0),
+    Column("round", Integer, nullable=False, default=0),
+    Column("started_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Column("ended_at", TS),
+    Column("ended_by", String(320)),
+    Column("reason", Text),
+)
+
+# One notification of one person by one method in one run of one step: the unique key makes a step that runs
+# again after a crash add nothing twice; ``provider_id`` and ``state`` make a send that runs again look first.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("escalation_id", Id, ForeignKey("escalations.id", ondelete="CASCADE")),
+    Column("round", Integer, nullable=False, default=0),
+    Column("step", Integer, nullable=False, default=0),
+    Column("email", String(320), nullable=False),
+    Column("method", String(8), nullable=False),  # chat | email | sms | voice
+    Column("address", String(320)),
+    Column("due_at", TS, nullable=False),
+    Column("state", String(12), nullable=False),  # pending | sending | sent | delivered | failed | skipped | cancelled
+    Column("provider_id", String(128)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("detail", Text),
+    Column("created_at", TS, nullable=False),
+    Column("sent_at", TS),
+    # The page's acknowledge link works once.
+    Column("used_at", TS),
+    UniqueConstraint("escalation_id", "round", "step", "email", "method", name="uq_notifications_once"),
+)
+Index("ix_notifications_incident", notifications.c.incident_id)
+Index("ix_notifications_provider", notifications.c.provider_id)
+
+# Round-robin turns of escalation steps, across incidents: the next person a step notifies.
+oncall_turns = Table(
+    "oncall_turns",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("turn", Integer, nullable=False, default=0),
+)
