@@ -17,7 +17,7 @@ import yaml
 from aiohttp import web
 
 from warroom.cli import main
-from warroom.preflight import PREFLIGHT, Outcome, manifest_bot_scopes, run_checks
+from warroom.preflight import PREFLIGHT, Outcome, log_checks, manifest_bot_scopes, run_checks
 from warroom.sandbox.base import bound_port
 from warroom.sandbox.world import World
 from warroom.settings import SECRET_KEYS, Settings
@@ -33,21 +33,27 @@ async def world() -> AsyncIterator[World]:
     await w.stop()
 
 
-def world_data(world: World, db_url: str, tweak: Tweak | None = None) -> dict[str, Any]:
+def world_data(
+    world: World, db_url: str, tweak: Tweak | None = None, *, slack_mode: str = "http"
+) -> dict[str, Any]:
     """The sandbox's settings with every system in use: Slack, Xurrent, Zoom, Webex, Teams (both services open
-    their war rooms in Teams too) and the model."""
-    data = world.settings_data(db_url)
+    their war rooms in Teams too, and a third bridges with Teams meetings) and the model."""
+    data = world.settings_data(db_url, slack_mode=slack_mode)
     data["teams"] = world.teams.settings(enabled=True)
     data["ai"]["enabled"] = True
     for service in data["services"]:
         service["chat"] = "both"
+    data["services"].append({
+        "name": "identity", "chat": "both", "responders": ["ana@example.com"], "bridge": "teams",
+        "itsm": {"enabled": False}, "teams": {"team_id": world.teams.team_ids["payments"]},
+    })
     if tweak is not None:
         tweak(data)
     return data
 
 
-def settings_of(world: World, db_url: str, tweak: Tweak | None = None) -> Settings:
-    return Settings(**world_data(world, db_url, tweak))
+def settings_of(world: World, db_url: str, tweak: Tweak | None = None, *, slack_mode: str = "http") -> Settings:
+    return Settings(**world_data(world, db_url, tweak, slack_mode=slack_mode))
 
 
 def by_check(outcomes: list[Outcome]) -> dict[tuple[str, str], Outcome]:
@@ -96,10 +102,14 @@ async def test_everything_configured_answers(world: World, sqlite_url: str) -> N
         ("Xurrent", f"service instance #{world.service_instances['checkout-api']}"),
         ("Xurrent", f"service instance #{world.service_instances['payments']}"),
         ("Zoom", "token"),
+        ("Zoom", "host_user"),
         ("Webex", "people/me"),
+        ("Webex", "meetings"),
         ("Microsoft Teams", "token"),
+        ("Microsoft Teams", "Bot Connector token"),
         ("Microsoft Teams", f"team {world.teams.team_ids['checkout-api']}"),
         ("Microsoft Teams", f"team {world.teams.team_ids['payments']}"),
+        ("Microsoft Teams", "meeting organizer"),
         ("Model", "completion"),
     ]
     assert all(o.ok for o in outcomes), [o.message for o in outcomes if not o.ok]
@@ -111,10 +121,23 @@ async def test_everything_configured_answers(world: World, sqlite_url: str) -> N
     assert "services[0] (checkout-api).itsm.service_instance_id is 'checkout-api (production)'" in \
         said[("Xurrent", f"service instance #{world.service_instances['checkout-api']}")].message
     assert said[("Webex", "people/me")].message == "Webex (people/me): the token is Sandbox Host (host@example.com)."
+    assert said[("Zoom", "host_user")].message == (
+        "Zoom (host_user): zoom.host_user is Owner (owner@example.com), an active, licensed user.")
+    assert said[("Webex", "meetings")].message == (
+        "Webex (meetings): the token may schedule meetings (meeting:schedules_write).")
+    assert said[("Microsoft Teams", "Bot Connector token")].message.startswith(
+        "Microsoft Teams (Bot Connector token): Entra ID issued a Bot Connector token (https://api.botframework.com)")
+    assert said[("Microsoft Teams", "meeting organizer")].message == (
+        "Microsoft Teams (meeting organizer): teams.meeting_organizer is Warroom Bridges (bridges@example.com), and "
+        "an application access policy lets the app organise their meetings.")
     # each system asked once, as the adapters ask
     assert len(world.slack.calls_to("auth.test")) == 1
     assert len(world.webex.calls_to("GET /people/me")) == 1
     assert len(world.llm.requests) == 1
+    # the checks made nothing: no meeting scheduled or deleted, no Socket Mode ticket asked for (HTTP mode)
+    assert len(world.webex.calls_to("DELETE /meetings/{meetingId}")) == 1
+    assert world.webex.meetings == {} and world.webex.deleted == [] and world.zoom.meetings == {}
+    assert world.teams.tenant.meetings == {} and world.slack.calls_to("apps.connections.open") == []
 
 
 async def test_only_what_is_configured_is_checked(world: World, sqlite_url: str) -> None:
@@ -201,6 +224,7 @@ async def test_unreachable_hosts_are_told_apart(world: World, sqlite_url: str) -
             data["slack"]["api_url"] = f"http://127.0.0.1:{refused_port}/api/"
             data["xurrent"]["oauth_url"] = "http://xurrent.warroom-preflight.invalid"
             data["webex"]["api_url"] = f"{hole.url}/v1"
+            data["zoom"]["api_url"] = f"http://127.0.0.1:{refused_port}/v2"  # its token host answers
 
         said = by_check(await run_checks(settings_of(world, sqlite_url, away), probe_timeout=0.5))
     slack, xurrent, webex = said[("Slack", "auth.test")], said[("Xurrent", "token")], said[("Webex", "people/me")]
@@ -217,6 +241,8 @@ async def test_unreachable_hosts_are_told_apart(world: World, sqlite_url: str) -
     # nothing else was asked of a system whose host is away; the others answered
     assert ("Xurrent", "me") not in said and world.slack.calls_to("auth.test") == []
     assert said[("Zoom", "token")].ok and said[("Model", "completion")].ok
+    host = said[("Zoom", "host_user")]
+    assert (host.status, host.key) == ("unreachable", "zoom.api_url") and "(connection refused)" in host.message
 
 
 async def test_the_slack_scopes_are_those_of_the_app_manifest(world: World, sqlite_url: str) -> None:
@@ -229,6 +255,113 @@ async def test_the_slack_scopes_are_those_of_the_app_manifest(world: World, sqli
         "bookmarks:read, bookmarks:write, channels:history, channels:read, groups:history, groups:read, pins:write, "
         "usergroups:read of the app manifest's bot scopes: add them to the Slack app"
     )
+
+
+async def test_the_socket_mode_app_token_is_tried_without_connecting(world: World, sqlite_url: str) -> None:
+    said = by_check(await run_checks(settings_of(world, sqlite_url, slack_mode="socket")))
+    opened = said[("Slack", "apps.connections.open")]
+    assert opened.ok and opened.message == (
+        "Slack (apps.connections.open): slack.app_token may open Socket Mode connections (none was kept open).")
+    assert len(world.slack.calls_to("apps.connections.open")) == 1
+    assert world.slack.socket.opened == 0 and world.slack.socket.connections == []  # the ticket was not used
+
+    def wrong(data: dict[str, Any]) -> None:
+        data["slack"]["app_token"] = "xapp-1-not-the-token"
+
+    [bot, socket] = [o for o in await run_checks(settings_of(world, sqlite_url, wrong, slack_mode="socket"))
+                     if o.system == "Slack"]
+    assert bot.ok  # the bot token is a credential of its own
+    assert (socket.status, socket.key) == ("refused", "slack.app_token")
+    assert socket.message.startswith("Slack (apps.connections.open): Slack refused slack.app_token for Socket Mode: ")
+    assert "'invalid_auth': the token is not valid" in socket.message and "not-the-token" not in socket.message
+    # the bot token in its place is told for what it is
+    def bot_token(data: dict[str, Any]) -> None:
+        data["slack"]["app_token"] = data["slack"]["bot_token"]
+
+    [socket] = [o for o in await run_checks(settings_of(world, sqlite_url, bot_token, slack_mode="socket"))
+                if o.check == "apps.connections.open"]
+    assert socket.status == "refused" and "that is not an app-level token (xapp-…)" in socket.message
+
+
+async def test_serve_leaves_the_app_token_to_its_own_connection(world: World, sqlite_url: str) -> None:
+    # serve opens the Socket Mode connection itself as it starts: its check does not spend a second Tier 1 call
+    outcomes = await log_checks(settings_of(world, sqlite_url, slack_mode="socket"))
+    assert [o.check for o in outcomes if o.system == "Slack"] == ["auth.test"]
+    assert world.slack.calls_to("apps.connections.open") == []
+
+
+async def test_the_zoom_host_user_must_exist_be_active_and_licensed(world: World, sqlite_url: str) -> None:
+    world.zoom.add_user("basic@example.com", user_type=1)
+    world.zoom.add_user("gone@example.com", status="inactive")
+
+    async def host_check(host: str) -> Outcome:
+        def tweak(data: dict[str, Any]) -> None:
+            data["zoom"]["host_user"] = host
+
+        return by_check(await run_checks(settings_of(world, sqlite_url, tweak)))[("Zoom", "host_user")]
+
+    nobody = await host_check("nobody@example.com")
+    assert (nobody.status, nobody.key) == ("not_found", "zoom.host_user")
+    assert nobody.message == ("Zoom (host_user): zoom.host_user is 'nobody@example.com', which Zoom account "
+                              "sandbox-account does not have: set it to the email or id of a licensed user of that "
+                              "account who may host the bridges (or 'me', the account's owner).")
+    basic = await host_check("basic@example.com")
+    assert (basic.status, basic.key) == ("failed", "zoom.host_user")
+    assert "a Basic (unlicensed) user: Zoom cuts unlicensed meetings off after 40 minutes" in basic.message
+    gone = await host_check("gone@example.com")
+    assert (gone.status, gone.key) == ("failed", "zoom.host_user") and "is deactivated in Zoom" in gone.message
+    assert world.zoom.meetings == {}
+    # an app without the scope to read users cannot tell: said so, naming the scope
+    world.zoom.scopes.discard("user:read:user:admin")
+    unread = await host_check("owner@example.com")
+    assert (unread.status, unread.key) == ("refused", "zoom.client_id")
+    assert unread.message == (
+        "Zoom (host_user): the Server-to-Server OAuth app may not read users, so zoom.host_user could not be checked: "
+        "add the scope user:read:user:admin to the app (Zoom App Marketplace → the app → Scopes; Zoom asked for one of "
+        "user:read:user:admin, user:read:admin).")
+
+
+async def test_a_webex_token_that_may_not_schedule_meetings(world: World, sqlite_url: str) -> None:
+    world.webex.scopes.discard("meeting:schedules_write")
+    said = by_check(await run_checks(settings_of(world, sqlite_url)))
+    assert said[("Webex", "people/me")].ok  # the token itself is good
+    meetings = said[("Webex", "meetings")]
+    assert (meetings.status, meetings.key) == ("refused", "webex.token")
+    assert meetings.message == (
+        "Webex (meetings): webex.token belongs to Sandbox Host (host@example.com), and Webex does not let it schedule "
+        "meetings (HTTP 403): use a token with the meeting:schedules_write and meeting:schedules_read scopes, of a "
+        "user with a Webex Meetings licence, in WARROOM_WEBEX__TOKEN (or webex.token_file).")
+
+
+async def test_teams_without_the_bot_framework_in_the_tenant(world: World, sqlite_url: str) -> None:
+    world.teams.tenant.resources.discard("https://api.botframework.com")  # never registered as an Azure Bot
+    said = by_check(await run_checks(settings_of(world, sqlite_url)))
+    assert said[("Microsoft Teams", "token")].ok  # Graph's token, same app and secret
+    bot = said[("Microsoft Teams", "Bot Connector token")]
+    assert (bot.status, bot.key) == ("refused", "teams.app_id")
+    assert bot.message.startswith("Microsoft Teams (Bot Connector token): the bot gets no token to post with: Entra "
+                                  "ID issues no token for https://api.botframework.com in this tenant (invalid_resource")
+    assert "AADSTS500011" in bot.message and "register the app (teams.app_id) as an Azure Bot" in bot.message
+
+
+async def test_the_teams_meeting_organizer(world: World, sqlite_url: str) -> None:
+    def nobody(data: dict[str, Any]) -> None:
+        data["teams"]["meeting_organizer"] = "nobody@example.com"
+
+    missing = by_check(await run_checks(settings_of(world, sqlite_url, nobody)))[("Microsoft Teams", "meeting organizer")]
+    assert (missing.status, missing.key) == ("not_found", "teams.meeting_organizer")
+    assert missing.message.startswith("Microsoft Teams (meeting organizer): teams.meeting_organizer is "
+                                      "'nobody@example.com', which the tenant's directory does not have")
+    world.teams.tenant.policy_users.clear()  # no application access policy for anyone
+    said = by_check(await run_checks(settings_of(world, sqlite_url)))
+    organizer = said[("Microsoft Teams", "meeting organizer")]
+    assert (organizer.status, organizer.key) == ("refused", "teams.meeting_organizer")
+    assert organizer.message == (
+        "Microsoft Teams (meeting organizer): teams.meeting_organizer is Warroom Bridges (bridges@example.com), but no "
+        "application access policy lets the app organise their meetings: a Teams administrator runs "
+        f"New-CsApplicationAccessPolicy -AppIds {world.teams.tenant.app_id}, then Grant-CsApplicationAccessPolicy for "
+        "bridges@example.com (it may take half an hour to apply).")
+    assert world.teams.tenant.meetings == {}
 
 
 def config_file(tmp_path: Path, data: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> str:
@@ -248,13 +381,14 @@ async def test_check_config_online(
     path = config_file(tmp_path, world_data(world, sqlite_url), monkeypatch)
     assert await asyncio.to_thread(main, ["--config", path, "check-config", "--online"]) == 0
     out = capsys.readouterr().out
-    assert "The configuration is valid" in out and "Online checks (11):" in out and "All 11 online checks passed." in out
+    assert "The configuration is valid" in out and "Online checks (15):" in out and "All 15 online checks passed." in out
     assert "  ok    Webex (people/me): the token is Sandbox Host (host@example.com)." in out
     monkeypatch.setenv("WARROOM_WEBEX__TOKEN", "not-the-token")
     assert await asyncio.to_thread(main, ["--config", path, "check-config", "--online"]) == 1
     captured = capsys.readouterr()
     assert "  FAIL  Webex (people/me): Webex refused the access token" in captured.out
-    assert "webex.token" in captured.out and "1 of 11 online check(s) failed." in captured.err
+    # the token refused, whether it may schedule meetings is not asked: 14 checks
+    assert "webex.token" in captured.out and "1 of 14 online check(s) failed." in captured.err
     # without --online nothing is asked
     calls = len(world.webex.calls)
     assert await asyncio.to_thread(main, ["--config", path, "check-config"]) == 0

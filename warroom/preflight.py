@@ -6,12 +6,22 @@ and Webex when a service bridges with them, Teams when enabled, the model when `
 are, through the same adapters the server uses:
 
 - **Slack**: ``auth.test``; the scopes granted (Slack's ``X-OAuth-Scopes``) compared with the bot scopes of
-  warroom's app manifest (``warroom/chat/slack/app_manifest.yaml``), the missing ones named.
+  warroom's app manifest (``warroom/chat/slack/app_manifest.yaml``), the missing ones named. In Socket Mode,
+  ``apps.connections.open`` with ``slack.app_token`` too — the single-use URL it answers is not connected to.
 - **Xurrent**: a token from the OAuth host, ``GET /me`` (the account header and the token together), and
   ``GET /service_instances/{id}`` for each linked service's ``itsm.service_instance_id``.
-- **Zoom**: a Server-to-Server OAuth token. **Webex**: ``GET /people/me``.
-- **Microsoft Teams**: an Entra ID token for Graph, and each team a war room opens channels in
-  (``services[].teams.team_id``, ``teams.announce_team_id``).
+- **Zoom**: a Server-to-Server OAuth token, then ``GET /users/{zoom.host_user}``: a user of the account, active
+  and licensed (a Basic user's meetings are cut off after 40 minutes). Reading a user needs the app's
+  ``user:read:user:admin`` scope, which only this check uses.
+- **Webex**: ``GET /people/me``, then whether the token may schedule meetings (``meeting:schedules_write``):
+  Webex lists no token's scopes, so ``DELETE /meetings/{id}`` of an id no meeting has — 404 when it may (nothing
+  is deleted or scheduled), 403 when it may not.
+- **Microsoft Teams**: an Entra ID token for Graph and one for the Bot Connector (``https://api.botframework.com
+  /.default``, what the bot posts with), each team a war room opens channels in (``services[].teams.team_id``,
+  ``teams.announce_team_id``), and — when a service bridges with Teams meetings — ``teams.meeting_organizer``:
+  ``GET /users/{organizer}``, then a meeting of theirs that does not exist, which Graph answers 404 when an
+  application access policy lets the app act for them and 403 when none does (the policy itself is a Teams
+  setting Graph does not show).
 - **The model**: one small structured completion through :class:`~warroom.ai.client.LlmClient` (the key, the
   model's name and structured output, as the AI responder uses them).
 
@@ -183,9 +193,10 @@ def _failure(
 
 # -- the systems ----------------------------------------------------------------------------------------------
 class _Checks:
-    def __init__(self, settings: Settings, probe: _Probe) -> None:
+    def __init__(self, settings: Settings, probe: _Probe, *, app_token: bool = True) -> None:
         self.settings = settings
         self.probe = probe
+        self.app_token = app_token
 
     async def _reach(self, system: str, check: str, targets: list[tuple[str, str]]) -> Outcome | None:
         """The first of (url, key) that cannot be reached, as an outcome; None when every host answers."""
@@ -203,25 +214,42 @@ class _Checks:
         if (far := await self._reach("Slack", "auth.test", [(s.api_url, "slack.api_url")])) is not None:
             return [far]
         chat = SlackChat(s.bot_token.get_secret_value(), base_url=s.api_url, team_url=s.team_url, retries=1)
+        outcomes = [await self._slack_bot(chat)]
+        if s.mode == "socket" and s.app_token is not None and self.app_token:
+            outcomes.append(await self._slack_socket(chat, s.app_token.get_secret_value()))
+        return outcomes
+
+    async def _slack_bot(self, chat: Any) -> Outcome:
         try:
             me = await chat.identity()
         except AdapterError as exc:
-            return [_failure("Slack", "auth.test", exc, url_key="slack.api_url", refused=(
+            return _failure("Slack", "auth.test", exc, url_key="slack.api_url", refused=(
                 "slack.bot_token", "Slack refused the bot token: set WARROOM_SLACK__BOT_TOKEN (or "
-                "slack.bot_token_file) to the app's Bot User OAuth Token (xoxb-…)"))]
+                "slack.bot_token_file) to the app's Bot User OAuth Token (xoxb-…)"))
         who = f"the bot token is @{me.user} ({me.user_id}) in {me.team or me.team_id}"
         if me.scopes is None:
-            return [_ok("Slack", "auth.test", f"{who}; Slack did not say which scopes it has")]
+            return _ok("Slack", "auth.test", f"{who}; Slack did not say which scopes it has")
         missing = sorted(manifest_bot_scopes() - me.scopes)
         if missing:
-            return [Outcome(
+            return Outcome(
                 "Slack", "auth.test", "failed",
                 f"Slack (auth.test): {who}, but it lacks {', '.join(missing)} of the app manifest's bot scopes: add "
                 "them to the Slack app (OAuth & Permissions, or paste warroom's app manifest), reinstall it to the "
                 "workspace and set slack.bot_token to the token Slack then shows.",
                 "slack.bot_token",
-            )]
-        return [_ok("Slack", "auth.test", f"{who}, with every bot scope of the app manifest")]
+            )
+        return _ok("Slack", "auth.test", f"{who}, with every bot scope of the app manifest")
+
+    async def _slack_socket(self, chat: Any, app_token: str) -> Outcome:
+        check = "apps.connections.open"
+        try:
+            await chat.open_socket_url(app_token)  # a single-use ticket, never connected to: it lapses
+        except AdapterError as exc:
+            return _failure("Slack", check, exc, url_key="slack.api_url", refused=(
+                "slack.app_token", "Slack refused slack.app_token for Socket Mode: in the Slack app's Basic "
+                "Information → App-Level Tokens, create a token with the connections:write scope, set it as "
+                "WARROOM_SLACK__APP_TOKEN (or slack.app_token_file), and turn Socket Mode on"))
+        return _ok("Slack", check, "slack.app_token may open Socket Mode connections (none was kept open)")
 
     async def xurrent(self) -> list[Outcome]:
         from warroom.adapters.xurrent import XurrentClient
@@ -282,14 +310,55 @@ class _Checks:
             return [far]
         bridge = ZoomBridge.from_settings(z)
         try:
-            await bridge.check_credentials()
-        except AdapterError as exc:
-            return [_failure("Zoom", "token", exc, url_key="zoom.oauth_url", refused=(
-                "zoom.client_id", "Zoom refused the Server-to-Server OAuth credentials: check zoom.account_id, "
-                "zoom.client_id and WARROOM_ZOOM__CLIENT_SECRET (or zoom.client_secret_file)"))]
+            try:
+                await bridge.check_credentials()
+            except AdapterError as exc:
+                return [_failure("Zoom", "token", exc, url_key="zoom.oauth_url", refused=(
+                    "zoom.client_id", "Zoom refused the Server-to-Server OAuth credentials: check zoom.account_id, "
+                    "zoom.client_id and WARROOM_ZOOM__CLIENT_SECRET (or zoom.client_secret_file)"))]
+            token = _ok("Zoom", "token", f"the Server-to-Server OAuth app of account {z.account_id} has a token")
+            if (far := await self._reach("Zoom", "host_user", [(z.api_url, "zoom.api_url")])) is not None:
+                return [token, far]
+            return [token, await self._zoom_host(bridge)]
         finally:
             await bridge.aclose()
-        return [_ok("Zoom", "token", f"the Server-to-Server OAuth app of account {z.account_id} has a token")]
+
+    async def _zoom_host(self, bridge: Any) -> Outcome:
+        from warroom.adapters.zoom import MissingScope, UnknownHost
+
+        z = self.settings.zoom
+        system, check, key = "Zoom", "host_user", "zoom.host_user"
+        host = z.host_user or "me"
+        try:
+            user = await bridge.host()
+        except UnknownHost:
+            return Outcome(system, check, "not_found", f"{system} ({check}): zoom.host_user is '{host}', which Zoom "
+                           f"account {z.account_id} does not have: set it to the email or id of a licensed user of "
+                           "that account who may host the bridges (or 'me', the account's owner).", key)
+        except MissingScope as exc:
+            return Outcome(system, check, "refused", f"{system} ({check}): the Server-to-Server OAuth app may not "
+                           "read users, so zoom.host_user could not be checked: add the scope user:read:user:admin "
+                           f"to the app (Zoom App Marketplace → the app → Scopes; Zoom asked for one of {exc.scopes}).",
+                           "zoom.client_id")
+        except AdapterError as exc:
+            return _failure(system, check, exc, url_key="zoom.api_url", refused=(
+                key, f"Zoom refused to show zoom.host_user '{host}'"))
+        who = f"{user.get('display_name') or user.get('email') or host}" + (
+            f" ({user['email']})" if user.get("email") and user.get("display_name") else "")
+        status, kind = str(user.get("status") or "active"), user.get("type")
+        if status != "active":
+            why = {"inactive": "is deactivated in Zoom", "pending": "has not accepted the invitation to the Zoom "
+                   "account yet"}.get(status, f"is '{status}' in Zoom, not active")
+            return Outcome(system, check, "failed", f"{system} ({check}): zoom.host_user '{host}' is {who}, who "
+                           f"{why}: meetings cannot be scheduled for them — activate the user, or name another.", key)
+        if kind != 2:
+            what = {1: "a Basic (unlicensed) user", 4: "a user without a Meetings licence",
+                    99: "a user without a Meetings licence"}.get(kind if isinstance(kind, int) else 0,
+                                                                 f"a user of type {kind}, not a licensed one")
+            return Outcome(system, check, "failed", f"{system} ({check}): zoom.host_user '{host}' is {who}, {what}: "
+                           "Zoom cuts unlicensed meetings off after 40 minutes — give the user a licence, or name "
+                           "a licensed user.", key)
+        return _ok(system, check, f"zoom.host_user is {who}, an active, licensed user")
 
     async def webex(self) -> list[Outcome]:
         from warroom.adapters.webex import WebexBridge
@@ -299,16 +368,33 @@ class _Checks:
             return [far]
         bridge = WebexBridge.from_settings(w)
         try:
-            me = await bridge.me()
-        except AdapterError as exc:
-            return [_failure("Webex", "people/me", exc, url_key="webex.api_url", refused=(
-                "webex.token", "Webex refused the token: set WARROOM_WEBEX__TOKEN (or webex.token_file) to a valid "
-                "token"))]
+            try:
+                me = await bridge.me()
+            except AdapterError as exc:
+                return [_failure("Webex", "people/me", exc, url_key="webex.api_url", refused=(
+                    "webex.token", "Webex refused the token: set WARROOM_WEBEX__TOKEN (or webex.token_file) to a "
+                    "valid token"))]
+            emails = me.get("emails") or []
+            who = f"{me.get('displayName') or 'someone'}" + (f" ({emails[0]})" if emails else "")
+            return [_ok("Webex", "people/me", f"the token is {who}"), await self._webex_scheduling(bridge, who)]
         finally:
             await bridge.aclose()
-        emails = me.get("emails") or []
-        who = f"{me.get('displayName') or 'someone'}" + (f" ({emails[0]})" if emails else "")
-        return [_ok("Webex", "people/me", f"the token is {who}")]
+
+    async def _webex_scheduling(self, bridge: Any, who: str) -> Outcome:
+        from warroom.adapters.webex import NotAllowed
+
+        system, check = "Webex", "meetings"
+        try:
+            await bridge.check_scheduling()
+        except NotAllowed:
+            return Outcome(system, check, "refused", f"{system} ({check}): webex.token belongs to {who}, and Webex "
+                           "does not let it schedule meetings (HTTP 403): use a token with the meeting:schedules_write and "
+                           "meeting:schedules_read scopes, of a user with a Webex Meetings licence, in "
+                           "WARROOM_WEBEX__TOKEN (or webex.token_file).", "webex.token")
+        except AdapterError as exc:
+            return _failure(system, check, exc, url_key="webex.api_url", refused=(
+                "webex.token", "Webex refused to let webex.token schedule meetings"))
+        return _ok(system, check, "the token may schedule meetings (meeting:schedules_write)")
 
     async def teams(self) -> list[Outcome]:
         from warroom.adapters.microsoft.entra import EntraToken
@@ -330,6 +416,7 @@ class _Checks:
                     "and WARROOM_TEAMS__APP_PASSWORD"))]
             outcomes = [_ok(system, "token", f"Entra ID issued a Graph token to app {t.app_id} in tenant "
                                              f"{t.tenant_id}")]
+            outcomes.append(await self._bot_token())
             teams: dict[str, str] = {}
             for i, svc in enumerate(self.settings.services):
                 if svc.chat != "slack" and svc.teams.war_room != "chat" and svc.teams.team_id:
@@ -338,9 +425,59 @@ class _Checks:
                 teams.setdefault(t.announce_team_id.strip(), "teams.announce_team_id")
             for team_id, key in teams.items():
                 outcomes.append(await self._team(graph, team_id, key))
+            if t.meeting_organizer.strip() and any(svc.bridge == "teams" for svc in self.settings.services):
+                outcomes.append(await self._organizer(graph, t.meeting_organizer.strip()))
             return outcomes
         finally:
             await graph.aclose()
+
+    async def _bot_token(self) -> Outcome:
+        """The token the bot posts with: client credentials for the Bot Framework's scope, as the Bot Connector
+        adapter asks for it (same app, same tenant as Graph's — a refusal here is about the bot, not the secret)."""
+        from warroom.adapters.microsoft.connector import BotConnector
+
+        t = self.settings.teams
+        system, check = "Microsoft Teams", "Bot Connector token"
+        connector = BotConnector.from_settings(t)
+        try:
+            await connector.token.headers()
+        except AdapterError as exc:
+            if _status_of(exc) != "refused":
+                return _failure(system, check, exc, url_key="teams.login_url", refused=("teams.app_id", ""))
+            return Outcome(system, check, "refused", f"{system} ({check}): the bot gets no token to post with: "
+                           f"{exc.reason.rstrip('. ')}.", "teams.app_id")
+        finally:
+            await connector.aclose()
+        return _ok(system, check, f"Entra ID issued a Bot Connector token (https://api.botframework.com) to app "
+                                  f"{t.app_id}")
+
+    async def _organizer(self, graph: Any, organizer: str) -> Outcome:
+        from warroom.adapters.microsoft.graph import NoAccessPolicy
+
+        system, check, key = "Microsoft Teams", "meeting organizer", "teams.meeting_organizer"
+        try:
+            user = await graph.user(organizer)
+        except AdapterError as exc:
+            return _failure(system, check, exc, url_key="teams.graph_url", refused=(
+                "teams.app_id", "Graph does not let the app read users: grant the app registration the "
+                "User.Read.All application permission with an administrator's consent"), not_found=(
+                key, f"teams.meeting_organizer is '{organizer}', which the tenant's directory does not have: give "
+                "the object id or sign-in name of the user whose Teams meetings serve as bridges"))
+        who = f"{user.name} ({user.email})" if user.name != user.email else user.email
+        try:
+            await graph.check_meeting_access(user.id)
+        except NoAccessPolicy:
+            return Outcome(system, check, "refused", f"{system} ({check}): teams.meeting_organizer is {who}, but no "
+                           "application access policy lets the app organise their meetings: a Teams administrator "
+                           f"runs New-CsApplicationAccessPolicy -AppIds {self.settings.teams.app_id}, then "
+                           f"Grant-CsApplicationAccessPolicy for {user.email} (it may take half an hour to apply).",
+                           key)
+        except AdapterError as exc:
+            return _failure(system, check, exc, url_key="teams.graph_url", refused=(
+                "teams.app_id", "Graph does not let the app read online meetings: grant the app registration the "
+                "OnlineMeetings.ReadWrite.All application permission with an administrator's consent"))
+        return _ok(system, check, f"teams.meeting_organizer is {who}, and an application access policy lets the app "
+                                  "organise their meetings")
 
     async def _team(self, graph: Any, team_id: str, key: str) -> Outcome:
         system, check = "Microsoft Teams", f"team {team_id}"
@@ -451,12 +588,14 @@ async def run_checks(
     *,
     probe_timeout: float = PROBE_TIMEOUT,
     on_outcome: Callable[[Outcome], None] | None = None,
+    app_token: bool = True,
 ) -> list[Outcome]:
     """Every online check the settings call for, at once; the outcomes in a fixed order (Slack, Xurrent, Zoom,
-    Webex, Teams, the model). ``on_outcome`` hears each as soon as its system is done. Raises nothing: a check
-    that cannot run is a failed outcome."""
+    Webex, Teams, the model). ``on_outcome`` hears each as soon as its system is done. ``app_token=False`` leaves
+    Slack's app-level token out (``serve`` tries it by connecting). Raises nothing: a check that cannot run is a
+    failed outcome."""
     probe = _Probe(probe_timeout)
-    checks = _Checks(settings, probe)
+    checks = _Checks(settings, probe, app_token=app_token)
 
     async def one(system: str, run: Callable[[], Awaitable[list[Outcome]]]) -> list[Outcome]:
         outcomes = await _guarded(system, run)
@@ -481,10 +620,14 @@ def _log(outcome: Outcome) -> None:
 
 async def log_checks(settings: Settings, *, probe_timeout: float = PROBE_TIMEOUT) -> list[Outcome]:
     """:func:`run_checks` for ``serve``'s start: each failure a WARNING, each success INFO, as each system is done;
-    first what ``check-config`` would say that serving does not refuse (an empty service catalog)."""
+    first what ``check-config`` would say that serving does not refuse (an empty service catalog).
+
+    Slack's app-level token is left out: ``serve`` opens its Socket Mode connection at the same moment (a token
+    Slack refuses stops the start with a sentence), and apps.connections.open is in Slack's Tier 1 (about one call
+    a minute) — a second call beside it could have the connection wait."""
     for problem in check_serving(settings):
         log.warning("start-up check failed: %s", problem)
-    outcomes = await run_checks(settings, probe_timeout=probe_timeout, on_outcome=_log)
+    outcomes = await run_checks(settings, probe_timeout=probe_timeout, on_outcome=_log, app_token=False)
     failed = sum(not o.ok for o in outcomes)
     if failed:
         log.warning("%d of %d start-up checks failed; `warroom check-config --online` runs them again",

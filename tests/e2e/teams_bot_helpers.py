@@ -79,8 +79,10 @@ class TeamsSide:
         return Conversation.channel(channel["id"])
 
     def personal(self, user: TeamsUser) -> Conversation:
-        """The user's 1:1 chat with the bot (the Bot Connector knows it once the user has talked to the bot)."""
+        """The user's 1:1 chat with the bot (the Bot Connector knows it once the user has talked to the bot, which
+        the app installed for them lets them do)."""
         conversation = Conversation.personal(user)
+        self.tenant.install_for_user(user.aad_id)
         self.connector.personal[conversation.id] = user.aad_id
         self.tenant.messages.setdefault(conversation.id, [])
         return conversation

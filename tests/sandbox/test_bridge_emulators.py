@@ -176,6 +176,38 @@ async def test_zoom_create_refuses_unknown_users_and_bodies_that_are_not_objects
     assert junk.status_code == 400 and junk.json()["message"] == "Request Body should be a valid JSON object."
 
 
+async def test_zoom_get_user_with_its_type_and_status(zoom: tuple[ZoomEmulator, httpx.AsyncClient]) -> None:
+    emu, http = zoom
+    emu.add_user("basic@example.com", "zBasic03", user_type=1, status="pending")
+    auth = await zoom_token(http)
+    me = await http.get("/v2/users/me", headers=auth)
+    assert me.status_code == 200
+    owner = me.json()
+    assert (owner["id"], owner["email"], owner["type"], owner["status"]) == ("zOwner01", "owner@example.com", 2, "active")
+    assert owner["account_id"] == "sandbox-account" and owner["role_name"] == "Owner"
+    basic = (await http.get("/v2/users/BASIC@example.com", headers=auth)).json()
+    assert (basic["id"], basic["type"], basic["status"]) == ("zBasic03", 1, "pending")
+    nobody = await http.get("/v2/users/nobody@example.com", headers=auth)
+    assert nobody.status_code == 404
+    assert nobody.json() == {"code": 1001, "message": "User does not exist: nobody@example.com."}
+
+
+async def test_zoom_tokens_carry_the_scopes_of_their_issue(zoom: tuple[ZoomEmulator, httpx.AsyncClient]) -> None:
+    emu, http = zoom
+    before = await zoom_token(http)
+    emu.scopes.discard("user:read:user:admin")
+    after = await zoom_token(http)
+    refused = await http.get("/v2/users/me", headers=after)
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "code": 4711, "message": "Invalid access token, does not contain scopes:[user:read:user:admin, user:read:admin]."}
+    assert (await http.get("/v2/users/me", headers=before)).status_code == 200  # issued with the scope
+    assert (await http.get("/v2/users/me/meetings", headers=after)).status_code == 200  # other scopes still there
+    emu.scopes.discard("meeting:write:meeting:admin")
+    assert (await zoom_create(http, await zoom_token(http))).json()["code"] == 4711
+    assert emu.meetings == {}
+
+
 async def test_zoom_list_pages_with_next_page_token_and_hides_host_fields(
     zoom: tuple[ZoomEmulator, httpx.AsyncClient],
 ) -> None:
@@ -436,3 +468,19 @@ async def test_webex_daily_limit_counts_failed_requests_too() -> None:
             assert len(state["meetings"]) == 3
     finally:
         await emu.stop()
+
+
+async def test_webex_scopes_read_and_write(webex: tuple[WebexEmulator, httpx.AsyncClient]) -> None:
+    emu, http = webex
+    emu.scopes.discard("meeting:schedules_write")
+    for answer in (await http.post("/v1/meetings", json=schedule()), await http.delete(f"/v1/meetings/{'0' * 32}")):
+        assert answer.status_code == 403
+        assert answer.json()["message"] == "The request is understood, but it has been refused or access is not allowed."
+    assert emu.meetings == {} and emu.deleted == []
+    assert (await http.get("/v1/meetings")).status_code == 200
+    assert (await http.get("/v1/people/me")).status_code == 200  # any valid token
+    emu.scopes.add("meeting:schedules_write")
+    gone = await http.delete(f"/v1/meetings/{'0' * 32}")  # allowed as far as the lookup
+    assert gone.status_code == 404 and gone.json()["message"] == "Meeting not found."
+    emu.scopes.discard("meeting:schedules_read")
+    assert (await http.get("/v1/meetings")).status_code == 403

@@ -101,6 +101,14 @@ async def test_the_token_endpoint_refuses_like_entra(box: Sandbox) -> None:
     assert scope.status_code == 400 and scope.json()["error"] == "invalid_scope"
     tenant = await box.http.post(f"{box.graph.base_url}/not-a-tenant/oauth2/v2.0/token", data=good)
     assert tenant.status_code == 400 and "AADSTS90002" in tenant.json()["error_description"]
+    # a tenant where the Bot Framework has no service principal (the app was never made an Azure Bot there)
+    box.tenant.resources.discard("https://api.botframework.com")
+    bot = await box.http.post(url, data={**good, "scope": BOT_SCOPE})
+    assert bot.status_code == 400 and bot.json()["error"] == "invalid_resource"
+    assert bot.json()["error_description"].startswith(
+        "AADSTS500011: The resource principal named https://api.botframework.com was not found in the tenant named "
+        f"{box.tenant.tenant_id}.")
+    assert (await box.http.post(url, data=good)).status_code == 200  # Graph's is still issued
 
 
 async def test_graph_wants_a_live_graph_token(box: Sandbox) -> None:

@@ -25,9 +25,10 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from tests.e2e.helpers import critical_alert
+from tests.e2e.helpers import critical_alert, open_room, settle
 from tests.e2e.sync_helpers import open_incident, person, sync_all
 from warroom.adapters.errors import Transient
+from warroom.adapters.observe import OUTCOMES
 from warroom.core.model import Origin, Urgency
 from warroom.sandbox import world as sandbox
 from warroom.sandbox.harness import Harness
@@ -337,6 +338,91 @@ async def test_a_conflict_is_counted_by_field(server: Harness) -> None:
     assert metric(await scrape(h), "warroom_sync_conflicts_total", field="priority") == 1
 
 
+async def test_outbound_calls_are_counted_per_attempt_by_system_and_outcome(server: Harness) -> None:
+    h = server
+    # on the way to a war room: a 503 that Slack's client retries, a 429 that the Zoom bridge waits out
+    h.world.slack.inject("conversations.setTopic", status=503)
+    h.world.zoom.inject("POST /users/{userId}/meetings", kind="ratelimit", retry_after=1)
+    await open_room(h)
+    await h.runtime.worker.run_until_idle()
+    text = await scrape(h)
+
+    def counted(system: str, outcome: str) -> float:
+        return metric(text, "warroom_outbound_calls_total", system=system, outcome=outcome) or 0
+
+    assert counted("slack", "transient") == 1 and counted("zoom", "rate_limited") == 1
+    for system in ("slack", "xurrent", "zoom"):
+        assert counted(system, "ok") >= 1, system
+    # every attempt counted once, the retries too: as many as the emulators answered
+    for system, emulator in (("slack", h.world.slack), ("zoom", h.world.zoom)):
+        assert sum(counted(system, o) for o in OUTCOMES) == len(emulator.calls), system
+    assert len(h.world.slack.calls_to("conversations.setTopic")) == 2
+    # the labels are the systems' names and the outcomes, never a URL or a token
+    samples = [line for line in text.splitlines() if line.startswith("warroom_outbound_calls_total{")]
+    assert samples and all(re.fullmatch(r'warroom_outbound_calls_total\{outcome="\w+",system="\w+"\} [0-9.e+]+', line)
+                           for line in samples), samples
+
+
+async def test_model_calls_are_counted_each_attempt(sqlite_url: str) -> None:
+    def tweak(data: dict[str, Any]) -> None:
+        data["ai"].update(enabled=True, max_retries=1)
+
+    h = await Harness.start(sqlite_url, tweak=tweak, webhooks=False)
+    try:
+        h.world.slack.config.rate_limits = False
+        _incident, channel, _request = await open_room(h)
+        h.world.llm.inject("POST /chat/completions", status=503)  # the model client's own retry answers
+        reply = await h.slack.command("summary", channel=channel, user="U0ANA")
+        assert reply.status_code == 200, reply.text
+        await settle(h)
+        text = (await h.http.get("/metrics")).text
+        assert metric(text, "warroom_outbound_calls_total", system="ai", outcome="transient") == 1
+        assert metric(text, "warroom_outbound_calls_total", system="ai", outcome="ok") == 1
+        assert len(h.world.llm.calls_to("POST /chat/completions")) == 2
+    finally:
+        await h.stop()
+
+
+async def test_microsoft_calls_are_counted_as_graph_bot_connector_and_entra(sqlite_url: str) -> None:
+    def tweak(data: dict[str, Any]) -> None:
+        data["teams"]["enabled"] = True
+        data["services"][0].update({"chat": "teams", "bridge": "teams"})
+
+    h = await Harness.start(sqlite_url, tweak=tweak, webhooks=False)
+    try:
+        # Graph throttles the channel's creation once: waited out, then created
+        h.world.teams.graph.inject("POST /teams/{team-id}/channels", kind="ratelimit", retry_after=1)
+        incident = (await h.post_alerts(critical_alert())).json()["incidents"][0]
+        assert await h.wait_complete(incident) == []
+        await h.runtime.worker.run_until_idle()
+        text = (await h.http.get("/metrics")).text
+
+        def counted(system: str, outcome: str) -> float:
+            return metric(text, "warroom_outbound_calls_total", system=system, outcome=outcome) or 0
+
+        assert counted("graph", "rate_limited") == 1
+        assert len(h.world.teams.graph.calls_to("POST /teams/{team-id}/channels")) == 2
+        for system in ("graph", "bot_connector", "entra"):  # Entra: a token for Graph and one for the bot
+            assert counted(system, "ok") >= 1, system
+        assert counted("entra", "ok") == len(h.world.teams.graph.calls_to("POST /{tenant}/oauth2/v2.0/token"))
+    finally:
+        await h.stop()
+
+
+async def test_an_outside_system_out_of_reach_is_counted_unreachable(sqlite_url: str) -> None:
+    h = await Harness.start(sqlite_url, webhooks=False)
+    try:
+        zoom = h.runtime.ports.bridges["zoom"]
+        await h.world.zoom.stop()  # nothing listens on its port any more
+        with pytest.raises(Transient):
+            await zoom.check_credentials()  # type: ignore[attr-defined]
+        text = (await h.http.get("/metrics")).text
+        assert (metric(text, "warroom_outbound_calls_total", system="zoom", outcome="unreachable") or 0) >= 1
+        assert metric(text, "warroom_outbound_calls_total", system="zoom", outcome="ok") is None
+    finally:
+        await h.stop()
+
+
 async def test_the_start_up_summary_is_logged_at_info_without_secrets(server: Harness,
                                                                       caplog: pytest.LogCaptureFixture) -> None:
     started = caplog.get_records("setup")  # the server started in the fixture
@@ -425,7 +511,9 @@ async def test_the_demo_with_json_logs_at_debug_writes_no_secret(restore_logging
     about_jobs = [line for line in lines if line["logger"] == "warroom.outbox" and line.get("job_kind")]
     assert about_jobs and all(line.get("outcome") for line in about_jobs)
     of_incident = [line for line in about_jobs if "incident" in line]
-    assert of_incident and all(line["incident"] == "INC-1" and "of INC-1" in line["message"] for line in of_incident)
+    # the demo's incidents: INC-1 (the war room), INC-2 (the on-call page)
+    assert of_incident and all(line["incident"] in ("INC-1", "INC-2") and f"of {line['incident']}" in line["message"]
+                               for line in of_incident)
 
 
 # -- `warroom serve` itself -----------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The one choke point for JSON-over-HTTP adapters (Xurrent, Zoom, Webex): retries with backoff and jitter,
-Retry-After honoured, errors translated into :mod:`warroom.adapters.errors`, logging without secrets."""
+"""The one choke point for JSON-over-HTTP adapters (Xurrent, Zoom, Webex, Graph, the Bot Connector): retries with
+backoff and jitter, Retry-After honoured, errors translated into :mod:`warroom.adapters.errors`, logging without
+secrets, and each attempt's outcome told to the adapter's observer (:mod:`warroom.adapters.observe`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 import httpx
 
 from .errors import AdapterError, NotFound, Permanent, RateLimited, Transient
+from .observe import CallObserver, Outcome, ignore, outcome_of_error, outcome_of_status
 
 log = logging.getLogger("warroom.adapters.http")
 
@@ -104,7 +106,9 @@ class JsonApi:
     """An httpx client with warroom's retry and error rules.
 
     ``auth`` is an async callable returning headers to add (token refresh lives in the adapter), and
-    ``on_unauthorized`` is called once on a 401 before one more try.
+    ``on_unauthorized`` is called once on a 401 before one more try. ``observe`` hears the outcome of every
+    attempt (retries and the try after a 401 included) under ``label`` (by default the system's name in lower
+    case, spaces as underscores).
     """
 
     def __init__(
@@ -122,8 +126,12 @@ class JsonApi:
         on_unauthorized: Callable[[], Awaitable[None]] | None = None,
         throttle_statuses: Collection[int] = (),
         retry_after_jitter: float = 0.0,
+        observe: CallObserver = ignore,
+        label: str = "",
     ) -> None:
         self.system = system
+        self.label = label or system.lower().replace(" ", "_")
+        self._observe = observe
         self.base_url = base_url.rstrip("/")
         self._client = client or httpx.AsyncClient(timeout=timeout)
         self._own_client = client is None
@@ -181,19 +189,27 @@ class JsonApi:
             self.calls += 1
             try:
                 response = await self._client.request(method, url, json=json, params=params, data=data, headers=hdrs)
+            except AdapterError as exc:  # the adapter's response hook translated the answer
+                self._observe(self.label, outcome_of_error(exc))
+                raise
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                self._observe(self.label, "unreachable")
                 error: AdapterError = Transient(self.system, f"{method} {path} could not connect ({type(exc).__name__})")
             except httpx.TimeoutException:
+                self._observe(self.label, "unreachable")
                 error = Transient(self.system, f"{method} {path} timed out")
                 if not idempotent:
                     raise error from None
             except httpx.TransportError as exc:
+                self._observe(self.label, "unreachable")
                 error = Transient(self.system, f"{method} {path} failed ({type(exc).__name__})")
                 if not idempotent:
                     raise error from None
             else:
                 log.debug("%s %s %s -> %s", self.system, method, path, response.status_code)
-                if response.is_success and (ok is None or ok(response)):
+                accepted = response.is_success and (ok is None or ok(response))
+                self._observe(self.label, "ok" if accepted else self._failed(response))
+                if accepted:
                     return response
                 status = response.status_code
                 if status == 401 and self._on_unauthorized is not None and not reauthed:
@@ -226,6 +242,16 @@ class JsonApi:
 
     def _backoff(self, attempt: int) -> float:
         return backoff(attempt, self.backoff_base, self.backoff_max)
+
+    def _failed(self, response: httpx.Response) -> Outcome:
+        """What :meth:`request` makes of an answer it does not accept, as an outcome to observe."""
+        status = response.status_code
+        if status < 400:
+            return "refused"  # a 2xx whose body the caller's ``ok`` turned down, or a redirect not followed
+        throttled = status in self.throttle_statuses and bool(response.headers.get("Retry-After"))
+        if status in RETRY_STATUSES and not throttled:
+            return "transient"
+        return outcome_of_status(status, throttled=throttled)
 
     async def json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = await self.request(method, path, **kwargs)

@@ -16,6 +16,10 @@ Every slack_sdk and aiohttp exception is translated here: ``ratelimited``/429 �
 ``name_taken`` → :class:`Conflict`, 5xx / connection / timeout / Slack's ``internal_error`` → :class:`Transient`,
 ``*_not_found`` → :class:`NotFound`, any other API error → :class:`Permanent` with the Slack error code and what
 to do about it. Tokens are never logged (slack_sdk redacts the Authorization header in its own debug log).
+
+Every attempt slack_sdk makes on a client this adapter builds — each retry, and the calls slack-bolt makes through
+the shared client — is told to the observer as system ``slack`` (:mod:`warroom.adapters.observe`), from the first
+of the client's retry handlers: slack_sdk asks its handlers about every answer and every failure, in order.
 """
 
 from __future__ import annotations
@@ -45,11 +49,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from .errors import AdapterError, Conflict, NotFound, Permanent, RateLimited, Transient
+from .observe import CallObserver, Outcome, ignore
 from .ports import Bookmark, ChannelRef, MessageRef
 
 log = logging.getLogger("warroom.adapters.slack")
 
 SYSTEM = "Slack"
+#: The name Web API calls are observed under.
+LABEL = "slack"
 
 #: Methods whose inline repeat after a lost answer cannot create a second effect.
 REPEATABLE = frozenset({
@@ -88,6 +95,18 @@ HINTS = {
     "invalid_name_specials": "channel names may only hold lowercase letters, digits, hyphens and underscores",
     "invalid_name_maxlength": "channel names are at most 80 characters",
     "too_long": "the text is longer than Slack allows (250 characters for a topic)",
+}
+
+#: apps.connections.open's refusals of an app-level token, and what each means.
+APP_TOKEN_REFUSALS = {
+    "not_authed": "no app-level token was sent",
+    "invalid_auth": "the token is not valid",
+    "not_allowed_token_type": "that is not an app-level token (xapp-…)",
+    "missing_scope": "the token lacks the connections:write scope",
+    "missing_args": "no app-level token was sent",
+    "token_revoked": "the token was revoked",
+    "token_expired": "the token has expired",
+    "account_inactive": "the app's workspace or account is inactive",
 }
 
 #: What a call may raise: API errors, and failures to get an answer at all (TimeoutError is an OSError).
@@ -189,10 +208,59 @@ def _retry_after(headers: Mapping[str, Any]) -> float:
     return 1.0
 
 
-def retry_handlers(max_inline_wait: float, *, retries: int = 2, backoff: float = 0.5) -> list[AsyncRetryHandler]:
-    """The retry policy SlackChat installs on a client it builds (usable on a shared client too)."""
+class AttemptObserver(AsyncRetryHandler):
+    """Not a retry policy: first among a client's retry handlers, it tells ``observe`` the outcome of every attempt
+    (slack_sdk asks its handlers, in order, about each answer and each failure) and never asks for a retry."""
+
+    def __init__(self, observe: CallObserver) -> None:
+        super().__init__(max_retry_count=0)
+        self.observe = observe
+
+    async def can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        self.observe(LABEL, attempt_outcome(response, error))
+        return False
+
+
+def attempt_outcome(response: HttpResponse | None, error: Exception | None) -> Outcome:
+    """One Web API attempt as an outcome: Slack's answer (its status, then the body's ``ok`` and error code), or
+    what kept it from answering."""
+    if response is None:
+        if isinstance(error, SlackApiError):
+            return "transient"  # an answer whose body could not be read
+        return "unreachable"
+    status = response.status_code
+    if status == 429:
+        return "rate_limited"
+    if status >= 500:
+        return "transient"
+    body = response.body if isinstance(response.body, dict) else None
+    if body is None or body.get("ok"):
+        return "ok" if status < 400 else ("not_found" if status == 404 else "refused")
+    code = str(body.get("error") or "")
+    if code == "ratelimited":
+        return "rate_limited"
+    if code in TRANSIENT_CODES:
+        return "transient"
+    if code in _NOT_FOUND:
+        return "not_found"
+    return "refused"
+
+
+def retry_handlers(
+    max_inline_wait: float, *, retries: int = 2, backoff: float = 0.5, observe: CallObserver = ignore
+) -> list[AsyncRetryHandler]:
+    """The retry policy SlackChat installs on a client it builds (usable on a shared client too), after the
+    :class:`AttemptObserver` that tells ``observe`` of each attempt."""
     interval = BackoffRetryIntervalCalculator(backoff_factor=backoff, jitter=_EqualJitter())
     return [
+        AttemptObserver(observe),
         SafeConnectionErrorHandler(max_retry_count=retries, interval_calculator=interval),
         InlineRateLimitHandler(max_inline_wait),
         SafeServerErrorHandler(max_retry_count=retries, interval_calculator=interval),
@@ -255,7 +323,8 @@ class SlackChat:
     """:class:`~warroom.adapters.ports.ChatPort` over the Slack Web API.
 
     ``client`` lets the composition root share one ``AsyncWebClient`` with the bolt app; a client passed in keeps
-    its own retry handlers (:func:`retry_handlers` builds this adapter's). ``.client`` is the client in use.
+    its own retry handlers (:func:`retry_handlers` builds this adapter's, ``observe`` hearing each attempt).
+    ``.client`` is the client in use.
     """
 
     def __init__(
@@ -270,12 +339,13 @@ class SlackChat:
         retries: int = 2,
         backoff: float = 0.5,
         concurrency: int = 8,
+        observe: CallObserver = ignore,
     ) -> None:
         self.client = client or AsyncWebClient(
             token=token,
             base_url=base_url if base_url.endswith("/") else base_url + "/",
             timeout=int(max(1, timeout)),
-            retry_handlers=retry_handlers(max_inline_wait, retries=retries, backoff=backoff),
+            retry_handlers=retry_handlers(max_inline_wait, retries=retries, backoff=backoff, observe=observe),
         )
         self.team_url = team_url if team_url.endswith("/") else team_url + "/"
         self.max_inline_wait = max_inline_wait
@@ -311,6 +381,20 @@ class SlackChat:
             url=str(response.get("url") or ""),
             scopes=scopes,
         )
+
+    async def open_socket_url(self, app_token: str) -> str:
+        """``apps.connections.open`` with the app-level token: the single-use WebSocket URL Socket Mode connects to.
+        Nothing connects to it here (a check of ``slack.app_token``; an unused ticket lapses)."""
+        try:
+            response = await self.client.apps_connections_open(app_token=app_token)
+        except SlackApiError as exc:
+            code = _error_code(exc)
+            if code in APP_TOKEN_REFUSALS:
+                raise Permanent(SYSTEM, f"apps.connections.open answered '{code}': {APP_TOKEN_REFUSALS[code]}") from None
+            raise translate("apps.connections.open", exc) from None
+        except _SEND_ERRORS as exc:
+            raise translate("apps.connections.open", exc) from None
+        return str(response.get("url") or "")
 
     def channel_url(self, channel_id: str) -> str:
         return f"{self.team_url}archives/{channel_id}"

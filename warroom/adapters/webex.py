@@ -21,6 +21,11 @@ reference notes in ../shared/reference/chat-and-bridges.md; :mod:`warroom.sandbo
 - **find_meeting** pages ``GET /meetings?meetingType=meetingSeries`` over the day before and after now (series
   overlapping the range are listed), 100 a page, following the ``Link: rel="next"`` header, takes the earliest
   series with exactly that title, and reads it whole with ``GET /meetings/{id}``.
+- **May the token schedule?** (:meth:`WebexBridge.check_scheduling`, for the online check of the configuration)
+  Webex has no call that lists a token's scopes, and answers 403 to a call the token lacks the scope for. So the
+  check is ``DELETE /meetings/{id}`` of an id no meeting has: 404 means Webex let the token as far as looking the
+  meeting up (``meeting:schedules_write`` is there; nothing is deleted, nothing is scheduled, no scheduling limit is
+  spent); 403 (:class:`NotAllowed`) that the token lacks the scope or its user may not host meetings.
 - **Never leaked**: the returned :class:`~warroom.adapters.ports.Meeting` is built from an allow-list — webLink,
   meeting number, SIP address, passcodes, access code and call-in numbers. The ``hostKey`` is never copied.
 """
@@ -39,6 +44,7 @@ from warroom.settings import WebexSettings
 
 from .errors import NotFound, Permanent
 from .http import JsonApi, create_or_adopt, hook, unhook
+from .observe import CallObserver, ignore
 from .ports import Meeting
 
 SYSTEM = "Webex"
@@ -59,6 +65,14 @@ JOIN_SETTINGS: dict[str, Any] = {
     "sendEmail": False,
     "scheduledType": "meeting",
 }
+
+
+#: A meeting id no meeting has (Webex's are 32 hex digits): what :meth:`WebexBridge.check_scheduling` asks for.
+NO_MEETING = "0" * 32
+
+
+class NotAllowed(Permanent):
+    """Webex answered 403: the token lacks the scope the call needs, or its user may not do it."""
 
 
 def webex_title(topic: str) -> str:
@@ -85,6 +99,7 @@ class WebexBridge:
         max_inline_wait: float = 5.0,
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
+        observe: CallObserver = ignore,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.max_retries = max_retries
@@ -96,15 +111,15 @@ class WebexBridge:
         self._http = http
         self._own_http = client is None
         common: dict[str, Any] = {"client": http, "timeout": timeout, "max_inline_wait": max_inline_wait,
-                                  "auth": self._auth_headers}
+                                  "auth": self._auth_headers, "observe": observe}
         self.api = JsonApi(SYSTEM, self.api_url, max_retries=max_retries, **common)
         # The create POST: no blind retries (see the module notes); create_meeting retries it after a lookup.
         self._create_api = JsonApi(SYSTEM, self.api_url, max_retries=0, **common)
 
     @classmethod
-    def from_settings(cls, settings: WebexSettings) -> WebexBridge:
+    def from_settings(cls, settings: WebexSettings, *, observe: CallObserver = ignore) -> WebexBridge:
         token = settings.token.get_secret_value() if settings.token is not None else ""
-        return cls(api_url=settings.api_url, token=token, timeout=settings.timeout)
+        return cls(api_url=settings.api_url, token=token, timeout=settings.timeout, observe=observe)
 
     @property
     def calls(self) -> int:
@@ -151,6 +166,14 @@ class WebexBridge:
     async def me(self) -> dict[str, Any]:
         """``GET /people/me``: the person (or bot) the access token belongs to — a check of the token."""
         return await self._record(self.api, "GET", "people/me")
+
+    async def check_scheduling(self) -> None:
+        """Whether the token may schedule meetings, without scheduling one (see the module notes): returns when it
+        may; raises :class:`NotAllowed` when Webex refuses (403), or any other adapter error."""
+        try:
+            await self.api.request("DELETE", f"meetings/{NO_MEETING}")
+        except NotFound:
+            return
 
     # -- reading ------------------------------------------------------------------------------------
     async def _series(self) -> AsyncIterator[dict[str, Any]]:
@@ -211,7 +234,7 @@ class WebexBridge:
                 "webex.token_file) to a valid token with the meeting:schedules_write and meeting:schedules_read scopes.",
             )
         if status == 403:
-            raise Permanent(
+            raise NotAllowed(
                 SYSTEM,
                 f"Webex does not allow {where} for this token ({message}): give it the meeting:schedules_write and "
                 f"meeting:schedules_read scopes, and the user a Webex Meetings licence{tracking}.",

@@ -36,6 +36,7 @@ from warroom.settings import XurrentSettings
 from .errors import AdapterError, NotFound, Permanent, RateLimited, Transient
 from .http import JsonApi, TokenCache, error_reason, hook, retry_after_seconds, unhook
 from .oauth import AsyncOAuth2Client, OAuthError
+from .observe import CallObserver, Outcome, ignore, outcome_of_error
 from .ports import Person
 
 SYSTEM = "Xurrent"
@@ -61,8 +62,10 @@ class XurrentClient:
         max_inline_wait: float = 5.0,
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
+        observe: CallObserver = ignore,
     ) -> None:
         self.api_url = api_url.rstrip("/")
+        self._observe = observe
         self.token_url = f"{oauth_url.rstrip('/')}/token"
         self.account = account
         self.source = source
@@ -81,6 +84,7 @@ class XurrentClient:
             max_inline_wait=max_inline_wait,
             auth=self._auth_headers,
             on_unauthorized=self._forget_token,
+            observe=observe,
         )
         self._own_http = client is None
         self._http = http
@@ -96,7 +100,7 @@ class XurrentClient:
         self._api_person_id: int | None = None
 
     @classmethod
-    def from_settings(cls, settings: XurrentSettings) -> XurrentClient:
+    def from_settings(cls, settings: XurrentSettings, *, observe: CallObserver = ignore) -> XurrentClient:
         api_url, oauth_url = settings.hosts()
         secret = settings.client_secret.get_secret_value() if settings.client_secret is not None else ""
         return cls(
@@ -109,6 +113,7 @@ class XurrentClient:
             source=settings.source,
             timeout=settings.timeout,
             max_retries=settings.max_retries,
+            observe=observe,
         )
 
     @property
@@ -135,16 +140,23 @@ class XurrentClient:
         return self._tokens.fetches
 
     async def _fetch_token(self) -> tuple[str, float]:
+        outcome: Outcome = "ok"
         try:
             token = await self._oauth.fetch_token(self.token_url, grant_type="client_credentials")
-        except AdapterError:
+        except AdapterError as exc:  # the token endpoint's refusal, translated by the compliance hook
+            outcome = outcome_of_error(exc)
             raise
         except httpx.TimeoutException:
+            outcome = "unreachable"
             raise Transient(SYSTEM, "the token request timed out") from None
         except httpx.TransportError as exc:
+            outcome = "unreachable"
             raise Transient(SYSTEM, f"the token request failed to connect ({type(exc).__name__})") from None
         except (OAuthError, ValueError, httpx.HTTPError) as exc:
+            outcome = "refused"
             raise Permanent(SYSTEM, f"the token endpoint gave an unusable answer ({type(exc).__name__})") from None
+        finally:
+            self._observe(self.api.label, outcome)
         access = token.get("access_token")
         if not isinstance(access, str) or not access:
             raise Permanent(SYSTEM, "the token endpoint answered without an access_token")

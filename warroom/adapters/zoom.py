@@ -25,6 +25,11 @@ Based on Zoom's API reference (developers.zoom.us) and the reference notes in
 - **find_meeting** pages ``GET /users/{host}/meetings?type=scheduled`` (every unexpired meeting: live, upcoming
   and past; 300 a page, following ``next_page_token``), takes the oldest meeting whose topic is exactly the
   (Zoom-truncated) topic, and reads it whole with ``GET /meetings/{id}``.
+- **The host user** (:meth:`ZoomBridge.host`): ``GET /users/{host}`` — its type (2 is Licensed; a Basic user's
+  meetings are cut off after 40 minutes) and status (``active``; ``inactive`` is deactivated,
+  ``pending`` has not accepted the invitation). It needs ``user:read:user:admin``, which only the online check of
+  the configuration uses. A user the account does not have is :class:`UnknownHost`; a token without the scope an
+  operation needs (Zoom's 400 code 4711) is :class:`MissingScope`, naming the scope.
 - **Never leaked**: the returned :class:`~warroom.adapters.ports.Meeting` is built from an allow-list — join
   URL, meeting number, passcodes and dial-in numbers. ``start_url`` (which starts the meeting as the host) and
   anything else host-only is never copied.
@@ -45,6 +50,7 @@ from warroom.settings import ZoomSettings
 
 from .errors import NotFound, Permanent, RateLimited
 from .http import JsonApi, TokenCache, create_or_adopt, error_reason, hook, retry_after_seconds, unhook
+from .observe import CallObserver, ignore
 from .ports import Meeting
 
 SYSTEM = "Zoom"
@@ -64,6 +70,19 @@ MEETING_SETTINGS: dict[str, Any] = {
     "audio": "both",
     "auto_recording": "none",
 }
+
+
+class UnknownHost(Permanent):
+    """Zoom has no user ``zoom.host_user`` in the account (its 404 code 1001)."""
+
+
+class MissingScope(Permanent):
+    """The Server-to-Server OAuth app lacks the scope a call needs (Zoom's 400 code 4711); ``scopes``: those Zoom
+    named, any one of which would do."""
+
+    def __init__(self, system: str, reason: str, scopes: str) -> None:
+        super().__init__(system, reason)
+        self.scopes = scopes
 
 
 def zoom_topic(topic: str) -> str:
@@ -90,6 +109,7 @@ class ZoomBridge:
         max_inline_wait: float = 5.0,
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
+        observe: CallObserver = ignore,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.oauth_url = oauth_url
@@ -103,7 +123,8 @@ class ZoomBridge:
         hook(http, "response", self._translate)
         self._http = http
         self._own_http = client is None
-        common: dict[str, Any] = {"client": http, "timeout": timeout, "max_inline_wait": max_inline_wait}
+        common: dict[str, Any] = {"client": http, "timeout": timeout, "max_inline_wait": max_inline_wait,
+                                  "observe": observe}
         self._token_api = JsonApi(SYSTEM, oauth_url, max_retries=max_retries, **common)
         self.api = JsonApi(
             SYSTEM, self.api_url, max_retries=max_retries, auth=self._auth_headers, on_unauthorized=self._forget_token,
@@ -117,7 +138,7 @@ class ZoomBridge:
         self._tokens = TokenCache(self._fetch_token, clock=self._clock, max_retries=0)
 
     @classmethod
-    def from_settings(cls, settings: ZoomSettings) -> ZoomBridge:
+    def from_settings(cls, settings: ZoomSettings, *, observe: CallObserver = ignore) -> ZoomBridge:
         secret = settings.client_secret.get_secret_value() if settings.client_secret is not None else ""
         return cls(
             api_url=settings.api_url,
@@ -127,6 +148,7 @@ class ZoomBridge:
             client_secret=secret,
             host_user=settings.host_user,
             timeout=settings.timeout,
+            observe=observe,
         )
 
     @property
@@ -173,6 +195,11 @@ class ZoomBridge:
         except (KeyError, TypeError, ValueError):
             raise Permanent(SYSTEM, "GET /users/…/meetings listed a meeting without a numeric id") from None
         return _meeting(record, title)
+
+    async def host(self) -> dict[str, Any]:
+        """``GET /users/{host}``: the user the bridges are scheduled for (``zoom.host_user``), with its ``type`` and
+        ``status``."""
+        return await self._record(self.api, "GET", f"users/{quote(self.host_user, safe='@')}")
 
     async def check_credentials(self) -> None:
         """Fetch an access token now: the Server-to-Server OAuth app's account id, client id and secret."""
@@ -263,10 +290,19 @@ class ZoomBridge:
             body = _json(response)
             method, path = response.request.method, response.request.url.path
             if status == 404 and body.get("code") == 1001:
-                raise Permanent(
+                raise UnknownHost(
                     SYSTEM,
                     f"Zoom has no user '{self.host_user}' in this account: set zoom.host_user to the email or id of "
                     "a licensed user who may host the bridges, or to 'me'.",
+                )
+            if status == 400 and body.get("code") == 4711:
+                message = str(body.get("message") or "")
+                scopes = message.partition("[")[2].partition("]")[0] or "(Zoom did not say which)"
+                raise MissingScope(
+                    SYSTEM,
+                    f"{method} {path} was refused: the Server-to-Server OAuth app lacks the scope it needs (one of "
+                    f"{scopes}): add it to the app in the Zoom App Marketplace (Scopes).",
+                    scopes,
                 )
             errors = body.get("errors")
             if status == 400 and isinstance(errors, list) and errors:

@@ -29,6 +29,7 @@ the deterministic engine answer; nothing hangs: each model call has one deadline
 
 from __future__ import annotations
 
+from ..adapters.observe import CallObserver, ignore
 from ..settings import AiSettings
 from .assistant import Assistant
 from .client import LlmClient, MemoryLedger, ModelUnavailable, Usage, UsageLedger
@@ -49,12 +50,17 @@ from .safety import Allowed, Redactor, allowed_from, neutralise
 
 
 def build_client(
-    settings: AiSettings, *, ledger: UsageLedger | None = None, metrics: AiMetrics | None = None
+    settings: AiSettings,
+    *,
+    ledger: UsageLedger | None = None,
+    metrics: AiMetrics | None = None,
+    observe: CallObserver = ignore,
 ) -> LlmClient | None:
-    """The model client when ``ai.enabled``; None otherwise (the deterministic engine answers everything)."""
+    """The model client when ``ai.enabled``; None otherwise (the deterministic engine answers everything).
+    ``observe`` hears each HTTP attempt at the model endpoint."""
     if not settings.enabled:
         return None
-    return LlmClient(settings, ledger=ledger, metrics=metrics)
+    return LlmClient(settings, ledger=ledger, metrics=metrics, observe=observe)
 
 
 __all__ = [

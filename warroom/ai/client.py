@@ -9,6 +9,8 @@ this module. Each call has one overall deadline (``timeout``, retries included):
 
 Usage (prompt/completion tokens) is counted per incident in a :class:`UsageLedger` (in memory by default; the
 lead may plug in one backed by the database) and in Prometheus counters (:class:`~warroom.ai.metrics.AiMetrics`).
+Each HTTP attempt the library makes (its retries included) is told to ``observe`` as system ``ai``
+(:mod:`warroom.adapters.observe`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from openai.types.chat import ChatCompletionMessageParam
 from openai.types.shared_params import ResponseFormatJSONObject, ResponseFormatJSONSchema
 from pydantic import BaseModel, ValidationError
 
+from ..adapters.observe import CallObserver, ignore, outcome_of_status
 from ..settings import AiSettings
 from .metrics import AiMetrics
 from .safety import Redactor
@@ -136,6 +139,28 @@ def parse_json(content: str, schema: type[T]) -> T:
     return schema.model_validate_json(text.strip())
 
 
+#: The name model calls are observed under.
+LABEL = "ai"
+
+
+class ObservedHttpClient(openai.DefaultAsyncHttpxClient):
+    """openai's default httpx client (its limits, timeout and redirects), telling ``observe`` the outcome of every
+    request it sends: each of the library's retries is a request of its own."""
+
+    def __init__(self, observe: CallObserver, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._observe = observe
+
+    async def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await super().send(request, **kwargs)
+        except httpx.TransportError:
+            self._observe(LABEL, "unreachable")
+            raise
+        self._observe(LABEL, outcome_of_status(response.status_code))
+        return response
+
+
 class LlmClient:
     """A model endpoint with warroom's rules. Build one per process in the composition root; ``aclose`` at exit."""
 
@@ -146,12 +171,15 @@ class LlmClient:
         ledger: UsageLedger | None = None,
         metrics: AiMetrics | None = None,
         http_client: httpx.AsyncClient | None = None,
+        observe: CallObserver = ignore,
     ) -> None:
         self.settings = settings
         self.ledger: UsageLedger = ledger if ledger is not None else MemoryLedger()
         self.metrics = metrics
         # Local servers (Ollama, llama.cpp) take any key; the library insists on one.
         key = settings.api_key.get_secret_value() if settings.api_key is not None else "no-key"
+        if http_client is None and observe is not ignore:
+            http_client = ObservedHttpClient(observe)
         self._openai = AsyncOpenAI(
             api_key=key,
             base_url=settings.base_url,

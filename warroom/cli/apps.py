@@ -53,7 +53,8 @@ def cmd_slack(args: argparse.Namespace) -> int:
 
     settings = load_unchecked(args)
     try:
-        text = manifest(command=settings.slack.command, url=args.url, socket=args.socket)
+        text = manifest(command=settings.slack.command, oncall_command=settings.slack.oncall_command, url=args.url,
+                        socket=args.socket)
     except ManifestError as exc:
         print(str(exc), file=sys.stderr)
         return 2

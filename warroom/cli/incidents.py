@@ -204,6 +204,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"Service {plain(incident.service)}, declared {age(datetime.now(UTC) - _aware(incident.created_at))} ago "
           f"({_when(incident.created_at)}) from {incident.origin.value}"
           + (f"; resolved {_when(incident.resolved_at)}" if incident.resolved_at else "") + ".")
+    if incident.acknowledged_at is not None:
+        # MTTA: from the incident's creation to its (first) acknowledgement
+        print(f"Acknowledged {_when(incident.acknowledged_at)}: time to acknowledge (MTTA) "
+              f"{age(_aware(incident.acknowledged_at) - _aware(incident.created_at))}.")
     for label, url in status_links(links):
         print(f"{label}: {plain(url)}")
     print("Roles:")

@@ -356,6 +356,9 @@ class Actions:
                 return Reply(f"Unknown service '{markup.escape(target.id)}'.")
             emails = list(dict.fromkeys([*([svc.on_call.lower()] if svc.on_call else []), *svc.responders]))
             people, what = [(e, e) for e in emails], f"{svc.name} responders"
+        elif target.kind is cmd.TargetKind.TEAM and (
+                self.settings.oncall.policy(target.id.strip()) or self.settings.oncall.schedule(target.id.strip())):
+            return await self._page_oncall(target.id.strip(), incident, actor)
         elif target.kind is cmd.TargetKind.TEAM:
             groups = self.settings.response.groups
             members = groups.get(target.id.strip().lower())
@@ -375,6 +378,25 @@ class Actions:
             return Reply(f"Everyone in {what} is paged into {incident.ref} already.")
         return Reply(f"Paged {len(paged)} into {incident.ref} ({what}) for {actor.mention}; they are reminded until "
                      "it is acknowledged.", public=True)
+
+    async def _page_oncall(self, name: str, incident: Incident, actor: Actor) -> Reply:
+        """``page <policy>`` starts that escalation policy; ``page <schedule>`` pages whoever is on call in it now."""
+        shown = markup.escape(name)
+        if self.settings.oncall.policy(name) is not None:
+            started = await self.response.page_policy(incident.id, name, actor=actor.key)
+            if not started:
+                return Reply(f"{incident.ref} is being paged by an escalation policy already, or is not triggered: "
+                             "acknowledge or resolve it to stop paging.")
+            return Reply(f"Paging escalation policy {shown} for {incident.ref} (asked by {actor.mention}) until "
+                         "someone acknowledges.", public=True)
+        who = await self.response.on_call_now(name)
+        if who is None:
+            return Reply(f"Nobody is on call in schedule {shown} now: page a person or a policy instead.")
+        paged = await self.response.page(incident.id, [who], f"on call in {name}", actor=actor.key)
+        if not paged:
+            return Reply(f"{markup.escape(who[1])}, on call in {shown}, is paged into {incident.ref} already.")
+        return Reply(f"Paged {markup.escape(who[1])}, on call in {shown}, into {incident.ref} for {actor.mention}; "
+                     "they are reminded until it is acknowledged.", public=True)
 
     async def _stakeholder(self, command: cmd.StakeholderAdd, incident: Incident, actor: Actor,
                            edge: ChatEdge) -> Reply:

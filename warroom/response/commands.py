@@ -5,7 +5,8 @@ into a :class:`Rejection` saying how to write it; the runner applies the command
 limits a command's text must keep (they follow Xurrent: a request's subject is at most 255 characters, a note
 at most 64 KB, counted as UTF-8 bytes), who a command can point at (:class:`Target`), the roles people hold on
 an incident (:class:`RoleSpec`: the defaults and the configured ones), and what the runner needs of the front
-end's grammar (:class:`CommandContext`). Pure code: no I/O.
+end's grammar (:class:`CommandContext`). The on-call command's (``/oncall``: :data:`OnCallCommand`, run by
+warroom.response.oncall.runner) are here too. Pure code: no I/O.
 """
 
 from __future__ import annotations
@@ -264,6 +265,53 @@ Command: TypeAlias = (
 )
 
 
+# ---------------------------------------------------------------------------------------------- on call
+
+
+@dataclass(frozen=True, slots=True)
+class OnCallWho:
+    """Who is on call now and next: in the schedules of a service (its escalation policy's), a team, or one schedule
+    named ``name``; with no name, the channel's service's, else every schedule."""
+
+    verb: ClassVar[str] = "who"
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OnCallOverride:
+    """Someone covers a schedule for a while: ``text`` says who and when (warroom.oncall.parse_override's forms);
+    ``schedule`` None: the one the context implies."""
+
+    verb: ClassVar[str] = "override"
+    schedule: str | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class OnCallOverrides:
+    """The overrides asked for in chat that are not over, with their ids; of one schedule or all."""
+
+    verb: ClassVar[str] = "overrides"
+    schedule: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OnCallRemove:
+    """Remove the chat override ``override_id``."""
+
+    verb: ClassVar[str] = "remove"
+    override_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class OnCallHelp:
+    verb: ClassVar[str] = "help"
+
+
+#: What the on-call command (``/oncall``, Teams' ``oncall …``) says.
+OnCallCommand: TypeAlias = OnCallWho | OnCallOverride | OnCallOverrides | OnCallRemove | OnCallHelp
+
+
 # ---------------------------------------------------------------------------------------------- context
 
 
@@ -282,4 +330,17 @@ class CommandContext(Protocol):
 
     def help_text(self, topic: str | None = None) -> str:
         """Every command with a one-line description and an example, or one command's form (``topic``)."""
+        ...
+
+
+class OnCallContext(Protocol):
+    """What the on-call runner needs of the grammar its commands came from."""
+
+    @property
+    def command(self) -> str:
+        """How people invoke the on-call command ("/oncall", "@warroom oncall"), for answers showing a form."""
+        ...
+
+    def help_text(self) -> str:
+        """The on-call command's forms, each with what it does and an example."""
         ...

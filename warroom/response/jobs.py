@@ -52,6 +52,7 @@ from warroom.core.jobs import (  # re-exported for the handlers (__all__)
 from warroom.core.markup import escape
 from warroom.core.model import AlertIn, Incident, Link, LinkKind, Status
 from warroom.response.ai import schedule as ai_schedule
+from warroom.response.oncall import escalation
 from warroom.settings import ServiceSettings, Settings
 from warroom.store.db import Tx
 from warroom.store.schema import outbox, timeline
@@ -109,6 +110,7 @@ async def enqueue_fanout(tx: Tx, incident: Incident, svc: ServiceSettings, setti
         await tx.outbox.enqueue(CREATE_BRIDGE, {"provider": svc.bridge}, incident_id=incident.id)
     await ai_schedule.start_summaries(tx, incident, settings)
     await announce(tx, settings, headline(incident, "declared", "🚨"), incident_id=incident.id, room=True)
+    await escalation.start(tx, incident, settings)
 
 
 async def request_if_due(tx: Tx, incident: Incident, settings: Settings) -> None:
@@ -317,7 +319,12 @@ async def _status_before(tx: Tx, incident_id: int) -> str | None:
 
 
 async def status_changed(tx: Tx, incident: Incident, settings: Settings) -> None:
-    """A status change's line in the incidents channel, and the Slack war room's archive timer."""
+    """A status change's line in the incidents channel, the Slack war room's archive timer, and paging: an
+    acknowledged or resolved incident's escalation stops at once; a reopened one pages its policy again."""
+    if incident.status is Status.TRIGGERED:
+        await escalation.start(tx, incident, settings)
+    else:
+        await escalation.stop(tx, incident)
     if _announcing(settings):
         before = await _status_before(tx, incident.id)
         if incident.status is Status.RESOLVED:

@@ -17,6 +17,7 @@ from warroom.core.permissions import Asker, refusal
 from warroom.core.rules import RuleError
 from warroom.response import jobs
 from warroom.response.ai import schedule as ai_schedule
+from warroom.response.oncall import escalation, schedules
 from warroom.settings import Settings
 from warroom.store.db import Store, Tx
 from warroom.store.schema import tasks
@@ -104,6 +105,21 @@ class ResponseService:
                 await tx.timers.schedule(f"page:{incident.id}", PAGE_REMIND, delay=every, interval=every,
                                          incident_id=incident.id)
             return new
+
+    async def page_policy(self, incident_id: int, policy: str, *, actor: str) -> bool:
+        """Start paging an escalation policy for the incident; False when one is running or it is not triggered."""
+        async with self.store.tx() as tx:
+            incident = await _locked(tx, incident_id)
+            return await escalation.start(tx, incident, self.settings, policy_name=policy, actor=actor)
+
+    async def on_call_now(self, schedule: str) -> tuple[str, str] | None:
+        """(email, name) of whoever is on call in the schedule now, or None."""
+        async with self.store.read() as tx:
+            email = await schedules.on_call(tx, self.settings, schedule, tx.now)
+        if email is None:
+            return None
+        person = self.settings.oncall.person(email)
+        return email, (person.name if person is not None and person.name else email)
 
     # -- stakeholders -------------------------------------------------------------------------------
     async def add_stakeholder(self, incident_id: int, who: Stakeholder, *, actor: str) -> bool:

@@ -22,6 +22,11 @@ What it is based on (Webex's public OpenAPI description, webex/webex-openapi-spe
   ``Link: <…>; rel="next"`` header (RFC 5988) whose URL carries the whole query and a cursor.
 - ``GET /v1/meetings/{meetingId}`` and ``DELETE`` (204); unknown ids 404.
 - ``GET /v1/people/me``: the token's own person (``id``, ``emails``, ``displayName``, ``orgId``, ``type``).
+- Scopes: the token's (:attr:`WebexEmulator.scopes`). Reading meetings needs ``meeting:schedules_read``;
+  scheduling, changing and deleting them ``meeting:schedules_write``. Without it: 403 — Webex's answer when "the
+  token doesn't have the required scopes" (its developer support's words) — with the response-code table's
+  description as the message; checked before the request is read, so a refused request schedules nothing and counts
+  toward no limit. ``people/me`` answers any valid token.
 - 429 with ``Retry-After`` seconds when rate limited. Webex publishes no per-second figure for these APIs; here it
   is ``per_second_limit`` (10/s per token, adjustable). The 24-hour scheduling limit (``daily_limit``) counts
   every authenticated ``POST /meetings`` in a sliding 24-hour window and answers 429 with the seconds until the
@@ -64,6 +69,8 @@ DEFAULT_MAX = 10
 WEEK = 7 * 86400
 DAY = 86400
 UNAUTHORIZED = "The request requires a valid access token set in the Authorization request header."
+FORBIDDEN = "The request is understood, but it has been refused or access is not allowed."
+READ, WRITE = "meeting:schedules_read", "meeting:schedules_write"
 RATE_LIMITED = "Too many requests have been sent in a given amount of time and the request has been rate limited."
 #: Sandbox call-in numbers (555 numbers: never anyone's real line).
 CALL_IN = (
@@ -115,6 +122,8 @@ class WebexEmulator(Emulator):
         self.token = token
         #: Meetings one user may schedule in 24 hours (failed requests count).
         self.daily_limit = daily_limit
+        #: The token's scopes (a test may take one away).
+        self.scopes: set[str] = {"spark:people_read", READ, WRITE}
         #: Requests per second per token.
         self.per_second_limit = 10
         #: The largest page served (requests may ask for up to 100).
@@ -133,10 +142,11 @@ class WebexEmulator(Emulator):
         self._daily = SlidingWindow(self.daily_limit, DAY)
         self._next_number = 25_000_000_000 + secrets.randbelow(1_000_000_000)
 
-        self.route("POST", "/v1/meetings", "POST /meetings", self._api(self._create))
-        self.route("GET", "/v1/meetings", "GET /meetings", self._api(self._list))
-        self.route("GET", "/v1/meetings/{meetingId}", "GET /meetings/{meetingId}", self._api(self._get))
-        self.route("DELETE", "/v1/meetings/{meetingId}", "DELETE /meetings/{meetingId}", self._api(self._delete))
+        self.route("POST", "/v1/meetings", "POST /meetings", self._api(self._create, WRITE))
+        self.route("GET", "/v1/meetings", "GET /meetings", self._api(self._list, READ))
+        self.route("GET", "/v1/meetings/{meetingId}", "GET /meetings/{meetingId}", self._api(self._get, READ))
+        self.route("DELETE", "/v1/meetings/{meetingId}", "DELETE /meetings/{meetingId}",
+                   self._api(self._delete, WRITE))
         self.route("GET", "/v1/people/me", "GET /people/me", self._api(self._me))
         self.app.router.add_get("/sandbox/j.php", self._join_page)
         self.app.router.add_get("/_sandbox/state", self._state_endpoint)
@@ -170,12 +180,14 @@ class WebexEmulator(Emulator):
     def rate_limited(self, retry_after: float) -> web.Response:
         return self.error(429, RATE_LIMITED, headers={"Retry-After": str(max(1, math.ceil(retry_after)))})
 
-    def _api(self, handler: Handler) -> Handler:
+    def _api(self, handler: Handler, scope: str | None = None) -> Handler:
         async def checked(request: web.Request) -> web.StreamResponse:
             header = request.headers.get("Authorization", "")
             token = header[7:].strip() if header.lower().startswith("bearer ") else ""
             if not token or not secrets.compare_digest(token, self.token):
                 return self.error(401, UNAUTHORIZED)
+            if scope is not None and scope not in self.scopes:
+                return self.error(403, FORBIDDEN)
             if self.config.rate_limits:
                 self._per_second.limit = self.per_second_limit
                 wait = self._per_second.hit(token, now=self.monotonic())

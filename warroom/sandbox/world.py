@@ -9,7 +9,9 @@ from typing import Any
 from .base import EmulatorConfig
 from .llm import LlmEmulator
 from .slack import SlackEmulator
+from .smtp import SmtpEmulator
 from .teams.world import TeamsWorld
+from .twilio import TwilioEmulator
 from .webex import WebexEmulator
 from .xurrent import XurrentEmulator
 from .xurrent.delivery import DeliveryConfig
@@ -63,6 +65,9 @@ class World:
     teams: TeamsWorld = field(default_factory=TeamsWorld.new)
     #: An OpenAI-compatible model endpoint (the AI responder uses it when ai.enabled is set).
     llm: LlmEmulator = field(default_factory=lambda: LlmEmulator(api_keys=(LLM_KEY,), models=(LLM_MODEL,)))
+    #: The mail relay page emails go through, and Twilio (SMS and calls); warroom uses them when on-call is set up.
+    smtp: SmtpEmulator = field(default_factory=SmtpEmulator)
+    twilio: TwilioEmulator = field(default_factory=TwilioEmulator)
 
     @classmethod
     async def start(cls, latencies: Latencies | None = None, *, rate_limits: bool = True) -> World:
@@ -92,12 +97,16 @@ class World:
             world.service_instances[service] = world.xurrent.add_service_instance(f"{service} (production)", team_id=team)
         await world.teams.start(PEOPLE, ("checkout-api", "payments"))
         await world.llm.start()
+        await world.smtp.start()
+        await world.twilio.start()
         return world
 
     async def stop(self) -> None:
         for emulator in (self.slack, self.xurrent, self.zoom, self.webex):
             await emulator.stop()
         await self.teams.stop()
+        await self.smtp.stop()
+        await self.twilio.stop()
         await self.llm.stop()
 
     def settings_data(self, database_url: str, *, port: int = 0, slack_mode: str = "http") -> dict[str, Any]:
@@ -142,6 +151,8 @@ class World:
                 "client_secret": ZOOM_SECRET,
             },
             "webex": {"api_url": f"{self.webex.base_url}/v1", "token": WEBEX_TOKEN},
+            "smtp": self.smtp.settings(),
+            "twilio": self.twilio.settings(),
             "teams": self.teams.settings(),
             "intake": {"digest_seconds": 0.05, "alertmanager_token": INTAKE_TOKEN, "grafana_token": INTAKE_TOKEN, "generic_token": INTAKE_TOKEN,
                        "changes_token": INTAKE_TOKEN},

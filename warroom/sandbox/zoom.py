@@ -27,6 +27,14 @@ reference notes in ../shared/reference/chat-and-bridges.md):
   are never listed and neither are expired ones (a non-recurring scheduled meeting expires 30 days after its
   start). Items carry no start_url and no passwords.
 - ``GET /v2/meetings/{meetingId}`` (the whole record, start_url included) and ``DELETE`` (204).
+- ``GET /v2/users/{userId}`` (``me``, an id or an email): id, first_name, last_name, display_name, email, type (1
+  Basic, 2 Licensed, 4 Unassigned without Meetings Basic, 99 None), status (``active``, ``inactive`` — deactivated —,
+  ``pending`` — invited, not yet joined), role_name, timezone, verified, account_id, created_at; 404 code 1001 for
+  a user the account does not have.
+- Scopes: a token carries the app's scopes when it was issued (:attr:`ZoomEmulator.scopes`, granular
+  ``…:admin`` scopes as Server-to-Server apps have); each operation needs its own
+  (:data:`OPERATION_SCOPES`). Without it: 400 code 4711 "Invalid access token, does not contain scopes:[…]." (the
+  code and wording integrators report; Zoom's error page lists it under "Invalid Access Token").
 - Rate limits: Create Meeting is in the *Medium* category (20 requests/s on Pro accounts) and, per user, at most
   100 meeting create/update requests a day, reset at 00:00 UTC. Over the per-second limit: 429 ``{"code": 429,
   "message": "You have reached the maximum per-second rate limit for this API. Try again later."}`` with
@@ -40,7 +48,8 @@ reference notes in ../shared/reference/chat-and-bridges.md):
   them off.
 
 Operation names for latency and faults: ``POST /oauth/token``, ``POST /users/{userId}/meetings``,
-``GET /users/{userId}/meetings``, ``GET /meetings/{meetingId}``, ``DELETE /meetings/{meetingId}``.
+``GET /users/{userId}/meetings``, ``GET /meetings/{meetingId}``, ``DELETE /meetings/{meetingId}``,
+``GET /users/{userId}``.
 
 Read-back: :attr:`ZoomEmulator.meetings` (meeting id → the full record, host-only fields included, so tests can
 prove they never leak) and ``GET /_sandbox/state``. :meth:`ZoomEmulator.expire_tokens`,
@@ -75,8 +84,18 @@ PAGE_TOKEN_LIFETIME = 15 * 60
 EXPIRES_AFTER = 30 * 86400
 SCOPES = (
     "meeting:read:meeting:admin meeting:read:list_meetings:admin meeting:write:meeting:admin "
-    "meeting:delete:meeting:admin"
+    "meeting:delete:meeting:admin user:read:user:admin"
 )
+#: The scope each operation needs (granular, then the classic scope Zoom also accepts).
+OPERATION_SCOPES = {
+    "POST /users/{userId}/meetings": ("meeting:write:meeting:admin", "meeting:write:admin"),
+    "GET /users/{userId}/meetings": ("meeting:read:list_meetings:admin", "meeting:read:admin"),
+    "GET /meetings/{meetingId}": ("meeting:read:meeting:admin", "meeting:read:admin"),
+    "DELETE /meetings/{meetingId}": ("meeting:delete:meeting:admin", "meeting:write:admin"),
+    "GET /users/{userId}": ("user:read:user:admin", "user:read:admin"),
+}
+#: Zoom's user types: the number in ``type`` and what it means.
+USER_TYPES = {1: "Basic", 2: "Licensed", 4: "Unassigned without Meetings Basic", 99: "None"}
 QPS_MESSAGE = "You have reached the maximum per-second rate limit for this API. Try again later."
 #: Sandbox dial-in numbers (555 numbers: never anyone's real line).
 DIAL_IN = (
@@ -117,6 +136,12 @@ def parse_time(value: str) -> float:
 class ZoomUser:
     id: str
     email: str
+    #: 1 Basic, 2 Licensed, 4 Unassigned without Meetings Basic, 99 None.
+    type: int = 2
+    #: active, inactive (deactivated) or pending (invited, not joined yet).
+    status: str = "active"
+    first_name: str = ""
+    last_name: str = ""
 
 
 class _Invalid(Exception):
@@ -145,6 +170,8 @@ class ZoomEmulator(Emulator):
         self.client_secret = client_secret
         mapping = users or {"owner@example.com": "zsbOwner000000000000001"}
         self.users: list[ZoomUser] = [ZoomUser(id=uid, email=email.lower()) for email, uid in mapping.items()]
+        #: The app's scopes; a token keeps those it was issued with.
+        self.scopes: set[str] = set(SCOPES.split())
         #: Token lifetime in seconds (Zoom: one hour).
         self.token_lifetime = 3600
         #: Create Meeting requests per second per account (Medium category, Pro plan).
@@ -161,6 +188,7 @@ class ZoomEmulator(Emulator):
         self.deleted: list[dict[str, Any]] = []
         self.tokens_issued = 0
         self._tokens: dict[str, float] = {}
+        self._token_scopes: dict[str, frozenset[str]] = {}
         self._revoked: set[str] = set()
         self._daily: dict[tuple[str, str], int] = {}
         self._qps = SlidingWindow(self.create_per_second, 1.0)
@@ -170,16 +198,25 @@ class ZoomEmulator(Emulator):
         self._next_id = 81_000_000_000 + secrets.randbelow(9_000_000_000)
 
         self.route("POST", "/oauth/token", "POST /oauth/token", self._token)
-        self.route("POST", "/v2/users/{userId}/meetings", "POST /users/{userId}/meetings", self._api(self._create))
-        self.route("GET", "/v2/users/{userId}/meetings", "GET /users/{userId}/meetings", self._api(self._list))
-        self.route("GET", "/v2/meetings/{meetingId}", "GET /meetings/{meetingId}", self._api(self._get))
-        self.route("DELETE", "/v2/meetings/{meetingId}", "DELETE /meetings/{meetingId}", self._api(self._delete))
+        for method, path, operation, handler in (
+            ("POST", "/v2/users/{userId}/meetings", "POST /users/{userId}/meetings", self._create),
+            ("GET", "/v2/users/{userId}/meetings", "GET /users/{userId}/meetings", self._list),
+            ("GET", "/v2/meetings/{meetingId}", "GET /meetings/{meetingId}", self._get),
+            ("DELETE", "/v2/meetings/{meetingId}", "DELETE /meetings/{meetingId}", self._delete),
+            ("GET", "/v2/users/{userId}", "GET /users/{userId}", self._get_user),
+        ):
+            self.route(method, path, operation, self._api(handler, OPERATION_SCOPES[operation]))
         self.app.router.add_get("/j/{meetingId}", self._join_page)
         self.app.router.add_get("/_sandbox/state", self._state_endpoint)
 
     # -- control ------------------------------------------------------------------------------------
-    def add_user(self, email: str, user_id: str | None = None) -> ZoomUser:
-        user = ZoomUser(id=user_id or f"zsb{secrets.token_hex(10)}", email=email.lower())
+    def add_user(
+        self, email: str, user_id: str | None = None, *, user_type: int = 2, status: str = "active"
+    ) -> ZoomUser:
+        """A user of the account: licensed and active unless told (``user_type`` 1 is Basic, ``status``
+        ``inactive`` a deactivated user, ``pending`` one who has not accepted the invitation)."""
+        user = ZoomUser(id=user_id or f"zsb{secrets.token_hex(10)}", email=email.lower(), type=user_type,
+                        status=status)
         self.users.append(user)
         return user
 
@@ -224,7 +261,7 @@ class ZoomEmulator(Emulator):
     def _oauth_error(status: int, error: str, reason: str) -> web.Response:
         return web.json_response({"reason": reason, "error": error}, status=status)
 
-    def _api(self, handler: Handler) -> Handler:
+    def _api(self, handler: Handler, scopes: tuple[str, ...]) -> Handler:
         async def checked(request: web.Request) -> web.StreamResponse:
             header = request.headers.get("Authorization", "")
             token = header[7:].strip() if header.lower().startswith("bearer ") else ""
@@ -233,6 +270,8 @@ class ZoomEmulator(Emulator):
                 return self._error(401, 124, "Invalid access token.")
             if token in self._revoked or self.clock() >= expires:
                 return self._error(401, 124, "Access token is expired.")
+            if not self._token_scopes.get(token, frozenset()) & set(scopes):
+                return self._error(400, 4711, f"Invalid access token, does not contain scopes:[{', '.join(scopes)}].")
             return await handler(request)
 
         return checked
@@ -273,13 +312,14 @@ class ZoomEmulator(Emulator):
             return self._oauth_error(400, "invalid_request", "Account does not exist")
         token = f"zsb.{secrets.token_urlsafe(32)}"
         self._tokens[token] = self.clock() + self.token_lifetime
+        self._token_scopes[token] = frozenset(self.scopes)
         self.tokens_issued += 1
         return web.json_response(
             {
                 "access_token": token,
                 "token_type": "bearer",
                 "expires_in": self.token_lifetime,
-                "scope": SCOPES,
+                "scope": " ".join(sorted(self.scopes)),
                 "api_url": self.base_url,
             }
         )
@@ -473,6 +513,29 @@ class ZoomEmulator(Emulator):
     def _find(self, request: web.Request) -> dict[str, Any] | None:
         raw = request.match_info["meetingId"]
         return self.meetings.get(int(raw)) if raw.isdigit() else None
+
+    # -- HTTP: users --------------------------------------------------------------------------------
+    async def _get_user(self, request: web.Request) -> web.Response:
+        user_id = request.match_info["userId"]
+        user = self.user(user_id)
+        if user is None:
+            return self._error(404, 1001, f"User does not exist: {user_id}.")
+        local = user.email.split("@")[0]
+        first = user.first_name or local.capitalize()
+        return web.json_response({
+            "id": user.id,
+            "first_name": first,
+            "last_name": user.last_name,
+            "display_name": f"{first} {user.last_name}".strip(),
+            "email": user.email,
+            "type": user.type,
+            "status": user.status,
+            "role_name": "Owner" if user is self.users[0] else "Member",
+            "timezone": "UTC",
+            "verified": 1,
+            "account_id": self.account_id,
+            "created_at": "2024-01-01T00:00:00Z",
+        })
 
     async def _get(self, request: web.Request) -> web.Response:
         record = self._find(request)

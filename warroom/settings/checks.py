@@ -165,10 +165,30 @@ def _check_oncall(settings: Settings) -> list[str]:
                 problems.append(f"{key}.teams_groups needs Teams: set teams.enabled (and its credentials) or remove them.")
             if step.notify.slack_groups and not settings.slack.enabled:
                 problems.append(f"{key}.slack_groups needs Slack: set slack.enabled or remove them.")
-    for priority in oncall.urgency:
-        if priority not in settings.priorities:
-            problems.append(f"oncall.urgency.{priority}: '{priority}' is not one of the configured priorities "
-                            f"({', '.join(settings.priorities)}).")
+    tw = settings.twilio
+    if tw.enabled:
+        missing = [k for k, v in (("account_sid", tw.account_sid), ("auth_token", tw.auth_token),
+                                  ("from_number", tw.from_number)) if not v]
+        if missing:
+            problems.append(f"twilio.enabled is on but twilio.{', twilio.'.join(missing)} "
+                            f"{'is' if len(missing) == 1 else 'are'} not set: SMS and calls need the account SID, its "
+                            "auth token (it also verifies Twilio's callbacks) and the number pages come from.")
+        if _loopback(urlsplit(settings.server.public_url).hostname or "") and not _loopback(
+                urlsplit(tw.api_url).hostname or ""):
+            problems.append(f"server.public_url is '{settings.server.public_url}', on this machine's loopback, but "
+                            "Twilio fetches call scripts and posts SMS replies and delivery reports there: set it to "
+                            "the HTTPS address Twilio can reach.")
+    if settings.smtp.host and not settings.smtp.from_address:
+        problems.append("smtp.host is set but smtp.from_address is not: set the address page emails come from.")
+    used = {rule.method for rules in oncall.default_rules.values() for rule in rules}
+    used |= {rule.method for person in oncall.people for rules in person.rules.values() for rule in rules}
+    if oncall.escalation_policies:
+        if used & {"sms", "voice"} and not tw.enabled:
+            problems.append("oncall notification rules page by SMS or phone call but twilio.enabled is off: set up "
+                            "twilio, or take sms and voice out of oncall.default_rules and people's rules.")
+        if "email" in used and not settings.smtp.host:
+            problems.append("oncall notification rules page by email but smtp.host is not set: set up smtp, or take "
+                            "email out of oncall.default_rules and people's rules.")
     policies = {p.name for p in oncall.escalation_policies}
     for i, svc in enumerate(settings.services):
         if svc.escalation_policy and svc.escalation_policy not in policies:
@@ -273,6 +293,13 @@ def _check_deployment(settings: Settings) -> list[str]:
     command = settings.slack.command.strip()
     if command.startswith("/"):
         problems.append(f"slack.command is '{command}': give the command without its slash ('{command.lstrip('/')}').")
+    oncall_command = settings.slack.oncall_command.strip()
+    if oncall_command.startswith("/"):
+        problems.append(f"slack.oncall_command is '{oncall_command}': give the command without its slash "
+                        f"('{oncall_command.lstrip('/')}').")
+    elif oncall_command.lstrip("/") == command.lstrip("/"):
+        problems.append(f"slack.oncall_command and slack.command are both '{command.lstrip('/')}': give the on-call "
+                        "command a name of its own (e.g. oncall).")
     names = {s.name for s in settings.services}
     for i, svc in enumerate(settings.services):
         for dependency in svc.depends_on:

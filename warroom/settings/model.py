@@ -116,6 +116,8 @@ class SlackSettings(_Section):
     signing_secret: SecretStr | None = None
     #: Slash command name, without the slash.
     command: str = "incident"
+    #: The on-call slash command (who is on call, overrides), without the slash.
+    oncall_command: str = "oncall"
     #: Link shown for the war room: ``{team_url}archives/{channel_id}``.
     team_url: str = "https://slack.com/"
     #: How Slack reaches warroom: ``http`` — Slack posts to ``{server.public_url}/slack/events``, signed with
@@ -513,8 +515,6 @@ class OnCallSettings(_Section):
     people: list[Person] = Field(default_factory=list)
     #: Notification rules of people without their own, per urgency.
     default_rules: dict[Urgency, Rules] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_RULES.items()})
-    #: Priority → urgency of the page; priorities not listed page with low urgency.
-    urgency: dict[str, Urgency] = Field(default_factory=lambda: dict[str, Urgency]({"P1": "high", "P2": "high"}))
     #: How long an acknowledge link in a page email works.
     ack_link_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
 

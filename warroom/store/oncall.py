@@ -72,7 +72,7 @@ class EscalationRepo:
         stmt = (
             upsert_insert(self.dialect, escalations)
             .values(incident_id=incident_id, policy=policy, snapshot=snapshot, urgency=urgency, state="active",
-                    step=0, round=0, started_at=self.now, updated_at=self.now)
+                    step=0, round=0, first_round=0, started_at=self.now, updated_at=self.now)
             .on_conflict_do_nothing(index_elements=["incident_id"])
             .returning(escalations.c.id)
         )
@@ -89,7 +89,8 @@ class EscalationRepo:
         await self.conn.execute(
             update(escalations).where(escalations.c.id == row["id"])
             .values(policy=policy, snapshot=snapshot, urgency=urgency, state="active", step=0,
-                    round=int(row["round"]) + 1, updated_at=self.now, ended_at=None, ended_by=None, reason=None)
+                    round=int(row["round"]) + 1, first_round=int(row["round"]) + 1, updated_at=self.now,
+                    ended_at=None, ended_by=None, reason=None)
         )
         return int(row["id"])
 
@@ -171,6 +172,22 @@ class NotificationRepo:
             ).order_by(n.due_at, n.id)
         )
         return [dict(r) for r in rows.mappings()]
+
+    async def reached(self, notification: dict[str, Any]) -> bool:
+        """Whether another method of the same person, step run, went out."""
+        return await self._any(notification, person=True, states=("sent", "delivered"))
+
+    async def anyone_reached(self, notification: dict[str, Any]) -> bool:
+        """Whether anyone of the same step run was reached, or may still be."""
+        return await self._any(notification, person=False, states=("sent", "delivered", "pending", "sending"))
+
+    async def _any(self, notification: dict[str, Any], *, person: bool, states: tuple[str, ...]) -> bool:
+        n = notifications.c
+        cond = [n.escalation_id == notification["escalation_id"], n.round == notification["round"],
+                n.step == notification["step"], n.state.in_(states), n.id != notification["id"]]
+        if person:
+            cond.append(n.email == notification["email"])
+        return (await self.conn.execute(select(n.id).where(*cond).limit(1))).first() is not None
 
     async def set(self, notification_id: int, **values: Any) -> None:
         await self.conn.execute(update(notifications).where(notifications.c.id == notification_id).values(**values))

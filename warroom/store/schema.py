@@ -339,6 +339,8 @@ escalations = Table(
     Column("state", String(16), nullable=False),  # active | acknowledged | resolved | exhausted | stopped
     Column("step", Integer, nullable=False, default=0),
     Column("round", Integer, nullable=False, default=0),
+    # Rounds count on when a reopened incident pages again (notifications are unique per round): its first.
+    Column("first_round", Integer, nullable=False, default=0),
     Column("started_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
     Column("ended_at", TS),

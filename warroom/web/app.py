@@ -11,17 +11,20 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from sqlalchemy import text
 
-from warroom.adapters.errors import AdapterError
+from warroom.adapters.errors import AdapterError, Permanent
+from warroom.adapters.observe import CallObserver, ignore
 from warroom.adapters.ports import BridgePort, ChatPort, ItsmPort
 from warroom.chat.slack.assistant import AiPosts
 from warroom.chat.slack.fanout import FanOut
-from warroom.chat.slack.notify import Notify
+from warroom.chat.slack.notify import Notify, SlackPager
 from warroom.core import safejson
 from warroom.core.jobs import (
     AI_ANSWER,
     AI_NOTIFY,
     AI_POST,
     AI_SUMMARY,
+    ONCALL_NOTIFY,
+    ONCALL_STEP,
     PAGE_NOTIFY,
     RECONCILE,
     STAKEHOLDER_NOTIFY,
@@ -30,6 +33,9 @@ from warroom.core.model import Incident, LinkKind
 from warroom.response import jobs
 from warroom.response.ai.jobs import AiJobs
 from warroom.response.incidents import IncidentService
+from warroom.response.oncall.escalation import Escalations
+from warroom.response.oncall.notify import Notifier, Sender
+from warroom.response.oncall.senders import EmailSender, EveryChat, SmsSender, VoiceSender
 from warroom.settings import ServiceSettings, Settings
 from warroom.store.db import Store, Tx
 from warroom.store.outbox import Job, OutboxWorker
@@ -37,7 +43,7 @@ from warroom.store.timers import TimerRunner
 from warroom.sync.engine import EscalationRefused, SyncEngine
 from warroom.sync.link import LinkEngine
 
-from . import changes, intake, itsm_webhook, logs, postmortems
+from . import changes, intake, itsm_webhook, logs, oncall, oncall_calendars, postmortems
 from . import metrics as metrics_http
 from .body import SLACK_MAX_BODY, TEAMS_MAX_BODY, BodyRefused, check_slack_signature, read_body, slack_body_ok
 from .metrics import Metrics
@@ -62,8 +68,9 @@ class Ports:
     teams_connector: BotConnector | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Ports:
-        """The real adapters, for every system the configuration uses."""
+    def from_settings(cls, settings: Settings, *, observe: CallObserver = ignore) -> Ports:
+        """The real adapters, for every system the configuration uses; ``observe`` hears each attempt at an outside
+        call (the metrics' counter)."""
         ports = cls()
         if settings.slack.enabled and settings.slack.bot_token is not None:
             from warroom.adapters.slack_api import SlackChat
@@ -72,29 +79,30 @@ class Ports:
                 settings.slack.bot_token.get_secret_value(),
                 base_url=settings.slack.api_url,
                 team_url=settings.slack.team_url,
+                observe=observe,
             )
         uses = {s.bridge for s in settings.services}
         if settings.xurrent.enabled and any(s.itsm.enabled for s in settings.services):
             from warroom.adapters.xurrent import XurrentClient
 
-            ports.itsm = client = XurrentClient.from_settings(settings.xurrent)
+            ports.itsm = client = XurrentClient.from_settings(settings.xurrent, observe=observe)
             ports.closers.append(client)
         if "zoom" in uses:
             from warroom.adapters.zoom import ZoomBridge
 
-            ports.bridges["zoom"] = zoom = ZoomBridge.from_settings(settings.zoom)
+            ports.bridges["zoom"] = zoom = ZoomBridge.from_settings(settings.zoom, observe=observe)
             ports.closers.append(zoom)
         if "webex" in uses:
             from warroom.adapters.webex import WebexBridge
 
-            ports.bridges["webex"] = webex = WebexBridge.from_settings(settings.webex)
+            ports.bridges["webex"] = webex = WebexBridge.from_settings(settings.webex, observe=observe)
             ports.closers.append(webex)
         if settings.teams.enabled:
             from warroom.adapters.microsoft.connector import BotConnector
             from warroom.adapters.microsoft.graph import TeamsGraph, TeamsMeetings
 
-            ports.teams_graph = graph = TeamsGraph.from_settings(settings.teams)
-            ports.teams_connector = connector = BotConnector.from_settings(settings.teams)
+            ports.teams_graph = graph = TeamsGraph.from_settings(settings.teams, observe=observe)
+            ports.teams_connector = connector = BotConnector.from_settings(settings.teams, observe=observe)
             ports.closers.extend([graph, connector])
             if "teams" in uses:
                 ports.bridges["teams"] = TeamsMeetings(graph, settings.teams.meeting_organizer)
@@ -123,8 +131,8 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings, *, store: Store | None = None, ports: Ports | None = None) -> Runtime:
         store = store or Store.from_url(settings.database.url)
-        ports = ports or Ports.from_settings(settings)
         metrics = Metrics()
+        ports = ports or Ports.from_settings(settings, observe=metrics.outbound_call)
         handlers = FanOut(settings, store, ports.chat, ports.bridges).handlers()
         if ports.chat is not None:
             handlers.update(Notify(settings, store, ports.chat).handlers())
@@ -146,7 +154,10 @@ class Runtime:
             sync = SyncEngine(settings, store, ports.itsm, on_changed=changed, on_declared=declared,
                               on_conflict=metrics.conflict)
             handlers.update(sync.handlers())
-        ai = AiJobs.build(settings, store, metrics.registry, itsm=ports.itsm)
+        senders = _page_senders(settings, store, ports, metrics.outbound_call)
+        handlers.update(_paging(settings, store, ports, frozenset(senders)).handlers())
+        handlers.update(Notifier(settings, store, senders).handlers())
+        ai = AiJobs.build(settings, store, metrics.registry, itsm=ports.itsm, observe=metrics.outbound_call)
         handlers.update(ai.handlers())
         ports.closers.append(ai)
         w = settings.worker
@@ -193,6 +204,55 @@ class Runtime:
         await self.store.dispose()
 
 
+def _paging(settings: Settings, store: Store, ports: Ports, methods: frozenset[str]) -> Escalations:
+    """The escalation steps' job, with the chats' user groups it may page and the methods that can send."""
+    slack = ports.chat
+    graph = ports.teams_graph
+
+    async def group_members(chat: str, group: str) -> list[tuple[str, str]] | None:
+        client = getattr(slack, "client", None)
+        if chat == "slack" and client is not None:
+            from warroom.chat.slack.app import SlackEdge
+
+            return await SlackEdge(client).group_members(group)
+        if chat == "teams" and graph is not None:
+            try:  # an Entra group's users (a transient failure retries the step)
+                return [(u.email, u.name) for u in await graph.group_members(group)]
+            except Permanent as exc:  # said in the war room as a step that found nobody
+                log.warning("could not read the members of the Teams group %s: %s", group, exc.reason)
+        return None
+
+    return Escalations(settings, store, group_members, methods)
+
+
+def _page_senders(settings: Settings, store: Store, ports: Ports, observe: CallObserver) -> dict[str, Sender]:
+    """How pages can go out with this configuration: chat (Slack DMs, Teams chats, or both: every chat that has the
+    person), email (``smtp.host``), SMS and calls (``twilio.enabled``)."""
+    senders: dict[str, Sender] = {}
+    chats: dict[str, Sender] = {}
+    if ports.chat is not None:
+        chats["slack"] = SlackPager(store, ports.chat)
+    if ports.teams_graph is not None and ports.teams_connector is not None:
+        from warroom.chat.teams.notify import TeamsPager
+
+        chats["teams"] = TeamsPager(settings, store, ports.teams_graph, ports.teams_connector)
+    if len(chats) > 1:
+        senders["chat"] = EveryChat(chats)
+    elif chats:
+        senders["chat"] = next(iter(chats.values()))
+    if settings.smtp.host:
+        from warroom.adapters.smtp import Mailer
+
+        senders["email"] = EmailSender(Mailer(settings.smtp), settings.server.public_url)
+    if settings.twilio.enabled:
+        from warroom.adapters.twilio import Twilio
+
+        twilio = Twilio.from_settings(settings.twilio, observe=observe)
+        ports.closers.append(twilio)
+        senders["sms"], senders["voice"] = SmsSender(twilio), VoiceSender(twilio)
+    return senders
+
+
 #: What a dead job failed to do, in words for the war room.
 _WHAT = {
     jobs.CREATE_CHANNEL: "create the war-room channel in Slack",
@@ -215,6 +275,8 @@ _WHAT = {
     jobs.TEAMS_REFRESH_CARD: "update the incident card in Teams",
     jobs.TEAMS_ARCHIVE: "archive the Teams war room",
     PAGE_NOTIFY: "reach the paged responders",
+    ONCALL_STEP: "run the next step of the escalation policy",
+    ONCALL_NOTIFY: "send an on-call page",
     STAKEHOLDER_NOTIFY: "reach a stakeholder",
     AI_ANSWER: "prepare the AI responder's answer",
     AI_SUMMARY: "prepare the status update",
@@ -345,6 +407,8 @@ def create_app(
     intake.mount(app, rt)
     changes.mount(app, rt)
     postmortems.mount(app, rt)
+    oncall_calendars.mount(app, rt)  # /oncall/calendars/…: signed iCalendar feeds
+    oncall.mount(app, rt)
     if rt.sync is not None:
         itsm_webhook.mount(app, rt)
 

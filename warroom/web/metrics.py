@@ -6,9 +6,11 @@ listener of its own; with ``server.metrics_token`` a scrape must send ``Authoriz
 Webhook deliveries in are counted at one place, a middleware over the delivery routes (alerts, change events,
 Xurrent's webhooks, Slack's events, Teams' activities), by source and outcome: the outcome a handler tagged its
 response with (:func:`tag`, e.g. Xurrent's ``ignored`` and ``duplicate``), else one read from the status.
-Outgoing calls are not counted here: their choke points are in the adapters (``JsonApi.request``, the Slack and
-Microsoft clients), which know nothing of the web app; the outbox's job counter counts every outside effect by
-kind and outcome.
+Calls out are counted where they are made — the adapters' choke points (``JsonApi.request``, the Slack client's
+retry handlers, the Entra and Xurrent token requests, the model client), which know nothing of the web app: the
+composition root hands each adapter :meth:`Metrics.outbound_call` as its observer (:mod:`warroom.adapters.observe`),
+and every attempt, retries included, counts once by system and outcome. The outbox's job counter counts every
+outside effect by kind and outcome besides.
 """
 
 from __future__ import annotations
@@ -68,6 +70,12 @@ class Metrics:
             "Fields changed on both the incident and its Xurrent request since the last sync (the incident's value "
             "wins), by field", ["field"], registry=self.registry,
         )
+        self.outbound = Counter(
+            "warroom_outbound_calls_total",
+            "Calls to outside systems, each attempt (retries included), by system (slack, xurrent, zoom, webex, graph, "
+            "bot_connector, entra, ai) and outcome (ok, rate_limited, transient, refused, not_found, unreachable)",
+            ["system", "outcome"], registry=self.registry,
+        )
         self.build_info = Gauge("warroom_build_info", "The running warroom's version (always 1)", ["version"],
                                 registry=self.registry)
         self.build_info.labels(version or build_version()).set(1)
@@ -75,6 +83,10 @@ class Metrics:
     def observe_job(self, kind: str, outcome: str, seconds: float) -> None:
         self.jobs.labels(kind, outcome).inc()
         self.job_seconds.labels(kind).observe(seconds)
+
+    def outbound_call(self, system: str, outcome: str, /) -> None:
+        """An adapter's observer (:class:`warroom.adapters.observe.CallObserver`): one attempt at an outside call."""
+        self.outbound.labels(system, outcome).inc()
 
     def conflict(self, field: str) -> None:
         self.sync_conflicts.labels(field).inc()

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 #: Slack Web API method → the bot scope it needs (api.slack.com/methods, for public and, where listed, private channels).
 METHOD_SCOPES = {
+    "apps.connections.open": set(),  # the app-level token's connections:write, no bot scope
     "auth.test": set(),
     "bookmarks.add": {"bookmarks:write"},
     "bookmarks.list": {"bookmarks:read"},
@@ -96,20 +97,22 @@ def test_manifest_shortcut_is_the_one_the_app_handles() -> None:
 
 
 def test_http_manifest_points_every_request_at_the_events_route() -> None:
-    (command,) = HTTP["features"]["slash_commands"]
+    command, oncall = HTTP["features"]["slash_commands"]
     assert command["command"] == f"/{Settings().slack.command}" == "/incident"
-    assert command["should_escape"] is True  # mentions arrive as <@U…>, which the grammar reads
-    urls = [command["url"], HTTP["settings"]["interactivity"]["request_url"],
+    assert oncall["command"] == f"/{Settings().slack.oncall_command}" == "/oncall"
+    for each in (command, oncall):
+        assert each["should_escape"] is True  # mentions arrive as <@U…>, which the grammars read
+    urls = [command["url"], oncall["url"], HTTP["settings"]["interactivity"]["request_url"],
             HTTP["settings"]["event_subscriptions"]["request_url"]]
-    assert urls == ["https://warroom.example.com/slack/events"] * 3
+    assert urls == ["https://warroom.example.com/slack/events"] * 4
     assert HTTP["settings"]["socket_mode_enabled"] is False and HTTP["settings"]["interactivity"]["is_enabled"] is True
     assert 'app.router.add_post("/slack/events"' in (ROOT / "warroom/web/app.py").read_text()
-    assert "list" in command["usage_hint"]
+    assert "list" in command["usage_hint"] and "override" in oncall["usage_hint"]
 
 
 def test_socket_manifest_has_no_request_urls() -> None:
-    (command,) = SOCKET["features"]["slash_commands"]
-    assert command == {k: v for k, v in HTTP["features"]["slash_commands"][0].items() if k != "url"}
+    commands = SOCKET["features"]["slash_commands"]
+    assert commands == [{k: v for k, v in c.items() if k != "url"} for c in HTTP["features"]["slash_commands"]]
     settings = SOCKET["settings"]
     assert settings["socket_mode_enabled"] is True
     assert "request_url" not in settings["interactivity"] and settings["interactivity"]["is_enabled"] is True
@@ -121,9 +124,16 @@ def test_socket_manifest_has_no_request_urls() -> None:
 def test_the_template_is_the_single_source_and_keeps_its_comments() -> None:
     template = (ROOT / "warroom/chat/slack/app_manifest.yaml").read_text()
     assert "WARROOM_HOST" in template and "/WARROOM_COMMAND" in template and "/incident" not in template
+    assert "/WARROOM_ONCALL_COMMAND" in template and "/oncall" not in template
     text = manifest(command="major", url="https://warroom.example.com")
     assert "WARROOM" not in text and "# conversations.create, conversations.invite" in text
     assert made(command="/major", url="https://warroom.example.com")["features"]["slash_commands"][0]["command"] == "/major"
+    commands = made(command="major", oncall_command="/rota", socket=True)["features"]["slash_commands"]
+    assert [c["command"] for c in commands] == ["/major", "/rota"]
+    with pytest.raises(ManifestError, match="both '/major'"):
+        manifest(command="major", oncall_command="major", socket=True)
+    with pytest.raises(ManifestError, match=r"slack\.oncall_command is 'On Call'"):
+        manifest(command="major", oncall_command="On Call", socket=True)
 
 
 @pytest.mark.parametrize(
@@ -199,7 +209,7 @@ def test_cli_prints_the_http_manifest_without_tokens(no_config: None, capsys: py
     assert main(["slack", "manifest", "--url", "https://warroom.example.com/"]) == 0
     out, err = capsys.readouterr()
     assert yaml.safe_load(out) == HTTP
-    assert out.startswith("# warroom's Slack app (/incident): Slack posts commands, clicks and events to "
+    assert out.startswith("# warroom's Slack app (/incident, /oncall): Slack posts commands, clicks and events to "
                           "https://warroom.example.com/slack/events.")
     assert "WARROOM_SLACK__BOT_TOKEN" in err and "WARROOM_SLACK__SIGNING_SECRET" in err
 
@@ -223,8 +233,10 @@ def test_cli_uses_the_configured_command(tmp_path: Path, no_config: None, monkey
     assert yaml.safe_load(out)["features"]["slash_commands"][0]["command"] == "/major"
     assert "slack.mode: socket" in err and "add --socket" in err
     monkeypatch.setenv("WARROOM_SLACK__COMMAND", "sev")
+    monkeypatch.setenv("WARROOM_SLACK__ONCALL_COMMAND", "rota")
     assert main(["slack", "manifest", "--socket"]) == 0
-    assert yaml.safe_load(capsys.readouterr().out)["features"]["slash_commands"][0]["command"] == "/sev"
+    commands = yaml.safe_load(capsys.readouterr().out)["features"]["slash_commands"]
+    assert [c["command"] for c in commands] == ["/sev", "/rota"]
 
 
 @pytest.mark.parametrize(

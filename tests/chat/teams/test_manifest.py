@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 
 from warroom.chat import grammar as cmd
+from warroom.chat.grammar import oncall
 from warroom.chat.teams.package import PLACEHOLDER_APP_ID, PLACEHOLDER_BOT_ID, teams_app_id
 from warroom.cli import main
 
@@ -87,9 +88,13 @@ def test_the_command_list_is_the_grammars_verbs() -> None:
         "page",
         "help",
     } <= set(team)
-    assert set(lists[("personal",)]) == {"declare", "escalate", "help"}
+    assert set(lists[("personal",)]) == {"declare", "escalate", "oncall", "help"}
     for titles in lists.values():
         for title in titles:  # each is a verb the grammar knows (bare, it may ask for its argument)
+            if title == oncall.VERB:  # the on-call command, beside the incident commands
+                rest = oncall.after_verb(title)
+                assert rest == "" and not isinstance(oncall.parse(rest, oncall.OnCallGrammar()), cmd.Rejection)
+                continue
             assert title in cmd.VERBS
             parsed = cmd.parse(title, cmd.GrammarContext())
             assert not isinstance(parsed, cmd.Rejection) or parsed.verb == title

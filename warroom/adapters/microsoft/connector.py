@@ -1,5 +1,5 @@
-"""The Bot Connector REST API (v3) for the bot's proactive messages in Teams: start a thread in a channel, post into
-a conversation, edit a message in place.
+"""The Bot Connector REST API (v3) for the bot's proactive messages in Teams: start a thread in a channel, open a 1:1
+chat with a person (on-call pages), post into a conversation, edit a message in place.
 
 Based on the Bot Framework Connector REST reference and Teams' "send proactive messages" and "rate limiting for
 bots" pages; :mod:`warroom.sandbox.teams.connector` emulates the same behaviour.
@@ -15,7 +15,7 @@ bots" pages; :mod:`warroom.sandbox.teams.connector` emulates the same behaviour.
   so the failure goes back to the caller as :class:`~warroom.adapters.errors.Transient`, whose retry looks for the
   post (through Graph) before posting again.
 - **Errors**: ``{"error": {"code", "message"}}`` becomes warroom's errors; a bot missing from the team or chat
-  (403 ``BotNotInConversationRoster``) says to install the app there.
+  (403 ``BotNotInConversationRoster``, :class:`NotInRoster`) says to install the app there.
 """
 
 from __future__ import annotations
@@ -31,9 +31,15 @@ import httpx
 from warroom.adapters.errors import NotFound, Permanent
 from warroom.adapters.http import JsonApi, error_reason, hook, unhook
 from warroom.adapters.microsoft.entra import BOT_SCOPE, EntraToken
+from warroom.adapters.observe import CallObserver, ignore
 from warroom.settings import TeamsSettings
 
 SYSTEM = "Bot Connector"
+
+
+class NotInRoster(Permanent):
+    """403 ``BotNotInConversationRoster``: the bot is not in that conversation — for a 1:1 chat, the app is not
+    installed for the person (installing it for them is the caller's remedy)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +68,7 @@ class BotConnector:
         max_inline_wait: float = 5.0,
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
+        observe: CallObserver = ignore,
     ) -> None:
         self.service_url = _base(service_url)
         self.app_id = app_id
@@ -76,6 +83,7 @@ class BotConnector:
             max_retries=max_retries,
             max_inline_wait=max_inline_wait,
             clock=clock,
+            observe=observe,
         )
         http = client or httpx.AsyncClient(timeout=timeout)
         hook(http, "response", self._translate)
@@ -90,12 +98,13 @@ class BotConnector:
             auth=self._headers,
             on_unauthorized=self.token.forget,
             retry_after_jitter=0.2,
+            observe=observe,
         )
         #: Service URLs this connector posts to (its own plus those conversations were started on).
         self._known: set[str] = {self.service_url}
 
     @classmethod
-    def from_settings(cls, settings: TeamsSettings) -> BotConnector:
+    def from_settings(cls, settings: TeamsSettings, *, observe: CallObserver = ignore) -> BotConnector:
         secret = settings.app_password.get_secret_value() if settings.app_password is not None else ""
         return cls(
             service_url=settings.service_url,
@@ -104,6 +113,7 @@ class BotConnector:
             app_password=secret,
             tenant_id=settings.tenant_id,
             timeout=settings.timeout,
+            observe=observe,
         )
 
     @property
@@ -142,6 +152,25 @@ class BotConnector:
         if not activity_id:
             raise Permanent(SYSTEM, "POST /v3/conversations answered without the first post's id")
         return Posted(base, conversation, activity_id)
+
+    async def open_personal(self, user_id: str, *, service_url: str | None = None) -> str:
+        """The bot's 1:1 chat with a person given by their Entra object id (``POST /v3/conversations`` with that
+        member, ``isGroup`` false, the tenant): its conversation id, the same each time. :class:`NotInRoster` when
+        the app is not installed for the person (Microsoft: a conversation with a user by object id needs the app
+        in their personal scope)."""
+        base = self._service(service_url)
+        body: dict[str, Any] = {
+            "isGroup": False,
+            "bot": {"id": f"28:{self.app_id}"},
+            "members": [{"id": user_id}],
+            "tenantId": self.tenant_id,
+            "channelData": {"tenant": {"id": self.tenant_id}} if self.tenant_id else {},
+        }
+        # creating a 1:1 conversation is idempotent (Teams answers the existing one): retried like a read
+        answer = await self.api.json("POST", f"{base}/v3/conversations", json=body, idempotent=True)
+        if not isinstance(answer, dict) or not answer.get("id"):
+            raise Permanent(SYSTEM, "POST /v3/conversations answered without a conversation id")
+        return str(answer["id"])
 
     async def send(
         self, conversation_id: str, activity: Mapping[str, Any], *, service_url: str | None = None
@@ -190,7 +219,7 @@ class BotConnector:
         code, message = _error(response)
         what = f"{response.request.method} {response.request.url.path}"
         if status == 403 and code == "BotNotInConversationRoster":
-            raise Permanent(
+            raise NotInRoster(
                 SYSTEM,
                 f"{what} was refused: the bot is not in that conversation — install the warroom app in the team "
                 "(or, for group chats, set teams.catalog_app_id so that warroom installs it).",

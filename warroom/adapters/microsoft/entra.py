@@ -8,7 +8,8 @@ with ``grant_type=client_credentials``, ``client_id``, ``client_secret`` and ``s
 
 The request is authlib's ``AsyncOAuth2Client.fetch_token``; the token is cached by
 :class:`~warroom.adapters.http.TokenCache` (fetched again shortly before it expires and once on a 401). authlib's
-errors and httpx's are translated here into :mod:`warroom.adapters.errors`; the secret is never logged.
+errors and httpx's are translated here into :mod:`warroom.adapters.errors`; the secret is never logged. Each token
+request is told to the observer as system ``entra`` (:mod:`warroom.adapters.observe`).
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ import httpx
 from warroom.adapters.errors import AdapterError, Permanent, RateLimited, Transient
 from warroom.adapters.http import TokenCache, error_reason, retry_after_seconds
 from warroom.adapters.oauth import AsyncOAuth2Client, OAuthError
+from warroom.adapters.observe import CallObserver, Outcome, ignore, outcome_of_error
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 BOT_SCOPE = "https://api.botframework.com/.default"
+#: The name token requests are observed under.
+LABEL = "entra"
 
 
 class EntraToken:
@@ -41,8 +45,10 @@ class EntraToken:
         max_retries: int = 4,
         max_inline_wait: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        observe: CallObserver = ignore,
     ) -> None:
         self.token_url = token_url
+        self._observe = observe
         self.scope = scope
         self.system = system
         self._oauth = AsyncOAuth2Client(
@@ -76,22 +82,29 @@ class EntraToken:
         await self._oauth.aclose()
 
     async def _fetch(self) -> tuple[str, float]:
+        outcome: Outcome = "ok"
         try:
             token = await self._oauth.fetch_token(
                 self.token_url, grant_type="client_credentials", scope=self.scope
             )
-        except AdapterError:
+        except AdapterError as exc:  # Entra's refusal, translated by the compliance hook
+            outcome = outcome_of_error(exc)
             raise
         except httpx.TimeoutException:
+            outcome = "unreachable"
             raise Transient(self.system, "the Entra ID token request timed out") from None
         except httpx.TransportError as exc:
+            outcome = "unreachable"
             raise Transient(
                 self.system, f"the Entra ID token request failed to connect ({type(exc).__name__})"
             ) from None
         except (OAuthError, ValueError, httpx.HTTPError) as exc:
+            outcome = "refused"
             raise Permanent(
                 self.system, f"Entra ID gave an unusable token answer ({type(exc).__name__})"
             ) from None
+        finally:
+            self._observe(LABEL, outcome)
         access = token.get("access_token")
         if not isinstance(access, str) or not access:
             raise Permanent(self.system, "Entra ID answered without an access_token")
@@ -115,6 +128,12 @@ class EntraToken:
         if status >= 500 or status == 408:
             raise Transient(self.system, f"the Entra ID token request failed: {error_reason(response)}")
         reason = _entra_reason(response)
+        if status == 400 and _entra_code(response) == "invalid_resource":
+            audience = self.scope.removesuffix("/.default")
+            fix = ("register the app (teams.app_id) as an Azure Bot with its Microsoft Teams channel on, in the "
+                   "tenant teams.tenant_id names" if self.scope == BOT_SCOPE else "check teams.tenant_id")
+            first = reason.split(". ")[0]  # Entra's first sentence names the resource and the tenant
+            raise Permanent(self.system, f"Entra ID issues no token for {audience} in this tenant ({first}): {fix}.")
         if status in (400, 401):
             raise Permanent(
                 self.system,
@@ -123,6 +142,14 @@ class EntraToken:
                 "and grant admin consent for the application permissions warroom uses.",
             )
         raise Permanent(self.system, f"the Entra ID token request failed: {reason}")
+
+
+def _entra_code(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("error") or "") if isinstance(body, dict) else ""
 
 
 def _entra_reason(response: httpx.Response) -> str:

@@ -4,6 +4,7 @@ and hands them to the shared runner (warroom.response.actions). Slack reaches it
 listeners and de-duplication either way:
 
 - ``/incident …`` → the command grammar (warroom.chat.grammar); ``declare`` with nothing after it opens a form;
+- ``/oncall …`` → who is on call, and overrides (warroom.chat.slack.oncall);
 - the card's buttons (Acknowledge, Resolve, Reopen, Take Incident Commander; the link buttons are only acked);
 - the "Add to incident" message shortcut → a note (in a war room at once, elsewhere after picking the incident);
 - war-room messages (and their edits and deletions) → discussion on the incident's timeline.
@@ -25,10 +26,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from warroom.chat import grammar as cmd
-from warroom.chat.slack import assistant, blocks, forms
+from warroom.chat.slack import assistant, blocks, forms, oncall
 from warroom.core.model import Incident, LinkKind, Status
 from warroom.response.actions import Actions, Actor, Escalate, Reply, needs_war_room
 from warroom.response.incidents import IncidentService
+from warroom.response.oncall.ack import PageAcks
 from warroom.response.responders import ResponseService
 from warroom.settings import Settings
 from warroom.store.db import AlreadyApplied
@@ -111,6 +113,7 @@ def create_slack_app(
     actions = Actions(settings, service, ctx, escalate, response)
     edge = SlackEdge(client)
     store = service.store
+    page_acks = PageAcks(settings, store)
 
     async def war_room(channel_id: str) -> Incident | None:
         return await service.incident_for_link(LinkKind.SLACK_CHANNEL, channel_id) if channel_id else None
@@ -165,6 +168,9 @@ def create_slack_app(
             await ack()  # Slack's retry of a command already applied
             return
         await ack(text=reply.text, response_type="in_channel" if reply.public else "ephemeral")
+
+    # -- /oncall ------------------------------------------------------------------------------------
+    oncall.register(app, actions, edge, war_room)
 
     @app.view(forms.DECLARE_VIEW)
     async def declare_submitted(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -222,6 +228,30 @@ def create_slack_app(
 
     for action_id in blocks.LINK_BUTTONS:
         app.action(action_id)(on_link)
+
+    # -- Acknowledge on an on-call page (a DM) ---------------------------------------------------------
+    @app.action(blocks.PAGE_ACK)
+    async def page_ack(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        user_id = str((body.get("user") or {}).get("id") or "")
+        try:
+            notification_id = int(str(action.get("value") or ""))
+        except ValueError:
+            return
+        done = await page_acks.by_notification(notification_id, via="slack")
+        message = body.get("message") or {}
+        channel_id = str((body.get("channel") or {}).get("id") or "")
+        answer = ("✅ " if done.ok else "") + blocks.escape(done.text)
+        if channel_id and message.get("ts"):
+            kept = [b for b in (message.get("blocks") or []) if b.get("type") != "actions"]
+            kept.append({"type": "context", "elements": [{"type": "mrkdwn", "text": answer}]})
+            try:
+                await client.chat_update(channel=channel_id, ts=str(message["ts"]), text=answer, blocks=kept)
+                return
+            except SlackApiError as exc:
+                log.info("could not update the page message: %s", exc.response.get("error"))
+        if user_id:
+            await client.chat_postMessage(channel=user_id, text=answer)
 
     # -- "Create task" on the postmortem's follow-up actions ----------------------------------------
     @app.action(assistant.TASK_ACCEPT)

@@ -27,6 +27,8 @@ def plain(text: str, limit: int = 150) -> dict[str, Any]:
 
 #: action_id of the card's buttons that act on the incident (their value is the incident id).
 ACK, RESOLVE, REOPEN, TAKE_COMMANDER = "incident_ack", "incident_resolve", "incident_reopen", "incident_take_commander"
+#: action_id of the Acknowledge button of an on-call page (a DM; its value is the notification id).
+PAGE_ACK = "oncall_page_ack"
 #: action_id of the card's link buttons (Slack still sends an interaction when they are clicked).
 LINK_BUTTONS = ("join_bridge", "open_request", "open_postmortem")
 

@@ -1,8 +1,8 @@
 """warroom's Slack app manifest, made from the one template the package ships (``app_manifest.yaml``).
 
 :func:`manifest` fills the template's placeholders — ``WARROOM_HOST`` (the address Slack reaches warroom at) and
-``WARROOM_COMMAND`` (the slash command, ``slack.command``) — and, for Socket Mode, leaves the request URLs out and
-turns ``socket_mode_enabled`` on. The text is edited as text, so the template's comments (why each scope is
+``WARROOM_COMMAND`` (the slash command, ``slack.command``), ``WARROOM_ONCALL_COMMAND`` (the on-call one,
+``slack.oncall_command``) — and, for Socket Mode, leaves the request URLs out and turns ``socket_mode_enabled`` on. The text is edited as text, so the template's comments (why each scope is
 there) reach whoever pastes the result; the result is then read back as YAML and checked, so a template that
 drifted from what the generator expects fails loudly instead of producing a wrong manifest. Pure code but for
 reading the package's template.
@@ -23,6 +23,7 @@ TEMPLATE = "app_manifest.yaml"
 EVENTS_PATH = "/slack/events"
 HOST_PLACEHOLDER = "WARROOM_HOST"
 COMMAND_PLACEHOLDER = "WARROOM_COMMAND"
+ONCALL_PLACEHOLDER = "WARROOM_ONCALL_COMMAND"
 _PLACEHOLDER = re.compile(r"WARROOM_[A-Z_]+")
 _TEMPLATE_URL = f"https://{HOST_PLACEHOLDER}{EVENTS_PATH}"
 #: The lines that carry a request URL, left out in Socket Mode.
@@ -75,13 +76,13 @@ def base_url(url: str) -> str:
     return f"https://{host}" + (f":{port}" if port not in (None, 443) else "")
 
 
-def command_name(command: str) -> str:
+def command_name(command: str, *, key: str = "slack.command", example: str = "incident") -> str:
     """The slash command as Slack writes it (``/incident``) from ``slack.command`` (with or without its slash)."""
     name = command.strip().removeprefix("/")
     if not _COMMAND.fullmatch(name):
         raise ManifestError(
-            f"slack.command is '{command}', which Slack does not accept as a command name: use lower-case letters, "
-            "digits, '-' or '_', at most 31 characters, without the slash (e.g. incident)."
+            f"{key} is '{command}', which Slack does not accept as a command name: use lower-case letters, "
+            f"digits, '-' or '_', at most 31 characters, without the slash (e.g. {example})."
         )
     return f"/{name}"
 
@@ -97,12 +98,16 @@ def bot_scopes(source: str | None = None) -> list[str]:
     return [str(scope) for scope in data["oauth_config"]["scopes"]["bot"]]
 
 
-def manifest(*, command: str, url: str | None = None, socket: bool = False, source: str | None = None) -> str:
-    """The app manifest (YAML) for slash command ``command`` (``slack.command``): with ``url`` (the base address,
-    see :func:`base_url`), Slack posts commands, interactions and events to ``<url>/slack/events``; with ``socket``,
-    Slack delivers them over Socket Mode (no request URL; ``url`` is not used). ``source``: the template's text
-    (default: the package's)."""
+def manifest(*, command: str, oncall_command: str = "oncall", url: str | None = None, socket: bool = False,
+             source: str | None = None) -> str:
+    """The app manifest (YAML) for slash commands ``command`` (``slack.command``) and ``oncall_command``
+    (``slack.oncall_command``): with ``url`` (the base address, see :func:`base_url`), Slack posts commands,
+    interactions and events to ``<url>/slack/events``; with ``socket``, Slack delivers them over Socket Mode (no
+    request URL; ``url`` is not used). ``source``: the template's text (default: the package's)."""
     slash = command_name(command)
+    oncall_slash = command_name(oncall_command, key="slack.oncall_command", example="oncall")
+    if oncall_slash == slash:
+        raise ManifestError(f"slack.command and slack.oncall_command are both '{slash}': give each its own name.")
     text = _body(template() if source is None else source)
     events: str | None = None
     if socket:
@@ -110,8 +115,8 @@ def manifest(*, command: str, url: str | None = None, socket: bool = False, sour
         text, switched = _SOCKET_OFF.subn(r"\1 true", text)
         if switched != 1:
             raise RuntimeError(f"the manifest template ({TEMPLATE}) has no 'socket_mode_enabled: false' to turn on")
-        header = (f"# warroom's Slack app ({slash}) in Socket Mode: no request URLs; warroom connects to Slack with "
-                  "an app-level token.\n")
+        header = (f"# warroom's Slack app ({slash}, {oncall_slash}) in Socket Mode: no request URLs; warroom connects "
+                  "to Slack with an app-level token.\n")
     else:
         if url is None:
             raise ManifestError("Give the address Slack reaches warroom at, e.g. --url https://warroom.example.com "
@@ -119,12 +124,12 @@ def manifest(*, command: str, url: str | None = None, socket: bool = False, sour
         base = base_url(url)
         events = f"{base}{EVENTS_PATH}"
         text = text.replace(f"https://{HOST_PLACEHOLDER}", base)
-        header = f"# warroom's Slack app ({slash}): Slack posts commands, clicks and events to {events}.\n"
-    text = text.replace(f"/{COMMAND_PLACEHOLDER}", slash)
+        header = f"# warroom's Slack app ({slash}, {oncall_slash}): Slack posts commands, clicks and events to {events}.\n"
+    text = text.replace(f"/{ONCALL_PLACEHOLDER}", oncall_slash).replace(f"/{COMMAND_PLACEHOLDER}", slash)
     header += ('# Paste it at https://api.slack.com/apps → "Create New App" → "From an app manifest" (or on an '
                "existing app's App Manifest page).\n")
     made = header + text
-    _check(made, slash=slash, events=events)
+    _check(made, slashes=[slash, oncall_slash], events=events)
     return made
 
 
@@ -135,15 +140,16 @@ def _body(source: str) -> str:
     return "".join(lines[start:])
 
 
-def _check(text: str, *, slash: str, events: str | None) -> None:
+def _check(text: str, *, slashes: list[str], events: str | None) -> None:
     """The manifest made is what was asked for: every placeholder filled, the URLs where they belong (or none)."""
     if _PLACEHOLDER.search(text):
         raise RuntimeError(f"the manifest template ({TEMPLATE}) has a placeholder the generator does not fill")
     data: dict[str, Any] = yaml.safe_load(text)
     features, settings = data["features"], data["settings"]
-    (slash_command,) = features["slash_commands"]
-    urls = [slash_command.get("url"), settings["interactivity"].get("request_url"),
+    commands = features["slash_commands"]
+    urls = [*(c.get("url") for c in commands), settings["interactivity"].get("request_url"),
             settings["event_subscriptions"].get("request_url")]
     socket = events is None
-    if slash_command["command"] != slash or settings["socket_mode_enabled"] is not socket or urls != [events] * 3:
+    if ([c["command"] for c in commands] != slashes or settings["socket_mode_enabled"] is not socket
+            or urls != [events] * (len(commands) + 2)):
         raise RuntimeError(f"the manifest template ({TEMPLATE}) is not shaped as the generator expects: {urls}")

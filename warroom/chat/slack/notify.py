@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from warroom.adapters.errors import Permanent
 from warroom.adapters.ports import ChatPort
@@ -16,6 +18,7 @@ from warroom.chat.slack import blocks
 from warroom.core.jobs import PAGE_NOTIFY, PAGE_REMIND, STAKEHOLDER_NOTIFY
 from warroom.core.model import Incident, LinkKind, Status
 from warroom.response import jobs
+from warroom.response.oncall.messages import Page
 from warroom.settings import Settings
 from warroom.store.db import Store, Tx
 from warroom.store.outbox import Commit, Handler, Job, NotReady
@@ -130,3 +133,40 @@ class Notify:
 
             return tell
         return None
+
+
+@dataclass
+class SlackPager:
+    """On-call pages by Slack DM with an Acknowledge button (:class:`warroom.response.oncall.notify.Sender`); the
+    paged person is invited into the war room when it exists."""
+
+    store: Store
+    chat: ChatPort
+
+    async def send(self, page: Page) -> str | None:
+        found = await self.chat.lookup_users([page.email])
+        user_id = found.get(page.email)
+        if user_id is None:
+            raise Permanent("slack", f"nobody in Slack has the address {page.email}")
+        async with self.store.read() as tx:
+            room = await tx.links.get(page.incident.id, LinkKind.SLACK_CHANNEL)
+        where = ""
+        if room is not None and not room.data.get("archived"):
+            where = f" Join the war room: <#{room.remote_id}>."
+            try:
+                await self.chat.invite(room.remote_id, [user_id])
+            except Permanent as exc:
+                log.info("could not invite %s into %s: %s", page.email, page.incident.ref, exc.reason)
+        text = f"📟 You are paged for {blocks.escape(page.headline)}.{where}"
+        message: list[dict[str, Any]] = [
+            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+            {"type": "actions", "elements": [{
+                "type": "button", "action_id": blocks.PAGE_ACK, "value": str(page.id), "style": "danger",
+                "text": {"type": "plain_text", "text": "Acknowledge"},
+            }]},
+        ]
+        ref = await self.chat.post_message(user_id, text, blocks=message)
+        return ref.ts
+
+    async def find(self, page: Page, since: datetime) -> str | None:
+        return None  # a DM cannot be searched by metadata: a page cut off mid-send may be sent twice

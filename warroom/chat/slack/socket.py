@@ -25,21 +25,13 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 
+from warroom.adapters.slack_api import APP_TOKEN_REFUSALS
 from warroom.settings import SlackSettings
 
 log = logging.getLogger("warroom.slack.socket")
 
 #: apps.connections.open's answers that no retry will change: the token or the app's settings must be fixed.
-_REFUSALS = {
-    "not_authed": "no app-level token was sent",
-    "invalid_auth": "the token is not valid",
-    "not_allowed_token_type": "that is not an app-level token (xapp-…)",
-    "missing_scope": "the token lacks the connections:write scope",
-    "missing_args": "no app-level token was sent",
-    "token_revoked": "the token was revoked",
-    "token_expired": "the token has expired",
-    "account_inactive": "the app's workspace or account is inactive",
-}
+_REFUSALS = APP_TOKEN_REFUSALS
 
 #: Seconds to let envelopes being handled finish when warroom shuts down.
 DRAIN_SECONDS = 5.0

@@ -8,9 +8,12 @@ run by the runner both chats share (:mod:`warroom.response.actions`; what it nee
 at the activity's ``serviceUrl``. The bot is hosted at ``POST /api/messages`` by :mod:`warroom.chat.teams.endpoint`.
 
 - ``@warroom <command>`` in a war-room channel, a war-room group chat or a 1:1 chat with the bot (the text
-  decoded once, mentions made the grammar's person markup: :func:`~warroom.chat.teams.activity.read_text`).
+  decoded once, mentions made the grammar's person markup: :func:`~warroom.chat.teams.activity.read_text`);
+  ``@warroom oncall …`` anywhere: who is on call, and overrides (:mod:`warroom.chat.teams.oncall`).
 - Card buttons: ``Action.Submit`` (a message whose ``value`` is the data) and ``Action.Execute`` (the
-  ``adaptiveCard/action`` invoke), data ``{"warroom": "ack"|"resolve"|"take_ic"|"reopen", "incident": id}``.
+  ``adaptiveCard/action`` invoke), data ``{"warroom": "ack"|"resolve"|"take_ic"|"reopen", "incident": id}``; an
+  on-call page's Acknowledge (``{"warroom": "page_ack", "notification": id}``, :mod:`warroom.chat.teams.notify`)
+  acknowledges as the person paged, and the page's card is edited in place to show the answer.
 - ``declare`` with no title answers with a button that opens the declare dialog (``task/fetch`` → the form,
   ``task/submit`` → declared); see :mod:`warroom.chat.teams.forms`.
 - Conversation capture: other messages in a war room (the app's resource-specific consent lets the bot read them)
@@ -59,6 +62,8 @@ from warroom.chat.teams.activity import (
     room_of,
 )
 from warroom.chat.teams.edge import TeamsEdge
+from warroom.chat.teams.notify import TeamsPageAcks, page_ack_of
+from warroom.chat.teams.oncall import TeamsOnCall
 from warroom.core.model import Incident, LinkKind, Origin
 from warroom.core.rules import RuleError
 from warroom.response.actions import Actions, Escalate, needs_war_room
@@ -93,6 +98,8 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]  # the SDK ships no 
         self.store = store
         self.ctx = replace(cmd.GrammarContext.from_settings(settings), command="@warroom")
         self.actions = Actions(settings, service, self.ctx, escalate)
+        self.oncall = TeamsOnCall(self.actions)
+        self.page_acks = TeamsPageAcks(settings, store)
 
     # -- plumbing -----------------------------------------------------------------------------------
     def _once(self, activity: Activity, kind: str) -> AbstractContextManager[None]:
@@ -129,6 +136,9 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]  # the SDK ships no 
             await self._capture(turn_context, said.shown)
 
     async def _command(self, context: TurnContext, text: str, names: Mapping[str, str]) -> None:
+        if (oncall_text := self.oncall.text_of(text)) is not None:  # `oncall …`: who is on call, overrides
+            await self._reply(context, await self.oncall.answer(context, oncall_text, names))
+            return
         parsed = cmd.parse(text, self.ctx)
         if isinstance(parsed, cmd.Rejection):
             await self._reply(context, parsed.message)
@@ -168,6 +178,9 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]  # the SDK ships no 
     # -- card buttons -------------------------------------------------------------------------------
     async def _card_submit(self, context: TurnContext) -> None:
         """``Action.Submit``: a message whose value is the button's data."""
+        if (page := page_ack_of(context.activity.value)) is not None:
+            await self._page_ack(context, page)
+            return
         try:
             with self._once(context.activity, "card"):
                 text = await self._card_action(context, context.activity.value)
@@ -188,6 +201,8 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]  # the SDK ships no 
         data: dict[str, Any] = dict(as_map(action.get("data")))
         if isinstance(action.get("verb"), str) and "warroom" not in data:
             data["warroom"] = action["verb"]
+        if isinstance(page := page_ack_of(data), int):
+            return await self._page_ack_invoke(context, page)
         try:
             with self._once(context.activity, "invoke"):
                 text = await self._card_action(context, data)
@@ -198,6 +213,51 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]  # the SDK ships no 
             "type": "application/vnd.microsoft.activity.message",
             "value": text,
         }
+        return InvokeResponse(status=int(HTTPStatus.OK), body=body)
+
+    async def _page_ack(self, context: TurnContext, page: int | str) -> None:
+        """An on-call page's Acknowledge (``Action.Submit``): the card edited in place to show the answer; the
+        answer as a reply when the card cannot be edited."""
+        if isinstance(page, str):
+            await send(context, Activity(type=ActivityTypes.message, text=cards.escape(page)))
+            return
+        try:
+            with self._once(context.activity, "card"):
+                done, card = await self.page_acks.acknowledge(page)
+        except AlreadyApplied:
+            log.info("activity %s delivered again; ignored", context.activity.id)
+            return
+        card_id = context.activity.reply_to_id
+        if card is not None and card_id:
+            edited = Activity(
+                type=ActivityTypes.message,
+                id=card_id,
+                attachments=[Attachment(content_type=cards.CONTENT_TYPE, content=card)],
+            )
+            try:
+                await context.update_activity(edited)
+                return
+            except ClientResponseError as exc:
+                log.info("could not edit the page card %s (%s); answering below it", card_id, exc.status)
+        text = ("✅ " if done.ok else "") + done.text
+        await send(context, Activity(type=ActivityTypes.message, text=cards.escape(text), text_format="markdown"))
+
+    async def _page_ack_invoke(self, context: TurnContext, page: int) -> InvokeResponse:
+        """An on-call page's Acknowledge as ``Action.Execute``: answered with the card that replaces it."""
+        try:
+            with self._once(context.activity, "invoke"):
+                done, card = await self.page_acks.acknowledge(page)
+        except AlreadyApplied:
+            done, card = None, None
+        if card is None:
+            text = "That was done already." if done is None else done.text
+            body: dict[str, Any] = {
+                "statusCode": int(HTTPStatus.OK),
+                "type": "application/vnd.microsoft.activity.message",
+                "value": text,
+            }
+        else:
+            body = {"statusCode": int(HTTPStatus.OK), "type": cards.CONTENT_TYPE, "value": card}
         return InvokeResponse(status=int(HTTPStatus.OK), body=body)
 
     async def _card_action(self, context: TurnContext, data: Any) -> str:

@@ -29,6 +29,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
 from warroom.adapters.errors import Permanent
+from warroom.adapters.observe import CallObserver, ignore
 from warroom.adapters.ports import ItsmPort
 from warroom.ai import AiMetrics, Assistant, IncidentContext, Postmortem, build_client
 from warroom.core import markup
@@ -146,10 +147,12 @@ class AiJobs:
         registry: CollectorRegistry,
         *,
         itsm: ItsmPort | None = None,
+        observe: CallObserver = ignore,
     ) -> AiJobs:
-        """The assistant with its metrics on ``registry``; a model client when ``ai.enabled``."""
+        """The assistant with its metrics on ``registry``; a model client when ``ai.enabled`` (``observe`` hearing
+        each HTTP attempt at the model endpoint)."""
         metrics = AiMetrics(registry)
-        client = build_client(settings.ai, metrics=metrics)
+        client = build_client(settings.ai, metrics=metrics, observe=observe)
         return cls(settings, store, Assistant(settings.ai, client, metrics=metrics), itsm=itsm)
 
     async def aclose(self) -> None:

@@ -16,6 +16,7 @@ from warroom.chat.slack import blocks as blocks_mod
 from warroom.chat.slack.blocks import card_facts
 from warroom.core.model import LinkKind
 from warroom.sandbox.demo import ai as ai_demo
+from warroom.sandbox.demo import oncall as oncall_demo
 from warroom.sandbox.harness import Harness, alertmanager_payload
 from warroom.sandbox.world import Latencies
 
@@ -34,7 +35,11 @@ async def run_demo(*, verbose: bool = False, timeout: float = 30.0, chat: str = 
         return await run_teams_demo(timeout=timeout)
     with tempfile.TemporaryDirectory(prefix="warroom-demo-") as tmp:
         db = Path(tmp) / "warroom.db"
-        harness = await Harness.start(f"sqlite+aiosqlite:///{db}", latencies=DEMO_LATENCIES, tweak=ai_demo.automatic)
+        def tweak(data: dict[str, Any]) -> None:
+            ai_demo.automatic(data)
+            oncall_demo.configure(data)
+
+        harness = await Harness.start(f"sqlite+aiosqlite:///{db}", latencies=DEMO_LATENCIES, tweak=tweak)
         try:
             return await _story(harness, timeout)
         finally:
@@ -117,6 +122,9 @@ async def _story(h: Harness, timeout: float) -> int:
         return 1
     _say()
     if not await ai_demo.postmortem_story(h, incident_id, _say):
+        return 1
+    _say()
+    if not await oncall_demo.oncall_story(h, _say):
         return 1
     _say()
     _say("demo complete: one alert became a major incident with a war room, a linked Xurrent request and a bridge,")

@@ -9,8 +9,13 @@ for bots" and "update and delete messages" pages, and ../shared/reference/chat-a
   token endpoint issues them); otherwise 401 ``{"message": "Authorization has been denied for this request."}``.
 - ``POST /v3/conversations`` {isGroup, bot, members, tenantId, activity, channelData: {channel: {id}, tenant: {id}}}
   starts a thread in a channel with ``activity`` as its first post → 201 ``{id: "<channel id>;messageid=<id>",
-  activityId}``; with one member and no channel it opens (or finds) the 1:1 chat ``a:…``. Teams has bots create no
-  group chats: 400.
+  activityId}``; with one member and no channel it opens (or finds) the 1:1 chat ``a:…`` (an ``activity`` in the
+  body is its first message). Teams has bots create no group chats: 400.
+- A 1:1 chat needs the bot to reach the person (Microsoft's "send proactive messages": the app installed for the
+  user, or the user in a team that has it): a member named by Entra object id (``aadObjectId``, or the object id
+  as ``id``) needs the app in the person's personal scope (Graph's ``/users/{id}/teamwork/installedApps``); one
+  named by Bot Framework id (``29:…``, from a roster) may also share a team with the bot. Otherwise 403
+  ``BotNotInConversationRoster`` "The bot is not part of the conversation roster." — the real service's answer.
 - ``POST /v3/conversations/{id}/activities``: a new post in a channel (``id`` the channel), a reply in a thread
   (``…;messageid=<root>``), a message in a chat → 201 ``{id}``; ``POST …/activities/{activityId}`` replies to that
   activity; ``PUT …/activities/{activityId}`` replaces a message the bot sent → 200 ``{id}`` (someone else's: 403);
@@ -27,8 +32,8 @@ Operation names for latency and faults are ``POST /v3/conversations``, ``POST /v
 ``POST /v3/conversations/{id}/activities/{activityId}``, ``PUT /v3/conversations/{id}/activities/{activityId}``,
 ``DELETE …`` and ``GET /v3/conversations/{id}/members``.
 
-Read-back: :meth:`ConnectorEmulator.posted` (a conversation's messages, each with every version the bot sent) and
-:meth:`ConnectorEmulator.cards`. ``lenient`` accepts conversations this tenant does not know (the emulated Teams
+Read-back: :meth:`ConnectorEmulator.posted` (a conversation's messages, each with every version the bot sent),
+:meth:`ConnectorEmulator.cards`, and :meth:`ConnectorEmulator.personal_of` (a person's 1:1 chat with the bot). ``lenient`` accepts conversations this tenant does not know (the emulated Teams
 client's own) as new ones, for tests of the inbound bot that only need its replies recorded.
 """
 
@@ -110,6 +115,10 @@ class ConnectorEmulator(Emulator):
     def posted(self, conversation: str) -> list[Message]:
         """The messages of a channel or chat (``conversation`` may name a thread: its channel's are returned)."""
         return list(self.tenant.messages.get(conversation.partition(";messageid=")[0], []))
+
+    def personal_of(self, user_id: str) -> str | None:
+        """The id of the bot's 1:1 chat with a user (object id), once it was created."""
+        return next((c for c, u in self.personal.items() if u == user_id), None)
 
     def cards(self, conversation: str) -> list[tuple[Message, dict[str, Any]]]:
         """The Adaptive Cards posted in a conversation (their current version), with their messages."""
@@ -253,10 +262,18 @@ class ConnectorEmulator(Emulator):
                 "in channelData, or exactly one member for a 1:1 chat.",
             )
         member = members[0] if isinstance(members[0], dict) else {}
-        user = self.tenant.user(str(member.get("aadObjectId") or member.get("id") or "").removeprefix("29:"))
+        key = str(member.get("aadObjectId") or member.get("id") or "")
+        by_roster_id = key.startswith("29:") and not member.get("aadObjectId")
+        user = self._roster_user(key) if by_roster_id else self.tenant.user(key)
         if user is None:
             raise _Refused(404, "NotFound", "The member is not a user of this tenant.")
-        conversation = next((c for c, u in self.personal.items() if u == user["id"]), None)
+        t = self.tenant
+        in_a_team = any(user["id"] in team["members"] and t.bot_in_team(tid) for tid, team in t.teams.items())
+        if not (t.bot_installed_for(user["id"]) or (by_roster_id and in_a_team)):
+            raise _Refused(
+                403, "BotNotInConversationRoster", "The bot is not part of the conversation roster."
+            )
+        conversation = self.personal_of(user["id"])
         if conversation is None:
             conversation = f"a:1{user['id'].replace('-', '')}"
             self.personal[conversation] = user["id"]
@@ -266,6 +283,11 @@ class ConnectorEmulator(Emulator):
             message = self.tenant.post(conversation, self._check_activity(body["activity"]))
             answer["activityId"] = message.id
         return web.json_response(answer, status=201)
+
+    def _roster_user(self, bot_framework_id: str) -> dict[str, Any] | None:
+        """The user a Bot Framework id (``29:1`` and the object id without dashes, as rosters give) names."""
+        compact = bot_framework_id.removeprefix("29:").removeprefix("1")
+        return next((u for u in self.tenant.users.values() if u["id"].replace("-", "") == compact), None)
 
     async def _send(self, request: web.Request) -> web.Response:
         root, thread = self._resolve(request.match_info["conversation"])

@@ -1,5 +1,6 @@
-"""One Microsoft 365 tenant as the Teams emulators share it: Entra ID (the app registration, users, access tokens),
-teams with their members and installed apps, channels, group chats, the messages in them and online meetings.
+"""One Microsoft 365 tenant as the Teams emulators share it: Entra ID (the app registration, users, groups, access
+tokens), teams with their members and installed apps, the apps installed in people's personal scope, channels,
+group chats, the messages in them and online meetings.
 
 :class:`~warroom.sandbox.teams.graph.GraphEmulator` (Microsoft Graph and the Entra token endpoint) and
 :class:`~warroom.sandbox.teams.connector.ConnectorEmulator` (the Bot Connector) serve the same tenant, as the real
@@ -80,8 +81,16 @@ class TeamsTenant:
         #: Root conversation (channel or chat id) → its messages, oldest first.
         self.messages: dict[str, list[Message]] = {}
         self.meetings: dict[str, dict[str, Any]] = {}
+        #: User object id → the catalog ids of the Teams apps installed in their personal scope.
+        self.user_apps: dict[str, set[str]] = {}
+        #: Entra groups that are not teams: id → {id, displayName, members: [directory objects' ids], others:
+        #: {id: @odata.type} of members that are not users (nested groups, devices, service principals)}.
+        self.groups: dict[str, dict[str, Any]] = {}
         #: Users for whom an administrator granted the app an application access policy (online meetings).
         self.policy_users: set[str] = set()
+        #: The resources (audiences) whose service principal the tenant has: a token for another is refused
+        #: (AADSTS500011) — as the Bot Framework's is in a tenant where no Azure Bot was ever set up.
+        self.resources: set[str] = set(SCOPES.values())
         self.tokens: dict[str, AccessToken] = {}
         self.tokens_issued = 0
         self._revoked: set[str] = set()
@@ -112,6 +121,30 @@ class TeamsTenant:
     def user_by_email(self, email: str) -> dict[str, Any] | None:
         wanted = email.lower()
         return next((u for u in self.users.values() if (u.get("mail") or "").lower() == wanted), None)
+
+    def install_for_user(self, user_id: str, app_id: str | None = None) -> bool:
+        """The app (the bot's, by default) installed in the user's personal scope; False when it was already."""
+        apps = self.user_apps.setdefault(user_id, set())
+        app = app_id or self.catalog_app_id
+        if app in apps:
+            return False
+        apps.add(app)
+        return True
+
+    def bot_installed_for(self, user_id: str) -> bool:
+        return self.catalog_app_id in self.user_apps.get(user_id, set())
+
+    def add_group(self, name: str, members: list[str], *, others: dict[str, str] | None = None) -> str:
+        """An Entra security or Microsoft 365 group with these users (object ids) and, in ``others``, members that are
+        not users (id → ``@odata.type``, e.g. ``#microsoft.graph.group``)."""
+        group_id = str(uuid.uuid4())
+        self.groups[group_id] = {
+            "id": group_id,
+            "displayName": name,
+            "members": list(dict.fromkeys(members)),
+            "others": dict(others or {}),
+        }
+        return group_id
 
     def add_team(self, name: str, members: list[str] | None = None, *, bot_installed: bool = True) -> str:
         """A team (its id is the Microsoft 365 group id) with a General channel; the bot installed unless told."""

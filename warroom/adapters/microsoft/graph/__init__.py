@@ -12,16 +12,17 @@ same behaviour.
   pacing per team, Graph's errors translated; helpers the parts share.
 - ``channels.py`` — war-room channels: their names (:func:`channel_display_name`), collisions and adoption,
   members.
-- ``people.py`` — directory users by email or id.
+- ``people.py`` — directory users by email or id, the users of an Entra group, the app installed for a user.
 - ``chats.py`` — group chats and the app installed in them.
 - ``messages.py`` — the bot's own posts, read back.
 - ``meetings.py`` — online meetings, and :class:`TeamsMeetings`, the bridge provider.
 
 Application permissions used: Channel.Create, Channel.Delete.All, ChannelSettings.ReadWrite.All (archive),
 ChannelMember.ReadWrite.All, TeamMember.Read.All, User.Read.All, Chat.Create, Chat.ReadBasic.All,
-TeamsAppInstallation.ReadWriteForChat.All, OnlineMeetings.ReadWrite.All (with an application access policy for
-the organizer), and ChannelMessage.Read.All / Chat.Read.All — or their resource-specific-consent forms — to
-read back the bot's own posts.
+TeamsAppInstallation.ReadWriteForChat.All, TeamsAppInstallation.ReadWriteForUser.All and GroupMember.Read.All
+(on-call pages by Teams chat, Teams groups in escalation steps), OnlineMeetings.ReadWrite.All (with an application
+access policy for the organizer), and ChannelMessage.Read.All / Chat.Read.All — or their resource-specific-consent
+forms — to read back the bot's own posts.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from .channels import (
     with_suffix,
 )
 from .chats import GraphChats, GroupChat
-from .client import NAME_TAKEN, PERMISSIONS_HINT, SYSTEM, GraphClient, Pacer, odata_string
+from .client import NAME_TAKEN, PERMISSIONS_HINT, SYSTEM, GraphClient, NoAccessPolicy, Pacer, odata_string
 from .meetings import MEETING_HOURS, GraphMeetings, TeamsMeetings, meeting_external_id
 from .messages import ADAPTIVE_CARD, GraphMessages, PostedMessage
 from .people import FILTER_VALUES_MAX, GraphPeople, TeamsUser
@@ -67,6 +68,7 @@ __all__ = [
     "GraphMessages",
     "GraphPeople",
     "GroupChat",
+    "NoAccessPolicy",
     "Pacer",
     "PostedMessage",
     "TeamsChannel",

@@ -28,14 +28,21 @@ import httpx
 from warroom.adapters.errors import Conflict, NotFound, Permanent
 from warroom.adapters.http import JsonApi, error_reason, hook, unhook
 from warroom.adapters.microsoft.entra import GRAPH_SCOPE, EntraToken
+from warroom.adapters.observe import CallObserver, ignore
 from warroom.settings import TeamsSettings
 
 SYSTEM = "Microsoft Graph"
+#: The name Graph calls are observed under (:mod:`warroom.adapters.observe`).
+LABEL = "graph"
 NAME_TAKEN = "channel name already existed"
 PERMISSIONS_HINT = (
     "grant the warroom app registration that Microsoft Graph application permission and an administrator's "
     "consent (the README lists them)"
 )
+
+
+class NoAccessPolicy(Permanent):
+    """Graph refused an online-meetings call: no application access policy lets the app act for that user."""
 
 
 class Pacer:
@@ -76,6 +83,7 @@ class GraphClient:
         team_rps: int = 4,
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
+        observe: CallObserver = ignore,
     ) -> None:
         self.graph_url = graph_url.rstrip("/")
         self.app_id = client_id
@@ -91,6 +99,7 @@ class GraphClient:
             max_retries=max_retries,
             max_inline_wait=max_inline_wait,
             clock=clock,
+            observe=observe,
         )
         http = client or httpx.AsyncClient(timeout=timeout)
         hook(http, "response", self._translate)
@@ -108,12 +117,14 @@ class GraphClient:
             on_unauthorized=self.token.forget,
             throttle_statuses=(503,),
             retry_after_jitter=0.2,
+            observe=observe,
+            label=LABEL,
         )
         # a little over a second per 4 calls: the emulator's and Graph's windows are not ours to the millisecond
         self.pacer = Pacer(team_rps, 1.1, clock)
 
     @classmethod
-    def from_settings(cls, settings: TeamsSettings) -> Self:
+    def from_settings(cls, settings: TeamsSettings, *, observe: CallObserver = ignore) -> Self:
         secret = settings.app_password.get_secret_value() if settings.app_password is not None else ""
         return cls(
             graph_url=settings.graph_url,
@@ -121,6 +132,7 @@ class GraphClient:
             client_id=settings.app_id,
             client_secret=secret,
             timeout=settings.timeout,
+            observe=observe,
         )
 
     @property
@@ -196,7 +208,7 @@ class GraphClient:
         if status == 404:
             raise NotFound(SYSTEM, f"{what}: {message or 'not found'}")
         if status == 403 and "application access policy" in message.lower():
-            raise Permanent(
+            raise NoAccessPolicy(
                 SYSTEM,
                 f"{what} was refused ({message}): the Teams meeting organizer (teams.meeting_organizer) needs an "
                 "application access policy for this app — an administrator runs New-CsApplicationAccessPolicy "

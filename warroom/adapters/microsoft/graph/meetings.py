@@ -5,17 +5,24 @@
   ``externalId`` derived from the topic: Graph's idempotent create, so a retry after a crash returns the same
   meeting. :meth:`TeamsMeetings.find_meeting` returns None — Graph cannot list or filter meetings by subject,
   and :meth:`TeamsMeetings.create_meeting` already gets the existing one.
+- **The application access policy** an app needs to act on a user's online meetings is a Teams setting
+  (``New-CsApplicationAccessPolicy``, ``Grant-CsApplicationAccessPolicy``) that Graph does not expose. So
+  :meth:`GraphMeetings.check_meeting_access` asks for a meeting of the organizer that does not exist (an id in
+  Graph's own form, ``1*{organizer}*0**19:meeting_…@thread.v2``, base64url): Graph answers 404 when the policy lets
+  the app in, 403 "No application access policy found for this app." (:class:`~.client.NoAccessPolicy`) when it
+  does not. Nothing is created.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from warroom.adapters.errors import Permanent
+from warroom.adapters.errors import NotFound, Permanent
 from warroom.adapters.ports import Meeting
 
 from .client import SYSTEM, GraphClient, _obj, _q
@@ -49,6 +56,17 @@ class GraphMeetings(GraphClient):
         if not isinstance(record, dict):
             raise Permanent(SYSTEM, "createOrGet did not answer with a meeting")
         return record
+
+
+    async def check_meeting_access(self, organizer_id: str) -> None:
+        """Whether the app may act on the online meetings of ``organizer_id`` (an object id), without creating one;
+        raises :class:`~.client.NoAccessPolicy` when no application access policy lets it (see the module notes)."""
+        thread = "19:meeting_warroom-access-check@thread.v2"
+        nothing = base64.urlsafe_b64encode(f"1*{organizer_id}*0**{thread}".encode()).decode().rstrip("=")
+        try:
+            await self.api.json("GET", f"users/{_q(organizer_id)}/onlineMeetings/{_q(nothing)}")
+        except NotFound:
+            return
 
 
 class TeamsMeetings:

@@ -11,7 +11,8 @@ emulates:
 - ``entra.py`` — the Entra ID token endpoint.
 - ``channels.py`` — teams' channels and the members of a private channel.
 - ``members.py`` — member bindings and views, a team's members.
-- ``users.py`` — directory users.
+- ``users.py`` — directory users, and the apps installed in their personal scope.
+- ``groups.py`` — the members of Entra groups (and of teams, which are groups).
 - ``chats.py`` — group and one-on-one chats, the app installed in them.
 - ``messages.py`` — the bot's messages as Graph shows them, in channels and chats.
 - ``meetings.py`` — online meetings.

@@ -12,6 +12,7 @@ from ..tenant import TeamsTenant
 from .channels import GraphChannels
 from .chats import GraphChats
 from .entra import GraphEntra
+from .groups import GraphGroups
 from .meetings import GraphMeetings
 from .members import GraphMembers
 from .messages import GraphMessages
@@ -19,7 +20,7 @@ from .users import GraphUsers
 
 
 class GraphEmulator(
-    GraphEntra, GraphMessages, GraphChannels, GraphChats, GraphMembers, GraphUsers, GraphMeetings
+    GraphEntra, GraphMessages, GraphChannels, GraphChats, GraphMembers, GraphGroups, GraphUsers, GraphMeetings
 ):
     """A local Microsoft Graph (v1.0, the Teams parts warroom uses) and the Entra ID token endpoint."""
 
@@ -40,6 +41,9 @@ class GraphEmulator(
             ("GET", "/users", self._list_users, False),
             ("GET", "/users/{user}", self._get_user, False),
             ("GET", "/users/{user}/chats", self._list_chats, False),
+            ("GET", "/users/{user}/teamwork/installedApps", self._list_user_apps, False),
+            ("POST", "/users/{user}/teamwork/installedApps", self._install_for_user, False),
+            ("GET", "/groups/{group}/members", self._list_group_members, False),
             ("POST", "/users/{user}/onlineMeetings", self._create_meeting, False),
             ("POST", "/users/{user}/onlineMeetings/createOrGet", self._create_or_get_meeting, False),
             ("GET", "/users/{user}/onlineMeetings/{meeting}", self._get_meeting, False),
@@ -54,6 +58,7 @@ class GraphEmulator(
                 op.replace("{user}", "{user-id}")
                 .replace("{chat}", "{chat-id}")
                 .replace("{meeting}", "{meeting-id}")
+                .replace("{group}", "{group-id}")
             )
             self.route(method, f"/v1.0{path}", op, self._api(op, handler, per_team))
         self.app.router.add_get("/_sandbox/state", self._state_endpoint)

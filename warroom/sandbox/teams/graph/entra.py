@@ -5,7 +5,8 @@
   "Bearer", expires_in: 3599, ext_expires_in, access_token}``. Failures are Entra's ``{error,
   error_description: "AADSTS…", error_codes, timestamp, trace_id, correlation_id}``: unknown tenant 400
   ``invalid_request`` (AADSTS90002), unknown app 400 ``unauthorized_client`` (AADSTS700016), wrong secret 401
-  ``invalid_client`` (AADSTS7000215), bad scope 400 ``invalid_scope`` (AADSTS1002012), other grants 400
+  ``invalid_client`` (AADSTS7000215), bad scope 400 ``invalid_scope`` (AADSTS1002012), a resource the tenant has no
+  service principal of (``TeamsTenant.resources``) 400 ``invalid_resource`` (AADSTS500011), other grants 400
   ``unsupported_grant_type`` (AADSTS70003).
 """
 
@@ -73,6 +74,16 @@ class GraphEntra(GraphCore):
         if scope not in SCOPES:
             return refuse(
                 400, "invalid_scope", 1002012, f"The provided value for scope {scope} is not valid."
+            )
+        if SCOPES[scope] not in t.resources:
+            return refuse(
+                400,
+                "invalid_resource",
+                500011,
+                f"The resource principal named {SCOPES[scope]} was not found in the tenant named {t.tenant_id}. "
+                "This can happen if the application has not been installed by the administrator of the tenant or "
+                "consented to by any user in the tenant. You might have sent your authentication request to the "
+                "wrong tenant.",
             )
         token = t.issue_token(scope)
         return web.json_response(
