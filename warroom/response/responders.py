@@ -185,7 +185,7 @@ class ResponseService:
 
     # -- post-incident tasks ------------------------------------------------------------------------
     async def accept_task(self, task_id: int, *, actor: str, mention: str) -> TaskAccepted:
-        """A recommended follow-up action becomes a post-incident task (proposed → open) — once, however many
+        """A recommended follow-up action becomes a post-incident task (proposed → To Do) — once, however many
         clicks: decided under the incident's lock."""
         async with self.store.tx() as tx:
             row = (await tx.conn.execute(select(tasks).where(tasks.c.id == task_id))).mappings().first()
@@ -195,7 +195,7 @@ class ResponseService:
             task = dict((await tx.conn.execute(select(tasks).where(tasks.c.id == task_id))).mappings().one())
             if task["status"] != "proposed":
                 return TaskAccepted(task, False, incident)
-            task = await tx.records.set_task_status(task_id, "open", by=actor) or task
+            task = await tx.records.set_task_status(task_id, "todo", by=actor) or task
             await tx.timeline.add(incident.id, "task", f"Post-incident task created: {task['title']}", actor=actor,
                                   data={"task": task_id})
             await jobs.say(tx, incident.id, f"✅ {mention} created the post-incident task “{markup.escape(task['title'])}”.",

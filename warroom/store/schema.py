@@ -125,6 +125,10 @@ timeline = Table(
     # The outside record an event mirrors (a chat message: "slack:C1:1700000000.0001"), so that its edits and
     # deletions find it; NULL for warroom's own events.
     Column("source_key", String(160)),
+    # The postmortem review's edits of the timeline: an entry hidden from it, or its time corrected (``at`` keeps
+    # the time it was recorded); facts added are entries of kind "fact".
+    Column("hidden", Integer, nullable=False, default=0),
+    Column("corrected_at", TS),
 )
 Index("ix_timeline_incident", timeline.c.incident_id, timeline.c.id)
 Index("ix_timeline_source", timeline.c.source_key, unique=True)
@@ -292,6 +296,8 @@ postmortems = Table(
     Column("engine", String(16), nullable=False),
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
+    # draft | in_review | published (the published text is in postmortem_versions; a new draft may follow)
+    Column("state", String(16), nullable=False, default="draft"),
 )
 
 # Post-incident tasks (follow-up actions); a later step turns them into RFCs in the ITSM.
@@ -303,12 +309,86 @@ tasks = Table(
     Column("title", String(500), nullable=False),
     Column("details", Text, nullable=False, default=""),
     Column("origin", String(16), nullable=False),  # postmortem | chat
-    Column("status", String(16), nullable=False),  # proposed | open | done
+    # proposed (a postmortem's recommendation nobody took yet) | todo | in_progress | done | wont_do
+    Column("status", String(16), nullable=False),
     Column("created_by", String(320)),
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
+    # who does it (an email), by when, and why it was closed as won't-do
+    Column("owner", String(320)),
+    Column("due_at", TS),
+    Column("closed_reason", Text),
+    Column("version", Integer, nullable=False, default=0),
 )
 Index("ix_tasks_incident", tasks.c.incident_id)
+Index("ix_tasks_status_due", tasks.c.status, tasks.c.due_at)
+
+# A task's notes and comments: written in warroom (origin imr) or read from its RFC (origin itsm, remote_id the
+# Xurrent note id, once per task).
+task_notes = Table(
+    "task_notes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("task_id", Id, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("actor", String(320)),
+    Column("origin", String(8), nullable=False),
+    Column("remote_id", String(64)),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("task_id", "remote_id", name="uq_task_notes_remote"),
+)
+Index("ix_task_notes_task", task_notes.c.task_id)
+
+# A task's RFC in the ITSM: the request id, its URL and the sync's state (the shadow, the cursor of notes read), as
+# an incident's link to its request keeps them.
+task_links = Table(
+    "task_links",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("task_id", Id, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("remote_id", String(255), nullable=False, unique=True),
+    Column("url", Text),
+    Column("data", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+
+# The postmortem's review: who is asked, and what they said.
+postmortem_reviewers = Table(
+    "postmortem_reviewers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("reviewer", String(320), nullable=False),  # an email, or a chat key (slack:U123) for people without one
+    Column("display", String(255), nullable=False),
+    Column("requested_by", String(320)),
+    Column("requested_at", TS, nullable=False),
+    Column("approved_at", TS),
+    UniqueConstraint("incident_id", "reviewer", name="uq_postmortem_reviewers_reviewer"),
+)
+postmortem_comments = Table(
+    "postmortem_comments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("author", String(320), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+Index("ix_postmortem_comments_incident", postmortem_comments.c.incident_id)
+
+# Published postmortems: immutable, one row per version.
+postmortem_versions = Table(
+    "postmortem_versions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("markdown", Text, nullable=False),
+    Column("published_by", String(320)),
+    Column("published_at", TS, nullable=False),
+    UniqueConstraint("incident_id", "version", name="uq_postmortem_versions_version"),
+)
 
 # On-call overrides asked for in chat (``/oncall override``): above the YAML schedule's layers and overrides.
 oncall_overrides = Table(
