@@ -231,7 +231,7 @@ async def test_the_four_capabilities_without_a_model(harness: Harness) -> None:
         m["text"] for m in h.world.slack.messages(channel) if "created the post-incident task" in m["text"]
     ]
     assert len(told) == 1 and told[0].startswith("✅ <@U0ANA> created the post-incident task")
-    assert any("is a post-incident task already (open)" in e["text"] for e in h.world.slack.ephemeral)
+    assert any("is a post-incident task already (To Do)" in e["text"] for e in h.world.slack.ephemeral)
 
     # nothing was done to the incident by any of it
     async with h.runtime.store.read() as tx:

@@ -40,3 +40,7 @@ AI_POST = "ai.post"
 AI_NOTIFY = "ai.notify"
 ONCALL_STEP = "oncall.step"
 ONCALL_NOTIFY = "oncall.notify"
+#: Create or update a post-incident task's RFC in the ITSM (payload {"task": id}); coalesced per task.
+TASK_RFC_PUSH = "itsm.task_push"
+#: Read a task's RFC after a webhook or reconciliation said it changed (payload {"task": id}).
+TASK_RFC_PULL = "itsm.task_pull"

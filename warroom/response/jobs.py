@@ -38,6 +38,7 @@ from warroom.core.jobs import (  # re-exported for the handlers (__all__)
     PUSH_REQUEST,
     REFRESH_CARD,
     SAY,
+    TASK_RFC_PUSH,
     TEAMS_ADD_MEMBERS,
     TEAMS_ALERT_DIGEST,
     TEAMS_ANNOUNCE,
@@ -444,3 +445,12 @@ def final_summary(incident: Incident, links: dict[LinkKind, Link], *, now: datet
     if postmortem is not None and postmortem.url:
         parts.append(f"<{postmortem.url}|postmortem>")
     return " · ".join(parts) + ". This channel is archived now; its history stays readable."
+
+
+async def task_changed(tx: Tx, task_id: int, settings: Settings) -> None:
+    """A post-incident task was created or changed in warroom (title, details, status, owner, a note): its RFC is
+    created or brought up to date by the ITSM sync — one coalesced job per task, in order per task."""
+    if not settings.xurrent.enabled:
+        return
+    await tx.outbox.enqueue(TASK_RFC_PUSH, {"task": task_id}, ordering_key=f"task:{task_id}",
+                            dedup_key=f"task-push:{task_id}")

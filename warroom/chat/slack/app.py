@@ -28,6 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from warroom.chat import grammar as cmd
 from warroom.chat.slack import assistant, blocks, forms, oncall
 from warroom.core.model import Incident, LinkKind, Status
+from warroom.core.tasks import label as task_label
 from warroom.response.actions import Actions, Actor, Escalate, Reply, needs_war_room
 from warroom.response.incidents import IncidentService
 from warroom.response.oncall.ack import PageAcks
@@ -271,7 +272,7 @@ def create_slack_app(
             return
         if not done.created:
             await answer_in_room(Reply(f"“{done.task['title']}” is a post-incident task already "
-                                       f"({done.task['status']})."), None, channel_id, user_id)
+                                       f"({task_label(str(done.task['status']))})."), None, channel_id, user_id)
         message = body.get("message") or {}
         updated = assistant.task_created(message.get("blocks") or [], task_id, f"<@{user_id}>") if done.created else None
         if updated is not None and channel_id and message.get("ts"):
