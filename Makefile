@@ -28,4 +28,5 @@ bench: $(BIN)/.installed
 	$(BIN)/python -m bench.sync
 	$(BIN)/python -m bench.commands
 	$(BIN)/python -m bench.teams_fanout
+	$(BIN)/python -m bench.oncall
 	$(BIN)/python -m bench.ai_eval

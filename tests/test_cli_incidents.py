@@ -117,9 +117,16 @@ async def test_list_and_show_what_the_server_recorded(
     assert re.fullmatch(r"  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC  note +\S+: step 11", entries[-1]), entries[-1]
     assert [e.rsplit(" ", 1)[-1] for e in entries if " note " in e][-3:] == ["9", "10", "11"]
 
+    assert not any("MTTA" in line for line in lines)  # not acknowledged yet
     code, out, _ = await cli("show", str(second))
     assert code == 0 and out.startswith(f"INC-{second} is resolved, P2, assigned to ")
     assert "; resolved " in out.splitlines()[1]
+    # acknowledged: the time it took (MTTA) is shown
+    await h.slack_command("ack", channel=channel)
+    code, out, _ = await cli("show", str(first))
+    assert code == 0
+    assert re.search(rf"^Acknowledged \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d UTC: time to acknowledge \(MTTA\) {AGE}\.$",
+                     out, re.MULTILINE), out
     assert await cli("show", "999") == (1, "", "There is no incident INC-999.\n")
 
 

@@ -225,7 +225,7 @@ async def test_the_four_capabilities_without_a_model(harness: Harness) -> None:
     await settle(h)
     async with h.runtime.store.read() as tx:
         now = {t["id"]: t["status"] for t in await tx.records.tasks(incident)}
-    assert now[first["id"]] == "open" and all(s == "proposed" for i, s in now.items() if i != first["id"])
+    assert now[first["id"]] == "todo" and all(s == "proposed" for i, s in now.items() if i != first["id"])
     assert len(await events_of(h, incident, "task")) == 1
     told = [
         m["text"] for m in h.world.slack.messages(channel) if "created the post-incident task" in m["text"]

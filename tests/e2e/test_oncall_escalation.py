@@ -9,6 +9,7 @@ from warroom.sandbox.world import World
 
 from .helpers import critical_alert, settle, war_room
 from .oncall_helpers import escalation, make_due, oncall, sent
+from .sync_helpers import person, sync_all
 
 
 def _page_buttons(h: Harness, user: str) -> list[str]:
@@ -150,8 +151,8 @@ async def test_round_robin_steps_take_turns_across_incidents(sqlite_url: str) ->
         await h.stop()
 
 
-async def test_acknowledging_in_the_war_room_stops_paging(sqlite_url: str) -> None:
-    h = await Harness.start(sqlite_url, tweak=oncall())
+async def test_acknowledging_in_the_war_room_stops_paging(db_url: str) -> None:
+    h = await Harness.start(db_url, tweak=oncall())
     try:
         incident = (await h.post_alerts(critical_alert())).json()["incidents"][0]
         await settle(h)
@@ -187,5 +188,34 @@ async def test_page_in_chat_targets_a_schedule_or_a_policy(sqlite_url: str) -> N
         assert [e for e, _, _ in await sent(h, incident)] == ["ana@example.com"]
         again = await h.slack_command("page checkout", user="U0BEN", channel=room)
         assert "already" in again.text
+    finally:
+        await h.stop()
+
+
+async def test_an_incident_escalated_from_the_service_desk_pages_too_and_the_acknowledger_becomes_the_member(
+        db_url: str) -> None:
+    h = await Harness.start(db_url, tweak=oncall(steps=[{"notify": {"users": ["ben@example.com"]}, "wait_minutes": 5}]))
+    try:
+        desk = h.world.xurrent.create_request(
+            {"subject": "Checkout fails for everyone", "category": "incident", "impact": "top",
+             "service_instance_id": h.world.service_instances["checkout-api"]},
+            person_id=person(h, "dana@example.com"))
+        await sync_all(h)
+        async with h.runtime.store.read() as tx:
+            (escalated,) = [i for i in await tx.incidents.list() if i.origin.value == "itsm"]
+        # a request that is not urgent is a low-urgency incident: the default rules page by chat and email
+        assert sorted((e, m) for e, m, _ in await sent(h, escalated.id)) == [("ben@example.com", "chat"),
+                                                                             ("ben@example.com", "email")]
+        [value] = _page_buttons(h, "U0BEN")
+        dm = h.world.slack.dms("U0BEN")[-1]
+        assert (await h.slack.click(PAGE_ACK, value, user="U0BEN", channel="D0BEN", message_ts=dm["ts"])).status_code == 200
+        await sync_all(h)
+        record = h.world.xurrent.requests[int(desk["id"])]
+        assert record["status"] == "accepted"
+        assert (record.get("member") or {}).get("id") == person(h, "ben@example.com")
+        async with h.runtime.store.read() as tx:
+            incident = await tx.incidents.get(escalated.id)
+        assert incident is not None and incident.assignee == "ben@example.com"
+        assert incident.acknowledged_at is not None and incident.acknowledged_at >= incident.created_at
     finally:
         await h.stop()

@@ -157,3 +157,25 @@ async def test_an_sms_cut_off_mid_send_is_found_not_sent_again(sqlite_url: str) 
         assert row is not None and row["state"] == "sent" and str(row["provider_id"]).startswith("SM")
     finally:
         await h.stop()
+
+
+async def test_twilio_and_the_mail_relay_failing_for_a_while_still_page_once(sqlite_url: str) -> None:
+    h = await Harness.start(sqlite_url, tweak=oncall(people=ana({"method": "sms"}, {"method": "email"})))
+    twilio = h.world.twilio
+    twilio.inject("POST Messages", "after")  # Twilio took the message but the answer was a 500
+    twilio.inject("GET Messages", status=503, times=4)  # and its list is down for a while
+    h.world.smtp.make_unavailable(times=2)  # the relay answers 421 twice
+    try:
+        incident = (await h.post_alerts(critical_alert())).json()["incidents"][0]
+        await run(h)
+        for _ in range(20):  # the outbox's backoff (the sandbox's is short): let the retries come due
+            if all(state in ("sent", "delivered") for _, _, state in await sent(h, incident)):
+                break
+            await make_notifications_due(h)
+            await run(h)
+        assert len(twilio.sms_to(ANA_PHONE)) == 1
+        assert len([m for m in h.world.smtp.messages if "ana@example.com" in m.rcpt_tos]) == 1
+        assert {(m, s) for _, m, s in await sent(h, incident)} <= {("sms", "sent"), ("sms", "delivered"),
+                                                                    ("email", "sent")}
+    finally:
+        await h.stop()

@@ -183,6 +183,34 @@ async def test_impact_is_optional_outside_incidents(env: Env) -> None:
     assert answer.status_code == 201 and answer.json()["impact"] is None
 
 
+async def test_rfc_requests_live_through_their_statuses_with_their_webhook_events(env: Env) -> None:
+    """A task's RFC: category rfc on a service instance (team from it), created by source/sourceID, moved through
+    the statuses an RFC takes (declined, waiting, completed and reopened), each change audited with its events."""
+    seen: list[AuditLine] = []
+    env.emu.listeners.append(seen.append)
+    body = {"subject": "Add a canary stage", "category": "rfc", "service_instance_id": env.si, "status": "assigned",
+            "internal_note": "Task details", "source": "warroom", "sourceID": "task-3"}
+    created = await env.post("/requests", body)
+    assert created.status_code == 201
+    r = created.json()
+    assert r["category"] == "rfc" and r["impact"] is None and r["team"]["id"] == env.team
+    found = await env.get("/requests", {"source": "warroom", "sourceID": "task-3", "category": "rfc"})
+    assert [x["id"] for x in found.json()] == [r["id"]]
+    for status in ("in_progress", "waiting_for", "declined", "assigned"):
+        answer = await env.patch(f"/requests/{r['id']}", {"status": status})
+        assert answer.status_code == 200 and answer.json()["status"] == status
+    assert (await env.patch(f"/requests/{r['id']}", {"status": "completed"})).status_code == 422
+    done = await env.patch(f"/requests/{r['id']}", {"status": "completed", "completion_reason": "solved"})
+    assert done.json()["completion_reason"] == "solved"
+    reopened = await env.patch(f"/requests/{r['id']}", {"status": "in_progress"})
+    assert reopened.json()["completion_reason"] is None and reopened.json()["reopen_count"] == 1
+    assert [line.events for line in seen][:2] == [["request.create"], ["request.update", "request.status-changed"]]
+    assert all("request.status-changed" in line.events for line in seen[1:])
+    refused = await env.patch(f"/requests/{r['id']}", {"major_incident_status": "proposed"})
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [["major_incident_status", "Major incident status can only be set on incidents"]]
+
+
 async def test_every_missing_field_is_reported_at_once(env: Env) -> None:
     errors = errors_of(await env.post("/requests", {"impact": "medium"}))
     assert errors == {"subject": "Subject can't be blank", "category": "Category can't be blank", "team": "Team can't be blank"}

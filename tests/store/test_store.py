@@ -323,3 +323,40 @@ async def test_timers_fire_once_into_the_outbox_and_periodic_ones_move_on(store:
     assert left["every"]["fire_at"] > datetime.now(UTC) + timedelta(seconds=50)
     assert sorted(j["kind"] for j in jobs) == ["ping", "tick"]
     assert next(j for j in jobs if j["kind"] == "ping")["payload"] == {"x": 1, "timer": "once"}
+
+
+async def test_pages_are_claimed_first_and_run_in_their_own_slots_when_every_other_slot_is_busy(store: Store) -> None:
+    await store.migrate()
+    async with store.tx() as tx:
+        older = await tx.outbox.enqueue("war-room")
+        page = await tx.outbox.enqueue("page")
+    async with store.tx() as tx:
+        assert [j.id for j in await tx.outbox.claim(1, lease=60, first={"page"})] == [page]
+        assert [j.id for j in await tx.outbox.claim(1, lease=60, only={"page"})] == []
+        assert [j.id for j in await tx.outbox.claim(1, lease=60)] == [older]
+
+    from warroom.store.outbox import OutboxWorker
+
+    release, paged, started = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def slow(job: Job) -> None:
+        started.set()
+        await release.wait()
+
+    async def wake(job: Job) -> None:
+        paged.set()
+
+    worker = OutboxWorker(store, {"slow": slow, "page": wake}, concurrency=1, poll_interval=0.05,
+                          urgent={"page"}, urgent_slots=1)
+    async with store.tx() as tx:
+        await tx.outbox.enqueue("slow")
+    worker.start()
+    try:
+        await asyncio.wait_for(started.wait(), timeout=10)
+        async with store.tx() as tx:  # the one ordinary slot is held by the slow job
+            await tx.outbox.enqueue("page")
+        await asyncio.wait_for(paged.wait(), timeout=10)
+        assert not release.is_set()
+    finally:
+        release.set()
+        await worker.stop()

@@ -44,3 +44,11 @@ ONCALL_NOTIFY = "oncall.notify"
 TASK_RFC_PUSH = "itsm.task_push"
 #: Read a task's RFC after a webhook or reconciliation said it changed (payload {"task": id}).
 TASK_RFC_PULL = "itsm.task_pull"
+#: Remind a task's owner of its due date (a durable timer fires it; payload {"task", "when", "due"}).
+TASK_REMIND = "response.task_remind"
+#: The weekly digest of open post-incident tasks per service (a periodic durable timer).
+TASK_DIGEST = "response.task_digest"
+#: Post or update a post-incident task's card in the Slack war room (payload {"task": id}); coalesced per task.
+TASK_CARD = "warroom.task_card"
+#: Post or update a post-incident task's card in the Teams war room (payload {"task": id}); coalesced per task.
+TEAMS_TASK_CARD = "teams.task_card"

@@ -47,6 +47,9 @@ class LinkKind(StrEnum):
     TEAMS_CARD = "teams_card"
     #: The postmortem draft (its capability URL on this server).
     POSTMORTEM = "postmortem"
+    #: The post-incident tasks' cards in the Teams war room: data {"cards": {task id: {"activity", "conversation",
+    #: "service_url"}}} (the Bot Connector cannot be asked what the bot posted, so they are remembered).
+    TEAMS_TASK_CARDS = "teams_task_cards"
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,9 @@ from warroom.response import commands as cmd
 from warroom.response import jobs
 from warroom.response.ai import schedule as ai_schedule
 from warroom.response.incidents import IncidentService
+from warroom.response.postmortem import Postmortems, Reviewer
 from warroom.response.responders import ResponseService
+from warroom.response.tasks import TaskService
 from warroom.settings import Settings
 
 #: Escalates a Xurrent request by id for a person; returns the sentence to answer with.
@@ -30,9 +32,11 @@ Escalate = Callable[[int, str], Awaitable[str]]
 NEEDS_WAR_ROOM: tuple[type, ...] = (
     cmd.Ack, cmd.Resolve, cmd.Reopen, cmd.Status, cmd.Priority, cmd.Title, cmd.Assign, cmd.Note,
     cmd.Role, cmd.Roles, cmd.Page, cmd.StakeholderAdd, cmd.Merge, cmd.Summary, cmd.Ask, cmd.Rca, cmd.Postmortem,
+    cmd.PostmortemReview, cmd.PostmortemComment, cmd.PostmortemApprove, cmd.PostmortemPublish, cmd.PostmortemHide,
+    cmd.PostmortemTime, cmd.PostmortemFact, cmd.TaskAdd, cmd.Tasks, cmd.TaskChange,
 )
 #: Of those, the ones that only show something (answered to the asker alone).
-READ_ONLY: tuple[type, ...] = (cmd.Status, cmd.Roles)
+READ_ONLY: tuple[type, ...] = (cmd.Status, cmd.Roles, cmd.Tasks)
 #: Of those, the ones the AI responder answers: the command is answered at once, the answer posted in the war room.
 AI_VERBS: tuple[type, ...] = (cmd.Summary, cmd.Ask, cmd.Rca, cmd.Postmortem)
 
@@ -222,6 +226,8 @@ class Actions:
                      for key, label in self.ctx.role_labels.items()]
             return Reply(f"Roles on {incident.ref}:\n" + "\n".join(lines) +
                          f"\nGive one with `{self.ctx.command} role <role> <@person|me>`.")
+        if isinstance(command, cmd.Tasks):
+            return Reply(await TaskService(self.settings, self.service.store).listing(incident))
         if incident.merged_into is not None:
             return Reply(f"{incident.ref} was merged into INC-{incident.merged_into}: work on it there.")
         await self.allowed(command.verb, incident, actor, edge)
@@ -260,6 +266,11 @@ class Actions:
             return await self._stakeholder(command, incident, actor, edge)
         if isinstance(command, AI_VERBS):
             return await self._ai(command, incident, actor, edge)
+        if isinstance(command, (cmd.PostmortemReview, cmd.PostmortemComment, cmd.PostmortemApprove,
+                                cmd.PostmortemPublish, cmd.PostmortemHide, cmd.PostmortemTime, cmd.PostmortemFact)):
+            return await self._postmortem(command, incident, actor, edge)
+        if isinstance(command, (cmd.TaskAdd, cmd.TaskChange)):
+            return await self._task(command, incident, actor, edge)
         if isinstance(command, cmd.Merge):
             folded = await self.response.merge(incident.id, command.number, actor=actor.key)
             return Reply(f"{folded.duplicate.ref} merged into {incident.ref} by {who}: {folded.alerts} alerts and "
@@ -284,6 +295,48 @@ class Actions:
             return Reply(f"🤖 {what[0].upper()}{what[1:].rstrip(',')} is being prepared already; it will be posted in "
                          "the war room.")
         return Reply(f"🤖 Working on it: {what} will be posted in the war room in a moment.")
+
+    async def _postmortem(self, command: cmd.PostmortemStep, incident: Incident, actor: Actor,
+                          edge: ChatEdge) -> Reply:
+        """A step of the postmortem's review (warroom.response.postmortem); free text as the person typed it."""
+        reviewers: list[Reviewer] = []
+        if isinstance(command, cmd.PostmortemReview):
+            for target in command.reviewers:
+                email, display, chat_user = await self._holder(target, actor, edge)
+                key = email.lower() if email else chat_user
+                if key is None:
+                    return Reply(f"{markup.escape(display)} cannot be asked to review: mention them with @.")
+                mention = edge.mention(chat_user.split(":", 1)[1]) if chat_user else markup.escape(display)
+                reviewers.append(Reviewer(key, display, mention))
+        elif isinstance(command, cmd.PostmortemComment):
+            command = cmd.PostmortemComment(edge.text(command.text))
+        elif isinstance(command, cmd.PostmortemFact):
+            command = cmd.PostmortemFact(edge.text(command.text), command.when)
+        keys = [actor.key]
+        if isinstance(command, cmd.PostmortemApprove) and (email := await edge.email_of(actor.user_id)):
+            keys = [email.lower(), actor.key]
+        text, public = await Postmortems(self.settings, self.service.store, command=self.ctx.command).run(
+            command, incident, keys=keys, by=actor.key, who=actor.mention, reviewers=reviewers,
+        )
+        return Reply(text, public)
+
+    async def _task(self, command: cmd.TaskAdd | cmd.TaskChange, incident: Incident, actor: Actor,
+                    edge: ChatEdge) -> Reply:
+        """``task add`` and ``task <n> …`` (warroom.response.tasks); free text as the person typed it."""
+        tasks = TaskService(self.settings, self.service.store)
+        if isinstance(command, cmd.TaskAdd):
+            owner = await self.person(command.owner, actor, edge) if command.owner is not None else None
+            if command.owner is not None and owner is None:
+                return Reply("That person has no email address in the chat, so warroom cannot make them the owner; "
+                             "leave the owner out, or write their email address.")
+            text = await tasks.add(incident, edge.text(command.title), owner=owner, due=command.due, actor=actor.key,
+                                   mention=actor.mention)
+            return Reply(text, public=True)
+        owner = await self.person(command.target, actor, edge) if command.target is not None else None
+        text, public = await tasks.change(incident, command.number, command.action.value,
+                                          value=edge.text(command.value), owner=owner, actor=actor.key,
+                                          mention=actor.mention)
+        return Reply(text, public)
 
     async def _holder(self, target: cmd.Target, actor: Actor, edge: ChatEdge) -> tuple[str | None, str, str | None]:
         """(email, display name, chat user) of the person a command points at."""

@@ -245,6 +245,108 @@ class Postmortem:
     verb: ClassVar[str] = "postmortem"
 
 
+#: A post-incident task's title is at most this many characters (stored whole; the RFC's subject is cut to 255).
+TASK_TITLE_MAX_CHARS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class TaskAdd:
+    """A post-incident task for the war room's incident: ``due`` is the date as typed ("friday", "in 2 weeks"),
+    read by the runner (it knows today)."""
+
+    verb: ClassVar[str] = "task"
+    title: str
+    owner: Target | None = None
+    due: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tasks:
+    """The incident's post-incident tasks, numbered, with how many are open."""
+
+    verb: ClassVar[str] = "tasks"
+
+
+class TaskAction(StrEnum):
+    STATUS = "status"  # value: a warroom.core.tasks.TaskStatus value (todo, in_progress, done)
+    ASSIGN = "assign"  # target: the new owner
+    DUE = "due"  # value: the date as typed ("none" clears it)
+    NOTE = "note"  # value: the note
+    WONT_DO = "wontdo"  # value: the reason
+
+
+@dataclass(frozen=True, slots=True)
+class TaskChange:
+    """Change task ``number`` (its number within the incident, as ``tasks`` lists them)."""
+
+    verb: ClassVar[str] = "task"
+    number: int
+    action: TaskAction
+    value: str = ""
+    target: Target | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PostmortemReview:
+    """Ask people to review the postmortem (it goes in review; they are told)."""
+
+    verb: ClassVar[str] = "postmortem"
+    reviewers: tuple[Target, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PostmortemComment:
+    verb: ClassVar[str] = "postmortem"
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PostmortemApprove:
+    """A reviewer approves the postmortem as it reads now."""
+
+    verb: ClassVar[str] = "postmortem"
+
+
+@dataclass(frozen=True, slots=True)
+class PostmortemPublish:
+    """Publish the postmortem: a new immutable version (refused while tasks are open or approvals missing)."""
+
+    verb: ClassVar[str] = "postmortem"
+
+
+@dataclass(frozen=True, slots=True)
+class PostmortemHide:
+    """Leave timeline entry ``entry`` (its id, as the postmortem's timeline shows it: ``[event:12]``) out."""
+
+    verb: ClassVar[str] = "postmortem"
+    entry: int
+
+
+@dataclass(frozen=True, slots=True)
+class PostmortemTime:
+    """Correct the time of timeline entry ``entry``: ``when`` is ``HH:MM`` (UTC, on the entry's day) or ISO 8601."""
+
+    verb: ClassVar[str] = "postmortem"
+    entry: int
+    when: str
+
+
+@dataclass(frozen=True, slots=True)
+class PostmortemFact:
+    """Add a fact to the postmortem's timeline, at ``when`` (as :class:`PostmortemTime`'s) or now."""
+
+    verb: ClassVar[str] = "postmortem"
+    text: str
+    when: str | None = None
+
+
+#: The postmortem review's commands (``postmortem review|comment|approve|publish|hide|time|fact``).
+PostmortemStep: TypeAlias = (
+    PostmortemReview | PostmortemComment | PostmortemApprove | PostmortemPublish | PostmortemHide | PostmortemTime
+    | PostmortemFact
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Help:
     verb: ClassVar[str] = "help"
@@ -261,7 +363,8 @@ class Rejection:
 
 Command: TypeAlias = (
     Declare | Escalate | Ack | Resolve | Reopen | Status | ListIncidents | Priority | Title | Assign | Role | Roles
-    | Note | Page | StakeholderAdd | Merge | Summary | Ask | Rca | Postmortem | Help
+    | Note | Page | StakeholderAdd | Merge | Summary | Ask | Rca | Postmortem | Help | TaskAdd | Tasks | TaskChange
+    | PostmortemStep
 )
 
 

@@ -38,6 +38,7 @@ from warroom.core.jobs import (  # re-exported for the handlers (__all__)
     PUSH_REQUEST,
     REFRESH_CARD,
     SAY,
+    TASK_CARD,
     TASK_RFC_PUSH,
     TEAMS_ADD_MEMBERS,
     TEAMS_ALERT_DIGEST,
@@ -47,6 +48,7 @@ from warroom.core.jobs import (  # re-exported for the handlers (__all__)
     TEAMS_POST_CARD,
     TEAMS_REFRESH_CARD,
     TEAMS_SAY,
+    TEAMS_TASK_CARD,
     TOPIC,
     UNARCHIVE,
 )
@@ -61,11 +63,12 @@ from warroom.store.schema import outbox, timeline
 __all__ = [
     "ALERT_DIGEST", "ANNOUNCE", "ANNOUNCE_WAIT_ATTEMPTS", "ARCHIVE", "BOOKMARK", "BOOKMARKED", "CREATE_BRIDGE",
     "CREATE_CHANNEL", "CREATE_REQUEST", "INVITE", "PIN", "POST_CARD", "PULL_REQUEST", "PUSH_REQUEST", "REFRESH_CARD",
-    "SAY", "TEAMS_ADD_MEMBERS", "TEAMS_ALERT_DIGEST", "TEAMS_ANNOUNCE", "TEAMS_ARCHIVE", "TEAMS_CREATE_ROOM",
-    "TEAMS_POST_CARD", "TEAMS_REFRESH_CARD", "TEAMS_SAY", "TOPIC", "UNARCHIVE",
+    "SAY", "TASK_CARD", "TEAMS_ADD_MEMBERS", "TEAMS_ALERT_DIGEST", "TEAMS_ANNOUNCE", "TEAMS_ARCHIVE",
+    "TEAMS_CREATE_ROOM", "TEAMS_POST_CARD", "TEAMS_REFRESH_CARD", "TEAMS_SAY", "TEAMS_TASK_CARD", "TOPIC", "UNARCHIVE",
     "alert_digest", "announce", "announced_room", "archive_timer", "duration", "enqueue_fanout", "final_summary",
     "incident_changed", "itsm_changed", "link_added", "no_request_because", "push_to_itsm", "refresh_card",
-    "request_if_due", "room_link", "say", "topic", "unarchive", "unrouted_alert", "wants_request",
+    "request_if_due", "room_link", "say", "task_card_changed", "topic", "unarchive", "unrouted_alert",
+    "wants_request",
     "war_room_chats", "war_room_failed",
 ]
 
@@ -452,5 +455,31 @@ async def task_changed(tx: Tx, task_id: int, settings: Settings) -> None:
     created or brought up to date by the ITSM sync — one coalesced job per task, in order per task."""
     if not settings.xurrent.enabled:
         return
-    await tx.outbox.enqueue(TASK_RFC_PUSH, {"task": task_id}, ordering_key=f"task:{task_id}",
-                            dedup_key=f"task-push:{task_id}")
+    # the job carries the task's incident: a failure that buries it is said in that war room, and
+    # `warroom sync retry <incident>` runs it again
+    task = await tx.task_links.task(task_id)
+    await tx.outbox.enqueue(TASK_RFC_PUSH, {"task": task_id}, incident_id=int(task["incident_id"]) if task else None,
+                            ordering_key=f"task:{task_id}", dedup_key=f"task-push:{task_id}")
+
+
+async def task_card_changed(tx: Tx, task_id: int) -> None:
+    """A post-incident task changed — in chat, by a button, or by the RFC sync's pull: what shows it is brought up to
+    date (the incident card's count of open tasks, refreshed in place) and its owner's reminders follow its due date
+    and status (moved, or cancelled once it is closed)."""
+    from warroom.response import tasks as follow_ups  # the task module enqueues through this one
+
+    task = await tx.records.task(task_id)
+    if task is None:
+        return
+    incident_id = int(task["incident_id"])
+    await refresh_card(tx, incident_id)
+    await follow_ups.reschedule_reminders(tx, task)
+    if task["status"] == "proposed":
+        return  # a recommendation nobody took yet has its "Create task" button on the postmortem, not a card
+    chats = await war_room_chats(tx, incident_id)
+    if "slack" in chats:
+        await tx.outbox.enqueue(TASK_CARD, {"task": task_id}, incident_id=incident_id,
+                                ordering_key=f"task-card:{task_id}", dedup_key=f"task-card:{task_id}")
+    if "teams" in chats:  # one at a time per incident: the cards' ids are kept in one link of the incident
+        await tx.outbox.enqueue(TEAMS_TASK_CARD, {"task": task_id}, incident_id=incident_id,
+                                ordering_key=f"teams-task-cards:{incident_id}", dedup_key=f"teams-task-card:{task_id}")

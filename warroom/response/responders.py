@@ -195,9 +195,11 @@ class ResponseService:
             task = dict((await tx.conn.execute(select(tasks).where(tasks.c.id == task_id))).mappings().one())
             if task["status"] != "proposed":
                 return TaskAccepted(task, False, incident)
-            task = await tx.records.set_task_status(task_id, "todo", by=actor) or task
+            task = await tx.records.update_task(task_id, status="todo") or task
             await tx.timeline.add(incident.id, "task", f"Post-incident task created: {task['title']}", actor=actor,
                                   data={"task": task_id})
+            await jobs.task_changed(tx, task_id, self.settings)
+            await jobs.task_card_changed(tx, task_id)
             await jobs.say(tx, incident.id, f"✅ {mention} created the post-incident task “{markup.escape(task['title'])}”.",
                            escaped=True)
             return TaskAccepted(task, True, incident)

@@ -357,6 +357,10 @@ class ItsmLinkSettings(_Section):
     default_impact: Impact = "medium"
     #: Incidents at or above this priority get a linked request (and requests at or above it escalate).
     severity_threshold: str = "P2"
+    #: The direction of the post-incident tasks' RFC sync; default (unset): ``direction``.
+    rfc_direction: Direction | None = None
+    #: Whether a task's notes and its RFC's notes cross; default (unset): ``note_sync``.
+    rfc_note_sync: bool | None = None
 
 
 class SlackChannelSettings(_Section):
@@ -542,6 +546,12 @@ class ResponseSettings(_Section):
     page_repeat_minutes: float = Field(5.0, gt=0)
     #: … at most this many times in all.
     page_max_notifications: int = Field(6, ge=1)
+    #: The weekly digest of open post-incident tasks per service (in the incidents channel, else the service's
+    #: first Slack declare channel) goes out on this day ("off": never) …
+    task_digest_weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+                                 "off"] = "monday"
+    #: … at this hour, UTC.
+    task_digest_hour: int = Field(9, ge=0, le=23)
 
     @field_validator("groups")
     @classmethod

@@ -32,9 +32,11 @@ from sqlalchemy.pool import NullPool
 
 from .oncall import EscalationRepo, NotificationRepo, OverrideRepo, TurnRepo
 from .outbox import OutboxRepo
+from .postmortems import PostmortemRepo
 from .records import RecordRepo
 from .repos import AlertRepo, InboxRepo, IncidentRepo, LinkRepo, PolicyRepo, TimelineRepo
 from .responders import PageRepo, PeopleRepo, RoleRepo, StakeholderRepo
+from .tasks import TaskLinkRepo, TaskNoteRepo
 from .timers import TimerRepo
 
 
@@ -87,6 +89,7 @@ class Tx:
         self.pages = PageRepo(conn, now, dialect)
         self.people = PeopleRepo(conn, now, dialect)
         self.records = RecordRepo(conn, now, dialect)
+        self.postmortems = PostmortemRepo(conn, now, dialect)
         self.links = LinkRepo(conn, now, dialect)
         self.outbox = OutboxRepo(conn, now, dialect)
         self.timers = TimerRepo(conn, now, dialect)
@@ -96,6 +99,8 @@ class Tx:
         self.escalations = EscalationRepo(conn, now, dialect)
         self.notifications = NotificationRepo(conn, now, dialect)
         self.turns = TurnRepo(conn, now, dialect)
+        self.task_links = TaskLinkRepo(conn, now, dialect)
+        self.task_notes = TaskNoteRepo(conn, now, dialect)
 
     async def lock_key(self, name: str) -> None:
         """Serialise transactions about one thing (PostgreSQL advisory lock until commit; SQLite writes are

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, func, literal_column, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal_column, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from warroom.adapters.errors import AdapterError, Permanent, RateLimited, Transient
@@ -123,10 +123,12 @@ class OutboxRepo:
             self.enqueued += 1
         return new_id
 
-    async def claim(self, limit: int, lease: float, *, exclude: Collection[int] = ()) -> list[Job]:
+    async def claim(self, limit: int, lease: float, *, exclude: Collection[int] = (), first: Collection[str] = (),
+                    only: Collection[str] = ()) -> list[Job]:
         """Up to ``limit`` due jobs — pending ones, and running ones whose lease ran out (their worker died) —
         except those in ``exclude``: the jobs the claiming worker has in hand itself, which are not dead however
-        late their lease renewal is (an event loop starved of CPU renews late)."""
+        late their lease renewal is (an event loop starved of CPU renews late). Jobs of the kinds in ``first`` (pages
+        that wake people) are taken before the others, oldest first within each; with ``only``, only those kinds."""
         prior = outbox.alias("prior")
         blocked = exists(
             select(prior.c.id).where(
@@ -140,10 +142,14 @@ class OutboxRepo:
             and_(outbox.c.status == RUNNING, outbox.c.locked_until < self.now),
         )
         mine = outbox.c.id.not_in(list(exclude)) if exclude else true()
+        kinds = outbox.c.kind.in_(list(only)) if only else true()
+        order: list[ColumnElement[Any]] = [outbox.c.run_at, outbox.c.id]
+        if first:
+            order.insert(0, case((outbox.c.kind.in_(list(first)), 0), else_=1))
         ids = (
             select(outbox.c.id)
-            .where(due, mine, or_(outbox.c.ordering_key.is_(None), ~blocked))
-            .order_by(outbox.c.run_at, outbox.c.id)
+            .where(due, mine, kinds, or_(outbox.c.ordering_key.is_(None), ~blocked))
+            .order_by(*order)
             .limit(limit)
         )
         if self.dialect == "postgresql":
@@ -259,6 +265,8 @@ class OutboxWorker:
         backoff_max: float = 300.0,
         on_dead: DeadHook | None = None,
         observe: Callable[[str, str, float], None] | None = None,
+        urgent: Collection[str] = (),
+        urgent_slots: int = 8,
     ) -> None:
         self.store = store
         self.handlers = handlers
@@ -270,6 +278,11 @@ class OutboxWorker:
         self.backoff_max = backoff_max
         self.on_dead = on_dead
         self.observe = observe
+        #: Kinds of jobs that wake people (on-call pages): claimed before the others, and given ``urgent_slots``
+        #: slots of their own beyond ``concurrency``, so that a burst of war-room work never keeps a page waiting.
+        self.urgent = frozenset(urgent)
+        self.urgent_slots = urgent_slots if urgent else 0
+        self._urgent_running = 0
         self._running: set[asyncio.Task[None]] = set()
         #: ids of the jobs in hand: never claimed again by this worker while it runs them
         self._in_hand: set[int] = set()
@@ -297,32 +310,52 @@ class OutboxWorker:
 
     async def _loop(self) -> None:
         while not self._stopping:
-            free = self.concurrency - len(self._running)
+            normal = len(self._running) - self._urgent_running
+            free = self.concurrency - normal
+            urgent_free = self.urgent_slots - self._urgent_running
             jobs: list[Job] = []
-            if free > 0:
+            wait = self.poll_interval
+            if free > 0 or urgent_free > 0:
                 self.store.wakeup.clear()
                 try:
                     async with self.store.tx(background=True) as tx:
-                        jobs = await tx.outbox.claim(free, self.lease, exclude=self._in_hand)
+                        if free > 0:
+                            jobs = await tx.outbox.claim(free, self.lease, exclude=self._in_hand, first=self.urgent)
+                        else:  # every ordinary slot is busy: pages still go, in their own slots
+                            jobs = await tx.outbox.claim(urgent_free, self.lease, exclude=self._in_hand,
+                                                         only=self.urgent)
+                        if not jobs:  # idle: sleep until the next delayed job is due, if that is sooner
+                            next_at = await tx.outbox.next_run_at()
+                            if next_at is not None and next_at > tx.now:  # (due ones wait on an ordering key)
+                                wait = min(wait, (next_at - tx.now).total_seconds() + 0.005)
                 except Exception:  # a database hiccup must not kill the worker
                     log.exception("claiming outbox jobs failed")
                     await asyncio.sleep(self.poll_interval)
                     continue
                 for job in jobs:
+                    urgent = free <= 0 and job.kind in self.urgent
                     task = asyncio.create_task(self._run(job), name=f"job-{job.id}-{job.kind}")
                     self._running.add(task)
                     self._in_hand.add(job.id)
-                    task.add_done_callback(self._done)
+                    if urgent:
+                        self._urgent_running += 1
+                    task.add_done_callback(functools.partial(self._done_urgent, urgent))
                     task.add_done_callback(functools.partial(self._let_go, job.id))
-            if jobs and len(self._running) < self.concurrency:
+            if jobs and (len(self._running) - self._urgent_running < self.concurrency
+                         or self._urgent_running < self.urgent_slots):
                 continue  # there may be more due right now
             try:
-                await asyncio.wait_for(self.store.wakeup.wait(), timeout=self.poll_interval)
+                await asyncio.wait_for(self.store.wakeup.wait(), timeout=wait)
             except TimeoutError:
                 pass
 
     def _let_go(self, job_id: int, _task: asyncio.Task[None]) -> None:
         self._in_hand.discard(job_id)
+
+    def _done_urgent(self, urgent: bool, task: asyncio.Task[None]) -> None:
+        if urgent:
+            self._urgent_running -= 1
+        self._done(task)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)

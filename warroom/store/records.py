@@ -6,11 +6,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .repos import upsert_insert
-from .schema import changes, postmortems, tasks
+from .schema import changes, incidents, postmortems, tasks
+
+#: Task statuses still to be done (warroom.core.tasks.OPEN; the store imports nothing of core's task module).
+_OPEN_TASKS = ("todo", "in_progress")
 
 
 class RecordRepo:
@@ -61,12 +64,12 @@ class RecordRepo:
                        status: str = "proposed", by: str | None = None) -> int:
         """A task, once per (incident, title) while it is proposed; returns its id."""
         found = (await self.conn.execute(select(tasks.c.id).where(
-            and_(tasks.c.incident_id == incident_id, tasks.c.title == title[:500])
+            and_(tasks.c.incident_id == incident_id, tasks.c.title == title)
         ))).scalar()
         if found is not None:
             return int(found)
         result = await self.conn.execute(tasks.insert().values(
-            incident_id=incident_id, title=title[:500], details=details, origin=origin, status=status, created_by=by,
+            incident_id=incident_id, title=title, details=details, origin=origin, status=status, created_by=by,
             created_at=self.now, updated_at=self.now,
         ).returning(tasks.c.id))
         return int(result.scalar_one())
@@ -83,3 +86,56 @@ class RecordRepo:
         )
         row = result.mappings().first()
         return dict(row) if row else None
+
+    async def new_task(self, incident_id: int, title: str, *, by: str | None, owner: str | None = None,
+                       due_at: datetime | None = None, origin: str = "chat", status: str = "todo") -> dict[str, Any]:
+        """A task made by a person (not de-duplicated by title: two tasks may share one); returns its row."""
+        result = await self.conn.execute(tasks.insert().values(
+            incident_id=incident_id, title=title, details="", origin=origin, status=status, created_by=by,
+            owner=owner, due_at=due_at, version=1, created_at=self.now, updated_at=self.now,
+        ).returning(*tasks.c))
+        return dict(result.mappings().one())
+
+    async def task(self, task_id: int, *, lock: bool = False) -> dict[str, Any] | None:
+        query = select(tasks).where(tasks.c.id == task_id)
+        if lock and self.dialect == "postgresql":
+            query = query.with_for_update()
+        row = (await self.conn.execute(query)).mappings().first()
+        return dict(row) if row else None
+
+    async def update_task(self, task_id: int, **values: Any) -> dict[str, Any] | None:
+        """Change a task's fields (title, status, owner, due_at, closed_reason, details) and bump its version;
+        None if there is no such task."""
+        result = await self.conn.execute(
+            update(tasks).where(tasks.c.id == task_id)
+            .values(**values, version=tasks.c.version + 1, updated_at=self.now)
+            .returning(*tasks.c)
+        )
+        row = result.mappings().first()
+        return dict(row) if row else None
+
+    async def open_task_count(self, incident_id: int) -> int:
+        """How many of the incident's tasks are still to be done (To Do or In Progress)."""
+        found = await self.conn.execute(
+            select(func.count()).select_from(tasks)
+            .where(tasks.c.incident_id == incident_id, tasks.c.status.in_(_OPEN_TASKS))
+        )
+        return int(found.scalar_one())
+
+    async def open_tasks(self, *, services: list[str] | None = None, due_before: datetime | None = None,
+                         limit: int = 1000) -> list[dict[str, Any]]:
+        """Open tasks of every incident (or of ``services``' incidents; or due before ``due_before``), each with
+        its incident's ``service``, ``incident_title`` and ``incident_number``: the soonest due first, then the
+        oldest."""
+        query = (
+            select(*tasks.c, incidents.c.service, incidents.c.title.label("incident_title"))
+            .join(incidents, incidents.c.id == tasks.c.incident_id)
+            .where(tasks.c.status.in_(_OPEN_TASKS))
+        )
+        if services is not None:
+            query = query.where(incidents.c.service.in_(services))
+        if due_before is not None:
+            query = query.where(tasks.c.due_at.is_not(None), tasks.c.due_at < due_before)
+        query = query.order_by(tasks.c.due_at.is_(None), tasks.c.due_at, tasks.c.id).limit(limit)
+        rows = await self.conn.execute(query)
+        return [dict(r) for r in rows.mappings()]

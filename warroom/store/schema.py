@@ -306,7 +306,8 @@ tasks = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
-    Column("title", String(500), nullable=False),
+    # whole, however long (the RFC's subject is cut to Xurrent's 255 characters and the whole title is its first note)
+    Column("title", Text, nullable=False),
     Column("details", Text, nullable=False, default=""),
     Column("origin", String(16), nullable=False),  # postmortem | chat
     # proposed (a postmortem's recommendation nobody took yet) | todo | in_progress | done | wont_do

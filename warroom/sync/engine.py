@@ -34,7 +34,14 @@ from typing import Any
 
 from warroom.adapters.errors import NotFound
 from warroom.adapters.ports import ItsmPort
-from warroom.core.jobs import CONFIRM_WEBHOOK, CONSIDER_REQUEST, PULL_REQUEST, PUSH_REQUEST, RECONCILE
+from warroom.core.jobs import (
+    CONFIRM_WEBHOOK,
+    CONSIDER_REQUEST,
+    PULL_REQUEST,
+    PUSH_REQUEST,
+    RECONCILE,
+    TASK_RFC_PULL,
+)
 from warroom.core.model import Incident, Link, LinkKind, Origin, Urgency
 from warroom.core.rules import CHANGEABLE, RuleError, column_changes
 from warroom.settings import ServiceSettings, Settings
@@ -165,12 +172,17 @@ class SyncEngine:
         listing shows. The cursor moves to the newest stamp listed (sync/reconcile.py)."""
         async with self.store.read() as tx:
             linked = await tx.links.live_of_kind(LinkKind.XURRENT_REQUEST, tx.now - timedelta(days=RESOLVED_WATCH_DAYS))
+            # the RFCs of post-incident tasks, on the same cursor (sync/rfc.py pulls them)
+            rfcs = await tx.task_links.live(tx.now - timedelta(days=RESOLVED_WATCH_DAYS))
             cursor = await load_cursor(tx)
         known = {int(link.remote_id): link for link in linked}
-        since = str(job.payload.get("since") or "") or cursor or oldest(synced_mark(link.data)[0] for link in linked)
+        known_rfcs = {int(link.remote_id): link for link in rfcs}
+        since = str(job.payload.get("since") or "") or cursor or oldest(
+            [*(synced_mark(link.data)[0] for link in linked), *(synced_mark(link.data)[0] for link in rfcs)])
         if not since:
             return None
         pulls: list[tuple[int, int]] = []
+        task_pulls: list[tuple[int, int]] = []
         considers: list[int] = []
         newest: str | None = since
         async for request in self.itsm.requests({"updated_at": f">={since}", "fields": LIST_FIELDS}):
@@ -180,6 +192,11 @@ class SyncEngine:
             if link is not None:
                 if needs_pull(request.get("updated_at"), link.data):
                     pulls.append((link.incident_id, request_id))
+                continue
+            rfc = known_rfcs.get(request_id)
+            if rfc is not None:
+                if needs_pull(request.get("updated_at"), rfc.data):
+                    task_pulls.append((rfc.task_id, request_id))
                 continue
             self.watch.remember(request_id, instance_of(request))
             if request.get("source") == self.settings.xurrent.source:
@@ -191,12 +208,15 @@ class SyncEngine:
         async def commit(tx: Tx) -> None:
             for incident_id, request_id in pulls:
                 await enqueue_pull(tx, incident_id, {"request_id": request_id, "event": "reconcile"})
+            for task_id, request_id in task_pulls:
+                await enqueue_task_pull(tx, task_id, {"request_id": request_id, "event": "reconcile"})
             for request_id in considers:
                 if await tx.links.find(LinkKind.XURRENT_REQUEST, str(request_id)) is None:
                     await tx.outbox.enqueue(CONSIDER_REQUEST, {"request_id": request_id}, dedup_key=f"consider:{request_id}")
             await save_cursor(tx, newest)
-            if pulls or considers:
-                log.info("reconciliation: %d linked requests to pull, %d unlinked to check", len(pulls), len(considers))
+            if pulls or task_pulls or considers:
+                log.info("reconciliation: %d linked requests and %d task RFCs to pull, %d unlinked to check",
+                         len(pulls), len(task_pulls), len(considers))
 
         return commit
 
@@ -254,7 +274,7 @@ class SyncEngine:
             log.info("request %s not escalated: %s", request_id, why)
             return None
         member = request.get("member") or None
-        member_email = await self._email(int(member["id"])) if isinstance(member, dict) and member.get("id") else None
+        member_email = await self.email_of(int(member["id"])) if isinstance(member, dict) and member.get("id") else None
         last_note_id = 0
         if svc.itsm.note_sync:
             notes = await self.itsm.list_notes(request_id)
@@ -303,14 +323,14 @@ class SyncEngine:
             return None
         return incident, link, svc
 
-    async def _member_ids(self, *emails: str | None) -> dict[str, int | None]:
+    async def member_ids(self, *emails: str | None) -> dict[str, int | None]:
         for email in {e for e in emails if e}:
             if email not in self._ids:
                 person = await self.itsm.find_person(email)
                 self._ids[email] = person.id if person else None
         return {e: self._ids[e] for e in emails if e}
 
-    async def _email(self, person_id: int) -> str | None:
+    async def email_of(self, person_id: int) -> str | None:
         if person_id not in self._emails:
             person = await self.itsm.get_person(person_id)
             self._emails[person_id] = person.email if person else None
@@ -332,7 +352,7 @@ class SyncEngine:
         request_id = int(link.remote_id)
         shadow = Shadow.from_json(link.data.get("shadow"))
         ours = incident_values(incident)
-        member_ids = await self._member_ids(ours["assignee"])
+        member_ids = await self.member_ids(ours["assignee"])
         writes, new_shadow = plan_push(ours, shadow, self._codec(svc, member_ids))
         request: dict[str, Any] | None = None
         if writes:
@@ -397,10 +417,10 @@ class SyncEngine:
         member = request.get("member") or None
         theirs = request_values(request)
         if isinstance(member, dict) and member.get("id") is not None:
-            theirs["assignee"] = await self._email(int(member["id"]))
+            theirs["assignee"] = await self.email_of(int(member["id"]))
         shadow = Shadow.from_json(link.data.get("shadow"))
         ours = incident_values(incident)
-        member_ids = await self._member_ids(ours["assignee"], theirs["assignee"])
+        member_ids = await self.member_ids(ours["assignee"], theirs["assignee"])
         plan = plan_pull(ours, theirs, shadow, self._codec(svc, member_ids),
                          incident_wins=svc.itsm.direction == "bidirectional")
         written: dict[str, Any] | None = None
@@ -523,6 +543,16 @@ async def enqueue_pull(tx: Tx, incident_id: int, hint: dict[str, Any]) -> None:
     reads = "+".join(sorted(pull_reads(str(hint.get("event") or ""))))
     await tx.outbox.enqueue(PULL_REQUEST, hint, incident_id=incident_id, ordering_key=f"itsm:{incident_id}",
                             dedup_key=f"pull:{incident_id}:{reads}")
+
+
+async def enqueue_task_pull(tx: Tx, task_id: int, hint: dict[str, Any]) -> None:
+    """Queue a pull of a task's RFC (sync/rfc.py) for a hint: coalesced as an incident's pulls are, in order with
+    the task's other RFC jobs, and carrying the task's incident (a buried job is said in its war room)."""
+    reads = "+".join(sorted(pull_reads(str(hint.get("event") or ""))))
+    task = await tx.task_links.task(task_id)
+    await tx.outbox.enqueue(TASK_RFC_PULL, {**hint, "task": task_id},
+                            incident_id=int(task["incident_id"]) if task else None, ordering_key=f"task:{task_id}",
+                            dedup_key=f"task-pull:{task_id}:{reads}")
 
 
 async def _record_notes(tx: Tx, incident_id: int, notes: list[dict[str, Any]], who: str) -> list[str]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from warroom.core.model import Status, Urgency
 from warroom.settings import ItsmLinkSettings
@@ -73,6 +73,16 @@ def priority_from_impact(impact: str | None, priorities: Sequence[str], link: It
     if rank is None or not priorities:
         return None
     return priorities[min(rank, len(priorities) - 1)]
+
+
+class FieldCodec(Protocol):
+    """Both directions of every synced field of one kind of link (an incident's request, a task's RFC)."""
+
+    def to_itsm(self, name: str, value: Any) -> Any: ...
+
+    def to_imr(self, name: str, value: Any) -> Any: ...
+
+    def agree(self, name: str, imr: Any, itsm: Any) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -158,11 +168,15 @@ class PullPlan:
     conflicts: list[Conflict]
 
 
-def plan_push(incident: Mapping[str, Any], shadow: Shadow, codec: Codec) -> tuple[dict[str, Any], Shadow]:
-    """The request fields (in the incident's names, ITSM values) to write for the incident's current values."""
+def plan_push(
+    incident: Mapping[str, Any], shadow: Shadow, codec: FieldCodec, fields: Mapping[str, str] = FIELDS
+) -> tuple[dict[str, Any], Shadow]:
+    """The request fields (in the incident's names, ITSM values) to write for the incident's current values.
+    ``fields``/``codec``: the field table and its mapping (the incident's by default; a task's RFC has its own,
+    sync/rfc_mapping.py) — the same shadow and rule for both."""
     writes: dict[str, Any] = {}
     new = shadow
-    for name in FIELDS:
+    for name in fields:
         value = incident.get(name)
         if name in shadow.itsm and codec.agree(name, value, shadow.itsm[name]):
             new = new.with_field(name, value, shadow.itsm[name])
@@ -174,7 +188,8 @@ def plan_push(incident: Mapping[str, Any], shadow: Shadow, codec: Codec) -> tupl
 
 
 def plan_pull(
-    incident: Mapping[str, Any], request: Mapping[str, Any], shadow: Shadow, codec: Codec, *, incident_wins: bool = True
+    incident: Mapping[str, Any], request: Mapping[str, Any], shadow: Shadow, codec: FieldCodec, *,
+    incident_wins: bool = True, fields: Mapping[str, str] = FIELDS,
 ) -> PullPlan:
     """Compare a freshly fetched request (values keyed by the incident's field names, ITSM values) with the shadow.
 
@@ -184,7 +199,7 @@ def plan_pull(
     to_request: dict[str, Any] = {}
     conflicts: list[Conflict] = []
     new = shadow
-    for name in FIELDS:
+    for name in fields:
         theirs = request.get(name)
         ours = incident.get(name)
         if name in shadow.itsm and theirs == shadow.itsm[name]:

@@ -17,6 +17,7 @@ from warroom.adapters.ports import BridgePort, ChatPort, ItsmPort
 from warroom.chat.slack.assistant import AiPosts
 from warroom.chat.slack.fanout import FanOut
 from warroom.chat.slack.notify import Notify, SlackPager
+from warroom.chat.slack.task_cards import TaskCards
 from warroom.core import safejson
 from warroom.core.jobs import (
     AI_ANSWER,
@@ -28,12 +29,15 @@ from warroom.core.jobs import (
     PAGE_NOTIFY,
     RECONCILE,
     STAKEHOLDER_NOTIFY,
+    TASK_RFC_PULL,
+    TASK_RFC_PUSH,
 )
 from warroom.core.model import Incident, LinkKind
 from warroom.response import jobs
+from warroom.response import tasks as task_follow_ups
 from warroom.response.ai.jobs import AiJobs
 from warroom.response.incidents import IncidentService
-from warroom.response.oncall.escalation import Escalations
+from warroom.response.oncall.escalation import Escalations, available_methods
 from warroom.response.oncall.notify import Notifier, Sender
 from warroom.response.oncall.senders import EmailSender, EveryChat, SmsSender, VoiceSender
 from warroom.settings import ServiceSettings, Settings
@@ -42,6 +46,7 @@ from warroom.store.outbox import Job, OutboxWorker
 from warroom.store.timers import TimerRunner
 from warroom.sync.engine import EscalationRefused, SyncEngine
 from warroom.sync.link import LinkEngine
+from warroom.sync.rfc import RfcSync
 
 from . import changes, intake, itsm_webhook, logs, oncall, oncall_calendars, postmortems
 from . import metrics as metrics_http
@@ -136,11 +141,15 @@ class Runtime:
         handlers = FanOut(settings, store, ports.chat, ports.bridges).handlers()
         if ports.chat is not None:
             handlers.update(Notify(settings, store, ports.chat).handlers())
+            handlers.update(TaskCards(store, ports.chat).handlers())
             handlers.update(AiPosts(store, ports.chat).handlers())
         if ports.teams_graph is not None and ports.teams_connector is not None:
             from warroom.chat.teams.fanout import TeamsFanOut
 
             handlers.update(TeamsFanOut(settings, store, ports.teams_graph, ports.teams_connector).handlers())
+            from warroom.chat.teams.task_cards import TeamsTaskCards
+
+            handlers.update(TeamsTaskCards(store, ports.teams_connector).handlers())
         sync: SyncEngine | None = None
         if ports.itsm is not None:
             handlers.update(LinkEngine(settings, store, ports.itsm, on_linked=jobs.link_added).handlers())
@@ -154,9 +163,18 @@ class Runtime:
             sync = SyncEngine(settings, store, ports.itsm, on_changed=changed, on_declared=declared,
                               on_conflict=metrics.conflict)
             handlers.update(sync.handlers())
+
+            async def task_rfc_changed(tx: Tx, incident_id: int, task_id: int, lines: list[str]) -> None:
+                # the task's card, the incident card's count of open tasks and the owner's reminders follow
+                await jobs.task_card_changed(tx, task_id)
+                for line in lines:
+                    await jobs.say(tx, incident_id, line)
+
+            handlers.update(RfcSync(sync, on_changed=task_rfc_changed).handlers())
         senders = _page_senders(settings, store, ports, metrics.outbound_call)
-        handlers.update(_paging(settings, store, ports, frozenset(senders)).handlers())
+        handlers.update(_paging(settings, store, ports, available_methods(settings)).handlers())
         handlers.update(Notifier(settings, store, senders).handlers())
+        handlers.update(_task_follow_ups(settings, store, ports).handlers())
         ai = AiJobs.build(settings, store, metrics.registry, itsm=ports.itsm, observe=metrics.outbound_call)
         handlers.update(ai.handlers())
         ports.closers.append(ai)
@@ -176,6 +194,7 @@ class Runtime:
             backoff_max=w.backoff_max,
             on_dead=on_dead,
             observe=metrics.observe_job,
+            urgent=(ONCALL_STEP, ONCALL_NOTIFY),
         )
         return cls(settings, store, ports, metrics, IncidentService(settings, store), worker, TimerRunner(store), sync,
                    ai)
@@ -193,6 +212,8 @@ class Runtime:
             every = self.settings.xurrent.reconcile_seconds
             async with self.store.tx() as tx:
                 await tx.timers.schedule(RECONCILE, RECONCILE, delay=every, interval=every)
+        async with self.store.tx() as tx:
+            await task_follow_ups.schedule_digest(tx, self.settings)
         if workers:
             self.worker.start()
             self.timers.start()
@@ -202,6 +223,30 @@ class Runtime:
         await self.timers.stop()
         await self.ports.aclose()
         await self.store.dispose()
+
+
+def _task_follow_ups(settings: Settings, store: Store, ports: Ports) -> task_follow_ups.TaskFollowUps:
+    """Task reminders and the weekly digest, with the direct messages of every chat that is on."""
+    dms: list[task_follow_ups.DirectMessage] = []
+    if ports.chat is not None:
+        dms.append(task_follow_ups.slack_dm(ports.chat))
+    graph, connector = ports.teams_graph, ports.teams_connector
+    if graph is not None and connector is not None:
+        from warroom.chat.teams import cards
+        from warroom.chat.teams.notify import TeamsPager
+
+        pager = TeamsPager(settings, store, graph, connector)
+
+        async def teams_dm(email: str, line: str) -> bool:
+            user = (await graph.lookup_users([email])).get(email.lower())
+            if user is None:
+                return False
+            conversation = await pager.open_chat(user)
+            await connector.send(conversation, cards.line_message(line, line=True))
+            return True
+
+        dms.append(teams_dm)
+    return task_follow_ups.TaskFollowUps(settings, store, dms, ports.chat)
 
 
 def _paging(settings: Settings, store: Store, ports: Ports, methods: frozenset[str]) -> Escalations:
@@ -269,6 +314,8 @@ _WHAT = {
     jobs.REFRESH_CARD: "update the incident card",
     jobs.PUSH_REQUEST: "write the incident's changes to the linked Xurrent request",
     jobs.PULL_REQUEST: "read the linked Xurrent request's changes",
+    TASK_RFC_PUSH: "create or update a post-incident task's Xurrent RFC",
+    TASK_RFC_PULL: "read a post-incident task's Xurrent RFC",
     jobs.TEAMS_CREATE_ROOM: "open the Teams war room",
     jobs.TEAMS_ADD_MEMBERS: "add the responders to the Teams war room",
     jobs.TEAMS_POST_CARD: "post the incident card in Teams",

@@ -3,6 +3,8 @@
 A delivery is verified against the webhook policies ``warroom itsm provision`` created (algorithm, issuer and
 audience pinned), taken in once (by its ``jti``), and treated as a hint: the answer goes back at once and an
 outbox job reads the request's current state. ``webhook.verify`` is answered by calling its callback (as a job).
+A delivery about a post-incident task's RFC (``task_links``) is routed to the task (``itsm.task_pull``,
+sync/rfc.py) after the same verification and echo check.
 
 Xurrent's webhooks cover the whole account, so most deliveries are about requests warroom does not link, and
 Xurrent disables a webhook after repeated failed deliveries: an authentic delivery warroom has no use for is
@@ -24,7 +26,7 @@ from aiohttp import web
 from warroom.adapters.errors import AdapterError
 from warroom.core.jobs import CONFIRM_WEBHOOK, CONSIDER_REQUEST
 from warroom.core.model import LinkKind
-from warroom.sync.engine import enqueue_pull
+from warroom.sync.engine import enqueue_pull, enqueue_task_pull
 from warroom.sync.provision import EVENTS
 from warroom.sync.webhook_auth import WebhookPolicy, WebhookRejected, verify_delivery
 
@@ -104,6 +106,14 @@ def mount(app: web.Application, rt: Runtime) -> None:
             link = None
             if delivery.event != "webhook.verify" and delivery.object_id is not None:
                 link = await tx.links.find(LinkKind.XURRENT_REQUEST, str(delivery.object_id))
+                rfc = await tx.task_links.find(str(delivery.object_id)) if link is None else None
+                if rfc is not None:
+                    # the RFC of a post-incident task: routed to the task (sync/rfc.py), once per delivery
+                    if not await tx.inbox.remember("xurrent", delivery.jti):
+                        return tag(web.json_response({"status": "duplicate"}, status=200), "duplicate")
+                    await enqueue_task_pull(tx, rfc.task_id, {"request_id": delivery.object_id, "event": delivery.event,
+                                                              "person_name": delivery.person_name})
+                    return web.json_response({"status": "accepted", "task": rfc.task_id}, status=202)
                 if link is None and delivery.event not in ESCALATING_EVENTS:
                     # authentic but of no use: answered 2xx so that Xurrent keeps the webhook; nothing applied
                     return _ignored(

@@ -155,7 +155,8 @@ def mount(app: web.Application, rt: Runtime) -> None:
             return form
         nid = _nid(request)
         sms_status, call_status = form.get("MessageStatus", ""), form.get("CallStatus", "")
-        if nid is not None:
+        changes = sms_status in _FAILED_SMS or call_status in _FAILED_CALL or sms_status == "delivered"
+        if nid is not None and changes:  # queued, sent, ringing … change nothing: no write
             async with rt.store.tx() as tx:
                 if sms_status in _FAILED_SMS or call_status in _FAILED_CALL:
                     code = form.get("ErrorCode", "")

@@ -91,8 +91,18 @@ _SPEC_LIST: tuple[_Spec, ...] = (
           "ask about the incident's alerts, timeline, notes, discussion and changes; the answer cites its sources",
           "what changed before the first alert?", True),
     _Spec("rca", ("causes", "root-cause"), "", "suggest probable root causes, each with its evidence", ""),
-    _Spec("postmortem", ("pm", "post-mortem"), "",
-          "draft the postmortem now (it is also drafted when the incident resolves)", ""),
+    _Spec("postmortem", ("pm", "post-mortem"),
+          "[review <@person…>|comment <text>|approve|publish|hide <entry>|time <entry> <HH:MM>"
+          "|fact <text> [at <HH:MM>]]",
+          "draft the postmortem now (it is also drafted when the incident resolves); then have it reviewed, "
+          "edit its timeline (an entry is the number it shows: [event:12]) and publish it", "review @dana", True),
+    _Spec("task", (), "add <title> [@owner] [due <date>] | <n> done|start|todo|assign <@person>|due <date>|note <text>|"
+          "wontdo <reason>",
+          "add a post-incident task, or change task <n> (its number in `tasks`); a date is e.g. `friday`, "
+          "`in 2 weeks` or `2026-12-24`",
+          "add Alert on disk usage @dana due friday", True),
+    _Spec("tasks", ("followups", "follow-ups"), "", "list the incident's post-incident tasks and how many are open",
+          ""),
     _Spec("help", ("?", "commands"), "[command]", "list the commands, or show one command's form", "role"),
 )
 _SPECS: dict[str, _Spec] = {s.name: s for s in _SPEC_LIST}

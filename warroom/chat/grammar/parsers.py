@@ -30,6 +30,7 @@ from warroom.response.commands import (
     NOTE_MAX_BYTES,
     PERSON_KINDS,
     QUESTION_MAX_CHARS,
+    TASK_TITLE_MAX_CHARS,
     TITLE_MAX_CHARS,
     Ack,
     Ask,
@@ -43,6 +44,13 @@ from warroom.response.commands import (
     Note,
     Page,
     Postmortem,
+    PostmortemApprove,
+    PostmortemComment,
+    PostmortemFact,
+    PostmortemHide,
+    PostmortemPublish,
+    PostmortemReview,
+    PostmortemTime,
     Priority,
     Rca,
     Rejection,
@@ -55,6 +63,10 @@ from warroom.response.commands import (
     Summary,
     Target,
     TargetKind,
+    TaskAction,
+    TaskAdd,
+    TaskChange,
+    Tasks,
     Title,
     role_slug,
 )
@@ -417,6 +429,198 @@ def _parse_ask(rest: str, ctx: GrammarContext) -> Result:
     return Ask(rest)
 
 
+_ENTRY = re.compile(r"(?:\[?event:|#|e)?(\d{1,12})\]?", re.IGNORECASE)
+_PM_STEPS = ("review", "comment", "approve", "publish", "hide", "time", "fact", "draft")
+_PM_FORMS = (
+    "`review <@person…>`, `comment <text>`, `approve`, `publish`, `hide <entry>`, `time <entry> <HH:MM>` or "
+    "`fact <text> [at <HH:MM>]`"
+)
+_FACT_AT = re.compile(r"^(.*\S)\s+at\s+(\S+(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?)$", re.IGNORECASE | re.DOTALL)
+_TIME_SHAPE = re.compile(r"\d{1,2}:\d{2}(?::\d{2})?|\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}\S*)?", re.IGNORECASE)
+
+
+def _entry(token: str) -> int | None:
+    m = _ENTRY.fullmatch(token)
+    return int(m.group(1)) if m and int(m.group(1)) > 0 else None
+
+
+def _parse_postmortem(rest: str, ctx: GrammarContext) -> Result:
+    """``postmortem`` (draft it now) or one step of its review: ``review @a @b``, ``comment <text>``, ``approve``,
+    ``publish``, ``hide <entry>``, ``time <entry> <HH:MM|ISO time>``, ``fact <text> [at <HH:MM|ISO time>]``. An
+    entry is the number the postmortem's timeline shows (``[event:12]`` is entry 12)."""
+    if not rest:
+        return Postmortem()
+    word, after = _split_first(rest)
+    step = word.casefold()
+    if step not in _PM_STEPS:
+        close = _closest(step, _PM_STEPS)
+        hint = f" (did you mean `{close}`?)" if close else ""
+        return _reject(ctx, "postmortem", f"Unknown postmortem step '{_shown(word)}'{hint}; write {_PM_FORMS}.",
+                       "review @dana @lee")
+    if step in ("approve", "publish", "draft"):
+        if after:
+            return _reject(ctx, "postmortem", f"`postmortem {step}` takes nothing after it.", step)
+        if step == "approve":
+            return PostmortemApprove()
+        return PostmortemPublish() if step == "publish" else Postmortem()
+    if step in ("comment", "fact"):
+        if not after:
+            what = "comment" if step == "comment" else "fact for the timeline"
+            example = "The summary should name the failed release" if step == "comment" else (
+                "Customer support saw the first complaint at 06:02")
+            return _reject(ctx, "postmortem", f"Write the {what} after `postmortem {step}`.", f"{step} {example}")
+        if problem := _text_too_long(after, step):
+            return _reject(ctx, "postmortem", problem, f"{step} <shorter text>")
+        if step == "comment":
+            return PostmortemComment(after)
+        m = _FACT_AT.match(after)
+        if m and _TIME_SHAPE.fullmatch(m.group(2).split()[0]):
+            return PostmortemFact(m.group(1), m.group(2))
+        return PostmortemFact(after)
+    tokens = _tokens(after)
+    if step == "review":
+        if not tokens:
+            return _reject(ctx, "postmortem", "Say who reviews the postmortem: mention them with @.",
+                           "review @dana @lee")
+        if len(tokens) > 20:
+            return _reject(ctx, "postmortem", "Name at most 20 reviewers.", "review @dana @lee")
+        people: list[Target] = []
+        for token in tokens:
+            target = _person(token, ctx)
+            if isinstance(target, str):
+                return _reject(ctx, "postmortem", f"{target[0].upper()}{target[1:]}.", "review @dana @lee")
+            people.append(target)
+        return PostmortemReview(tuple(dict.fromkeys(people)))
+    # hide / time: an entry number first
+    entry = _entry(tokens[0]) if tokens else None
+    if entry is None:
+        shown = f"'{_shown(tokens[0])}' is not a timeline entry" if tokens else "Say which timeline entry"
+        return _reject(ctx, "postmortem", f"{shown}: give the number the postmortem's timeline shows "
+                       "(`[event:12]` is entry 12).", f"{step} 12" + (" 06:05" if step == "time" else ""))
+    if step == "hide":
+        if len(tokens) > 1:
+            return _reject(ctx, "postmortem", "Hide one timeline entry at a time.", f"hide {entry}")
+        return PostmortemHide(entry)
+    when = " ".join(tokens[1:])
+    if not when or not _TIME_SHAPE.fullmatch(tokens[1]) or len(tokens) > 3:
+        return _reject(ctx, "postmortem", "Give the entry's correct time as HH:MM (UTC) or an ISO time "
+                       "such as 2026-11-22T06:05Z.", f"time {entry} 06:05")
+    return PostmortemTime(entry, when)
+
+
+#: ``task add``'s text beyond this many characters is refused (a title, an owner and a date fit well within).
+_TASK_ADD_MAX_CHARS = TASK_TITLE_MAX_CHARS + 400
+_TASK_NUMBER = re.compile(r"#?0*(\d{1,9})")
+_TASK_DUE = re.compile(r"(?:^|\s)due\s+(\S.*)$", re.IGNORECASE | re.DOTALL)
+_TASK_STATUS = {
+    "done": "done", "complete": "done", "completed": "done", "finished": "done", "closed": "done",
+    "start": "in_progress", "started": "in_progress", "doing": "in_progress", "in_progress": "in_progress",
+    "in-progress": "in_progress", "inprogress": "in_progress", "wip": "in_progress",
+    "todo": "todo", "to-do": "todo", "reopen": "todo",
+}
+_TASK_FORMS = "`done`, `start`, `todo`, `assign @person`, `due <date>`, `note <text>` or `wontdo <reason>`"
+_TASK_TWO_WORDS = {"in progress": "in_progress", "to do": "todo", "won't do": "wontdo", "wont do": "wontdo",
+                   "won\u2019t do": "wontdo"}
+
+
+def _task_owner(token: str) -> Target | None:
+    """The owner at the end of ``task add``'s text: a mention or an email (a plain word belongs to the title)."""
+    if m := _USER.fullmatch(token):
+        return Target(TargetKind.USER, m.group(1), m.group(2) or None)
+    if m := _MAILTO.fullmatch(token):
+        return Target(TargetKind.EMAIL, m.group(1).lower())
+    if _EMAIL.fullmatch(token):
+        return Target(TargetKind.EMAIL, token.lower())
+    return None
+
+
+def _parse_task_add(text: str, ctx: GrammarContext) -> Result:
+    if len(text) > _TASK_ADD_MAX_CHARS:
+        return _reject(ctx, "task", f"The task's title is longer than the {TASK_TITLE_MAX_CHARS} characters allowed; "
+                                    "shorten it and add the rest as a note.")
+    due: str | None = None
+    owner: Target | None = None
+    if (m := _TASK_DUE.search(text)) is not None:
+        due, text = m.group(1).strip(), text[: m.start()].rstrip()
+        last = _tokens(due)
+        if len(last) >= 2 and due.endswith(last[-1]) and (found := _task_owner(last[-1])) is not None:
+            owner, due = found, due[: -len(last[-1])].rstrip()
+    words = _tokens(text)
+    if owner is None and len(words) >= 2 and text.endswith(words[-1]) and (found := _task_owner(words[-1])):
+        owner, text = found, text[: -len(words[-1])].rstrip()
+    if not text or _task_owner(text) is not None:
+        return _reject(ctx, "task", "Write the task's title after `task add`.")
+    if len(text) > TASK_TITLE_MAX_CHARS:
+        return _reject(ctx, "task", f"The task's title is {len(text)} characters long, more than the "
+                                    f"{TASK_TITLE_MAX_CHARS} allowed; shorten it and add the rest as a note.")
+    return TaskAdd(text, owner, due)
+
+
+def _parse_task(rest: str, ctx: GrammarContext) -> Result:
+    """``task add <title> [@owner] [due <date>]`` or ``task <n> <action>``."""
+    word, after = _split_first(rest)
+    if not word:
+        return _reject(ctx, "task", "Say what to do: `task add <title>`, or `task <n> done` for task n of `tasks`.")
+    if word.casefold() in ("add", "new", "create"):
+        return _parse_task_add(after, ctx)
+    if word.casefold() in ("list", "ls"):
+        return Tasks() if not after else _reject(ctx, "task", "`task list` takes nothing after it.")
+    m = _TASK_NUMBER.fullmatch(word)
+    if m is None or int(m.group(1)) == 0:
+        return _reject(ctx, "task", f"'{_shown(word)}' is neither `add` nor a task number (see `tasks`).")
+    number = int(m.group(1))
+    action, value = _split_first(after)
+    key = action.casefold()
+    if value:
+        second, remainder = _split_first(value)
+        if (joined := _TASK_TWO_WORDS.get(f"{key} {second.casefold()}")) is not None:
+            key, action, value = joined, f"{action} {second}", remainder
+    if not key:
+        return _reject(ctx, "task", f"Say what to do with task {number}: {_TASK_FORMS}.", f"{number} done")
+    if key in _TASK_STATUS:
+        if value:
+            return _reject(ctx, "task", f"`{_shown(action)}` takes nothing after it; add a note with "
+                                        f"`task {number} note <text>`.", f"{number} {_TASK_STATUS[key]}")
+        return TaskChange(number, TaskAction.STATUS, _TASK_STATUS[key])
+    if key in ("assign", "owner"):
+        tokens = _tokens(value)
+        if len(tokens) != 1:
+            return _reject(ctx, "task", f"Say who owns task {number}: mention one person or write `me`.",
+                           f"{number} assign @dana")
+        target = _person(tokens[0], ctx)
+        if isinstance(target, str):
+            return _reject(ctx, "task", f"{target[0].upper()}{target[1:]}.", f"{number} assign @dana")
+        return TaskChange(number, TaskAction.ASSIGN, target=target)
+    if key in ("due", "deadline"):
+        if not value or len(value) > 100:
+            return _reject(ctx, "task", f"Say when task {number} is due: a date, `friday`, `in 2 weeks`, or `none`.",
+                           f"{number} due friday")
+        return TaskChange(number, TaskAction.DUE, value)
+    if key in ("note", "comment"):
+        if not value:
+            return _reject(ctx, "task", f"Write the note after `task {number} note`.", f"{number} note <text>")
+        if problem := _text_too_long(value, "note"):
+            return _reject(ctx, "task", problem, f"{number} note <text>")
+        return TaskChange(number, TaskAction.NOTE, value)
+    if key in ("wontdo", "won't-do", "wont-do", "won\u2019t-do", "skip", "drop"):
+        if not value:
+            return _reject(ctx, "task", f"Say why task {number} will not be done: closing it needs a reason.",
+                           f"{number} wontdo <reason>")
+        if problem := _text_too_long(value, "reason"):
+            return _reject(ctx, "task", problem, f"{number} wontdo <reason>")
+        return TaskChange(number, TaskAction.WONT_DO, value)
+    close = _closest(key, [*_TASK_STATUS, "assign", "due", "note", "wontdo"])
+    hint = f" (did you mean `{close}`?)" if close else ""
+    return _reject(ctx, "task", f"Unknown task action '{_shown(action)}'{hint}. Write {_TASK_FORMS}.",
+                   f"{number} done")
+
+
+def _parse_tasks(rest: str, ctx: GrammarContext) -> Result:
+    if rest:
+        return _reject(ctx, "tasks", "`tasks` takes nothing after it; to change one, use `task <n> done`.")
+    return Tasks()
+
+
 def _parse_help(rest: str, ctx: GrammarContext) -> Result:
     tokens = _tokens(rest)
     if not tokens:
@@ -457,7 +661,9 @@ _PARSERS: dict[str, _Parser] = {
     "summary": _bare(Summary),
     "ask": _parse_ask,
     "rca": _bare(Rca),
-    "postmortem": _bare(Postmortem),
+    "postmortem": _parse_postmortem,
+    "task": _parse_task,
+    "tasks": _parse_tasks,
     "help": _parse_help,
 }
 if set(_PARSERS) != set(VERBS):  # a verb added to one table and not the other

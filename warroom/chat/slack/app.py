@@ -33,6 +33,7 @@ from warroom.response.actions import Actions, Actor, Escalate, Reply, needs_war_
 from warroom.response.incidents import IncidentService
 from warroom.response.oncall.ack import PageAcks
 from warroom.response.responders import ResponseService
+from warroom.response.tasks import TaskService
 from warroom.settings import Settings
 from warroom.store.db import AlreadyApplied
 
@@ -253,6 +254,30 @@ def create_slack_app(
                 log.info("could not update the page message: %s", exc.response.get("error"))
         if user_id:
             await client.chat_postMessage(channel=user_id, text=answer)
+
+    # -- a task card's Start and Done ----------------------------------------------------------------
+    @app.action(blocks.TASK_START)
+    async def task_start(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await task_button(ack, body, action, "in_progress")
+
+    @app.action(blocks.TASK_DONE)
+    async def task_done(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await task_button(ack, body, action, "done")
+
+    async def task_button(ack: Any, body: dict[str, Any], action: dict[str, Any], status: str) -> None:
+        await ack()
+        user_id = str((body.get("user") or {}).get("id") or "")
+        channel_id = str((body.get("channel") or {}).get("id") or "")
+        try:
+            task_id = int(str(action.get("value") or ""))
+        except ValueError:
+            await answer_in_room(Reply("That button belongs to no task; see `tasks` in the war room."), None,
+                                 channel_id, user_id)
+            return
+        text, _ = await TaskService(settings, actions.service.store).click(
+            task_id, status, actor=f"slack:{user_id}", mention=f"<@{user_id}>")
+        if text:
+            await answer_in_room(Reply(text), None, channel_id, user_id)
 
     # -- "Create task" on the postmortem's follow-up actions ----------------------------------------
     @app.action(assistant.TASK_ACCEPT)

@@ -6,11 +6,12 @@ cannot mention @channel, a user or a group, nor fake a link.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from warroom.core import markup
 from warroom.core.model import Incident, Link, LinkKind, RoleHolder, Status
+from warroom.core.tasks import label as task_label
 
 STATUS_EMOJI = {Status.TRIGGERED: "🔴", Status.ACKNOWLEDGED: "🟠", Status.RESOLVED: "🟢"}
 CARD_EVENT = "warroom_incident_card"
@@ -47,8 +48,10 @@ def card(
     request_status: str | None = None,
     roles: Sequence[tuple[str, RoleHolder]] = (),
     stakeholders: int = 0,
+    open_tasks: int = 0,
 ) -> tuple[str, list[dict[str, Any]]]:
-    """The incident card: (fallback text, blocks). ``roles`` are (label, holder) in the configured order."""
+    """The incident card: (fallback text, blocks). ``roles`` are (label, holder) in the configured order;
+    ``open_tasks``: how many of its post-incident tasks are still to be done (shown when some are)."""
     prio = incident.priority or "no priority"
     headline = f"{STATUS_EMOJI[incident.status]} {incident.ref} · {prio} · {incident.title}"
     fields = [
@@ -81,10 +84,12 @@ def card(
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": itsm_line}, {"type": "mrkdwn", "text": bridge_line}]},
     ]
-    if roles or stakeholders:
+    if roles or stakeholders or open_tasks:
         lines = [f"*{escape(label)}*: {holder_text(holder)}" for label, holder in roles]
         if stakeholders:
             lines.append(f"*Stakeholders*: {stakeholders} kept informed")
+        if open_tasks:
+            lines.append(f"*Follow-up tasks*: {open_tasks} open (`/incident tasks`)")
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:2900]}})
     if incident.merged_into is not None:
         blocks.append({"type": "section", "text": {"type": "mrkdwn",
@@ -143,3 +148,35 @@ def card_facts(blocks: list[dict[str, Any]]) -> str:
 
     walk(blocks)
     return "\n".join(out)
+
+
+# -- a post-incident task's card ----------------------------------------------------------------------------
+TASK_CARD_EVENT = "warroom_task_card"
+TASK_START, TASK_DONE = "task_start", "task_done"
+
+
+def task_card(task: Mapping[str, Any], number: int, incident_ref: str, *, due: str = "") -> tuple[str, list[dict[str, Any]]]:
+    """A post-incident task's small card in the war room: (fallback text, blocks) — its number, title (escaped),
+    status, owner and due date (``due``: as warroom.response.tasks.due_text says it), with Start and Done while it
+    is open."""
+    status = str(task["status"])
+    title = escape(str(task["title"]))
+    head = f"📝 Task {number} of {incident_ref}: {title}"
+    facts = [f"*Status*: {task_label(status)}", f"*Owner*: {escape(str(task['owner'])) if task.get('owner') else 'nobody yet'}",
+             f"*Due*: {due or 'no date'}"]
+    if status == "wont_do" and task.get("closed_reason"):
+        facts.append(f"*Why not*: {escape(str(task['closed_reason']))[:500]}")
+    out: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": head[:2900]}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(facts)[:2900]}]},
+    ]
+    value = str(task["id"])
+    buttons: list[dict[str, Any]] = []
+    if status in ("todo", "proposed"):
+        buttons.append({"type": "button", "action_id": TASK_START, "text": plain("Start"), "value": value})
+    if status in ("todo", "in_progress", "proposed"):
+        buttons.append({"type": "button", "action_id": TASK_DONE, "text": plain("Done"), "value": value,
+                        "style": "primary"})
+    if buttons:
+        out.append({"type": "actions", "block_id": f"task_actions_{value}", "elements": buttons})
+    return head[:3000], out

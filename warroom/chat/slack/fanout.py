@@ -48,6 +48,8 @@ class WarRoomState:
     links: dict[LinkKind, Link]
     roles: dict[str, RoleHolder] = field(default_factory=dict)
     stakeholders: int = 0
+    #: The incident's post-incident tasks still to be done.
+    open_tasks: int = 0
 
     def card(self, labels: Mapping[str, str]) -> tuple[str, list[dict[str, Any]]]:
         """The Block Kit card of this state; roles in the configured order (``labels``: key → label)."""
@@ -55,7 +57,8 @@ class WarRoomState:
         seen: dict[str, tuple[str, RoleHolder]] = {}
         for label, holder in ordered:
             seen.setdefault(holder.role, (label, holder))
-        return blocks.card(self.incident, self.links, roles=list(seen.values()), stakeholders=self.stakeholders)
+        return blocks.card(self.incident, self.links, roles=list(seen.values()), stakeholders=self.stakeholders,
+                           open_tasks=self.open_tasks)
 
 
 @dataclass
@@ -98,7 +101,8 @@ class FanOut:
             if incident is None:
                 raise LookupError(f"incident {incident_id} does not exist")
             return WarRoomState(incident, await tx.links.all(incident_id), await tx.roles.all(incident_id),
-                                len(await tx.stakeholders.all(incident_id)))
+                                len(await tx.stakeholders.all(incident_id)),
+                                await tx.records.open_task_count(incident_id))
 
     def _chat(self) -> ChatPort:
         assert self.chat is not None
@@ -180,9 +184,11 @@ class FanOut:
             return None
         state, channel = found_room
         svc = self.settings.service(state.incident.service)
-        emails = svc.war_room_people if svc else []
+        emails = list(svc.war_room_people) if svc else []
         if state.incident.assignee and state.incident.assignee not in emails:
             emails.append(state.incident.assignee)
+        async with self.store.read() as tx:  # people paged before the room existed (the escalation's first step)
+            emails += [str(p["email"]) for p in await tx.pages.all(state.incident.id) if p["email"] not in emails]
         chat = self._chat()
         found = await chat.lookup_users(emails) if emails else {}
         if found:

@@ -150,13 +150,8 @@ class SlackPager:
             raise Permanent("slack", f"nobody in Slack has the address {page.email}")
         async with self.store.read() as tx:
             room = await tx.links.get(page.incident.id, LinkKind.SLACK_CHANNEL)
-        where = ""
-        if room is not None and not room.data.get("archived"):
-            where = f" Join the war room: <#{room.remote_id}>."
-            try:
-                await self.chat.invite(room.remote_id, [user_id])
-            except Permanent as exc:
-                log.info("could not invite %s into %s: %s", page.email, page.incident.ref, exc.reason)
+        open_room = room is not None and not room.data.get("archived")
+        where = f" Join the war room: <#{room.remote_id}>." if room is not None and open_room else ""
         text = f"📟 You are paged for {blocks.escape(page.headline)}.{where}"
         message: list[dict[str, Any]] = [
             {"type": "section", "text": {"type": "mrkdwn", "text": text}},
@@ -166,6 +161,11 @@ class SlackPager:
             }]},
         ]
         ref = await self.chat.post_message(user_id, text, blocks=message)
+        if room is not None and open_room:  # the page first, the invitation after: waking someone comes first
+            try:
+                await self.chat.invite(room.remote_id, [user_id])
+            except Permanent as exc:
+                log.info("could not invite %s into %s: %s", page.email, page.incident.ref, exc.reason)
         return ref.ts
 
     async def find(self, page: Page, since: datetime) -> str | None:

@@ -68,6 +68,7 @@ from warroom.core.model import Incident, LinkKind, Origin
 from warroom.core.rules import RuleError
 from warroom.response.actions import Actions, Escalate, needs_war_room
 from warroom.response.incidents import IncidentService
+from warroom.response.tasks import TaskService
 from warroom.settings import Settings
 from warroom.store.db import AlreadyApplied, Store
 
@@ -264,6 +265,8 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]  # the SDK ships no 
         """A card button's data → the command it stands for, applied to its incident; or what was wrong."""
         if isinstance(data, Mapping) and data.get("warroom") in (forms.OPEN_DECLARE, forms.DECLARE):
             return "Open the declare form from its button (or type `@warroom declare <service> <title>`)."
+        if isinstance(data, Mapping) and data.get("warroom") in (cards.TASK_START, cards.TASK_DONE):
+            return await self._task_button(context, data)
         if not isinstance(data, Mapping) or data.get("warroom") not in CARD_ACTIONS:
             return (
                 "That button did not say what to do. Use the buttons on the incident card, or type a command, "
@@ -279,6 +282,19 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]  # the SDK ships no 
         if incident is None:
             return f"There is no incident INC-{number}; the card may be from an old installation."
         return await self._apply(context, CARD_ACTIONS[str(data["warroom"])], incident)
+
+    async def _task_button(self, context: TurnContext, data: Mapping[str, Any]) -> str:
+        """A task card's Start or Done: applied once (a second click finds it done), said in the war room."""
+        task = data.get("task")
+        if isinstance(task, str) and task.strip().isdigit():
+            task = int(task)
+        if isinstance(task, bool) or not isinstance(task, int) or task <= 0:
+            return "That button names no task; type `@warroom tasks` in the war room to see them."
+        who = Who.of(context.activity)
+        status = "in_progress" if data.get("warroom") == cards.TASK_START else "done"
+        text, incident_id = await TaskService(self.settings, self.store).click(
+            task, status, actor=who.actor.key, mention=cards.escape(who.name))
+        return text or f"Task updated; INC-{incident_id}'s war room is told."
 
     # -- the declare dialog -------------------------------------------------------------------------
     async def _offer_declare_form(self, context: TurnContext, declare: cmd.Declare) -> None:

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from warroom.core.model import Incident, Link, LinkKind, RoleHolder, Status
+from warroom.core.tasks import label as task_label
 
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -83,6 +84,7 @@ def card(
     request_status: str | None = None,
     roles: Sequence[tuple[str, RoleHolder]] = (),
     stakeholders: int = 0,
+    open_tasks: int = 0,
 ) -> dict[str, Any]:
     """The incident card: an Adaptive Card (its ``fallbackText`` is the headline). ``roles`` are (label, holder)
     in the configured order, as for the Slack card."""
@@ -100,6 +102,8 @@ def card(
         facts.append((escape(label), escape(holder.display)))
     if stakeholders:
         facts.append(("Stakeholders", f"{stakeholders} kept informed"))
+    if open_tasks:
+        facts.append(("Follow-up tasks", f"{open_tasks} open"))
     request = links.get(LinkKind.XURRENT_REQUEST)
     bridge = links.get(LinkKind.BRIDGE)
     comms: list[tuple[str, str]] = []
@@ -278,3 +282,38 @@ def unescape(text: str) -> str:
     labels, joiners dropped."""
     text = re.sub(r"\[([^\]]*)\]\((https?://[^)\s]+)\)", r"\1", text)  # a broken link has a joiner: shown as is
     return text.replace(JOINER, "")
+
+
+# -- a post-incident task's card ----------------------------------------------------------------------------
+TASK_START, TASK_DONE = "task_start", "task_done"
+
+
+def task_card(task: Mapping[str, Any], number: int, incident_ref: str, *, due: str = "") -> dict[str, Any]:
+    """A post-incident task's small card in the Teams war room: its number, title (outside text, escaped as on the
+    incident card), status, owner and due date, with Start and Done while it is open — as the Slack one."""
+    status = str(task["status"])
+    headline = f"📝 Task {number} of {incident_ref}: {task['title']}"
+    facts = [("Status", task_label(status)),
+             ("Owner", escape(str(task["owner"])) if task.get("owner") else "nobody yet"),
+             ("Due", due or "no date")]
+    if status == "wont_do" and task.get("closed_reason"):
+        facts.append(("Why not", escape(str(task["closed_reason"])[:500])))
+    actions: list[dict[str, Any]] = []
+    data = {"task": int(task["id"])}
+    if status in ("todo", "proposed"):
+        actions.append({"type": "Action.Submit", "id": TASK_START, "title": "Start",
+                        "data": {"warroom": TASK_START, **data}})
+    if status in ("todo", "in_progress", "proposed"):
+        actions.append({"type": "Action.Submit", "id": TASK_DONE, "title": "Done", "style": "positive",
+                        "data": {"warroom": TASK_DONE, **data}})
+    return {
+        "type": "AdaptiveCard",
+        "$schema": SCHEMA,
+        "version": VERSION,
+        "fallbackText": escape(headline[:300]),
+        "body": [
+            {"type": "TextBlock", "text": escape(headline), "wrap": True, "weight": "Bolder"},
+            {"type": "FactSet", "facts": [{"title": t, "value": v} for t, v in facts]},
+        ],
+        "actions": actions,
+    }

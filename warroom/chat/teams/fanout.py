@@ -55,6 +55,8 @@ class RoomState:
     links: dict[LinkKind, Link]
     roles: dict[str, RoleHolder] = field(default_factory=dict)
     stakeholders: int = 0
+    #: The incident's post-incident tasks still to be done.
+    open_tasks: int = 0
 
     def card(self, labels: Mapping[str, str]) -> dict[str, Any]:
         """The Adaptive Card of this state; roles in the configured order (``labels``: key → label), each holder
@@ -64,7 +66,8 @@ class RoomState:
             if key in self.roles:
                 seen.setdefault(self.roles[key].role, (labels.get(key, key), self.roles[key]))
         return cards.card(
-            self.incident, self.links, roles=list(seen.values()), stakeholders=self.stakeholders
+            self.incident, self.links, roles=list(seen.values()), stakeholders=self.stakeholders,
+            open_tasks=self.open_tasks,
         )
 
 
@@ -101,6 +104,7 @@ class TeamsFanOut:
                 await tx.links.all(incident_id),
                 await tx.roles.all(incident_id),
                 len(await tx.stakeholders.all(incident_id)),
+                await tx.records.open_task_count(incident_id),
             )
 
     async def _room(self, job: Job) -> tuple[RoomState, Link]:
@@ -130,6 +134,8 @@ class TeamsFanOut:
         emails = list(svc.war_room_people)
         if inc.assignee and inc.assignee not in emails:
             emails.insert(0, inc.assignee)
+        async with self.store.read() as tx:  # people paged before the room existed (the escalation's first step)
+            emails += [str(p["email"]) for p in await tx.pages.all(inc.id) if p["email"] not in emails]
         users = await self.graph.lookup_users(emails) if emails else {}
         not_found = [e for e in emails if e not in users]
         kind = "chat" if job.payload.get("private") else svc.teams.war_room

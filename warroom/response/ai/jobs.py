@@ -41,6 +41,7 @@ from warroom.response.ai.context import load_context
 from warroom.settings import Settings
 from warroom.store.db import Store, Tx
 from warroom.store.outbox import Commit, Handler, Job
+from warroom.store.postmortems import DRAFT, IN_REVIEW, PUBLISHED
 from warroom.store.schema import timeline, timers
 
 log = logging.getLogger("warroom.ai_jobs")
@@ -220,8 +221,19 @@ class AiJobs:
             incident = await tx.incidents.get(incident_id, lock=True)
             if incident is None:
                 return
+            state = await tx.postmortems.state(incident_id)
+            if state == IN_REVIEW:
+                # people are reviewing the draft as it is: a regenerated one does not replace it
+                await tx.timeline.add(incident_id, "postmortem", "Postmortem draft not regenerated: it is in review",
+                                      data={"engine": draft.engine, "kept": True})
+                await post_line(tx, incident_id, f"📝 The postmortem of {incident.ref} is in review, so its draft is "
+                                "kept as the reviewers read it; publish it, then draft again for the next version.")
+                return
             await tx.records.put_postmortem(incident_id, draft.markdown, draft.engine)
-            if link is not None:
+            if state == PUBLISHED:
+                await tx.postmortems.set_state(incident_id, DRAFT)  # the next version's draft
+            published = await tx.postmortems.version(incident_id)
+            if link is not None and published is None:  # once published, the incident links the published version
                 await tx.links.put(
                     incident_id, LinkKind.POSTMORTEM, str(incident_id), link, {"engine": draft.engine}
                 )

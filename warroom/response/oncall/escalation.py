@@ -52,9 +52,27 @@ async def start(tx: Tx, incident: Incident, settings: Settings, *, policy_name: 
     await tx.timeline.add(incident.id, "escalation_started",
                           f"Paging escalation policy {policy.name} ({incident.urgency.value} urgency)",
                           actor=actor, data={"policy": policy.name, "urgency": incident.urgency.value})
-    await tx.outbox.enqueue(ONCALL_STEP, {"escalation": esc_id, "round": int(row["round"]), "step": 0},
-                            incident_id=incident.id)
+    first = policy.steps[0]
+    if first.notify.slack_groups or first.notify.teams_groups:  # reading a chat's group is I/O: a job does it
+        await tx.outbox.enqueue(ONCALL_STEP, {"escalation": esc_id, "round": int(row["round"]), "step": 0},
+                                incident_id=incident.id)
+    else:  # the first pages are planned in the transaction that declares: no trip through the queue
+        await Escalations(settings, None, methods=available_methods(settings)).apply(
+            tx, esc_id, int(row["round"]), 0, policy, {})
     return True
+
+
+def available_methods(settings: Settings) -> frozenset[str]:
+    """The methods pages can go by with this configuration: chat (Slack or Teams), email (``smtp.host``), SMS and
+    calls (``twilio.enabled``)."""
+    methods = set()
+    if (settings.slack.enabled and settings.slack.bot_token is not None) or settings.teams.enabled:
+        methods.add("chat")
+    if settings.smtp.host:
+        methods.add("email")
+    if settings.twilio.enabled:
+        methods |= {"sms", "voice"}
+    return frozenset(methods)
 
 
 async def stop(tx: Tx, incident: Incident, *, by: str | None = None) -> bool:
@@ -76,7 +94,7 @@ class Escalations:
     """The step job's handler."""
 
     settings: Settings
-    store: Store
+    store: Store | None
     group_members: GroupMembers | None = None
     #: Methods that can send (transports configured); the others are left out of every plan.
     methods: frozenset[str] = field(default_factory=lambda: frozenset(METHODS))
@@ -86,6 +104,7 @@ class Escalations:
 
     async def step(self, job: Job) -> Commit | None:
         esc_id, round_, step_i = int(job.payload["escalation"]), int(job.payload["round"]), int(job.payload["step"])
+        assert self.store is not None
         async with self.store.read() as tx:
             esc = await tx.escalations.by_id(esc_id)
         if esc is None or esc["state"] != "active" or (esc["round"], esc["step"]) != (round_, step_i):
@@ -98,27 +117,34 @@ class Escalations:
         from_groups = await self._chat_groups(step)
 
         async def commit(tx: Tx) -> None:
-            row = await tx.escalations.by_id(esc_id, lock=True)
-            if row is None or row["state"] != "active" or (row["round"], row["step"]) != (round_, step_i):
-                return
-            incident = await tx.incidents.get(int(row["incident_id"]), lock=True)
-            if incident is None or incident.status is not Status.TRIGGERED:
-                if incident is not None:
-                    await stop(tx, incident)
-                return
-            people = await self._targets(tx, policy, step_i, step, from_groups)
-            planned = 0
-            for target in people:
-                planned += await self._plan(tx, incident, esc_id, round_, step_i, target, str(row["urgency"]))
-            await self._paged_line(tx, incident, policy, round_, step_i, people, planned)
-            next_step, next_round = step_i + 1, round_
-            if next_step >= len(policy.steps) and round_ < _last_round(row, policy):
-                next_step, next_round = 0, round_ + 1
-            await tx.escalations.move(esc_id, step=next_step, round=next_round)
-            await tx.outbox.enqueue(ONCALL_STEP, {"escalation": esc_id, "round": next_round, "step": next_step},
-                                    incident_id=incident.id, delay=step.wait_minutes * 60)
+            await self.apply(tx, esc_id, round_, step_i, policy, from_groups)
 
         return commit
+
+    async def apply(self, tx: Tx, esc_id: int, round_: int, step_i: int, policy: EscalationPolicy,
+                    from_groups: dict[str, list[tuple[str, str]] | None]) -> None:
+        """Run one step in ``tx``: plan its pages, say so, and queue the next step — unless the escalation has
+        ended or moved on (checked under its row's lock), so that a step run twice does nothing the second time."""
+        step = policy.steps[step_i]
+        row = await tx.escalations.by_id(esc_id, lock=True)
+        if row is None or row["state"] != "active" or (row["round"], row["step"]) != (round_, step_i):
+            return
+        incident = await tx.incidents.get(int(row["incident_id"]), lock=True)
+        if incident is None or incident.status is not Status.TRIGGERED:
+            if incident is not None:
+                await stop(tx, incident)
+            return
+        people = await self._targets(tx, policy, step_i, step, from_groups)
+        planned = 0
+        for target in people:
+            planned += await self._plan(tx, incident, esc_id, round_, step_i, target, str(row["urgency"]))
+        await self._paged_line(tx, incident, policy, round_, step_i, people, planned)
+        next_step, next_round = step_i + 1, round_
+        if next_step >= len(policy.steps) and round_ < _last_round(row, policy):
+            next_step, next_round = 0, round_ + 1
+        await tx.escalations.move(esc_id, step=next_step, round=next_round)
+        await tx.outbox.enqueue(ONCALL_STEP, {"escalation": esc_id, "round": next_round, "step": next_step},
+                                incident_id=incident.id, delay=step.wait_minutes * 60)
 
     def _exhausted(self, esc: dict[str, Any], policy: EscalationPolicy) -> Commit:
         async def commit(tx: Tx) -> None:

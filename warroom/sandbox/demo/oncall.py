@@ -36,7 +36,7 @@ async def _settle(h: Harness) -> None:
 
 
 async def oncall_story(h: Harness, say: Say) -> bool:
-    say("6. On-call: an alert for payments pages its escalation policy (Ana is on call in payments-primary):")
+    say("8. On-call: an alert for payments pages its escalation policy (Ana is on call in payments-primary):")
     payload = alertmanager_payload([{"labels": {"alertname": "PaymentsDeclines", "service": "payments",
                                                 "severity": "critical"},
                                      "annotations": {"summary": "card declines above 30%"}}])

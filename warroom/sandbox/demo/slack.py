@@ -17,6 +17,7 @@ from warroom.chat.slack.blocks import card_facts
 from warroom.core.model import LinkKind
 from warroom.sandbox.demo import ai as ai_demo
 from warroom.sandbox.demo import oncall as oncall_demo
+from warroom.sandbox.demo import tasks as tasks_demo
 from warroom.sandbox.harness import Harness, alertmanager_payload
 from warroom.sandbox.world import Latencies
 
@@ -127,8 +128,12 @@ async def _story(h: Harness, timeout: float) -> int:
     if not await oncall_demo.oncall_story(h, _say):
         return 1
     _say()
+    if not await tasks_demo.task_story(h, incident_id, _say):
+        return 1
+    _say()
     _say("demo complete: one alert became a major incident with a war room, a linked Xurrent request and a bridge,")
-    _say("and the two records stayed in sync both ways.")
+    _say("and the two records stayed in sync both ways; a follow-up of its postmortem became a task and an RFC that the")
+    _say("desk completed in Xurrent, the task following.")
     return 0
 
 

@@ -191,6 +191,9 @@ class XurrentModel(Emulator):
             errors.append(["category", "Category can't be blank"])
         if state.get("category") == "incident" and not state.get("impact"):
             errors.append(["impact", "Impact can't be blank"])
+        if state.get("major_incident_status") and state.get("category") != "incident":
+            # an RFC (or any other category) is never a major incident
+            errors.append(["major_incident_status", "Major incident status can only be set on incidents"])
         if state.get("status") == "completed" and not state.get("completion_reason"):
             errors.append(["completion_reason", "Completion reason can't be blank"])
         if state.get("team_id") is None:

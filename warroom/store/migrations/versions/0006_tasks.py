@@ -84,6 +84,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('state', sa.String(length=16), nullable=False, server_default='draft'))
 
     with op.batch_alter_table('tasks', schema=None) as batch_op:
+        batch_op.alter_column('title', existing_type=sa.String(length=500), type_=sa.Text(), existing_nullable=False)
         batch_op.add_column(sa.Column('owner', sa.String(length=320), nullable=True))
         batch_op.add_column(sa.Column('due_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('closed_reason', sa.Text(), nullable=True))
@@ -105,6 +106,7 @@ def downgrade() -> None:
         batch_op.drop_column('hidden')
 
     with op.batch_alter_table('tasks', schema=None) as batch_op:
+        batch_op.alter_column('title', existing_type=sa.Text(), type_=sa.String(length=500), existing_nullable=False)
         batch_op.drop_index('ix_tasks_status_due')
         batch_op.drop_column('version')
         batch_op.drop_column('closed_reason')
