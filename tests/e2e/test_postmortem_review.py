@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
-import shutil
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-import pytest
 from sqlalchemy import update
 
 from warroom.core.model import LinkKind
@@ -25,6 +22,8 @@ from warroom.sandbox.harness import Harness
 from warroom.sandbox.world import World
 from warroom.store.schema import tasks as tasks_table
 
+from .browser import CHROMIUM
+from .browser import playwright as browser_playwright
 from .helpers import open_room, settle, war_room
 from .teams_bot_helpers import TeamsSide, card_of, open_war_room
 from .teams_bot_helpers import settle as teams_settle
@@ -258,23 +257,12 @@ def test_markdown_subset_is_rendered_safely() -> None:
     assert "<script" not in page and "&lt;/title&gt;" in page
 
 
-CHROMIUM = "/usr/bin/chromium"
 
 
 async def test_html_export_in_a_real_browser(sqlite_harness: Harness) -> None:
     """The published HTML opened in Chromium: it renders, runs no script from a hostile title or note, and loads
     nothing from anywhere."""
-    ci = os.environ.get("CI") == "true"
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        if ci:
-            raise
-        pytest.skip("playwright is not installed here (pip install -e '.[dev]'); CI runs this test")
-    if not shutil.which(CHROMIUM):
-        if ci:
-            raise AssertionError(f"{CHROMIUM} is missing: .ci/run installs it in CI")
-        pytest.skip(f"{CHROMIUM} is not installed on this machine; CI installs it (.ci/run) and runs this test")
+    async_playwright = browser_playwright()
     h = sqlite_harness
     incident, channel, _ = await open_room(h)
     ana, ben = user(h, "ana"), user(h, "ben")

@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from warroom.cli import apps, config, incidents, init, oncall, ops, server
+from warroom.cli import apps, config, incidents, init, oncall, ops, server, statuspages
 from warroom.cli.common import version
 from warroom.settings import ConfigError
 
@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="YAML configuration file (default: $WARROOM_CONFIG)")
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default), ERROR; serve's default is logging.level")
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (server, init, config, ops, apps, incidents, oncall):
+    for group in (server, init, config, ops, apps, incidents, oncall, statuspages):
         group.register(sub)
     return parser
 

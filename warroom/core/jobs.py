@@ -52,3 +52,7 @@ TASK_DIGEST = "response.task_digest"
 TASK_CARD = "warroom.task_card"
 #: Post or update a post-incident task's card in the Teams war room (payload {"task": id}); coalesced per task.
 TEAMS_TASK_CARD = "teams.task_card"
+#: A status page's follow-up that waited (a durable timer fires it): a component back to operational after the
+#: service's ``status.monitoring_minutes`` (payload {"page", "component"}), or an auto-published incident resolved
+#: after monitoring (payload {"page", "incident"}).
+STATUSPAGE_RECOVER = "statuspage.recover"

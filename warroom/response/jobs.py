@@ -54,6 +54,7 @@ from warroom.core.jobs import (  # re-exported for the handlers (__all__)
 )
 from warroom.core.markup import escape
 from warroom.core.model import AlertIn, Incident, Link, LinkKind, Status
+from warroom.response import statuspages
 from warroom.response.ai import schedule as ai_schedule
 from warroom.response.oncall import escalation
 from warroom.settings import ServiceSettings, Settings
@@ -115,6 +116,7 @@ async def enqueue_fanout(tx: Tx, incident: Incident, svc: ServiceSettings, setti
     await ai_schedule.start_summaries(tx, incident, settings)
     await announce(tx, settings, headline(incident, "declared", "🚨"), incident_id=incident.id, room=True)
     await escalation.start(tx, incident, settings)
+    await statuspages.incident_changed(tx, incident, {"declared"}, settings)
 
 
 async def request_if_due(tx: Tx, incident: Incident, settings: Settings) -> None:
@@ -229,6 +231,7 @@ async def incident_changed(tx: Tx, incident: Incident, fields: set[str], setting
         if "priority" in fields:
             await request_if_due(tx, incident, settings)
         await push_to_itsm(tx, incident, settings)
+    await statuspages.incident_changed(tx, incident, fields, settings)
     await ai_schedule.changed(tx, incident, fields)
 
 
@@ -245,6 +248,8 @@ async def itsm_changed(
         await status_changed(tx, incident, settings)
     for line in lines:
         await say(tx, incident.id, line)
+    if settings is not None:
+        await statuspages.incident_changed(tx, incident, fields, settings)
     await ai_schedule.changed(tx, incident, fields)
 
 

@@ -137,6 +137,58 @@ def check(settings: Settings) -> list[str]:
     problems.extend(_check_deployment(settings))
     problems.extend(_check_metrics(settings))
     problems.extend(_check_oncall(settings))
+    problems.extend(_check_status_pages(settings))
+    return problems
+
+
+def _check_status_pages(settings: Settings) -> list[str]:
+    """Status pages: unique valid names and components; each service's page, components and priorities exist."""
+    problems: list[str] = []
+    names = [p.name for p in settings.status_pages]
+    for i, page in enumerate(settings.status_pages):
+        if not SERVICE_NAME_RE.match(page.name):
+            problems.append(f"status_pages[{i}].name is '{page.name}': use lower case, digits, - and _ (it is the "
+                            "page's address, /status/<name>).")
+        elif names.count(page.name) > 1 and names.index(page.name) == i:
+            problems.append(f"status_pages lists '{page.name}' more than once: give each page one entry.")
+        components = [c.name for c in page.components]
+        for name in sorted({c for c in components if components.count(c) > 1}):
+            problems.append(f"status_pages[{i}] ({page.name}) lists the component '{name}' more than once.")
+        if page.visibility == "scoped" and not page.scopes:
+            problems.append(f"status_pages[{i}] ({page.name}) is scoped but has no scopes: map each stakeholder "
+                            "group to the components it may see.")
+        for scope, listed in page.scopes.items():
+            if not SERVICE_NAME_RE.match(scope):
+                problems.append(f"status_pages[{i}] ({page.name}) scope '{scope}': name scopes in lower case, "
+                                "digits, - and _.")
+            for component in listed:
+                if component not in components:
+                    problems.append(f"status_pages[{i}] ({page.name}) scope '{scope}' names '{component}', which is "
+                                    "not one of the page's components.")
+    known = ", ".join(settings.priorities)
+    for i, svc in enumerate(settings.services):
+        link = svc.status
+        key = f"{service_key(i, svc.name)} status"
+        if not link.page:
+            if link.components:
+                problems.append(f"{key}.components is set but status.page is not: name the page they are on.")
+            continue
+        linked = settings.status_page(link.page)
+        if linked is None:
+            problems.append(f"{key}.page is '{link.page}', which is not in status_pages"
+                            + (f" ({', '.join(names)})" if names else "") + ": add the page or fix the name.")
+            continue
+        if not link.components:
+            problems.append(f"{key}.components is empty: list the components of '{linked.name}' this service is.")
+        have = {c.name for c in linked.components}
+        for component in link.components:
+            if component not in have:
+                problems.append(f"{key}.components names '{component}', which is not a component of status page "
+                                f"'{linked.name}' ({', '.join(sorted(have)) or 'it has none'}).")
+        for priority in link.priority_status:
+            if priority not in settings.priorities:
+                problems.append(f"{key}.priority_status names '{priority}', which is not one of the configured "
+                                f"priorities ({known}).")
     return problems
 
 

@@ -44,6 +44,7 @@ SECRET_KEYS: frozenset[tuple[str, str]] = frozenset(
         ("smtp", "password"),
         ("twilio", "auth_token"),
         ("twilio", "api_key_secret"),
+        ("statuspage", "api_key"),
         ("intake", "alertmanager_token"),
         ("intake", "grafana_token"),
         ("intake", "generic_token"),
@@ -271,6 +272,17 @@ class SmtpSettings(_Section):
         return value
 
 
+class StatuspageSettings(_Section):
+    """Atlassian Statuspage pages kept current through its REST API (``warroom/adapters/statuspage.py``)."""
+
+    #: The Statuspage REST API (override for proxies and tests).
+    api_url: str = "https://api.statuspage.io/v1"
+    #: The API key of a Statuspage user (Statuspage → your avatar → API info); sent as ``Authorization: OAuth <key>``.
+    api_key: SecretStr | None = None
+    #: Seconds per API call.
+    timeout: float = Field(15.0, gt=0)
+
+
 class TwilioSettings(_Section):
     """SMS and voice pages through Twilio's REST API (``warroom/adapters/twilio.py``)."""
 
@@ -380,6 +392,48 @@ class TeamsChannelSettings(_Section):
     war_room: Literal["standard", "private", "chat"] = "standard"
 
 
+#: A component's status on a status page, best first (Atlassian Statuspage's words).
+ComponentStatus = Literal["operational", "degraded_performance", "partial_outage", "major_outage"]
+
+
+class StatusComponentSettings(_Section):
+    #: The component's name as the page shows it (e.g. ``Checkout``).
+    name: str = Field(min_length=1, max_length=255)
+    #: The heading the component is listed under on the page (none: listed on its own).
+    group: str | None = None
+
+
+class StatusPageSettings(_Section):
+    #: Lower case, digits, - and _: the page's address is ``/status/<name>``.
+    name: str
+    #: The page's heading (default: the name).
+    title: str = ""
+    #: ``public`` (open to anyone), ``private`` or ``scoped`` (both served only through signed, expiring links
+    #: for now).
+    visibility: Literal["public", "private", "scoped"] = "public"
+    components: list[StatusComponentSettings] = Field(default_factory=list)
+    #: For a ``scoped`` page: stakeholder group → the components its links show (each group has its own links).
+    scopes: dict[str, list[str]] = Field(default_factory=dict)
+    #: Publish a generic update (no incident text) on each incident state change; off: only component statuses
+    #: change by themselves and written updates are published by a person.
+    auto_publish: bool = False
+
+
+def _default_priority_status() -> dict[str, ComponentStatus]:
+    return {"P1": "major_outage", "P2": "partial_outage", "P3": "degraded_performance"}
+
+
+class ServiceStatusSettings(_Section):
+    #: The ``status_pages`` entry the service appears on (empty: on none).
+    page: str = ""
+    #: The components of that page an incident of this service affects.
+    components: list[str] = Field(default_factory=list)
+    #: Priority → the status its incidents give those components (priorities not listed change nothing).
+    priority_status: dict[str, ComponentStatus] = Field(default_factory=_default_priority_status)
+    #: Minutes a component stays in its status after the incident resolves, before it is operational again.
+    monitoring_minutes: int = Field(0, ge=0, le=7 * 24 * 60)
+
+
 class ServiceSettings(_Section):
     name: str
     #: Where this service's war rooms open: slack, teams, or both.
@@ -404,6 +458,8 @@ class ServiceSettings(_Section):
     declare_channels: list[str] = Field(default_factory=list)
     #: The ``oncall.escalation_policies`` entry paged when an incident is declared for this service.
     escalation_policy: str | None = None
+    #: Where the service shows on a status page and what its incidents do there.
+    status: ServiceStatusSettings = Field(default_factory=ServiceStatusSettings)
 
     @field_validator("responders", "smes", "leadership")
     @classmethod
@@ -578,6 +634,7 @@ class Settings(BaseSettings):
     webex: WebexSettings = Field(default_factory=WebexSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
+    statuspage: StatuspageSettings = Field(default_factory=StatuspageSettings)
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
     response: ResponseSettings = Field(default_factory=ResponseSettings)
     ai: AiSettings = Field(default_factory=AiSettings)
@@ -586,6 +643,8 @@ class Settings(BaseSettings):
     #: Highest first.
     priorities: list[str] = Field(default_factory=lambda: ["P1", "P2", "P3", "P4", "P5"])
     services: list[ServiceSettings] = Field(default_factory=list)
+    #: Status pages warroom serves at ``/status/<name>``: their components and who may read them.
+    status_pages: list[StatusPageSettings] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(
@@ -604,6 +663,12 @@ class Settings(BaseSettings):
         for service in self.services:
             if service.name == name:
                 return service
+        return None
+
+    def status_page(self, name: str) -> StatusPageSettings | None:
+        for page in self.status_pages:
+            if page.name == name:
+                return page
         return None
 
     def priority_rank(self, priority: str | None) -> int:

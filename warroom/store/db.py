@@ -36,6 +36,7 @@ from .postmortems import PostmortemRepo
 from .records import RecordRepo
 from .repos import AlertRepo, InboxRepo, IncidentRepo, LinkRepo, PolicyRepo, TimelineRepo
 from .responders import PageRepo, PeopleRepo, RoleRepo, StakeholderRepo
+from .statuspages import StatusPageRepo
 from .tasks import TaskLinkRepo, TaskNoteRepo
 from .timers import TimerRepo
 
@@ -101,6 +102,7 @@ class Tx:
         self.turns = TurnRepo(conn, now, dialect)
         self.task_links = TaskLinkRepo(conn, now, dialect)
         self.task_notes = TaskNoteRepo(conn, now, dialect)
+        self.statuspages = StatusPageRepo(conn, now, dialect)
 
     async def lock_key(self, name: str) -> None:
         """Serialise transactions about one thing (PostgreSQL advisory lock until commit; SQLite writes are
@@ -168,6 +170,8 @@ class Store:
         self._write_lock = WriteTurns() if self.dialect == "sqlite" else None
         #: Set after a transaction that enqueued jobs or timers commits: wakes the in-process workers.
         self.wakeup = asyncio.Event()
+        #: Bumped when a transaction that changed a status page commits (their renders' cache, in this process).
+        self.status_generation = 0
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> Store:
@@ -221,6 +225,8 @@ class Store:
                 yield tx
             if write and (tx.outbox.enqueued or tx.timers.scheduled):
                 self.wakeup.set()
+            if write and tx.statuspages.changed:
+                self.status_generation += 1
 
     async def migrate(self) -> None:
         """Bring the schema to the newest migration (Alembic)."""

@@ -463,3 +463,51 @@ oncall_turns = Table(
     Column("key", String(255), primary_key=True),
     Column("turn", Integer, nullable=False, default=0),
 )
+
+# Status pages (warroom.response.statuspages): each change of a component's status is a row, open (``ended_at``
+# NULL) while it is the component's status; the incident that caused it when one did. The 90-day history bars are
+# computed from these rows.
+status_component_history = Table(
+    "status_component_history",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("page", String(63), nullable=False),
+    Column("component", String(255), nullable=False),
+    # operational | degraded_performance | partial_outage | major_outage
+    Column("status", String(32), nullable=False),
+    Column("started_at", TS, nullable=False),
+    Column("ended_at", TS),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="SET NULL")),
+)
+Index("ix_status_component_history_page", status_component_history.c.page, status_component_history.c.component,
+      status_component_history.c.ended_at)
+
+# An incident as a status page shows it: only once an update about it is published there. ``name`` is the public
+# name (never the incident's own title unless a person chose it).
+status_page_incidents = Table(
+    "status_page_incidents",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("page", String(63), nullable=False),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    # investigating | identified | monitoring | resolved (the status of its newest update)
+    Column("status", String(16), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Column("resolved_at", TS),
+    UniqueConstraint("page", "incident_id", name="uq_status_page_incidents_incident"),
+)
+
+# The updates published on a status page incident (written only when published).
+status_page_updates = Table(
+    "status_page_updates",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("page_incident_id", Id, ForeignKey("status_page_incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("published_at", TS, nullable=False),
+    Column("published_by", String(320)),
+)
+Index("ix_status_page_updates_incident", status_page_updates.c.page_incident_id)

@@ -40,6 +40,7 @@ from warroom.response.incidents import IncidentService
 from warroom.response.oncall.escalation import Escalations, available_methods
 from warroom.response.oncall.notify import Notifier, Sender
 from warroom.response.oncall.senders import EmailSender, EveryChat, SmsSender, VoiceSender
+from warroom.response.statuspages import StatusPageJobs
 from warroom.settings import ServiceSettings, Settings
 from warroom.store.db import Store, Tx
 from warroom.store.outbox import Job, OutboxWorker
@@ -48,7 +49,7 @@ from warroom.sync.engine import EscalationRefused, SyncEngine
 from warroom.sync.link import LinkEngine
 from warroom.sync.rfc import RfcSync
 
-from . import changes, intake, itsm_webhook, logs, oncall, oncall_calendars, postmortems
+from . import changes, intake, itsm_webhook, logs, oncall, oncall_calendars, postmortems, statuspages
 from . import metrics as metrics_http
 from .body import SLACK_MAX_BODY, TEAMS_MAX_BODY, BodyRefused, check_slack_signature, read_body, slack_body_ok
 from .metrics import Metrics
@@ -175,6 +176,7 @@ class Runtime:
         handlers.update(_paging(settings, store, ports, available_methods(settings)).handlers())
         handlers.update(Notifier(settings, store, senders).handlers())
         handlers.update(_task_follow_ups(settings, store, ports).handlers())
+        handlers.update(StatusPageJobs(settings, store).handlers())
         ai = AiJobs.build(settings, store, metrics.registry, itsm=ports.itsm, observe=metrics.outbound_call)
         handlers.update(ai.handlers())
         ports.closers.append(ai)
@@ -454,6 +456,7 @@ def create_app(
     intake.mount(app, rt)
     changes.mount(app, rt)
     postmortems.mount(app, rt)
+    statuspages.mount(app, rt)  # /status/…: the built-in status pages and their feeds
     oncall_calendars.mount(app, rt)  # /oncall/calendars/…: signed iCalendar feeds
     oncall.mount(app, rt)
     if rt.sync is not None:

@@ -1,0 +1,437 @@
+"""The built-in status pages (``status_pages`` in the settings; warroom.response.statuspages keeps them current):
+
+- ``GET /status/{page}``: server-rendered HTML (Jinja2, autoescaped; inline CSS, no script, nothing loaded from
+  anywhere): the overall status, each component's status, the active incidents with their published updates, the
+  last 90 days as one bar per day per component with its uptime, and recent past incidents;
+- ``GET /status/{page}/index.json``: the same as JSON; ``/feed.atom`` and ``/feed.rss``: the published updates.
+
+A public page is open. A private page is served only with a signed, expiring link (``?expires=…&token=…``, made by
+:func:`warroom.response.statuspages.link_query`); a scoped page likewise, per stakeholder group (``&scope=…``,
+signed too), showing only that group's components (``status_pages[].scopes``) and the incidents of the services on
+them. Without a valid link, 403. An unknown page is a 404 page.
+
+Renders are cached per page and kind (:class:`PageCache`), and thrown away when the page changes — at once for a
+change made in this process (the store's ``status_generation``), within :data:`RECHECK` seconds for one made by
+another (a newer history row or update: two indexed ``max(id)`` reads) — when the day turns, or after :data:`TTL`
+seconds (the day bar of a current outage grows).
+
+Uptime: the share of the time a component was not in an outage — a major outage counts fully, a partial outage 30 %
+(as Atlassian's Statuspage counts it), degraded performance not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from xml.etree import ElementTree as ET
+
+from aiohttp import web
+from jinja2 import Environment
+
+from warroom.response import statuspages as sp
+from warroom.settings import Settings
+from warroom.settings.model import StatusPageSettings
+from warroom.store.db import Tx
+
+if TYPE_CHECKING:
+    from .app import Runtime
+
+DAYS = 90
+#: Seconds a cached render is kept at most.
+TTL = 30.0
+#: Seconds a render is served before the database's version is read again (changes by other processes).
+RECHECK = 1.0
+#: How much of the time each status counts as down, for the uptime figure.
+DOWN = {"major_outage": 1.0, "partial_outage": 0.3}
+#: Past (resolved) incidents shown on the page and in the feeds.
+RECENT = 20
+
+_COMMON = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+_TEMPLATE = """{% macro incident(inc) %}
+<article class="{{ inc.status }}" aria-labelledby="incident-{{ inc.id }}">
+<h3 id="incident-{{ inc.id }}">{{ inc.name }}</h3>
+<p class="meta">{{ inc.label }} · since {{ inc.created }} UTC</p>
+{% for u in inc.updates %}
+<div class="update"><p><strong>{{ u.label }}</strong> — {{ u.body }}</p>
+<p class="meta"><time datetime="{{ u.iso }}">{{ u.at }} UTC</time></p></div>
+{% endfor %}
+</article>
+{% endmacro %}
+<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }} status</title>
+{% if feeds %}<link rel="alternate" type="application/atom+xml" title="{{ title }} updates (Atom)" href="{{ feeds.atom }}">
+<link rel="alternate" type="application/rss+xml" title="{{ title }} updates (RSS)" href="{{ feeds.rss }}">{% endif %}
+<style>
+:root{color-scheme:light}
+body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1a1a;background:#fff;margin:0}
+header,main,footer{max-width:52rem;margin:0 auto;padding:1rem 1.25rem}
+header{border-bottom:1px solid #d0d0d0}
+h1{font-size:1.6rem;margin:.25rem 0}
+h2{font-size:1.25rem;margin:1.75rem 0 .5rem}
+h3{font-size:1.05rem;margin:1rem 0 .25rem}
+a{color:#0645ad}
+a:focus,a:hover{outline:3px solid #0645ad;outline-offset:2px}
+.overall{padding:.75rem 1rem;border-radius:.4rem;font-weight:600;color:#fff}
+.overall.operational{background:#1e6b34}.overall.degraded_performance{background:#7a5200}
+.overall.partial_outage{background:#a33d00}.overall.major_outage{background:#a4161a}
+ul.components{list-style:none;padding:0;margin:0}
+ul.components>li{border:1px solid #d0d0d0;border-radius:.4rem;padding:.6rem .8rem;margin:.5rem 0}
+.row{display:flex;justify-content:space-between;gap:1rem;flex-wrap:wrap}
+.name{font-weight:600}
+.status.operational{color:#1e6b34}.status.degraded_performance{color:#7a5200}
+.status.partial_outage{color:#a33d00}.status.major_outage{color:#a4161a}
+.status{font-weight:600}
+ol.bars{display:flex;gap:1px;list-style:none;padding:0;margin:.5rem 0 .25rem;height:2rem}
+ol.bars>li{flex:1;border-radius:1px}
+ol.bars>li.operational{background:#2e7d32}ol.bars>li.degraded_performance{background:#b7791f}
+ol.bars>li.partial_outage{background:#d35400}ol.bars>li.major_outage{background:#b71c1c}
+.scale{display:flex;justify-content:space-between;font-size:.85rem;color:#4a4a4a}
+article{border-left:4px solid #a4161a;padding:.25rem 0 .25rem 1rem;margin:1rem 0}
+article.resolved{border-color:#1e6b34}
+.update{margin:.5rem 0}
+.update p{margin:.1rem 0;white-space:pre-wrap;overflow-wrap:anywhere}
+.meta{font-size:.9rem;color:#4a4a4a}
+footer{font-size:.9rem;color:#4a4a4a;border-top:1px solid #d0d0d0;margin-top:2rem}
+</style>
+</head>
+<body>
+<header>
+<h1>{{ title }}</h1>
+<p class="overall {{ overall.status }}" role="status">{{ overall.text }}</p>
+</header>
+<main>
+{% if active %}
+<section aria-labelledby="active-heading">
+<h2 id="active-heading">Active incidents</h2>
+{% for inc in active %}{{ incident(inc) }}{% endfor %}
+</section>
+{% endif %}
+<section aria-labelledby="components-heading">
+<h2 id="components-heading">Components</h2>
+{% for group in groups %}
+{% if group.name %}<h3>{{ group.name }}</h3>{% endif %}
+<ul class="components">
+{% for c in group.components %}
+<li>
+<div class="row"><span class="name">{{ c.name }}</span>
+<span class="status {{ c.status }}">{{ c.label }}</span></div>
+<ol class="bars" aria-label="{{ c.name }}: the last {{ days }} days, {{ c.uptime }} uptime">
+{% for d in c.days %}<li class="{{ d.status }}" title="{{ d.date }}: {{ d.label }}" aria-label="{{ d.date }}: {{ d.label }}"></li>{% endfor %}
+</ol>
+<div class="scale"><span>{{ days }} days ago</span><span>{{ c.uptime }} uptime</span><span>Today</span></div>
+</li>
+{% endfor %}
+</ul>
+{% endfor %}
+</section>
+<section aria-labelledby="past-heading">
+<h2 id="past-heading">Past incidents</h2>
+{% for inc in past %}{{ incident(inc) }}{% else %}<p>No incidents reported recently.</p>{% endfor %}
+</section>
+</main>
+<footer>
+<p>Updated {{ generated }} UTC.{% if feeds %} Follow the updates: <a href="{{ feeds.atom }}">Atom</a>,
+<a href="{{ feeds.rss }}">RSS</a>, <a href="{{ feeds.json }}">JSON</a>.{% endif %}</p>
+</footer>
+</body>
+</html>
+"""
+
+_NOT_FOUND = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ heading }}</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;color:#1a1a1a;max-width:40rem;margin:3rem auto;padding:0 1rem}</style>
+</head><body><header><h1>{{ heading }}</h1></header><main><p>{{ text }}</p></main></body></html>
+"""
+
+_env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+_page = _env.from_string(_TEMPLATE)
+_plain_page = _env.from_string(_NOT_FOUND)
+
+
+def _label(status: str) -> str:
+    return sp.LABELS.get(status, status.replace("_", " ").capitalize())
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def component_days(
+    rows: list[dict[str, Any]], now: datetime, days: int = DAYS
+) -> tuple[list[tuple[str, str]], float]:
+    """One component's last ``days`` days, oldest first, as (ISO date, worst status that day), and its uptime (0–1)
+    over them; ``rows``: its history rows (status, started_at, ended_at)."""
+    today = datetime(now.year, now.month, now.day, tzinfo=UTC)
+    start = today - timedelta(days=days - 1)
+    spans = [(str(r["status"]), _utc(r["started_at"]), _utc(r["ended_at"]) if r["ended_at"] else now) for r in rows]
+    out: list[tuple[str, str]] = []
+    for n in range(days):
+        day = start + timedelta(days=n)
+        end = min(day + timedelta(days=1), now)
+        worst = sp.OPERATIONAL
+        for status, s, e in spans:
+            if s < end and e > day and sp.rank(status) > sp.rank(worst):
+                worst = status
+        out.append((day.date().isoformat(), worst))
+    total = max((now - start).total_seconds(), 1.0)
+    down = sum(DOWN.get(status, 0.0) * max(0.0, (min(e, now) - max(s, start)).total_seconds())
+               for status, s, e in spans)
+    return out, max(0.0, 1.0 - down / total)
+
+
+def _uptime(share: float) -> str:
+    return "100%" if share >= 1.0 else f"{min(share * 100, 99.99):.2f}%"
+
+
+def _when(value: datetime) -> str:
+    return f"{_utc(value):%Y-%m-%d %H:%M}"
+
+
+def _incident(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": int(row["id"]), "name": str(row["name"]), "status": str(row["status"]),
+        "label": _label(str(row["status"])), "created": _when(row["created_at"]),
+        "created_at": _utc(row["created_at"]).isoformat(), "updated_at": _utc(row["updated_at"]).isoformat(),
+        "resolved_at": _utc(row["resolved_at"]).isoformat() if row["resolved_at"] else None,
+        "updates": [
+            {"id": int(u["id"]), "status": str(u["status"]), "label": _label(str(u["status"])), "body": str(u["body"]),
+             "at": _when(u["published_at"]), "iso": _utc(u["published_at"]).isoformat()}
+            for u in row["updates"]
+        ],
+    }
+
+
+async def snapshot(tx: Tx, page: StatusPageSettings, settings: Settings, scope: str = "") -> dict[str, Any]:
+    """Everything a page shows, as plain data (the HTML, the JSON and the feeds are made from it); with ``scope``
+    (a scoped page), only that stakeholder group's components and the incidents of services on them."""
+    only = set(page.scopes.get(scope, [])) if scope else None
+    now = tx.now
+    current = await tx.statuspages.current(page.name)
+    since = datetime(now.year, now.month, now.day, tzinfo=UTC) - timedelta(days=DAYS - 1)
+    rows = await tx.statuspages.history(page.name, since)
+    components: list[dict[str, Any]] = []
+    for c in page.components:
+        if only is not None and c.name not in only:
+            continue
+        days, uptime = component_days([r for r in rows if r["component"] == c.name], now)
+        status = current.get(c.name, sp.OPERATIONAL)
+        components.append({
+            "name": c.name, "group": c.group, "status": status, "label": _label(status), "uptime": _uptime(uptime),
+            "days": [{"date": d, "status": s, "label": _label(s)} for d, s in days],
+        })
+    worst = max((str(c["status"]) for c in components), key=sp.rank, default=sp.OPERATIONAL)
+    text = {"operational": "All systems operational", "degraded_performance": "Degraded performance",
+            "partial_outage": "Partial outage", "major_outage": "Major outage"}[worst]
+    listed = await tx.statuspages.incidents(page.name, limit=RECENT + 50)
+    if only is not None:
+        def seen(service: str) -> bool:
+            svc = settings.service(service)
+            return svc is not None and svc.status.page == page.name and bool(only & set(svc.status.components))
+
+        listed = [r for r in listed if seen(str(r["service"]))]
+    return {
+        "name": page.name, "title": page.title or page.name, "generated": _when(now), "now": now.isoformat(),
+        "overall": {"status": worst, "text": text},
+        "components": components,
+        "active": [_incident(r) for r in listed if r["status"] != "resolved"],
+        "past": [_incident(r) for r in listed if r["status"] == "resolved"][:RECENT],
+    }
+
+
+def render_html(snap: dict[str, Any], query: str = "") -> str:
+    groups: list[dict[str, Any]] = []
+    for c in snap["components"]:
+        if not groups or groups[-1]["name"] != c["group"]:
+            groups.append({"name": c["group"], "components": []})
+        groups[-1]["components"].append(c)
+    suffix = f"?{query}" if query else ""
+    base = f"/status/{snap['name']}"
+    feeds = {"atom": f"{base}/feed.atom{suffix}", "rss": f"{base}/feed.rss{suffix}", "json": f"{base}/index.json{suffix}"}
+    return _page.render(**snap, groups=groups, days=DAYS, feeds=feeds)
+
+
+def render_json(snap: dict[str, Any]) -> str:
+    def incident(i: dict[str, Any]) -> dict[str, Any]:
+        return {"id": i["id"], "name": i["name"], "status": i["status"], "created_at": i["created_at"],
+                "updated_at": i["updated_at"], "resolved_at": i["resolved_at"],
+                "updates": [{"id": u["id"], "status": u["status"], "body": u["body"], "published_at": u["iso"]}
+                            for u in i["updates"]]}
+
+    return json.dumps({
+        "page": {"name": snap["name"], "title": snap["title"], "updated_at": snap["now"]},
+        "status": {"indicator": snap["overall"]["status"], "description": snap["overall"]["text"]},
+        "components": [{"name": c["name"], "group": c["group"], "status": c["status"], "uptime": c["uptime"],
+                        "history": [{"date": d["date"], "status": d["status"]} for d in c["days"]]}
+                       for c in snap["components"]],
+        "incidents": [incident(i) for i in snap["active"]],
+        "past_incidents": [incident(i) for i in snap["past"]],
+    }, ensure_ascii=False)
+
+
+def _entries(snap: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(incident, update) of every update shown, newest first."""
+    pairs = [(i, u) for i in [*snap["active"], *snap["past"]] for u in i["updates"]]
+    return sorted(pairs, key=lambda p: p[1]["id"], reverse=True)[:50]
+
+
+def render_atom(snap: dict[str, Any], base: str) -> str:
+    ns = "http://www.w3.org/2005/Atom"
+    feed = ET.Element("feed", xmlns=ns)
+    ET.SubElement(feed, "title").text = f"{snap['title']} status"
+    ET.SubElement(feed, "id").text = f"{base}/status/{snap['name']}"
+    ET.SubElement(feed, "link", href=f"{base}/status/{snap['name']}")
+    entries = _entries(snap)
+    ET.SubElement(feed, "updated").text = entries[0][1]["iso"] if entries else snap["now"]
+    for inc, u in entries:
+        entry = ET.SubElement(feed, "entry")
+        ET.SubElement(entry, "title").text = f"{inc['name']}: {u['label']}"
+        ET.SubElement(entry, "id").text = f"{base}/status/{snap['name']}#update-{u['id']}"
+        ET.SubElement(entry, "updated").text = u["iso"]
+        ET.SubElement(entry, "link", href=f"{base}/status/{snap['name']}#incident-{inc['id']}")
+        ET.SubElement(entry, "content", type="text").text = u["body"]
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="unicode")
+
+
+def render_rss(snap: dict[str, Any], base: str) -> str:
+    rss = ET.Element("rss", version="2.0")
+    channel = ET.SubElement(rss, "channel")
+    ET.SubElement(channel, "title").text = f"{snap['title']} status"
+    ET.SubElement(channel, "link").text = f"{base}/status/{snap['name']}"
+    ET.SubElement(channel, "description").text = f"Updates about {snap['title']}"
+    for inc, u in _entries(snap):
+        item = ET.SubElement(channel, "item")
+        ET.SubElement(item, "title").text = f"{inc['name']}: {u['label']}"
+        ET.SubElement(item, "description").text = u["body"]
+        ET.SubElement(item, "link").text = f"{base}/status/{snap['name']}#incident-{inc['id']}"
+        ET.SubElement(item, "guid", isPermaLink="false").text = f"{snap['name']}-update-{u['id']}"
+        ET.SubElement(item, "pubDate").text = f"{datetime.fromisoformat(u['iso']):%a, %d %b %Y %H:%M:%S} +0000"
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(rss, encoding="unicode")
+
+
+@dataclass
+class _Cached:
+    version: tuple[int, int]
+    generation: int
+    day: str
+    made: float
+    checked: float
+    body: str
+
+
+class PageCache:
+    """Renders per (page, kind, query). A render is served without touching the database while nothing changed a
+    page in this process (the store's ``status_generation``), the day is the same, it was checked against the
+    database's version (changes made by other processes) less than :data:`RECHECK` seconds ago, and it is younger
+    than :data:`TTL`; otherwise the version is read, and the render kept if it is unchanged."""
+
+    def __init__(self) -> None:
+        self._renders: dict[tuple[str, str, str], _Cached] = {}
+
+    def fresh(self, key: tuple[str, str, str], generation: int, day: str) -> str | None:
+        found = self._renders.get(key)
+        now = time.monotonic()
+        if (found is None or found.generation != generation or found.day != day or now - found.made > TTL
+                or now - found.checked > RECHECK):
+            return None
+        return found.body
+
+    def same_version(self, key: tuple[str, str, str], version: tuple[int, int], generation: int,
+                     day: str) -> str | None:
+        found = self._renders.get(key)
+        if found is None or found.version != version or found.day != day or time.monotonic() - found.made > TTL:
+            return None
+        found.checked, found.generation = time.monotonic(), generation
+        return found.body
+
+    def put(self, key: tuple[str, str, str], version: tuple[int, int], generation: int, day: str, body: str) -> None:
+        if len(self._renders) > 1000:
+            self._renders.clear()
+        now = time.monotonic()
+        self._renders[key] = _Cached(version, generation, day, now, now, body)
+
+
+_TYPES = {"html": "text/html", "json": "application/json", "atom": "application/atom+xml",
+          "rss": "application/rss+xml"}
+
+
+def _plain(status: int, heading: str, text: str) -> web.Response:
+    return web.Response(status=status, text=_plain_page.render(heading=heading, text=text), content_type="text/html",
+                        charset="utf-8", headers={**_COMMON, "Content-Security-Policy": _CSP,
+                                                  "Cache-Control": "no-store"})
+
+
+def mount(app: web.Application, rt: Runtime) -> None:
+    settings: Settings = rt.settings
+    cache = PageCache()
+
+    async def render(page: StatusPageSettings, kind: str, key: tuple[str, str, str], generation: int,
+                     query: str, scope: str) -> str:
+        async with rt.store.read() as tx:
+            version = await tx.statuspages.version(page.name)
+            day = tx.now.date().isoformat()
+            body = cache.same_version(key, version, generation, day)
+            if body is None:
+                snap = await snapshot(tx, page, settings, scope)
+                base = settings.server.public_url.rstrip("/")
+                if kind == "html":
+                    body = render_html(snap, query)
+                elif kind == "json":
+                    body = render_json(snap)
+                elif kind == "atom":
+                    body = render_atom(snap, base)
+                else:
+                    body = render_rss(snap, base)
+                cache.put(key, version, generation, day, body)
+            return body
+
+    async def serve(request: web.Request, kind: str) -> web.Response:
+        name = request.match_info["page"]
+        page = settings.status_page(name)
+        if page is None:
+            return _plain(404, "No such status page", f"There is no status page called '{name[:63]}'.")
+        query, scope = "", ""
+        if page.visibility != "public":
+            expires, token = request.query.get("expires", ""), request.query.get("token", "")
+            scope = request.query.get("scope", "") if page.visibility == "scoped" else ""
+            if page.visibility == "scoped" and scope not in page.scopes:
+                return _plain(403, "This status page is not public",
+                              "Open it with the link you were given; links expire — ask for a new one.")
+            if not sp.link_ok(settings, page.name, expires, token, scope=scope):
+                return _plain(403, "This status page is not public",
+                              "Open it with the link you were given; links expire — ask for a new one.")
+            query = f"expires={expires}" + (f"&scope={scope}" if scope else "") + f"&token={token}"
+        key = (page.name, kind, query)
+        generation = rt.store.status_generation  # read before the database: a change committing meanwhile re-renders
+        body = cache.fresh(key, generation, datetime.now(UTC).date().isoformat())
+        if body is None:
+            body = await render(page, kind, key, generation, query, scope)
+        headers = {**_COMMON, "Cache-Control": "public, max-age=15" if page.visibility == "public" else "no-store"}
+        if kind == "html":
+            headers["Content-Security-Policy"] = _CSP
+        return web.Response(text=body, content_type=_TYPES[kind], charset="utf-8", headers=headers)
+
+    async def html(request: web.Request) -> web.Response:
+        return await serve(request, "html")
+
+    async def as_json(request: web.Request) -> web.Response:
+        return await serve(request, "json")
+
+    async def atom(request: web.Request) -> web.Response:
+        return await serve(request, "atom")
+
+    async def rss(request: web.Request) -> web.Response:
+        return await serve(request, "rss")
+
+    app.router.add_get("/status/{page}", html)
+    app.router.add_get("/status/{page}/index.json", as_json)
+    app.router.add_get("/status/{page}/feed.atom", atom)
+    app.router.add_get("/status/{page}/feed.rss", rss)
