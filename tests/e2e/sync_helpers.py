@@ -10,6 +10,7 @@ import json
 import secrets
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -236,3 +237,15 @@ async def post_delivery(h: Harness, body: bytes) -> tuple[int, str]:
 
 def jwt_body(token: str) -> bytes:
     return json.dumps({"jwt": token}).encode()
+
+
+Tweak = Callable[[dict[str, Any]], None]
+
+
+def unthrottled(h: Harness) -> Harness:
+    """The emulators' rate limits off (Xurrent: 20 calls in 2 s; Slack: a message a second per channel): a test
+    that changes a field ten times in a row would otherwise wait out Retry-After answers. These tests are about
+    the sync, not the rate limits (tested with the adapters), and they count warroom's calls exactly."""
+    h.world.xurrent.config.rate_limits = False
+    h.world.slack.config.rate_limits = False
+    return h

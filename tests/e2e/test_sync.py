@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from .helpers import critical_alert, open_room, war_room
 from .sync_helpers import (
     Calls,
     Pair,
+    Tweak,
     add_hs256_policy,
     claims_for,
     incident,
@@ -49,8 +50,6 @@ from .sync_helpers import (
     xurrent_notes,
 )
 
-Tweak = Callable[[dict[str, Any]], None]
-
 
 def service_tweak(name: str, **itsm: Any) -> Tweak:
     """Change one catalog service's ITSM link settings."""
@@ -60,42 +59,6 @@ def service_tweak(name: str, **itsm: Any) -> Tweak:
         svc["itsm"].update(itsm)
 
     return tweak
-
-
-def unthrottled(h: Harness) -> Harness:
-    """The emulators' rate limits off (Xurrent: 20 calls in 2 s; Slack: a message a second per channel): a test
-    that changes a field ten times in a row would otherwise wait out Retry-After answers. These tests are about
-    the sync, not the rate limits (tested with the adapters), and they count warroom's calls exactly."""
-    h.world.xurrent.config.rate_limits = False
-    h.world.slack.config.rate_limits = False
-    return h
-
-
-@pytest.fixture
-def both(harness: Harness) -> Harness:
-    """The real server on SQLite and on PostgreSQL."""
-    return unthrottled(harness)
-
-
-@pytest.fixture
-def lite(sqlite_harness: Harness) -> Harness:
-    """The real server on SQLite."""
-    return unthrottled(sqlite_harness)
-
-
-@pytest.fixture
-async def start(sqlite_url: str) -> AsyncIterator[Callable[..., Any]]:
-    """A harness on SQLite with settings tweaked by the test."""
-    started: list[Harness] = []
-
-    async def go(tweak: Tweak | None = None) -> Harness:
-        h = unthrottled(await Harness.start(sqlite_url, tweak=tweak))
-        started.append(h)
-        return h
-
-    yield go
-    for h in started:
-        await h.stop()
 
 
 # -- the field table, row by row ---------------------------------------------------------------------------

@@ -10,10 +10,9 @@ missed webhook, forged webhooks refused.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from sqlalchemy import update
 
 from warroom.core.model import LinkKind
@@ -26,6 +25,7 @@ from warroom.store.schema import tasks
 from .sync_helpers import (
     Calls,
     Pair,
+    Tweak,
     claims_for,
     jwt_body,
     open_incident,
@@ -39,38 +39,6 @@ from .sync_helpers import (
     xurrent_clock,
     xurrent_notes,
 )
-
-Tweak = Callable[[dict[str, Any]], None]
-
-
-def unthrottled(h: Harness) -> Harness:
-    h.world.xurrent.config.rate_limits = False
-    h.world.slack.config.rate_limits = False
-    return h
-
-
-@pytest.fixture
-def both(harness: Harness) -> Harness:
-    return unthrottled(harness)
-
-
-@pytest.fixture
-def lite(sqlite_harness: Harness) -> Harness:
-    return unthrottled(sqlite_harness)
-
-
-@pytest.fixture
-async def start(sqlite_url: str) -> AsyncIterator[Callable[..., Any]]:
-    started: list[Harness] = []
-
-    async def go(tweak: Tweak | None = None) -> Harness:
-        h = unthrottled(await Harness.start(sqlite_url, tweak=tweak))
-        started.append(h)
-        return h
-
-    yield go
-    for h in started:
-        await h.stop()
 
 
 def checkout_itsm(**itsm: Any) -> Tweak:

@@ -118,6 +118,29 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class CardState:
+    """What a task's card shows, read in one transaction: the task, its incident, its number within the incident
+    (as ``/incident tasks`` lists them) and the due date as people read it."""
+
+    task: dict[str, Any]
+    incident: Incident
+    number: int
+    due: str
+
+
+async def card_state(tx: Tx, task_id: int) -> CardState | None:
+    """The task's card state, or None when the task or its incident is gone."""
+    task = await tx.records.task(task_id)
+    if task is None:
+        return None
+    incident = await tx.incidents.get(int(task["incident_id"]))
+    if incident is None:
+        return None
+    siblings = [int(t["id"]) for t in await tx.records.tasks(incident.id)]
+    return CardState(task, incident, siblings.index(task_id) + 1, due_text(task.get("due_at"), tx.now))
+
+
 def due_text(due_at: datetime | None, now: datetime | None = None) -> str:
     """``due Fri 2026-12-11`` (``, overdue`` once passed), or empty without a due date."""
     if due_at is None:

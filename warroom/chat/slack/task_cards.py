@@ -14,7 +14,7 @@ from warroom.adapters.ports import ChatPort
 from warroom.chat.slack import blocks
 from warroom.core.model import LinkKind
 from warroom.response import jobs
-from warroom.response.tasks import due_text
+from warroom.response.tasks import card_state
 from warroom.store.db import Store
 from warroom.store.outbox import Commit, Handler, Job, NotReady
 
@@ -30,21 +30,16 @@ class TaskCards:
     async def show(self, job: Job) -> Commit | None:
         task_id = int(job.payload.get("task") or 0)
         async with self.store.read() as tx:
-            task = await tx.records.task(task_id)
-            if task is None:
+            state = await card_state(tx, task_id)
+            if state is None:
                 return None
-            incident = await tx.incidents.get(int(task["incident_id"]))
-            siblings = [int(t["id"]) for t in await tx.records.tasks(int(task["incident_id"]))]
-            channel = await tx.links.get(int(task["incident_id"]), LinkKind.SLACK_CHANNEL)
-            now = tx.now
-        if incident is None:
-            return None
+            channel = await tx.links.get(state.incident.id, LinkKind.SLACK_CHANNEL)
+        task = state.task
         if channel is None:
             raise NotReady("warroom", "the war-room channel does not exist yet")
         if channel.data.get("archived"):
             return None  # an archived room keeps its cards as they were
-        text, card = blocks.task_card(task, siblings.index(task_id) + 1, incident.ref,
-                                      due=due_text(task.get("due_at"), now))
+        text, card = blocks.task_card(task, state.number, state.incident.ref, due=state.due)
         created = task["created_at"]
         oldest = created.timestamp() - 60 if created.tzinfo is not None else None
         posted = await self.chat.find_message(channel.remote_id, blocks.TASK_CARD_EVENT, str(task_id), oldest=oldest)

@@ -17,7 +17,7 @@ from warroom.adapters.microsoft.connector import BotConnector
 from warroom.chat.teams import cards
 from warroom.core.model import LinkKind
 from warroom.response import jobs
-from warroom.response.tasks import due_text
+from warroom.response.tasks import card_state
 from warroom.store.db import Store, Tx
 from warroom.store.outbox import Commit, Handler, Job, NotReady
 
@@ -35,22 +35,17 @@ class TeamsTaskCards:
     async def show(self, job: Job) -> Commit | None:
         task_id = int(job.payload.get("task") or 0)
         async with self.store.read() as tx:
-            task = await tx.records.task(task_id)
-            if task is None:
+            state = await card_state(tx, task_id)
+            if state is None:
                 return None
-            incident_id = int(task["incident_id"])
-            incident = await tx.incidents.get(incident_id)
-            siblings = [int(t["id"]) for t in await tx.records.tasks(incident_id)]
-            links = await tx.links.all(incident_id)
-            now = tx.now
+            links = await tx.links.all(state.incident.id)
+        task, incident_id = state.task, state.incident.id
         room = links.get(LinkKind.TEAMS_CHANNEL)
-        if incident is None:
-            return None
         if room is None:
             raise NotReady(SYSTEM, "the Teams war room does not exist yet")
         if room.data.get("archived"):
             return None  # an archived room keeps its cards as they were
-        card = cards.task_card(task, siblings.index(task_id) + 1, incident.ref, due=due_text(task.get("due_at"), now))
+        card = cards.task_card(task, state.number, state.incident.ref, due=state.due)
         activity = cards.card_message(card)
         service_url = str(room.data.get("service_url") or "") or None
         known = links.get(LinkKind.TEAMS_TASK_CARDS)
