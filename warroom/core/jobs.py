@@ -56,3 +56,19 @@ TEAMS_TASK_CARD = "teams.task_card"
 #: service's ``status.monitoring_minutes`` (payload {"page", "component"}), or an auto-published incident resolved
 #: after monitoring (payload {"page", "incident"}).
 STATUSPAGE_RECOVER = "statuspage.recover"
+#: Draft a status page update for an incident (payload {"page", "reason"}): the AI responder writes it and a card
+#: with Publish / Edit / Discard is posted in the war room.
+STATUSPAGE_DRAFT = "statuspage.draft"
+#: Post or update a status page draft's card in the Slack war room (payload {"draft": id}).
+STATUSPAGE_DRAFT_CARD = "warroom.statuspage_draft_card"
+#: Post or update a status page draft's card in the Teams war room (payload {"draft": id}).
+TEAMS_STATUSPAGE_DRAFT_CARD = "teams.statuspage_draft_card"
+#: Bring a page mirrored to Atlassian Statuspage up to date (payload {"page"}): component statuses, then the pending
+#: updates in id order.
+STATUSPAGE_PUSH = "statuspage.push"
+#: The war room told that an update has not reached Statuspage within five minutes (a timer; payload {"push": id}).
+STATUSPAGE_PUSH_LATE = "statuspage.push_late"
+#: Deliver one published update to one subscriber (payload {"delivery": id}): an email or a signed webhook.
+STATUS_DELIVER = "statuspage.deliver"
+#: A scheduled maintenance starts or ends (a timer; payload {"maintenance": id, "edge": "start" | "end"}).
+STATUS_MAINTENANCE = "statuspage.maintenance"

@@ -511,3 +511,114 @@ status_page_updates = Table(
     Column("published_by", String(320)),
 )
 Index("ix_status_page_updates_incident", status_page_updates.c.page_incident_id)
+
+# Where a page is mirrored to Atlassian Statuspage: the remote incident of each page incident (found again by its
+# metadata key after a crash) and each update's push — ``pending`` until Statuspage has it (``sent``), ``failed`` when
+# it refused it for good. Pushes run in update id order per page.
+status_page_remote = Table(
+    "status_page_remote",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("page_incident_id", Id, ForeignKey("status_page_incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("remote_id", String(64)),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("page_incident_id", name="uq_status_page_remote_incident"),
+)
+status_update_pushes = Table(
+    "status_update_pushes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("update_id", Id, ForeignKey("status_page_updates.id", ondelete="CASCADE"), nullable=False),
+    Column("page", String(63), nullable=False),
+    # pending | sending | sent | failed
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("created_at", TS, nullable=False),
+    Column("sent_at", TS),
+    Column("warned_at", TS),
+    UniqueConstraint("update_id", name="uq_status_update_pushes_update"),
+)
+Index("ix_status_update_pushes_page", status_update_pushes.c.page, status_update_pushes.c.state)
+
+# A drafted status page update waiting in the war room for a person: Publish (as drafted or edited) or Discard.
+# ``state`` pending | published | discarded | superseded (a newer draft for the same page and incident replaced it);
+# ``version`` grows on each edit, so a click on an outdated card is refused; ``chat`` holds where the card was posted
+# (Slack channel and ts, Teams conversation and activity id) so it is edited in place.
+status_drafts = Table(
+    "status_drafts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("page", String(63), nullable=False),
+    Column("status", String(16), nullable=False),  # the update state it would publish: investigating …
+    Column("body", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Column("source", String(32), nullable=False),  # deterministic | model | the engine that drafted it
+    Column("reason", String(64), nullable=False),  # what prompted it: declared, status:acknowledged, resolved …
+    Column("created_at", TS, nullable=False),
+    Column("decided_at", TS),
+    Column("decided_by", String(320)),
+    Column("update_id", Id, ForeignKey("status_page_updates.id", ondelete="SET NULL")),
+    Column("chat", JSON, nullable=False),
+)
+Index("ix_status_drafts_incident", status_drafts.c.incident_id, status_drafts.c.page, status_drafts.c.state)
+
+# Subscribers of a page: by email (confirmed by a link before anything is sent) or by webhook (HMAC-signed with the
+# subscriber's own secret). ``token`` is the unsubscribe (and confirm) capability; a webhook that keeps failing is
+# disabled (``disabled_at``, ``disabled_reason``) and its ``owner`` told.
+status_subscribers = Table(
+    "status_subscribers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("page", String(63), nullable=False),
+    Column("scope", String(63), nullable=False, default=""),
+    Column("kind", String(16), nullable=False),  # email | webhook
+    Column("address", String(2048), nullable=False),  # the email address or the webhook's URL
+    Column("secret", String(128)),  # a webhook's signing secret
+    Column("owner", String(320)),  # whom to tell when a webhook is disabled
+    Column("token", String(64), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("confirmed_at", TS),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("disabled_at", TS),
+    Column("disabled_reason", Text),
+    UniqueConstraint("token", name="uq_status_subscribers_token"),
+    UniqueConstraint("page", "scope", "kind", "address", name="uq_status_subscribers_address"),
+)
+# One delivery of one published update to one subscriber: exactly once (the unique pair), its state
+# pending | sending | sent | failed | skipped.
+status_deliveries = Table(
+    "status_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("subscriber_id", Id, ForeignKey("status_subscribers.id", ondelete="CASCADE"), nullable=False),
+    Column("update_id", Id, ForeignKey("status_page_updates.id", ondelete="CASCADE"), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("created_at", TS, nullable=False),
+    Column("sent_at", TS),
+    UniqueConstraint("subscriber_id", "update_id", name="uq_status_deliveries_pair"),
+)
+
+# Scheduled maintenance on a page: its components show ``under_maintenance`` between ``starts_at`` and ``ends_at``
+# (incidents still win), announced on the page and its feeds. ``state`` scheduled | in_progress | completed |
+# cancelled.
+status_maintenances = Table(
+    "status_maintenances",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("page", String(63), nullable=False),
+    Column("title", String(255), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("components", JSON, nullable=False),
+    Column("starts_at", TS, nullable=False),
+    Column("ends_at", TS, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_by", String(320)),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+Index("ix_status_maintenances_page", status_maintenances.c.page, status_maintenances.c.ends_at)
