@@ -100,7 +100,10 @@ async def _apply(tx: Tx, settings: Settings, page: str, component: str, *, monit
             return  # an earlier resolve's monitoring period still runs: its timer brings the component back
     else:
         await tx.timers.cancel(key)
-    await tx.statuspages.set_status(page, component, status, incident_id)
+    if await tx.statuspages.set_status(page, component, status, incident_id):
+        from . import remote
+
+        await remote.component_changed(tx, settings, page, component, status)
 
 
 async def incident_changed(tx: Tx, incident: Incident, fields: set[str], settings: Settings) -> None:
@@ -190,7 +193,19 @@ async def publish_update(
         elif settings_page is not None:
             components = [c.name for c in settings_page.components]
         name = f"Issue affecting {_affecting(components)}"
-    return await tx.statuspages.add_update(page, incident_id, status, text, by, name=name[:255])
+    update_id = await tx.statuspages.add_update(page, incident_id, status, text, by, name=name[:255])
+    if settings_page is not None:
+        await _published(tx, settings_page, incident_id, update_id)
+    return update_id
+
+
+async def _published(tx: Tx, page: StatusPageSettings, incident_id: int, update_id: int) -> None:
+    """What follows a published update, in its transaction: its push to Statuspage (a mirrored page), its
+    deliveries to the page's subscribers."""
+    from . import remote, subscribers  # they use this module's names
+
+    await remote.update_published(tx, page, incident_id, update_id)
+    await subscribers.update_published(tx, page, incident_id, update_id)
 
 
 # -- private and scoped pages: signed, expiring links ----------------------------------------------------
