@@ -275,6 +275,8 @@ changes = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("source", String(32), nullable=False),  # deploy | itsm-rfc
+    # deploy | config | feature_flag | dns | infrastructure | database | rfc | other
+    Column("kind", String(16), nullable=False, server_default="deploy"),
     Column("external_id", String(255), nullable=False),
     Column("service", String(63)),
     Column("title", String(500), nullable=False),
