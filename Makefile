@@ -9,7 +9,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
-.PHONY: demo test lint bench serve
+.PHONY: demo test lint bench serve eval-real-model
 demo: $(BIN)/.installed
 	$(BIN)/warroom demo
 
@@ -22,6 +22,11 @@ test: lint
 	$(BIN)/pytest
 	$(BIN)/python -m bench.ai_eval
 
+# bench/ai_eval through llama-cpp-python's server and a tiny model (its own venv, .venv-llm; the first run builds
+# llama.cpp, several minutes). Slow: not part of `make test`.
+eval-real-model: $(BIN)/.installed
+	PYTHON=$(PYTHON) VENV=$(VENV) bash bench/real_model.sh -v
+
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench.fanout
 	$(BIN)/python -m bench.intake
@@ -29,4 +34,5 @@ bench: $(BIN)/.installed
 	$(BIN)/python -m bench.commands
 	$(BIN)/python -m bench.teams_fanout
 	$(BIN)/python -m bench.oncall
+	$(BIN)/python -m bench.statuspage
 	$(BIN)/python -m bench.ai_eval

@@ -8,8 +8,11 @@ the true cause and the facts a good answer states. The evaluation asks, as respo
 
 Printed per engine: RCA top-1 and top-3 accuracy (the true cause ranked first / in the first three), the share of
 key facts present in summaries and in postmortems (outside the timeline, which quotes every record), the share of postmortem sections present (with content),
-and how often the model path fell back. The deterministic engine always runs; a real model runs too when
-``WARROOM_AI_EVAL_BASE_URL`` and ``WARROOM_AI_EVAL_MODEL`` are set (``WARROOM_AI_EVAL_API_KEY`` if it needs one).
+and how often the model path fell back — per answer kind, with why (``timeout``, ``malformed`` for invalid JSON,
+``uncited``, ``garbage``, ``server_error``, … see :class:`warroom.ai.results.Rejection`). The deterministic engine always runs; a real model runs too when
+``WARROOM_AI_EVAL_BASE_URL`` and ``WARROOM_AI_EVAL_MODEL`` are set (``WARROOM_AI_EVAL_API_KEY`` if it needs one;
+``WARROOM_AI_EVAL_TIMEOUT``, ``_MAX_TOKENS``, ``_RESPONSE_FORMAT`` and ``_SYSTEM_PROMPT`` as the ``ai.`` settings).
+``make eval-real-model`` runs it against llama-cpp-python's server with a tiny model (bench/real_model.sh).
 
     python -m bench.ai_eval [--cases DIR] [-v]
 """
@@ -21,6 +24,7 @@ import asyncio
 import os
 import re
 import sys
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +44,10 @@ from warroom.ai import (
 from warroom.settings import AiSettings
 
 CASES = Path(__file__).with_name("ai_cases")
+#: The held-out set: written from bench/ai_case_brief.md alone by someone who never saw the engine, frozen before any
+#: tuning (commit 4ccb497); never tuned on.
+BLIND = Path(__file__).with_name("ai_cases_blind")
+SET_NAMES = {CASES.resolve(): "tuned", BLIND.resolve(): "held-out"}
 GOAL_TOP3 = 0.9
 
 
@@ -63,6 +71,8 @@ class CaseResult:
     postmortem_hits: list[bool]
     sections: int
     fallbacks: int
+    #: Answer kind (rca, summary, postmortem) → why the model's answer was not used.
+    fell_back: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -143,15 +153,18 @@ def load_case(path: Path) -> Case:
         )
         for e in data.get("events", [])
     ]
+    # A case's ``source`` names the system a change came from (deploy, itsm-rfc, flags, terraform, …); warroom keeps
+    # ITSM RFCs and everything posted to /events/changes, and ``kind`` says what changed (RFCs: rfc by default).
     changes = [
         ChangeFact(
             id=str(c["id"]),
-            source=c["source"],
+            source="itsm-rfc" if c.get("source") == "itsm-rfc" else "deploy",
             service=c.get("service"),
-            title=c["title"],
+            title=str(c["title"]),
             at=_time(c["at"]),
             url=c.get("url"),
-            details=c.get("details", ""),
+            details=str(c.get("details") or ""),
+            kind=c.get("kind") or ("rfc" if c.get("source") == "itsm-rfc" else "deploy"),
         )
         for c in data.get("changes", [])
     ]
@@ -179,7 +192,10 @@ def load_case(path: Path) -> Case:
         category=data["category"],
         ctx=ctx,
         asked_at=_time(data["asked_at"]),
-        causes=tuple(truth["causes"]),
+        # provider:<name> keys name the provider as written; warroom's provider causes are lower-case.
+        causes=tuple(
+            k.lower() if str(k).lower().startswith("provider:") else str(k) for k in truth["causes"]
+        ),
         summary_facts=tuple(truth.get("summary_facts", [])),
         postmortem_facts=tuple(truth.get("postmortem_facts", [])),
     )
@@ -248,6 +264,11 @@ async def evaluate(assistant: Assistant, cases: list[Case], engine: str) -> Scor
                 ],
                 sections=sections_present(postmortem.markdown),
                 fallbacks=sum(1 for r in (rca, summary, postmortem) if r.engine == "deterministic"),
+                fell_back={
+                    kind: r.fallback_reason or "unknown"
+                    for kind, r in (("rca", rca), ("summary", summary), ("postmortem", postmortem))
+                    if r.engine == "deterministic"
+                },
             )
         )
     return scores
@@ -255,16 +276,22 @@ async def evaluate(assistant: Assistant, cases: list[Case], engine: str) -> Scor
 
 def table(all_scores: list[Scores], *, verbose: bool = False, cases: int = 0) -> str:
     head = (
-        f"{'engine':<28} {'cases':>5} {'RCA top-1':>9} {'RCA top-3':>9} {'summary facts':>13} "
+        f"{'engine':<32} {'cases':>5} {'RCA top-1':>9} {'RCA top-3':>9} {'summary facts':>13} "
         f"{'postmortem facts':>16} {'sections':>8} {'fallbacks':>9}"
     )
     lines = [head, "-" * len(head)]
     for s in all_scores:
-        fallbacks = "-" if s.engine == "deterministic" else str(s.fallbacks)
+        fallbacks = "-" if s.engine.startswith("deterministic") else str(s.fallbacks)
         lines.append(
-            f"{s.engine:<28} {len(s.results):>5} {s.top1:>9.2f} {s.top3:>9.2f} {s.summary_facts:>13.2f} "
-            f"{s.postmortem_facts:>16.2f} {s.sections:>8.2f} {fallbacks:>9}"
+            f"{s.engine:<32} {len(s.results):>5} {s.top1:>9.2f} {s.top3:>9.2f} {s.summary_facts:>13.2f} "
+            + (f"{s.postmortem_facts:>16.2f} {s.sections:>8.2f} " if any(r.postmortem_hits for r in s.results)
+               else f"{'-':>16} {'-':>8} ")
+            + f"{fallbacks:>9}"
         )
+    for s in all_scores:
+        if not s.engine.startswith("deterministic"):
+            lines += ["", f"{s.engine}: fallbacks per answer kind (why)"]
+            lines += [f"  {line}" for line in fallback_lines(s)]
     if verbose:
         for s in all_scores:
             lines += ["", f"{s.engine}: per case (rank of the true cause; top-ranked; facts missed)"]
@@ -276,6 +303,18 @@ def table(all_scores: list[Scores], *, verbose: bool = False, cases: int = 0) ->
                     f"summary missed {missed_s}  postmortem missed {missed_p}"
                 )
     return "\n".join(lines)
+
+
+def fallback_lines(scores: Scores) -> list[str]:
+    """One line per answer kind: how many of the cases fell back, and why, most frequent reason first."""
+    lines = []
+    for kind in ("rca", "summary", "postmortem"):
+        reasons = Counter(r.fell_back[kind] for r in scores.results if kind in r.fell_back)
+        why = ", ".join(f"{reason} {n}" for reason, n in reasons.most_common())
+        lines.append(
+            f"{kind:<10} {sum(reasons.values())} of {len(scores.results)}" + (f" ({why})" if why else "")
+        )
+    return lines
 
 
 def model_settings() -> AiSettings | None:
@@ -290,33 +329,70 @@ def model_settings() -> AiSettings | None:
         api_key=os.environ.get("WARROOM_AI_EVAL_API_KEY") or None,
         timeout=float(os.environ.get("WARROOM_AI_EVAL_TIMEOUT", "90")),
         incident_token_budget=2_000_000,
-        max_tokens=2000,
+        max_tokens=int(os.environ.get("WARROOM_AI_EVAL_MAX_TOKENS", "2000")),
+        # llama.cpp's servers: json_object_schema and user (a gemma template drops the system message).
+        response_format=os.environ.get("WARROOM_AI_EVAL_RESPONSE_FORMAT", "json_schema"),
+        system_prompt=os.environ.get("WARROOM_AI_EVAL_SYSTEM_PROMPT", "system"),
     )
 
 
-async def run(folder: Path, verbose: bool) -> list[Scores]:
+async def run(folder: Path, verbose: bool, *, label: str = "", e2e: bool = False) -> list[Scores]:
     cases = load_cases(folder)
-    results = [await evaluate(Assistant(AiSettings()), cases, "deterministic")]
+    suffix = f" ({label})" if label else ""
+    results = [await evaluate(Assistant(AiSettings()), cases, "deterministic" + suffix)]
+    if e2e:
+        results.append(await evaluate_e2e(cases, "deterministic" + (f" ({label}, e2e)" if label else " (e2e)")))
     settings = model_settings()
     if settings is not None:
         client = LlmClient(settings)
         try:
-            results.append(await evaluate(Assistant(settings, client), cases, f"model {settings.model}"))
+            results.append(await evaluate(Assistant(settings, client), cases, f"model {settings.model}" + suffix))
         finally:
             await client.aclose()
     return results
 
 
+async def evaluate_e2e(cases: list[Case], engine: str) -> Scores:
+    """The cases through the real server (bench/ai_e2e.py): RCA top-k and the summary's key facts (the postmortem
+    is evaluated directly only)."""
+    from bench.ai_e2e import run_cases
+
+    scores = Scores(engine)
+    for case, answer in zip(cases, await run_cases(cases), strict=True):
+        ranked = [set(keys.split("|")) for keys in answer.causes]
+        rank = next((n for n, keys in enumerate(ranked, 1) if keys & set(case.causes)), None)
+        scores.results.append(
+            CaseResult(
+                case=case.id,
+                rank=rank,
+                top=(answer.causes[0].split("|")[0] if answer.causes else f"- {answer.problem or ''}")[:60],
+                summary_hits=[has_fact(answer.summary, f) for f in case.summary_facts],
+                postmortem_hits=[],
+                sections=0,
+                fallbacks=0,
+            )
+        )
+    return scores
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--cases", type=Path, default=CASES, help="folder of case files (YAML)")
+    parser.add_argument("--cases", type=Path, action="append",
+                        help="a folder of case files (YAML); repeat for several; default: the tuned set "
+                             "(bench/ai_cases) and the held-out set written blind (bench/ai_cases_blind)")
+    parser.add_argument("--e2e", action="store_true",
+                        help="also run every case end to end through the real server (bench/ai_e2e.py)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print each case's result")
     args = parser.parse_args(argv)
-    cases = sorted(args.cases.glob("*.yaml"))
-    if not cases:
-        print(f"No case files (*.yaml) in {args.cases}: point --cases at bench/ai_cases.", file=sys.stderr)
-        return 2
-    scores = asyncio.run(run(args.cases, args.verbose))
+    folders: list[Path] = args.cases or [CASES, BLIND]
+    for folder in folders:
+        if not sorted(folder.glob("*.yaml")):
+            print(f"No case files (*.yaml) in {folder}: point --cases at bench/ai_cases.", file=sys.stderr)
+            return 2
+    scores: list[Scores] = []
+    for folder in folders:
+        label = SET_NAMES.get(folder.resolve(), folder.name) if len(folders) > 1 or args.e2e else ""
+        scores += asyncio.run(run(folder, args.verbose, label=label, e2e=args.e2e))
     print(table(scores, verbose=args.verbose))
     if model_settings() is None:
         print("\n(no model evaluated: set WARROOM_AI_EVAL_BASE_URL and WARROOM_AI_EVAL_MODEL to add one)")

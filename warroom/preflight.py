@@ -396,6 +396,43 @@ class _Checks:
                 "webex.token", "Webex refused to let webex.token schedule meetings"))
         return _ok(system, check, "the token may schedule meetings (meeting:schedules_write)")
 
+    async def statuspage(self) -> list[Outcome]:
+        """Each mirrored page's id and mapped component ids exist (one ``components`` call per page)."""
+        from warroom.adapters.statuspage import StatuspageClient
+
+        s = self.settings.statuspage
+        if (far := await self._reach("Statuspage", "pages", [(s.api_url, "statuspage.api_url")])) is not None:
+            return [far]
+        client = StatuspageClient.from_settings(s, max_retries=1, max_inline_wait=2.0)
+        outcomes: list[Outcome] = []
+        try:
+            for i, page in enumerate(self.settings.status_pages):
+                if page.statuspage.page_id.strip():
+                    outcomes.append(await self._statuspage_page(client, i, page.name))
+        finally:
+            await client.aclose()
+        return outcomes
+
+    async def _statuspage_page(self, client: Any, i: int, name: str) -> Outcome:
+        mirror = self.settings.status_pages[i].statuspage
+        key = f"status_pages[{i}] ({name}) statuspage"
+        check = f"page {mirror.page_id}"
+        try:
+            found = {c.id: c.name for c in await client.components(mirror.page_id)}
+        except AdapterError as exc:
+            return _failure("Statuspage", check, exc, url_key="statuspage.api_url", refused=(
+                "statuspage.api_key", "Statuspage refused the API key: set WARROOM_STATUSPAGE__API_KEY (or "
+                "statuspage.api_key_file) to the API key of a Statuspage user who may manage this page"), not_found=(
+                f"{key}.page_id", f"{key}.page_id is '{mirror.page_id}', which the API key's organisation does not "
+                "have: give the page id from Statuspage → the page → API info"))
+        missing = [f"{ours} ('{cid}')" for ours, cid in mirror.components.items() if cid not in found]
+        if missing:
+            return Outcome("Statuspage", check, "not_found",
+                           f"Statuspage ({check}): {key}.components maps {', '.join(missing)} to component ids the "
+                           f"page does not have: use ids from GET /pages/{mirror.page_id}/components (it has "
+                           f"{', '.join(f'{n} ({c})' for c, n in found.items()) or 'none'}).", f"{key}.components")
+        return _ok("Statuspage", check, f"{key}: the page and its {len(mirror.components)} mapped components exist")
+
     async def teams(self) -> list[Outcome]:
         from warroom.adapters.microsoft.entra import EntraToken
         from warroom.adapters.microsoft.graph import TeamsGraph
@@ -571,6 +608,8 @@ def _planned(settings: Settings, checks: _Checks) -> list[tuple[str, Callable[[]
         plan.append(("Microsoft Teams", checks.teams))
     if settings.ai.enabled:
         plan.append(("Model", checks.model))
+    if settings.statuspage.api_key is not None and any(p.statuspage.page_id.strip() for p in settings.status_pages):
+        plan.append(("Statuspage", checks.statuspage))
     return plan
 
 
@@ -591,7 +630,7 @@ async def run_checks(
     app_token: bool = True,
 ) -> list[Outcome]:
     """Every online check the settings call for, at once; the outcomes in a fixed order (Slack, Xurrent, Zoom,
-    Webex, Teams, the model). ``on_outcome`` hears each as soon as its system is done. ``app_token=False`` leaves
+    Webex, Teams, the model, Statuspage). ``on_outcome`` hears each as soon as its system is done. ``app_token=False`` leaves
     Slack's app-level token out (``serve`` tries it by connecting). Raises nothing: a check that cannot run is a
     failed outcome."""
     probe = _Probe(probe_timeout)

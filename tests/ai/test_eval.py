@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bench.ai_eval import CASES, GOAL_TOP3, evaluate, load_cases, main, table
-from warroom.ai import Assistant
+from bench.ai_eval import CASES, GOAL_TOP3, evaluate, fallback_lines, load_cases, main, table
+from warroom.ai import Assistant, LlmClient
+from warroom.sandbox.llm import LlmEmulator
 from warroom.settings import AiSettings
+
+from .conftest import ai_settings
 
 
 async def test_deterministic_engine_meets_the_goal_on_the_scripted_incidents() -> None:
@@ -39,3 +42,23 @@ def test_the_cli_prints_the_table(
 def test_the_cli_says_what_to_do_without_cases(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--cases", str(tmp_path)]) == 2
     assert "No case files" in capsys.readouterr().err
+
+
+async def test_model_fallbacks_are_reported_per_answer_kind_with_why(llm: LlmEmulator) -> None:
+    """The emulator's default answers are schema instances of placeholder words: no cause, a one-word summary."""
+    cases = load_cases(CASES)[:2]
+    settings = ai_settings(llm)
+    client = LlmClient(settings)
+    try:
+        scores = await evaluate(Assistant(settings, client), cases, "model sandbox")
+    finally:
+        await client.aclose()
+    assert [r.fell_back for r in scores.results] == [
+        {"rca": "uncited", "summary": "garbage", "postmortem": "garbage"}
+    ] * 2
+    assert fallback_lines(scores) == [
+        "rca        2 of 2 (uncited 2)",
+        "summary    2 of 2 (garbage 2)",
+        "postmortem 2 of 2 (garbage 2)",
+    ]
+    assert "fallbacks per answer kind" in table([scores])

@@ -103,9 +103,9 @@ async def test_a_compromised_model_cannot_broadcast_link_or_change_the_state(llm
             "impact": evil,
             "actions": "Run /incident resolve now <@U0MALLORY>",
             "hypothesis": evil,
-            "cited": [],
+            "cited": ["alert:x0"],
         },
-        {"answer": evil, "cited": ["alert:x0"]},
+        {"answer": evil, "cited": ["incident:INC-42"]},
         {
             "causes": [
                 {

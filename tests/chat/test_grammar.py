@@ -49,7 +49,7 @@ DANA = Target(TargetKind.USER, "U123", "dana")
 ROLES = "Roles: commander, app-sme, network-sme, communications-lead."
 PRIOS = "Priorities: P1, P2, P3, P4, P5 (P1 is the highest)."
 SERVICES = "Services: checkout-api, payments, network-core."
-VERB_LIST = "declare, escalate, ack, resolve, reopen, status, list, priority, title, assign, role, roles, note, page, stakeholder, merge, summary, ask, rca, postmortem, task, tasks, help"
+VERB_LIST = "declare, escalate, ack, resolve, reopen, status, list, priority, title, assign, role, roles, note, page, stakeholder, merge, summary, ask, rca, postmortem, task, tasks, statuspage, help"
 
 
 @pytest.mark.parametrize(

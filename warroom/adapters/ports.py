@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 
@@ -169,4 +170,39 @@ class BridgePort(Protocol):
 
     async def find_meeting(self, topic: str) -> Meeting | None:
         """A meeting this account created with exactly that topic (to adopt it after a crash)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One log line read as evidence: when (UTC, from the source's timestamp), the line, and its labels or fields."""
+
+    at: datetime
+    line: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSeries:
+    """One series of a range query: its labels and ``(unix seconds, value)`` points, oldest first."""
+
+    labels: dict[str, str]
+    points: list[tuple[float, float]]
+
+
+class LogsPort(Protocol):
+    """A log store read for evidence (Loki, Elasticsearch/OpenSearch). Read-only; bounded by ``limit``."""
+
+    async def lines(
+        self, query: str, start: datetime, end: datetime, *, limit: int, index: str = ""
+    ) -> list[LogLine]:
+        """Lines matching ``query`` between ``start`` and ``end``, newest first, at most ``limit``."""
+        ...
+
+
+class MetricsPort(Protocol):
+    """A metrics store read for evidence (Prometheus). Read-only; bounded in series and points."""
+
+    async def range(self, query: str, start: datetime, end: datetime, *, step: float) -> list[MetricSeries]:
+        """The expression evaluated every ``step`` seconds from ``start`` to ``end``."""
         ...

@@ -157,10 +157,16 @@ class StatuspageClient:
 
     @classmethod
     def from_settings(
-        cls, settings: StatuspageSettings, *, pacer: Pacer | None = None, observe: CallObserver = ignore
+        cls, settings: StatuspageSettings, *, pacer: Pacer | None = None, observe: CallObserver = ignore,
+        max_retries: int = 4, max_inline_wait: float = 10.0,
     ) -> StatuspageClient:
+        """A client for ``settings``; without ``pacer``, one of its own spacing requests ``statuspage.pace_seconds``
+        apart. A caller with retries of its own (the outbox) passes fewer ``max_retries`` and a shorter
+        ``max_inline_wait``: a longer wait then goes back to it as ``RateLimited``."""
         key = settings.api_key.get_secret_value() if settings.api_key is not None else ""
-        return cls(api_key=key, api_url=settings.api_url, timeout=settings.timeout, pacer=pacer, observe=observe)
+        return cls(api_key=key, api_url=settings.api_url, timeout=settings.timeout,
+                   pacer=pacer or Pacer(settings.pace_seconds), observe=observe, max_retries=max_retries,
+                   max_inline_wait=max_inline_wait)
 
     @property
     def calls(self) -> int:

@@ -3,8 +3,9 @@ the deterministic engine. The same steps every time:
 
 1. redact the incident's text (secrets, configured patterns, emails if configured);
 2. compute the deterministic answer (it is also the model's starting material and the fallback);
-3. with a client: build a prompt that fences every untrusted text, call the model, validate the answer (every
-   cited record must exist); any failure → the deterministic answer, marked with why;
+3. with a client: build a prompt that fences every untrusted text, call the model, validate the answer (its
+   shape, then its content: text not garbage, at least one cited record that exists); any failure → the
+   deterministic answer, marked with why (``fallback``, and ``fallback_reason`` in a word);
 4. neutralise every text for chat (no broadcast, no mention or link that did not come from the incident's data).
 """
 
@@ -23,7 +24,17 @@ from .client import LlmClient, ModelUnavailable
 from .context import IncidentContext
 from .metrics import AiMetrics
 from .records import Record, build_records
-from .results import Answer, Cause, Citation, FollowUp, Postmortem, RcaResult, Summary
+from .results import (
+    Answer,
+    Cause,
+    Citation,
+    FollowUp,
+    Postmortem,
+    RcaResult,
+    Rejection,
+    Summary,
+    text_problem,
+)
 from .safety import Allowed, Redactor, allowed_from, defang, neutralise, new_nonce
 from .text import one_line
 
@@ -70,16 +81,16 @@ class Assistant:
         causes = rca.rank_causes(red)
         base = summarizer.draft(red, now, cadence or self.cadence(ctx.priority), causes)
         safe = self._safe(allowed)
-        fallback = None
+        fallback: Rejection | None = None
         if self.client is not None:
             system, user = summarizer.prompt(red, causes, *self._budget())
             got = await self._call(summarizer.ModelSummary, "summary", ctx.ref, system, user)
-            if isinstance(got, str):
+            if isinstance(got, Rejection):
                 fallback = got
-            elif not got.impact.strip() and not got.actions.strip():
-                fallback = "the model's answer was empty"
+            elif (problem := summarizer.check(got, red.record_refs())) is not None:
+                fallback = problem
             else:
-                cited = self._valid_refs(got.cited, red) or base.cited
+                cited = self._valid_refs(got.cited, red)
                 result = Summary(
                     incident=ctx.ref,
                     engine="model",
@@ -103,7 +114,8 @@ class Assistant:
                 hypothesis=safe(base.hypothesis) if base.hypothesis else None,
                 next_update=base.next_update,
                 citations=self._cite(base.cited, red, ctx, allowed),
-                fallback=fallback,
+                fallback=fallback.detail if fallback else None,
+                fallback_reason=fallback.reason if fallback else None,
             ),
         )
 
@@ -117,23 +129,22 @@ class Assistant:
             return Answer(incident=ctx.ref, question=shown_q, engine="deterministic", text=problem)
         red_q = self.redactor.redact(question)
         text, cited = querier.draft(red, red_q)
-        fallback = None
+        fallback: Rejection | None = None
         if self.client is not None:
             nonce, budget = self._budget()
             system, user, used = querier.prompt(red, red_q, nonce, budget)
             got = await self._call(querier.ModelAnswer, "ask", ctx.ref, system, user)
-            if isinstance(got, str):
+            used_refs = {r.ref for r in used}
+            if isinstance(got, Rejection):
                 fallback = got
-            elif not got.answer.strip():
-                fallback = "the model's answer was empty"
+            elif (rejected := querier.check(got, used_refs)) is not None:
+                fallback = rejected
             else:
-                used_refs = {r.ref for r in used}
                 refs = [
                     r
                     for r in self._valid_refs(got.cited, red, extra={f"incident:{red.ref}"})
                     if r in used_refs
                 ]
-                refs = refs or [r.ref for r in used[:3]]
                 return self._done(
                     "ask",
                     Answer(
@@ -153,7 +164,8 @@ class Assistant:
                 engine="deterministic",
                 text=safe(text),
                 citations=self._cite(cited, red, ctx, allowed),
-                fallback=fallback,
+                fallback=fallback.detail if fallback else None,
+                fallback_reason=fallback.reason if fallback else None,
             ),
         )
 
@@ -161,16 +173,19 @@ class Assistant:
         """Probable causes, most likely first, each with evidence that exists in the incident."""
         red, allowed = self._prepare(ctx)
         causes = rca.rank_causes(red)
-        fallback = None
+        fallback: Rejection | None = None
         if self.client is not None:
             system, user = rca.prompt(red, causes, *self._budget())
             got = await self._call(rca.ModelRca, "rca", ctx.ref, system, user)
-            if isinstance(got, str):
+            if isinstance(got, Rejection):
                 fallback = got
             else:
-                chosen = rca.from_model(got, red, causes)
-                if not chosen:
-                    fallback = "the model named no cause backed by records that exist"
+                backed = rca.from_model(got, red, causes)
+                chosen = [c for c in backed if self._cause_problem(c) is None]
+                if not backed:
+                    fallback = Rejection("uncited", "the model named no cause backed by records that exist")
+                elif not chosen:
+                    fallback = self._cause_problem(backed[0])
                 else:
                     keys = {c.key for c in chosen}
                     rest = [
@@ -191,7 +206,8 @@ class Assistant:
                 incident=ctx.ref,
                 engine="deterministic",
                 causes=self._safe_causes(causes, ctx, allowed),
-                fallback=fallback,
+                fallback=fallback.detail if fallback else None,
+                fallback_reason=fallback.reason if fallback else None,
             ),
         )
 
@@ -201,14 +217,14 @@ class Assistant:
         safe = self._safe(allowed)
         causes = self._safe_causes(rca.rank_causes(red), ctx, allowed)
         title, sections, actions = pm.draft(red, causes)
-        fallback = None
+        fallback: Rejection | None = None
         if self.client is not None:
             system, user = pm.prompt(red, causes, *self._budget())
             got = await self._call(pm.ModelPostmortem, "postmortem", ctx.ref, system, user)
-            if isinstance(got, str):
+            if isinstance(got, Rejection):
                 fallback = got
-            elif not got.summary.strip():
-                fallback = "the model's answer was empty"
+            elif (problem := self._postmortem_problem(got)) is not None:
+                fallback = problem
             else:
                 t = pm.timing(red)
                 model_actions = self._model_follow_ups(got.follow_ups, red, safe) or actions
@@ -245,7 +261,8 @@ class Assistant:
                 title=safe(title),
                 sections={k: safe(v) for k, v in sections.items()},
                 follow_ups=[self._safe_follow_up(a, safe) for a in actions],
-                fallback=fallback,
+                fallback=fallback.detail if fallback else None,
+                fallback_reason=fallback.reason if fallback else None,
             ),
         )
 
@@ -264,8 +281,10 @@ class Assistant:
 
         return safe
 
-    async def _call(self, schema: type[T], capability: str, incident: str, system: str, user: str) -> T | str:
-        """The model's validated answer, or the sentence saying why there is none."""
+    async def _call(
+        self, schema: type[T], capability: str, incident: str, system: str, user: str
+    ) -> T | Rejection:
+        """The model's answer of the right shape, or why there is none."""
         assert self.client is not None
         try:
             done = await self.client.structured(
@@ -277,8 +296,24 @@ class Assistant:
                 name=f"warroom_{capability}",
             )
         except ModelUnavailable as exc:
-            return exc.detail
+            return Rejection(exc.reason, exc.detail)
         return done.value
+
+    @staticmethod
+    def _cause_problem(cause: Cause) -> Rejection | None:
+        return text_problem("cause", cause.title) or text_problem(
+            "explanation", cause.explanation, required=False
+        )
+
+    @staticmethod
+    def _postmortem_problem(answer: pm.ModelPostmortem) -> Rejection | None:
+        """The postmortem's narrative must be a summary of a sentence or more, and its impact and root cause
+        (when given) words."""
+        return (
+            text_problem("postmortem summary", answer.summary, sentence=True)
+            or text_problem("impact", answer.impact, required=False)
+            or text_problem("root cause", answer.root_cause, required=False)
+        )
 
     def _done(self, capability: str, result: T_Result) -> T_Result:
         if self.metrics is not None:

@@ -1,8 +1,16 @@
 """The one choke point to the model: the ``openai`` library's AsyncOpenAI against any OpenAI-compatible base URL.
 
 :meth:`LlmClient.structured` sends a system and a user message, asks for JSON-schema structured output
-(``response_format: json_schema``, strict; or JSON mode for servers without it), and validates the answer with
-pydantic. Anything that goes wrong — endpoint down or slow, 4xx/5xx, a refusal, a cut-off or malformed answer, the
+(``response_format: json_schema``, strict; JSON mode with the schema attached, ``json_object_schema``, for
+llama.cpp-style servers; or plain JSON mode), and validates the answer with pydantic. A server that refuses
+``json_schema`` the way llama-cpp-python does (HTTP 500 "Input should be 'text' or 'json_object'") is asked again
+with ``json_object_schema``, and so is every later call of this client (logged once). With ``system_prompt: user``
+the instructions open the user turn instead, for chat templates that drop the system message (gemma's).
+
+Answers are streamed by default: when a call passes its deadline the stream is closed, and closing it stops the
+generation on the server — a non-streamed call the client gives up on keeps generating and holds a one-slot
+server (llama.cpp) for the next call. Servers that send no usage on streams (llama-cpp-python ignores
+``stream_options.include_usage``) are charged the streamed chunks (a token each) and an estimate of the prompt. Anything that goes wrong — endpoint down or slow, 4xx/5xx, a refusal, a cut-off or malformed answer, the
 incident's token budget spent — raises :class:`ModelUnavailable` with a typed ``reason`` and a sentence for
 people, so that callers answer with the deterministic engine instead. openai's and httpx's exceptions never leave
 this module. Each call has one overall deadline (``timeout``, retries included): nothing hangs a command.
@@ -27,7 +35,6 @@ import httpx
 import openai
 from openai import AsyncOpenAI, omit
 from openai.types.chat import ChatCompletionMessageParam
-from openai.types.shared_params import ResponseFormatJSONObject, ResponseFormatJSONSchema
 from pydantic import BaseModel, ValidationError
 
 from ..adapters.observe import CallObserver, ignore, outcome_of_status
@@ -51,6 +58,10 @@ FallbackReason = Literal[
     "truncated",  # the answer hit the token limit
     "malformed",  # not JSON, or not the expected shape
 ]
+
+ResponseFormat = dict[str, Any]
+#: Said by llama-cpp-python's server (pydantic) when asked for ``response_format: json_schema``.
+_NO_JSON_SCHEMA = re.compile(r"(?i)input should be 'text' or 'json_object'|json_schema.{0,40}not supported")
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -139,6 +150,20 @@ def parse_json(content: str, schema: type[T]) -> T:
     return schema.model_validate_json(text.strip())
 
 
+@dataclass(slots=True)
+class _Progress:
+    """What a call has received so far; kept outside the call so that a timed-out stream is still charged."""
+
+    chunks: int = 0
+
+
+def _refuses_json_schema(exc: openai.APIStatusError) -> bool:
+    """True when the server's error says it knows no ``json_schema`` response format (llama-cpp-python: 500)."""
+    body = exc.body
+    text = json.dumps(body) if isinstance(body, dict | list) else str(body or exc.message)
+    return exc.status_code in (400, 422, 500) and bool(_NO_JSON_SCHEMA.search(text))
+
+
 #: The name model calls are observed under.
 LABEL = "ai"
 
@@ -187,7 +212,12 @@ class LlmClient:
             max_retries=settings.max_retries,
             http_client=http_client,
         )
+        # openai imports its resources on first use (seconds on a small machine): do it now, not inside the
+        # first call's deadline, which it would otherwise spend.
+        self._completions = self._openai.chat.completions
         self._scrub = Redactor.create()
+        #: Set when the server refused ``json_schema``: every later call asks for ``json_object_schema``.
+        self.json_schema_refused = False
 
     @property
     def model(self) -> str:
@@ -200,15 +230,32 @@ class LlmClient:
         """Tokens spent on this incident so far."""
         return await self.ledger.used(incident)
 
-    def response_format(
-        self, schema: type[BaseModel], name: str
-    ) -> ResponseFormatJSONSchema | ResponseFormatJSONObject:
-        if self.settings.response_format == "json_object":
+    @property
+    def format_kind(self) -> str:
+        """The response format this client asks for now (``json_schema`` turns into ``json_object_schema`` once
+        the server has refused it)."""
+        kind = self.settings.response_format
+        if kind == "json_schema" and self.json_schema_refused:
+            return "json_object_schema"
+        return kind
+
+    def response_format(self, schema: type[BaseModel], name: str) -> ResponseFormat:
+        kind = self.format_kind
+        if kind == "json_object":
             return {"type": "json_object"}
+        if kind == "json_object_schema":
+            # llama.cpp's servers turn the schema into a grammar that constrains the answer.
+            return {"type": "json_object", "schema": strict_schema(schema)}
         return {
             "type": "json_schema",
             "json_schema": {"name": name, "schema": strict_schema(schema), "strict": True},
         }
+
+    def messages(self, system: str, user: str) -> list[ChatCompletionMessageParam]:
+        """The system and user turns; with ``system_prompt: user`` one user turn that opens with the instructions."""
+        if self.settings.system_prompt == "user":
+            return [{"role": "user", "content": f"{system}\n\n{user}"}]
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
     async def structured(
         self,
@@ -221,14 +268,6 @@ class LlmClient:
         name: str | None = None,
     ) -> Completion[T]:
         """One call; the answer validated as ``schema``. Raises :class:`ModelUnavailable` for any failure."""
-        if self.settings.response_format == "json_object":
-            system += "\n\nAnswer with one JSON object that matches this JSON schema:\n" + json.dumps(
-                strict_schema(schema)
-            )
-        messages: list[ChatCompletionMessageParam] = [
-            {"role": "system", "content": system},
-            {"role": "user", "content": user},
-        ]
         prompt_estimate = estimate_tokens(system) + estimate_tokens(user) + 16
         budget = self.settings.incident_token_budget
         spent = await self.ledger.used(incident)
@@ -242,15 +281,35 @@ class LlmClient:
         max_out = min(self.settings.max_tokens, room)
         started = time.monotonic()
         usage = Usage()
+        progress = _Progress()
         try:
             async with asyncio.timeout(self.settings.timeout):
-                content, refusal, finish, usage, model = await self._call(
-                    messages, self.response_format(schema, name or capability), max_out
-                )
+                try:
+                    content, refusal, finish, usage, model = await self._call(
+                        self._messages_for(schema, system, user),
+                        self.response_format(schema, name or capability),
+                        max_out,
+                        progress,
+                    )
+                except openai.APIStatusError as exc:
+                    if self.format_kind != "json_schema" or not _refuses_json_schema(exc):
+                        raise
+                    self._schema_refused()
+                    progress = _Progress()
+                    content, refusal, finish, usage, model = await self._call(
+                        self._messages_for(schema, system, user),
+                        self.response_format(schema, name or capability),
+                        max_out,
+                        progress,
+                    )
         except TimeoutError:
             error = ModelUnavailable(
                 "timeout", f"the model did not answer within {self.settings.timeout:g} s"
             )
+            if progress.chunks:
+                # The stream was closed mid-answer: the server spent the prompt and what it sent.
+                usage = Usage(prompt_estimate, progress.chunks)
+                await self.ledger.add(incident, usage)
         except openai.OpenAIError as exc:
             error = self._translate(exc)
         except (ValueError, TypeError, KeyError, AttributeError, httpx.HTTPError) as exc:
@@ -259,7 +318,9 @@ class LlmClient:
             error = ModelUnavailable("malformed", "the model endpoint's response could not be read")
         else:
             if usage.total == 0:
-                usage = Usage(prompt_estimate, estimate_tokens(content or refusal or ""))
+                # No usage from the server (llama-cpp-python's streams): a streamed chunk is a token.
+                completion = progress.chunks or estimate_tokens(content or refusal or "")
+                usage = Usage(prompt_estimate, completion)
             await self.ledger.add(incident, usage)
             try:
                 value = self._check(schema, content, refusal, finish)
@@ -271,11 +332,28 @@ class LlmClient:
         self._count(capability, error.reason, time.monotonic() - started, usage)
         raise error
 
+    def _messages_for(self, schema: type[T], system: str, user: str) -> list[ChatCompletionMessageParam]:
+        if self.format_kind != "json_schema":
+            # JSON mode: the model learns the shape from the prompt (a llama.cpp grammar only constrains it).
+            system += "\n\nAnswer with one JSON object that matches this JSON schema:\n" + json.dumps(
+                strict_schema(schema)
+            )
+        return self.messages(system, user)
+
+    def _schema_refused(self) -> None:
+        if not self.json_schema_refused:
+            log.warning(
+                "ai: the model endpoint refuses response_format json_schema; asking for json_object with the "
+                "schema from now on (set ai.response_format: json_object_schema to skip this)"
+            )
+        self.json_schema_refused = True
+
     async def _call(
         self,
         messages: list[ChatCompletionMessageParam],
-        response_format: ResponseFormatJSONSchema | ResponseFormatJSONObject,
+        response_format: ResponseFormat,
         max_out: int,
+        progress: _Progress,
     ) -> tuple[str | None, str | None, str | None, Usage, str]:
         use_completion = self.settings.max_tokens_param == "max_completion_tokens"
         common: dict[str, Any] = {
@@ -287,7 +365,7 @@ class LlmClient:
             "max_completion_tokens": max_out if use_completion else omit,
         }
         if not self.settings.stream:
-            response = await self._openai.chat.completions.create(**common)
+            response = await self._completions.create(**common)
             usage = Usage()
             if response.usage is not None:
                 usage = Usage(response.usage.prompt_tokens, response.usage.completion_tokens)
@@ -295,7 +373,7 @@ class LlmClient:
                 return None, None, None, usage, response.model
             choice = response.choices[0]
             return choice.message.content, choice.message.refusal, choice.finish_reason, usage, response.model
-        stream = await self._openai.chat.completions.create(
+        stream = await self._completions.create(
             **common, stream=True, stream_options={"include_usage": True}
         )
         parts: list[str] = []
@@ -303,17 +381,21 @@ class LlmClient:
         finish: str | None = None
         usage = Usage()
         model = ""
-        async for chunk in stream:
-            model = chunk.model or model
-            if chunk.usage is not None:
-                usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
-            for c in chunk.choices:
-                if c.delta.content:
-                    parts.append(c.delta.content)
-                if c.delta.refusal:
-                    refusals.append(c.delta.refusal)
-                if c.finish_reason:
-                    finish = c.finish_reason
+        # Leaving the block — the answer read, or the deadline passed — closes the stream: the server stops.
+        async with stream:
+            async for chunk in stream:
+                model = chunk.model or model
+                if chunk.usage is not None:
+                    usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                for c in chunk.choices:
+                    if c.delta.content:
+                        parts.append(c.delta.content)
+                        progress.chunks += 1
+                    if c.delta.refusal:
+                        refusals.append(c.delta.refusal)
+                        progress.chunks += 1
+                    if c.finish_reason:
+                        finish = c.finish_reason
         return ("".join(parts) or None), ("".join(refusals) or None), finish, usage, model
 
     def _check(self, schema: type[T], content: str | None, refusal: str | None, finish: str | None) -> T:

@@ -14,6 +14,23 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 ChangeSource = Literal["itsm-rfc", "deploy"]
+#: What a change changed (``/events/changes`` ``kind``; ITSM RFCs are ``rfc``). RCA weighs each kind by how soon
+#: such a change typically bites (a flag at once, a release within hours).
+ChangeKind = Literal["deploy", "config", "feature_flag", "dns", "infrastructure", "database", "rfc", "other"]
+CHANGE_KINDS: tuple[str, ...] = (
+    "deploy", "config", "feature_flag", "dns", "infrastructure", "database", "rfc", "other"
+)
+#: How each kind is named where a change is shown ("feature flag flag-9", "DNS change RFC-3").
+CHANGE_KIND_NAMES = {
+    "deploy": "deploy",
+    "config": "config change",
+    "feature_flag": "feature flag",
+    "dns": "DNS change",
+    "infrastructure": "infrastructure change",
+    "database": "database change",
+    "rfc": "RFC",
+    "other": "change",
+}
 
 #: Timeline event kinds the caller may use; others are accepted and treated like notes.
 EVENT_KINDS = ("note", "discussion", "status", "priority", "role", "itsm", "alert", "bridge", "summary")
@@ -63,10 +80,50 @@ class ChangeFact:
     at: datetime
     url: str | None = None
     details: str = ""
+    kind: ChangeKind = "deploy"
 
     @property
     def ref(self) -> str:
         return f"change:{self.id}"
+
+    @property
+    def kind_name(self) -> str:
+        """The kind in words: "feature flag", "DNS change", "deploy", "RFC" (an RFC of an unknown kind)."""
+        return CHANGE_KIND_NAMES.get(self.kind, "change")
+
+
+EvidenceKind = Literal["log", "metric"]
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceFact:
+    """An excerpt of the logs or metrics read around the incident's start (``warroom.response.ai.evidence``): log
+    lines sharing one template (counted, first and last seen, one example), a metric series' inflection point (when
+    it departed from its baseline, by how much) — or a source that could not be read in time (``unavailable``),
+    so that answers can say so. Its text is redacted already by whoever built it; ``url`` opens the same query
+    and window in the source's UI."""
+
+    #: ``<source>.<n>`` (``checkout-loki.2``).
+    id: str
+    kind: EvidenceKind
+    #: The source's name in ``evidence.sources``.
+    source: str
+    label: str
+    text: str
+    at: datetime | None = None
+    url: str | None = None
+    service: str | None = None
+    unavailable: bool = False
+    #: Metrics: the departure from the baseline as a ratio (3.0: three times the baseline).
+    change: float | None = None
+    #: Logs: when the template was last seen (``at`` is when it was first seen).
+    last_at: datetime | None = None
+    #: What the source is: ``loki``, ``elasticsearch`` or ``prometheus``.
+    system: str = ""
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind}:{self.id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +148,8 @@ class IncidentContext:
     dependencies: list[str] = field(default_factory=list)
     #: Name → URL: war room, bridge, ITSM request, status page, runbooks.
     links: dict[str, str] = field(default_factory=dict)
+    #: Logs and metrics read around the start, and the sources that could not be read.
+    evidence: list[EvidenceFact] = field(default_factory=list)
 
     def started_at(self) -> datetime | None:
         """When the trouble began: the earliest alert start, else when the incident was declared.
@@ -110,7 +169,7 @@ class IncidentContext:
 
     def record_refs(self) -> set[str]:
         """Every record reference that exists in this incident."""
-        refs = {a.ref for a in self.alerts} | {c.ref for c in self.changes}
+        refs = {a.ref for a in self.alerts} | {c.ref for c in self.changes} | {f.ref for f in self.evidence}
         return refs | {e.ref for e in self.events if e.kind != "summary"}
 
     def record_urls(self) -> dict[str, str]:
@@ -125,4 +184,11 @@ class IncidentContext:
         for c in self.changes:
             if c.url:
                 urls[c.ref] = c.url
+        for f in self.evidence:
+            if f.url:
+                urls[f.ref] = f.url
         return urls
+
+    def unavailable_sources(self) -> list[EvidenceFact]:
+        """The logs and metrics sources that could not be read for this context."""
+        return [f for f in self.evidence if f.unavailable]

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from .context import IncidentContext
 from .prompts import data_blocks, incident_header, system
 from .records import Record, build_records, fit_budget, rank
+from .results import Rejection, citation_problem, text_problem
 from .safety import fence
 from .text import one_line, tokens
 
@@ -60,6 +61,12 @@ def draft(ctx: IncidentContext, question: str) -> tuple[str, list[str]]:
 class ModelAnswer(BaseModel):
     answer: str
     cited: list[str]
+
+
+def check(answer: ModelAnswer, known: set[str]) -> Rejection | None:
+    """Why the model's answer is not to be posted, or None: it must be a sentence and cite at least one record
+    that was put in its prompt."""
+    return text_problem("answer", answer.answer, sentence=True) or citation_problem(answer.cited, known)
 
 
 TASK = (

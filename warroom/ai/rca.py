@@ -1,26 +1,39 @@
 """Root-cause suggestions: a deterministic ranking, and a model path that may explain and reorder it.
 
-Deterministic ranking (:func:`rank_causes`) weighs three kinds of candidate:
+Deterministic ranking (:func:`rank_causes`) weighs four kinds of candidate:
 
-- **changes** (ITSM RFCs, deploys): time proximity to when the trouble began (a change shortly before scores
-  high, one after the start scores low), service match (the affected service, a dependency, a service that
-  alerted), text match against the alerts (the same failure signature, or shared words), and what responders
-  said about it (a rollback or a confirmation lifts it; "ruled out" sinks it);
+- **changes** (deploys, config pushes, feature flags, DNS, infrastructure and database changes, ITSM RFCs):
+  timing by the change's kind (:data:`DELAYS`: a flag or DNS change bites at once, a release within minutes to
+  hours; a failure that builds up — a leak, a filling disk, a ceiling reached at the peak — keeps changes of the
+  hours before suspect), service match (the affected service, a dependency, a service that alerted), text match
+  against the alerts (the same failure signature, shared words, or the alerts naming the job, flag, host or
+  version the change carries), and what responders said about it. Responders name changes the way people do —
+  by id, by version ("since 4.18 went out"), by name ("the reindex job", "flag new-pricing"), by time ("the 19:14
+  deploy"), or as "the previous build" — and their statements are read one by one with a small grammar
+  (:func:`warroom.ai.signals.judge`): ruled out ("we reverted it, no change", "can't be it") sinks a change,
+  confirmed ("the culprit", a rollback followed by recovery) lifts it, negated or asked statements count for
+  nothing, and the latest word wins;
 - **signals** (:mod:`warroom.ai.signals`: certificate expiry, connection-pool exhaustion, DNS, OOM, …) found in
   alerts and discussion: stronger when the first alert to fire shows it, when several or critical alerts do,
   and when responders confirm it;
-- **dependencies** that alerted: stronger for a declared dependency, and when it alerted before the service did.
+- **dependencies** that alerted: stronger for a declared dependency, and when it alerted before the service did;
+- **third-party providers** (``provider:<name>``): a well-known provider (:data:`warroom.ai.signals.PROVIDERS`)
+  or a declared dependency called someone else's, named by an alert or responders together with outage or
+  status-page language; it takes in the generic third-party signal and the dependency of the same name.
 
-The model path gets the same candidates and the fenced records and returns causes; a cause whose evidence names
-a record that does not exist is dropped, so every cause shown points at real evidence.
+Change titles and details are untrusted: lines that try to instruct a model give no words to match, and a title
+that does is never quoted in a cause (the change is still a candidate). The model path gets the same candidates
+and the fenced records and returns causes; a cause whose evidence names a record that does not exist is dropped,
+so every cause shown points at real evidence.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
@@ -28,7 +41,21 @@ from .context import AlertFact, ChangeFact, EventFact, IncidentContext
 from .prompts import data_blocks, incident_header, system
 from .records import Record, build_records
 from .results import Cause, Citation
-from .signals import CONFIRMED, ROLLBACK, RULED_OUT, SIGNALS, Signal
+from .safety import looks_like_injection
+from .signals import (
+    BY_KEY,
+    NO_EFFECT,
+    OUTAGE,
+    PROVIDERS,
+    RECOVERED,
+    ROLLBACK,
+    SIGNALS,
+    THIRD_PARTY,
+    Signal,
+    clauses,
+    judge,
+    said,
+)
 from .text import fmt_duration, one_line, overlap, spaced, tokens, utc
 
 #: Words too common in incident text to say that a change and an alert are about the same thing.
@@ -71,10 +98,41 @@ def _minutes(later: datetime, earlier: datetime) -> float:
     return (utc(later) - utc(earlier)).total_seconds() / 60
 
 
-def time_proximity(change_at: datetime, started: datetime | None, *, slow: bool = False) -> float:
-    """1.0 for a change right before the start, decaying over hours (a slow tail over a day); low after it.
+@dataclass(frozen=True, slots=True)
+class Delay:
+    """How soon a kind of change bites: most of the suspicion within ``fast`` minutes (an exponential of that
+    scale, weighted ``share``), the rest over ``tail`` minutes."""
 
-    ``slow``: the failure builds up over hours (a leak, a filling disk), so the decay is slower."""
+    fast: float
+    tail: float
+    share: float
+
+
+#: Change kind → its typical delay. Config, flags and DNS bite at once (DNS after the TTL); releases within minutes
+#: to hours; infrastructure and database changes over hours (a node pool drained, a migration reaching big tables).
+DELAYS: dict[str, Delay] = {
+    "config": Delay(30, 720, 0.8),
+    "feature_flag": Delay(30, 720, 0.8),
+    "dns": Delay(60, 720, 0.75),
+    "deploy": Delay(90, 1440, 0.75),
+    "rfc": Delay(90, 1440, 0.75),
+    "other": Delay(90, 1440, 0.75),
+    "infrastructure": Delay(180, 1440, 0.7),
+    "database": Delay(180, 1440, 0.7),
+}
+#: Failures that build up (a leak, a filling disk, a ceiling reached only at the peak): any change in the hours
+#: before stays suspect, fading over two days.
+SLOW = Delay(2880, 2880, 1.0)
+
+
+def time_proximity(
+    change_at: datetime, started: datetime | None, *, slow: bool = False, kind: str = "deploy"
+) -> float:
+    """How much the timing alone suggests a change of ``kind`` caused trouble that began at ``started``: near 1.0
+    just before, fading by the kind's :data:`DELAYS`; low after the start.
+
+    ``slow``: the failure builds up over hours (a leak, a filling disk, a capacity ceiling): a change made hours
+    before is as suspect as one made minutes before."""
     if started is None:
         return 0.3
     before = _minutes(started, change_at)
@@ -82,20 +140,377 @@ def time_proximity(change_at: datetime, started: datetime | None, *, slow: bool 
         return 0.08  # well after the trouble began: a response, not a cause
     if before < 0:
         return 0.6  # at the same time, within clock skew
-    fast = 360 if slow else 90
-    return 0.75 * math.exp(-before / fast) + 0.25 * math.exp(-before / 1440)
+    if slow:
+        return 0.95 * math.exp(-max(0.0, before - 30) / SLOW.tail)
+    d = DELAYS.get(kind, DELAYS["deploy"])
+    return d.share * math.exp(-before / d.fast) + (1 - d.share) * math.exp(-before / d.tail)
 
 
-def _mentions(event: EventFact, change: ChangeFact, change_tokens: set[str]) -> bool:
-    text = event.text
-    if re.search(rf"(?i)(?<![\w-]){re.escape(change.id)}(?![\w-])", text):
+# -- what responders call a change: versions, names, "the previous build" ------------------------------------
+_VERSION = re.compile(r"(?<![\w.])(v)?(\d+(?:\.\d+){1,3})(?:[-+][0-9a-z][\w.]*)?(?![\w.]|\s*(?:%|ms\b|x\b))", re.I)
+_TAGGED_VERSION = re.compile(r"(?i)\b(?:release|version|ver|build|image|tag|rel)\s*[#:]?\s*v?(\d+(?:\.\d+)*)\b")
+_BUILD = re.compile(r"(?i)\b(?:build|run|pipeline|job)\s*#?\s*(\d{2,})\b|(?<![\w#])#(\d{3,})\b")
+#: Between the words of a name as people write it: ``nightly-reindex``, ``nightly_reindex``, ``nightly reindex``.
+_SEPARATOR = r"[\s_-]+"
+_NAME = re.compile(r"(?<![\w.-])[a-z][a-z0-9]*(?:[-_][a-z0-9]+)+(?![\w-])", re.I)
+#: Hyphenated words that name no artefact.
+_COMMON_NAMES = frozenset(
+    "follow-up roll-out rollout opt-in opt-out read-only read-write e-mail on-call set-up re-enable pre-prod "
+    "non-prod hot-fix real-time long-running built-in third-party up-to-date end-to-end in-memory per-user "
+    "per-request write-ahead time-out top-level well-known multi-az cross-az cross-region user-facing "
+    "zero-downtime back-end front-end x-request-id".split()
+)
+#: "the previous build", "roll back to the last release", "since today's deploy": the latest release before the
+#: trouble began; "this morning's release", "yesterday's deploy": the last release in that part of the day.
+_RELEASE_REF = re.compile(
+    r"(?i)\b(?:(?:previous|prior|last (?:good|known[- ]good)|older|earlier)\s+(?:good\s+)?"
+    r"(?:build|release|version|image|tag|deploy(?:ment)?)|"
+    r"(?P<when>this morning|last night|this afternoon|this evening|yesterday|today)(?:'?s)?\s+"
+    r"(?:release|build|deploy(?:ment)?|rollout)|"
+    r"(?:the|this|latest|newest|new|last)\s+(?:release|build|deploy(?:ment)?|rollout|version))\b|"
+    # "reverted to 3.3.2", "rolling back to v41": undoing the latest release.
+    r"\b(?:roll(?:ed|ing|s)?[ -]?back|revert(?:ed|ing|s)?|downgrad\w*|went back|going back|pinn?\w*)\s+"
+    r"(?:[\w-]+\s+)?to\s+v?\d+(?:\.\d+)+\b"
+)
+#: Part of the day → (days back, from hour, to hour), by the day the trouble began (UTC).
+_DAYPARTS = {
+    "this morning": (0, 0, 12),
+    "this afternoon": (0, 12, 18),
+    "this evening": (0, 17, 24),
+    "last night": (1, 18, 30),
+    "yesterday": (1, 0, 24),
+}
+
+
+def _release_refs(clause: str) -> set[str]:
+    """What the release words of ``clause`` refer to: "latest", or a part of the day ("this morning")."""
+    out: set[str] = set()
+    for m in _RELEASE_REF.finditer(clause):
+        when = (m.group("when") or "").lower()
+        out.add(when if when in _DAYPARTS else "latest")
+    return out
+
+
+def _version_key(raw: str) -> tuple[str, ...]:
+    """``v4.2.0`` → ("4", "2"): trailing zero parts dropped so that 4.2 and 4.2.0 are one version."""
+    parts = raw.lower().lstrip("v").split(".")
+    while len(parts) > 2 and parts[-1].strip("0") == "":
+        parts.pop()
+    return tuple(parts)
+
+
+def _versions_of_change(text: str) -> set[tuple[str, ...]]:
+    """The versions a change carries: v-prefixed or three-part numbers (``4.18.0``, ``v2.3``), or numbers after
+    release/version/build (``release 41.2``). Bare two-part numbers (``2.5``, a percentage or a size) are not."""
+    out = {_version_key(m.group(2)) for m in _VERSION.finditer(text) if m.group(1) or m.group(2).count(".") >= 2}
+    out |= {_version_key(m.group(1)) for m in _TAGGED_VERSION.finditer(text) if "." in m.group(1)}
+    return out
+
+
+def _versions_said(text: str) -> set[tuple[str, ...]]:
+    return {_version_key(m.group(2)) for m in _VERSION.finditer(text)}
+
+
+def _version_match(said: tuple[str, ...], carried: tuple[str, ...]) -> bool:
+    """``4.18`` said matches ``4.18.3`` carried (a responder shortens a version); ``4`` alone matches nothing."""
+    return len(said) >= 2 and carried[: len(said)] == said
+
+
+def _builds(text: str) -> set[str]:
+    return {m.group(1) or m.group(2) for m in _BUILD.finditer(text)}
+
+
+@dataclass(frozen=True)
+class _Handles:
+    """What a change can be called by: its id, versions, build numbers and the names it carries (jobs, flags,
+    hosts, artefacts), and whether it is the release "the previous build" refers to."""
+
+    id_pattern: re.Pattern[str]
+    versions: frozenset[tuple[str, ...]]
+    builds: frozenset[str]
+    names: tuple[str, ...]
+    #: The release phrases that mean this change: "latest" ("the previous build"), "this morning", "yesterday", ….
+    releases: frozenset[str]
+    #: Distinctive words of its names, which name it next to a kind noun ("the autocomplete flag", "reindex job").
+    parts: tuple[str, ...] = ()
+    #: When it was made (``HH:MM``, UTC) if no other change was made that minute.
+    minute: str = ""
+
+    def mentioned_in(self, clause: str) -> str | None:
+        """How ``clause`` names the change ("its id", "version 4.18", "flag new-pricing", "the previous build"),
+        or None."""
+        if self.id_pattern.search(clause):
+            return "its id"
+        said = _versions_said(clause)
+        for v in self.versions:
+            if any(_version_match(s, v) for s in said):
+                return f"version {'.'.join(v)}"
+        if self.builds & _builds(clause):
+            return "its build number"
+        lowered = clause.lower()
+        for name in self.names:
+            if _names_in(name, lowered):
+                return name
+        for part in self.parts:
+            if (m := _part_pattern(part).search(lowered)) is not None:
+                return m.group(0)
+        if self.minute and _CHANGE_NOUN.search(clause) and self.minute in _times_said(clause):
+            return f"its time {self.minute}"
+        if self.releases & _release_refs(clause):
+            return "the latest release"
+        return None
+
+    def positions(self, clause: str) -> list[int]:
+        """Where in ``clause`` the change is named."""
+        found = [m.start() for m in self.id_pattern.finditer(clause)]
+        found += [
+            m.start() for m in _VERSION.finditer(clause)
+            if any(_version_match(_version_key(m.group(2)), v) for v in self.versions)
+        ]
+        lowered = clause.lower()
+        for name in self.names:
+            spelled = _SEPARATOR.join(re.escape(p) for p in re.split(r"[-_]", name) if p)
+            found += [m.start() for m in re.finditer(rf"(?<![\w-]){spelled}(?![\w-])", lowered)]
+        if self.releases:
+            found += [m.start() for m in _RELEASE_REF.finditer(clause) if self.releases & _release_refs(m.group(0))]
+        for part in self.parts:
+            found += [m.start() for m in _part_pattern(part).finditer(lowered)]
+        if self.minute and _CHANGE_NOUN.search(clause):
+            found += [m.start() for m in _CLOCK.finditer(clause) if m.group(0).zfill(5) == self.minute]
+        return sorted(found)
+
+
+#: Nouns that, next to a word of a name, name the thing ("the autocomplete flag", "job reindex").
+_KIND_NOUNS = r"(?:feature[- ])?flags?|toggles?|jobs?|cron(?:job)?s?|tasks?|workers?|scripts?|migrations?|switch"
+#: A clause that names a time ("the 19:14 deploy", "the change at 10:02") speaks of the change made then.
+_CHANGE_NOUN = re.compile(
+    r"(?i)\b(?:deploy\w*|releas\w*|change\w*|push\w*|rollout|flag|migration|rfc|upgrade|config|update)\b"
+)
+_CLOCK = re.compile(r"(?<![\d:])([01]?\d|2[0-3]):([0-5]\d)(?![\d:])")
+
+
+def _times_said(clause: str) -> set[str]:
+    return {f"{int(m.group(1)):02d}:{m.group(2)}" for m in _CLOCK.finditer(clause)}
+
+
+def _part_pattern(part: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"(?<![\w-]){re.escape(part)}\s+(?:{_KIND_NOUNS})\b|\b(?:{_KIND_NOUNS})\s+(?:the\s+)?{re.escape(part)}(?![\w-])"
+    )
+
+
+def _names_in(name: str, lowered: str) -> bool:
+    """``name`` (``nightly-reindex``) occurs in ``lowered`` as itself or as its words (``the nightly reindex job``)."""
+    if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", lowered):
         return True
-    distinct = change_tokens - _GENERIC
-    if len(distinct) < 2:
+    parts = [p for p in re.split(r"[-_]", name) if p]
+    if len(parts) < 2 or any(len(p) < 3 or p.isdigit() for p in parts):
         return False
-    return overlap(distinct, tokens(text)) >= 0.6
+    spaced_name = _SEPARATOR.join(re.escape(p) for p in parts)
+    return re.search(rf"(?<![\w-]){spaced_name}(?![\w-])", lowered) is not None
 
 
+def _change_names(change: ChangeFact, services: set[str]) -> list[str]:
+    """Artefact, job, flag and host names in a change's title and the start of its details (``new-pricing-engine``,
+    ``reindex_nightly``, ``db-3``): hyphenated or underscored identifiers that are not service names, versions or
+    everyday hyphenated words."""
+    text = _without_instructions(f"{change.title}\n{change.details[:400]}")
+    found: list[str] = []
+    for m in _NAME.finditer(text):
+        name = m.group(0).lower()
+        if name in services or name == change.id.lower() or name in _COMMON_NAMES or name in found:
+            continue
+        if len(name) < 6 and not (len(name) >= 4 and any(ch.isdigit() for ch in name)):
+            continue
+        found.append(name)
+    return found
+
+
+def _handles(ctx: IncidentContext, started: datetime | None, services: set[str]) -> dict[str, _Handles]:
+    """Every change's handles. A version, build or name two changes share names neither."""
+    versions = {c.id: _versions_of_change(f"{c.title} {c.details[:400]}") for c in ctx.changes}
+    builds = {c.id: _builds(f"{c.title} {c.details[:400]}") for c in ctx.changes}
+    names = {c.id: _change_names(c, services) for c in ctx.changes}
+    minutes = {c.id: utc(c.at).strftime("%H:%M") for c in ctx.changes}
+    service_words = {w for name in services for w in re.split(r"[-_.\s]+", name)}
+    parts = {
+        cid: {p for n in found for p in re.split(r"[-_]", n) if _distinctive(p, service_words)}
+        for cid, found in names.items()
+    }
+
+    def shared(values: Mapping[str, Collection[object]], cid: str, value: object) -> bool:
+        return any(value in v for k, v in values.items() if k != cid)
+
+    releases = _releases(ctx, started)
+    out: dict[str, _Handles] = {}
+    for c in ctx.changes:
+        out[c.id] = _Handles(
+            id_pattern=re.compile(rf"(?i)(?<![\w-]){re.escape(c.id)}(?![\w-])"),
+            versions=frozenset(v for v in versions[c.id] if not shared(versions, c.id, v)),
+            builds=frozenset(b for b in builds[c.id] if not shared(builds, c.id, b)),
+            names=tuple(n for n in names[c.id] if not shared(names, c.id, n)),
+            releases=frozenset(k for k, cid in releases.items() if cid == c.id),
+            parts=tuple(sorted(p for p in parts[c.id] if not shared(parts, c.id, p))),
+            minute=minutes[c.id] if list(minutes.values()).count(minutes[c.id]) == 1 else "",
+        )
+    return out
+
+
+def _distinctive(word: str, service_words: set[str]) -> bool:
+    """A word of a name that can stand for it: long, not a number, not a service's word, not everyday incident
+    vocabulary."""
+    return (
+        len(word) >= 5 and word.isalpha() and word not in service_words and not (set(tokens(word)) & _GENERIC)
+    )
+
+
+def _releases(ctx: IncidentContext, started: datetime | None) -> dict[str, str]:
+    """Release phrase → the change it means. "latest" ("the previous build", "the new release"): the last deploy
+    before the trouble began; a part of the day ("this morning's release"): the last deploy in it — on the
+    affected service if it had one, else on any service."""
+    if started is None:
+        return {}
+    start = utc(started)
+    before = [c for c in ctx.changes if c.kind == "deploy" and 0 <= _minutes(start, c.at) <= 2880]
+    out: dict[str, str] = {}
+    windows: dict[str, tuple[datetime, datetime]] = {"latest": (start - timedelta(days=1), start)}
+    day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    for name, (back, h0, h1) in _DAYPARTS.items():
+        lo = day - timedelta(days=back) + timedelta(hours=h0)
+        windows[name] = (lo, min(start, day - timedelta(days=back) + timedelta(hours=h1)))
+    for name, (lo, hi) in windows.items():
+        inside = [c for c in before if lo <= utc(c.at) <= hi]
+        pool = [c for c in inside if c.service == ctx.service] or inside
+        if pool:
+            out[name] = max(pool, key=lambda c: utc(c.at)).id
+    return out
+
+
+# -- what responders said about it ---------------------------------------------------------------------------
+_NOT_BEFORE = re.compile(r"(?i)(?:\bnot|n't|\bnothing to do with|\bnot from)\s+(?:(?:the|that|this|from)\s+)?$")
+_SINCE_BEFORE = re.compile(
+    r"(?i)\b(?:since|after|ever since|right after|started with|began with|came with|introduced (?:in|by)|"
+    r"because of|due to|from)\s+(?:(?:the|we|it|they)\s+)?(?:\S+\s+){0,2}$"
+)
+
+
+@dataclass
+class _Verdict:
+    """Responders' word on one candidate: the lift to its score, the events that said it, and what they said."""
+
+    lift: float = 0.0
+    refs: list[str] = field(default_factory=list)
+    said: list[EventFact] = field(default_factory=list)
+    how: str = ""
+
+
+def _outcome(events: list[EventFact], after: EventFact, rest: list[str]) -> tuple[int, str | None]:
+    """What followed a rollback: +1 the trouble went away, -1 it did not, 0 nothing said. Read in the rest of the
+    same line, then in the next few lines within the hour."""
+    for clause in rest:
+        if said(NO_EFFECT, clause) or judge(clause) < 0:
+            return -1, after.ref
+        if said(RECOVERED, clause):
+            return 1, after.ref
+    later = [e for e in events if utc(e.at) > utc(after.at) and _minutes(e.at, after.at) <= 60][:4]
+    for e in later:
+        for clause in clauses(e.text):
+            if said(NO_EFFECT, clause):
+                return -1, e.ref
+            if said(RECOVERED, clause):
+                return 1, e.ref
+    return 0, None
+
+
+def _change_verdict(
+    change: ChangeFact, all_handles: Mapping[str, _Handles], events: list[EventFact], words: set[str]
+) -> _Verdict:
+    """Read what responders said of ``change``, statement by statement, the latest word winning (people are often
+    wrong at first): ruled out ("we reverted it, no change", "not deploy-77", "that one can't be it") sinks it;
+    confirmed ("deploy-77 is the culprit", a rollback followed by recovery) lifts it; a rollback without outcome or
+    "since 4.18 went out" lifts it a little."""
+    handles = all_handles[change.id]
+    others = [h for cid, h in all_handles.items() if cid != change.id]
+    verdict = _Verdict()
+    final = 0
+    weak = 0.0
+    for e in events:
+        parts = clauses(e.text)
+        named = [(i, how) for i, c in enumerate(parts) if (how := handles.mentioned_in(c)) is not None]
+        # What follows a statement naming the change is about it too ("Could it be 12.4.1? Only a log format
+        # change though."), until another change is named.
+        for i, how in list(named):
+            for j in range(i + 1, len(parts)):
+                if any(n == j for n, _ in named) or any(o.mentioned_in(parts[j]) for o in others):
+                    break
+                named.append((j, how))
+        named.sort()
+        if not named and _overlaps(e.text, words):
+            named = [(i, "its description") for i in range(len(parts))]
+        if not named:
+            continue
+        verdict.said.append(e)
+        if not verdict.how:
+            verdict.how = named[0][1]
+        for i, _ in named:
+            clause = parts[i]
+            said_here = judge(clause)
+            if said_here == 0 and _named_after(clause, handles, _NOT_BEFORE):
+                said_here = -1
+            if said_here == 0 and said(ROLLBACK, clause):
+                undo = ROLLBACK.search(clause)
+                after = clause[undo.end() :] if undo is not None else ""
+                outcome, ref = _outcome(events, e, [after, *parts[i + 1 :]])
+                if outcome != 0:
+                    said_here = outcome
+                    if ref is not None and ref not in verdict.refs:
+                        verdict.refs.append(ref)
+                else:
+                    weak += 0.1
+            elif said_here == 0 and _named_after(clause, handles, _SINCE_BEFORE):
+                weak += 0.1
+            if said_here != 0:
+                final = said_here
+                if e.ref not in verdict.refs:
+                    verdict.refs.append(e.ref)
+    if final < 0:
+        verdict.lift = -0.5
+    elif final > 0:
+        verdict.lift = 0.3
+    else:
+        verdict.lift = min(weak, 0.15)
+    return verdict
+
+
+def _named_after(clause: str, handles: _Handles, before: re.Pattern[str]) -> bool:
+    """The change is named in ``clause`` right after words matching ``before`` ("not deploy-77", "since 4.18")."""
+    return any(before.search(clause[:at]) for at in handles.positions(clause))
+
+
+def _overlaps(text: str, words: set[str]) -> bool:
+    """Most of a change's distinctive words occur in ``text`` (a responder describing it rather than naming it)."""
+    if len(words) < 2:
+        return False
+    return overlap(words, tokens(text)) >= 0.6
+
+
+def _judgement(texts: list[EventFact]) -> tuple[float, list[str]]:
+    """Lift from responders' words about a signal or dependency, statement by statement: confirmation or rollback
+    up, ruled out down (negated and asked statements count for nothing)."""
+    lift = 0.0
+    refs: list[str] = []
+    for e in texts:
+        verdicts = [judge(c) for c in clauses(e.text)]
+        if any(v < 0 for v in verdicts):
+            lift -= 0.3
+            refs.append(e.ref)
+        elif any(v > 0 for v in verdicts) or any(said(ROLLBACK, c) for c in clauses(e.text)):
+            lift += 0.15
+            refs.append(e.ref)
+    return max(-0.45, min(0.3, lift)), refs
+
+
+# -- the ranking ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Scene:
     """What every change is weighed against."""
@@ -112,6 +527,7 @@ class _Scene:
     #: Ids of the last change to the affected service and to the origin before the trouble began.
     latest: set[str]
     events: list[EventFact]
+    handles: dict[str, _Handles]
 
 
 def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
@@ -128,8 +544,8 @@ def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
     event_signals = {e.ref: [s for s in SIGNALS if s.pattern.search(e.text)] for e in events}
     alert_services = {s for a in alerts if (s := _alert_service(a))}
     # Service names occur in every alert about a service: they say nothing about what a change did.
-    names = " ".join([ctx.service, *alert_services, *(c.service or "" for c in ctx.changes)])
-    service_tokens = set(tokens(names))
+    known = {ctx.service, *alert_services, *ctx.dependencies, *(c.service or "" for c in ctx.changes)} - {""}
+    service_tokens = set(tokens(" ".join(known)))
     symptom_tokens = set(tokens(incident_text + " " + " ".join(_alert_text(a) for a in alerts)))
     origin = _alert_service(first_alert) if first_alert is not None else None
     scene = _Scene(
@@ -144,13 +560,18 @@ def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
         origin=origin,
         latest=_latest_changes(ctx, started, {s for s in (ctx.service, origin) if s}),
         events=events,
+        handles=_handles(ctx, started, {k.lower() for k in known}),
     )
     candidates: list[_Candidate] = []
     candidates.extend(
         _signal_candidates(ctx, alerts, first_alert, alert_signals, title_signals, events, event_signals)
     )
     candidates.extend(_dependency_candidates(ctx, alerts, events))
-    candidates.extend(_change_candidate(ctx, change, scene) for change in ctx.changes)
+    changes = [_change_candidate(ctx, change, scene) for change in ctx.changes]
+    candidates.extend(changes)
+    candidates.extend(_provider_candidates(ctx, alerts, events, changes))
+    _cite_inflections(ctx, candidates)
+    _absorb_into_providers(candidates)
     _merge_same_evidence(candidates)
     candidates = [c for c in candidates if c.score >= 0.12]
     candidates.sort(key=lambda c: -c.score)
@@ -168,20 +589,6 @@ def _latest_changes(ctx: IncidentContext, started: datetime | None, services: se
         if before:
             out.add(max(before, key=lambda c: utc(c.at)).id)
     return out
-
-
-def _judgement(texts: list[EventFact]) -> tuple[float, list[str]]:
-    """Lift from responders' words: confirmation or rollback up, ruled out down."""
-    lift = 0.0
-    refs: list[str] = []
-    for e in texts:
-        if RULED_OUT.search(e.text):
-            lift -= 0.3
-            refs.append(e.ref)
-        elif CONFIRMED.search(e.text) or ROLLBACK.search(e.text):
-            lift += 0.15
-            refs.append(e.ref)
-    return max(-0.45, min(0.3, lift)), refs
 
 
 def _signal_candidates(
@@ -253,36 +660,70 @@ def _dependency_candidates(
             reasons.append(f"{service} alerted first")
         elif dep_first is not None:
             score -= 0.1  # it alerted after the service did: more likely a victim than the cause
-        said = [e for e in events if re.search(rf"(?i)(?<![\w-]){re.escape(service)}(?![\w-])", e.text)]
-        score += 0.04 * min(len(said), 3)
-        lift, _ = _judgement(said)
+        said_ = [e for e in events if re.search(rf"(?i)(?<![\w-]){re.escape(service)}(?![\w-])", e.text)]
+        score += 0.04 * min(len(said_), 3)
+        lift, _ = _judgement(said_)
         cand = _Candidate(
             key=f"dependency:{service}",
             title=f"Dependency {service} failing",
             score=score + lift,
             reasons=reasons,
         )
-        cand.add_evidence(*(a.ref for a in hits[:6]), *(e.ref for e in said[:4]))
+        cand.add_evidence(*(a.ref for a in hits[:6]), *(e.ref for e in said_[:4]))
         out.append(cand)
     return out
 
 
+#: A change's kind says which failure it can cause although its title does not (a DNS change, a flag flip).
+_KIND_AREAS = {
+    "dns": ("dns",),
+    "feature_flag": ("config",),
+    "config": ("config",),
+    "database": ("database", "connection-pool"),
+    "infrastructure": ("network", "capacity"),
+}
+
+
+def _without_instructions(text: str) -> str:
+    """``text`` less the lines that try to instruct a model: they are no description of what changed."""
+    return "\n".join(line for line in text.splitlines() if not looks_like_injection(line))
+
+
 def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -> _Candidate:
     reasons: list[str] = []
-    text = f"{change.title} {change.details}"
+    text = _without_instructions(f"{change.title}\n{change.details}")
+    handles = scene.handles[change.id]
     shared_signals = [
         s
         for s in SIGNALS
         if s.key in scene.seen_signals
-        and (s.pattern.search(text) or (s.touches is not None and s.touches.search(text)))
+        and (
+            s.pattern.search(text)
+            or (s.touches is not None and s.touches.search(text))
+            or s.key in _KIND_AREAS.get(change.kind, ())
+        )
     ]
+    # Alerts that name what the change carries (its job, flag, host or version) are about it.
+    named_by = [a for a in scene.alerts if handles.mentioned_in(_alert_text(a)) not in (None, "the latest release")]
+    change_tokens = set(tokens(text))
+    # Numbers (versions, percentages) match by accident; service names say nothing about what changed.
+    distinct = {t for t in change_tokens - _GENERIC - scene.service_tokens if not t.isdigit()}
+    verdict = _change_verdict(change, scene.handles, scene.events, distinct)
+    # A failure that builds up over hours: a change that touches it, or that responders tie to it, stays suspect.
+    slow_seen = [BY_KEY[k] for k in scene.seen_signals if BY_KEY[k].slow]
+    slow = any(s.slow for s in shared_signals) or bool(slow_seen and verdict.lift > 0)
     started = scene.started
-    when = time_proximity(change.at, started, slow=any(s.slow for s in shared_signals))
+    when = time_proximity(change.at, started, slow=slow, kind=change.kind)
+    if named_by and started is not None and _minutes(started, change.at) >= 0:
+        # The alerts name what the change carries (a job, a host): it bites when that runs, not when it was made.
+        when = max(when, 0.8 * math.exp(-_minutes(started, change.at) / 2880))
     if started is not None:
         if _minutes(started, change.at) >= 0:
             reasons.append(f"made {fmt_duration(utc(started) - utc(change.at))} before the trouble began")
         else:
             reasons.append(f"made {fmt_duration(utc(change.at) - utc(started))} after the trouble began")
+    if slow and started is not None and _minutes(started, change.at) > 90:
+        reasons.append("the failure builds up over hours, so an earlier change stays suspect")
     if change.service == ctx.service:
         where = 1.0
         reasons.append(f"on the affected service {ctx.service}")
@@ -302,13 +743,13 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
         where = 0.35
     else:
         where = 0.05
-    change_tokens = set(tokens(text))
-    # Numbers (versions, percentages) match by accident; service names say nothing about what changed.
-    distinct = {t for t in change_tokens - _GENERIC - scene.service_tokens if not t.isdigit()}
     words = overlap(distinct, scene.symptom_tokens)
     if len(distinct & scene.symptom_tokens) < 2:
         words /= 2  # one shared word is as likely chance as a link
-    match = 1.0 if shared_signals else min(1.0, 1.6 * words)
+    match = 1.0 if shared_signals or named_by else min(1.0, 1.6 * words)
+    if named_by:
+        where = max(where, 0.8)
+        reasons.append(f"the alerts name {handles.mentioned_in(_alert_text(named_by[0]))}")
     if shared_signals:
         area = shared_signals[0].title.format(where="").lower()
         reasons.append(f"it touches what the alerts show failing ({area})")
@@ -318,30 +759,207 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
     if change.id in scene.latest:
         score += 0.1
         reasons.append(f"the last change to {change.service} before the trouble began")
-    said = [e for e in scene.events if _mentions(e, change, change_tokens)]
-    lift, judged = _judgement(said)
-    if said:
+    if verdict.said:
         score += 0.05
-        if lift > 0:
-            reasons.append("responders rolled it back or confirmed it")
-        elif lift < 0:
-            reasons.append("responders ruled it out")
+        named = f" (by {verdict.how})" if verdict.how not in ("its id", "its description") else ""
+        if verdict.lift >= 0.3:
+            reasons.append(f"responders confirmed it{named}")
+        elif verdict.lift > 0:
+            reasons.append(f"responders rolled it back or tied the trouble to it{named}")
+        elif verdict.lift < 0:
+            reasons.append(f"responders ruled it out{named}")
         else:
-            reasons.append("responders discussed it")
-    score += lift
-    kind = "RFC" if change.source == "itsm-rfc" else "Deploy"
-    title = (
-        f"{kind} {change.id}"
-        + (f" on {change.service}" if change.service else "")
-        + f": {one_line(change.title, 120)}"
-    )
-    cand = _Candidate(key=f"change:{change.id}", title=title, score=score, reasons=reasons)
-    cand.add_evidence(change.ref, *judged, *(e.ref for e in said[:3]))
+            reasons.append(f"responders discussed it{named}")
+    score += verdict.lift
+    cand = _Candidate(key=f"change:{change.id}", title=_change_title(change), score=score, reasons=reasons)
+    cand.add_evidence(change.ref, *verdict.refs, *(e.ref for e in verdict.said[:3]))
     related = [a for a in scene.alerts if any(s in scene.alert_signals[a.ref] for s in shared_signals)]
+    related = named_by + [a for a in related if a not in named_by]
     if not related:
         related = [a for a in scene.alerts if _alert_service(a) == change.service]
     cand.add_evidence(*(a.ref for a in related[:3]))
     return cand
+
+
+def _change_title(change: ChangeFact) -> str:
+    """"Feature flag flag-9 on pricing-api: …", "DNS change RFC-3 …": the kind, the id, the service, the title —
+    unless the title tries to instruct a model, which is then not quoted."""
+    name = change.kind_name
+    head = f"{name[:1].upper()}{name[1:]} {change.id}" + (f" on {change.service}" if change.service else "")
+    if looks_like_injection(change.title):
+        return f"{head} (its title is not quoted: it holds instructions)"
+    return f"{head}: {one_line(change.title, 120)}"
+
+
+# -- third-party providers -----------------------------------------------------------------------------------
+def _provider_names(ctx: IncidentContext, alerts: list[AlertFact]) -> dict[str, bool]:
+    """Names that may be a third-party provider → whether it is well known (:data:`PROVIDERS`). Besides those:
+    the declared dependencies that are not services of ours (no alert is about them as a service, no change is
+    made to them) and ``provider``/``vendor`` labels on alerts."""
+    ours = {ctx.service, *(s for a in alerts if (s := _alert_service(a))), *(c.service or "" for c in ctx.changes)}
+    names = dict.fromkeys(PROVIDERS, True)
+    for dep in ctx.dependencies:
+        if dep.lower() not in names and dep not in ours:
+            names[dep.lower()] = False
+    for a in alerts:
+        for key in ("provider", "vendor", "upstream", "third_party"):
+            value = a.labels.get(key, "").strip().lower()
+            if value and value not in names:
+                names[value] = True
+    return names
+
+
+def _names_provider(name: str, clause: str) -> bool:
+    """``clause`` names ``name``: as a word, or as a label of a host name (``api.sendgrid.com``)."""
+    return re.search(rf"(?i)(?<![\w-]){re.escape(name)}(?![\w-])", clause) is not None
+
+
+def _provider_clauses(name: str, known: bool, text: str) -> list[str]:
+    """The statements of ``text`` that name ``name`` failing: with outage or status-page language, and — for a
+    name not in the well-known list — with words saying it is someone else's (vendor, their status page)."""
+    out = []
+    for clause in clauses(text):
+        if looks_like_injection(clause) or not _names_provider(name, clause):
+            continue
+        if OUTAGE.search(clause) and (known or THIRD_PARTY.search(clause)):
+            out.append(clause)
+    return out
+
+
+def _provider_candidates(
+    ctx: IncidentContext, alerts: list[AlertFact], events: list[EventFact], changes: list[_Candidate]
+) -> list[_Candidate]:
+    """A third-party provider's outage as a cause of its own: when an alert or the discussion names a provider
+    together with outage or status-page language. Strong when an alert says so (the first alert the more), when
+    responders confirm it (their status page, their support); weaker when a change of ours is confirmed."""
+    out: list[_Candidate] = []
+    confirmed_change = any(c.score >= 0.6 and "responders confirmed it" in " ".join(c.reasons) for c in changes)
+    first = alerts[0] if alerts else None
+    texts = [*(_alert_text(a) for a in alerts), *(e.text for e in events)]
+    for name, known in _provider_names(ctx, alerts).items():
+        # A declared dependency once called someone else's (their status page, the vendor) is a provider everywhere.
+        known = known or any(
+            THIRD_PARTY.search(c) for t in texts for c in clauses(t) if _names_provider(name, c)
+        )
+        hit_alerts = [
+            a for a in alerts
+            if _provider_clauses(name, known, _alert_text(a))
+            or any(a.labels.get(k, "").strip().lower() == name for k in ("provider", "vendor", "upstream"))
+        ]
+        hit_events = [e for e in events if _provider_clauses(name, known, e.text)]
+        if not hit_alerts and not hit_events:
+            continue
+        reasons: list[str] = []
+        if hit_alerts:
+            score = 0.5 + 0.05 * min(len(hit_alerts), 3)
+            if first is not None and first in hit_alerts:
+                score += 0.1
+                reasons.append(f"the first alert to fire ({first.name}) names {name} failing")
+            else:
+                reasons.append(f"{len(hit_alerts)} alert(s) name {name} failing")
+        else:
+            score = 0.35
+            reasons.append(f"responders report {name} failing")
+        if hit_events:
+            score += 0.06 * min(len(hit_events), 3)
+            if hit_alerts:
+                reasons.append(f"{len(hit_events)} timeline entr{'y' if len(hit_events) == 1 else 'ies'} say so too")
+        if any(re.search(r"(?i)status ?page|status\.\S+", c) for e in hit_events for c in clauses(e.text)):
+            score += 0.1
+            reasons.append(f"{name}'s status page is cited")
+        lift, judged = _provider_judgement(name, events)
+        score += lift
+        if lift < 0:
+            reasons.append(f"responders ruled {name} out")
+        if confirmed_change:
+            score -= 0.15
+        else:
+            reasons.append("no change of ours is confirmed")
+        shown = _as_written(name, [*(_alert_text(a) for a in hit_alerts), *(e.text for e in hit_events)])
+        cand = _Candidate(
+            key=f"provider:{name}",
+            title=f"Third-party provider {shown} failing (outage or degradation on their side)",
+            score=score,
+            reasons=reasons,
+        )
+        cand.add_evidence(*(a.ref for a in hit_alerts[:6]), *(e.ref for e in hit_events[:4]), *judged)
+        out.append(cand)
+    return out
+
+
+def _provider_judgement(name: str, events: list[EventFact]) -> tuple[float, list[str]]:
+    """Responders ruling the provider out ("Stripe's status page is green", "not Stripe") — the latest word wins."""
+    final = 0
+    refs: list[str] = []
+    green = re.compile(r"(?i)\b(?:all )?(?:green|operational|no (?:incident|issues?|outage)s?|fine|healthy)\b")
+    for e in events:
+        for clause in clauses(e.text):
+            if not _names_provider(name, clause):
+                continue
+            verdict = judge(clause)
+            if verdict == 0 and green.search(clause) and not OUTAGE.search(green.sub("", clause)):
+                verdict = -1
+            if verdict == 0 and re.search(rf"(?i)\bnot\s+(?:\w+\s+)?{re.escape(name)}\b", clause):
+                verdict = -1
+            if verdict != 0:
+                final = verdict
+                refs.append(e.ref)
+    return (-0.4 if final < 0 else 0.0), refs
+
+
+def _as_written(name: str, texts: list[str]) -> str:
+    """``name`` as the records write it (``Stripe``, ``AWS``)."""
+    for text in texts:
+        m = re.search(rf"(?i)(?<![\w.-]){re.escape(name)}(?![\w-])", text)
+        if m:
+            return m.group(0)
+    return name
+
+
+def _absorb_into_providers(candidates: list[_Candidate]) -> None:
+    """A provider's outage is also what the generic "third-party outage" signal and the dependency of the same name
+    say: one cause, the provider's, with their keys in ``also`` and their evidence added."""
+    providers = [c for c in candidates if c.key.startswith("provider:")]
+    if not providers:
+        return
+    lead = max(providers, key=lambda c: c.score)
+    for p in providers:
+        name = p.key.removeprefix("provider:")
+        absorbed = [c for c in candidates if c.key == f"dependency:{name}"]
+        if p is lead:
+            absorbed += [c for c in candidates if c.key == "signal:third-party"]
+        for other in absorbed:
+            p.also.extend([other.key, *other.also])
+            p.add_evidence(*other.evidence)
+            p.score = max(p.score, other.score) + 0.05
+            candidates.remove(other)
+
+
+def _cite_inflections(ctx: IncidentContext, candidates: list[_Candidate]) -> None:
+    """A metric's inflection point (logs-and-metrics evidence) supports a cause that began when it did: a change
+    made up to 30 minutes before it, a signal or dependency whose first alert fired within 10 minutes of it."""
+    inflections = [f for f in ctx.evidence if f.kind == "metric" and not f.unavailable and f.at is not None]
+    if not inflections:
+        return
+    changes = {f"change:{c.id}": c.at for c in ctx.changes}
+    alerts = {a.ref: a.starts_at for a in ctx.alerts if a.starts_at is not None}
+    for cand in candidates:
+        began = changes.get(cand.key)
+        window = (-2.0, 30.0) if began is not None else (-10.0, 10.0)
+        if began is None:
+            starts = [alerts[r] for r in cand.evidence if r in alerts]
+            began = min(starts, key=utc) if starts else None
+        if began is None:
+            continue
+        for f in inflections:
+            assert f.at is not None
+            gap = _minutes(f.at, began)
+            if window[0] <= gap <= window[1]:
+                cand.add_evidence(f.ref)
+                cand.reasons.append(f"{one_line(f.label, 100)} ({abs(gap):.0f} min {'after' if gap >= 0 else 'before'} "
+                                    "it began)")
+                cand.score += 0.05
+                break
 
 
 def _merge_same_evidence(candidates: list[_Candidate]) -> None:
@@ -349,7 +967,7 @@ def _merge_same_evidence(candidates: list[_Candidate]) -> None:
     a provider is both "rate limited" and "third party"; a dependency whose only alerts show a disk filling up is
     that disk): keep the stronger, record the other's key in ``also``."""
     pool = sorted(
-        (c for c in candidates if c.key.startswith(("signal:", "dependency:"))), key=lambda c: -c.score
+        (c for c in candidates if c.key.startswith(("signal:", "dependency:", "provider:"))), key=lambda c: -c.score
     )
     for keep in pool:
         if keep not in candidates:

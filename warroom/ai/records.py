@@ -14,7 +14,8 @@ from .text import Bm25, clip, estimate_tokens, fmt_time, one_line, tokens, utc
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    #: ``alert:<id>``, ``event:<id>``, ``change:<id>`` or ``incident:<ref>``.
+    #: ``alert:<id>``, ``event:<id>``, ``change:<id>``, ``log:<source>.<n>``, ``metric:<source>.<n>`` or
+    #: ``incident:<ref>``.
     ref: str
     kind: str
     at: datetime | None
@@ -23,7 +24,7 @@ class Record:
     text: str
     url: str | None = None
     service: str | None = None
-    #: Event kind, change source or alert severity.
+    #: Event kind, change kind (deploy, feature_flag, dns, …) or alert severity.
     subkind: str = ""
 
     def body(self, limit: int = 1200) -> str:
@@ -93,7 +94,7 @@ def build_records(ctx: IncidentContext, *, facts: bool = True) -> list[Record]:
             )
         )
     for c in ctx.changes:
-        what = "RFC" if c.source == "itsm-rfc" else "deploy"
+        what = c.kind_name
         where = f" on {c.service}" if c.service else ""
         text = c.title + (f"\n{c.details}" if c.details else "")
         out.append(
@@ -105,7 +106,7 @@ def build_records(ctx: IncidentContext, *, facts: bool = True) -> list[Record]:
                 text=text,
                 url=c.url,
                 service=c.service,
-                subkind=c.source,
+                subkind=c.kind,
             )
         )
     for e in ctx.evidence_events():
@@ -121,6 +122,19 @@ def build_records(ctx: IncidentContext, *, facts: bool = True) -> list[Record]:
                 subkind=e.kind,
             )
         )
+    for f in ctx.evidence:
+        out.append(
+            Record(
+                ref=f.ref,
+                kind=f.kind,
+                at=f.at,
+                label=f.label,
+                text=f.text,
+                url=f.url,
+                service=f.service,
+                subkind="unavailable" if f.unavailable else f.source,
+            )
+        )
     out.sort(key=lambda r: (r.at is None, utc(r.at) if r.at else datetime.min))
     if facts:
         out.insert(0, incident_facts(ctx))
@@ -131,6 +145,9 @@ _KIND_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\balerts?\b|\bfir(ed|ing)\b|\bpayload\b|\blabels?\b"), "alert"),
     (re.compile(r"(?i)\bchang(e|es|ed)\b|\bdeploy\w*|\brfc\b|\breleas\w*|\brollout\b|\bmerged?\b"), "change"),
     (re.compile(r"(?i)\bnotes?\b|\bsaid\b|\bdiscuss\w*|\bmention\w*|\bchat\b"), "event"),
+    (re.compile(r"(?i)\blogs?\b|\blog lines?\b|\blogged\b|\bexceptions?\b|\bstack ?traces?\b"), "log"),
+    (re.compile(r"(?i)\bmetrics?\b|\bgraphs?\b|\bdashboards?\b|\bprometheus\b|\binflection\b|\bspiked?\b"),
+     "metric"),
     (
         re.compile(
             r"(?i)\bwho\b|\bcommander\b|\bassign\w*|\broles?\b|\bstatus\b|\bpriority\b|\bowner\b|"

@@ -160,6 +160,8 @@ SIGNALS: tuple[Signal, ...] = (
         ),
         ("Alert on capacity headroom{where}", "Alert when utilisation nears the autoscaling maximum."),
         touches=_p(r"\b(?:replicas?|autoscal\w*|hpa|capacity|node pools?|instance (?:type|count))\b"),
+        # A ceiling lowered in the morning is reached at the evening peak.
+        slow=True,
     ),
     Signal(
         "third-party",
@@ -284,16 +286,108 @@ BY_KEY = {s.key: s for s in SIGNALS}
 
 #: Words in a chat line that say a change or cause was fixed by undoing it, or was ruled out.
 ROLLBACK = re.compile(
-    r"(?i)\b(?:roll(?:ed|ing)?(?: it| them)?[ -]?back|revert\w*|undo(?:ne|ing)?|backed out|disabl\w+ the flag|"
-    r"turn\w* off the flag)\b"
+    r"(?i)\b(?:roll(?:ed|ing|s)?(?: it| them| this| that)?[ -]?back|revert\w*|undo(?:ne|ing)?|backed (?:it )?out|"
+    r"cancel(?:led|ling|ed|ing|s)?\b|paus(?:e|ed|ing)\b|"
+    r"disabl(?:e|ed|ing)\b|turn\w*\s+(?:[\w.-]+\s+){0,3}?off\b|switch\w*\s+(?:[\w.-]+\s+){0,3}?off\b|"
+    r"flipp?\w*\s+(?:[\w.-]+\s+){0,3}?(?:back|off)\b|(?:flag|toggle|switch) (?:is )?off\b|kill[- ]switch)"
 )
 RULED_OUT = re.compile(
-    r"(?i)\b(?:ruled out|not (?:the )?(?:cause|related|it)|unrelated|red herring|doubt (?:it|that)|"
-    r"no (?:effect|change|improvement|difference)|didn'?t help|did not help|doesn'?t (?:look|seem) related)\b"
+    r"(?i)\b(?:ruled? (?:it |that |them |this )?out|not (?:the )?(?:cause|culprit|related|it|problem|issue)\b|"
+    r"unrelated|red herring|doubt (?:it|that)|no (?:effect|change|improvement|difference)|nothing changed|"
+    r"(?:made|makes|making) no difference|didn'?t (?:help|change anything|fix (?:it|anything))|"
+    r"did not (?:help|change anything|fix)|does ?n[o']t (?:look|seem) related|"
+    r"(?:can'?t|cannot|couldn'?t|could not) be (?:it|that|this|the (?:cause|culprit|problem))|"
+    r"(?:is|was)n'?t (?:it|that|the (?:cause|culprit|problem))|(?:is|was) not (?:it|that|the (?:cause|culprit))|"
+    r"(?:only|just) (?:touch|chang|affect)\w* (?:the )?\S+|"
+    r"(?:only|just) an? (?:[\w-]+ ){0,3}(?:change|tweak|bump|update|copy|docs?|typo)\b|"
+    r"(?:does ?n[o']t|did ?n[o']t|never) (?:even )?touch\w*|not (?:even )?(?:in|on) the (?:[\w-]+ )?path|"
+    r"(?:is|was|are|were) (?:[\w-]+ ){1,3}only\b|exonerat\w*|in the clear)"
 )
 CONFIRMED = re.compile(
     r"(?i)\b(?:confirm\w*|root cause|caused by|culprit|that'?s it|smoking gun|"
     r"recover\w*|error rate (?:back|dropped)|fixed|mitigated|back to normal)\b"
+)
+#: After a rollback: the trouble went away (the rolled-back change was the cause) …
+RECOVERED = re.compile(
+    r"(?i)\b(?:recover\w*|back to normal|(?:errors?|5xx|\d{3}s?|alerts?|latency|timeouts?|ooms?|restarts?)\w* "
+    r"(?:are |is |have )?(?:gone|cleared|resolved|stopped|dropp\w*|falling|down to|back)|(?:fixed|mitigated|resolved) it|"
+    r"all green|green again|healthy again|that fixed|that did it|that'?s it|(?:locks?|connections?) released|"
+    r"draining|drained|unstuck|(?:flowing|moving|working|arriving|succeed\w*) again|(?:lookups|requests) succeed\w*)\b"
+)
+#: … or it did not (the change was not the cause).
+NO_EFFECT = re.compile(
+    r"(?i)\b(?:no (?:effect|change|improvement|difference)|nothing changed|(?:made|makes) no difference|"
+    r"didn'?t (?:help|change anything|fix)|did not (?:help|fix)|still (?:failing|erroring|broken|down|seeing|"
+    r"getting|the same|happening|elevated|high|\d+|5\d\d|5xx|timing out|throwing|oom\w*)|same (?:errors?|rate))"
+)
+#: Words before a phrase that turn it around ("not confirmed", "hasn't recovered", "can't rule it out").
+_NEGATED = re.compile(
+    r"(?i)(?:\b(?:not|no|never|without|nor|yet to)|n'?t)\s+(?:(?:yet|really|fully|quite|been|be|it|that|the|a)\s+){0,2}$"
+)
+#: A clause that asks rather than tells ("is it the flag?", "could it be 4.18?").
+_QUESTION = re.compile(r"\?\s*$|^\s*(?:is|was|could|can|did|does|should|maybe|might|what|which)\b", re.IGNORECASE)
+#: Where one statement ends and the next begins within a chat line.
+_CLAUSES = re.compile(r"(?<=[.;!?])\s+|\s+(?:but|however|whereas|while)\s+|\s+[—–]\s+|\s+-\s+|\n+")
+
+
+def clauses(text: str) -> list[str]:
+    """A chat line's statements, in order ("rolled back 4.18 — no change, still 503s" is two)."""
+    return [c for c in (part.strip() for part in _CLAUSES.split(text)) if c]
+
+
+def said(pattern: re.Pattern[str], clause: str) -> bool:
+    """``pattern`` occurs in ``clause`` as a statement: not negated by the words before it ("not confirmed",
+    "hasn't recovered", "can't rule it out") and not asked as a question."""
+    if _QUESTION.search(clause):
+        return False
+    return any(not _NEGATED.search(clause[: m.start()]) for m in pattern.finditer(clause))
+
+
+def judge(clause: str) -> int:
+    """What one statement says of the thing it names: -1 ruled out, +1 confirmed, 0 neither.
+
+    The grammar: a ruling-out phrase (RULED_OUT: "ruled out", "not the cause", "can't be it", "no effect", "only
+    touched …") or a confirming one (CONFIRMED: "root cause", "culprit", "caused by", "recovered", …), each
+    unless negated by the words right before it or asked as a question. Ruling out wins over confirming in one
+    clause ("not confirmed" is neither; "no change, not the cause" is ruled out)."""
+    if said(RULED_OUT, clause):
+        return -1
+    if said(CONFIRMED, clause):
+        return 1
+    return 0
+
+
+#: Well-known third-party providers (payments, messaging, e-mail, cloud, CDN, identity, developer platforms). A
+#: provider is recognised when one of these — or a declared dependency that is not one of our services — is named
+#: together with outage or status-page language (:data:`OUTAGE`). Lower-case, as written in text.
+PROVIDERS: tuple[str, ...] = (
+    # payments
+    "stripe", "adyen", "braintree", "paypal", "worldpay", "klarna", "plaid", "checkout.com",
+    # messaging and e-mail
+    "twilio", "vonage", "nexmo", "messagebird", "sinch", "sendgrid", "mailgun", "postmark", "mailchimp", "mandrill",
+    # cloud and hosting
+    "aws", "amazon web services", "gcp", "google cloud", "azure", "digitalocean", "heroku", "vercel", "netlify",
+    "hetzner", "ovh", "linode", "oracle cloud", "ibm cloud",
+    # CDN, DNS and edge
+    "cloudflare", "fastly", "akamai", "cloudfront", "ns1", "dyn",
+    # identity
+    "okta", "auth0", "onelogin", "ping identity",
+    # developer platforms and SaaS
+    "github", "gitlab", "bitbucket", "docker hub", "npm", "pypi", "datadog", "pagerduty", "sentry", "atlassian",
+    "salesforce", "shopify", "zendesk", "algolia", "mapbox", "openai", "anthropic", "firebase", "apns", "fcm",
+    "mongodb atlas", "snowflake", "confluent", "elastic cloud", "redis cloud",
+)
+
+#: Outage or status-page language: a clause naming a provider with these words says the provider is failing.
+OUTAGE = re.compile(
+    r"(?i)\b(?:outage|status ?page|status\.\S+|incident|degrad\w*|down\b|unavailable|disruption|"
+    r"elevated (?:error|latenc|5xx|fail)\w*|(?:5\d\d|5xx)s?|errors?|timeouts?|timing out|failing|failures?|"
+    r"unreachable|not responding|investigating|partial|major|recover\w*|service (?:issue|interruption))"
+)
+#: Words that say a named thing is someone else's service, for a dependency not in the well-known list.
+THIRD_PARTY = re.compile(
+    r"(?i)\b(?:status ?page|status\.\S+|vendor|provider|third[- ]party|their (?:side|end|api|status|support)|"
+    r"on their|support ticket|opened a (?:ticket|case) with)\b"
 )
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from .context import AlertFact, EventFact, IncidentContext
 from .prompts import data_blocks, incident_header, system
 from .records import Record, build_records
-from .results import Cause
+from .results import Cause, Rejection, citation_problem, text_problem
 from .safety import looks_like_injection
 from .text import clip, fmt_duration, fmt_time, one_line, utc
 
@@ -179,6 +179,17 @@ class ModelSummary(BaseModel):
     actions: str
     hypothesis: str
     cited: list[str]
+
+
+def check(answer: ModelSummary, known: set[str]) -> Rejection | None:
+    """Why the model's summary is not to be posted, or None: impact and actions must each be a sentence, a
+    hypothesis (when given) must be words, and at least one cited record must exist."""
+    return (
+        text_problem("impact", answer.impact, sentence=True)
+        or text_problem("actions", answer.actions, sentence=True)
+        or text_problem("hypothesis", answer.hypothesis, required=False)
+        or citation_problem(answer.cited, known)
+    )
 
 
 TASK = (

@@ -22,6 +22,7 @@ from warroom.response.ai import schedule as ai_schedule
 from warroom.response.incidents import IncidentService
 from warroom.response.postmortem import Postmortems, Reviewer
 from warroom.response.responders import ResponseService
+from warroom.response.statuspages import drafts as status_drafts
 from warroom.response.tasks import TaskService
 from warroom.settings import Settings
 
@@ -33,7 +34,8 @@ NEEDS_WAR_ROOM: tuple[type, ...] = (
     cmd.Ack, cmd.Resolve, cmd.Reopen, cmd.Status, cmd.Priority, cmd.Title, cmd.Assign, cmd.Note,
     cmd.Role, cmd.Roles, cmd.Page, cmd.StakeholderAdd, cmd.Merge, cmd.Summary, cmd.Ask, cmd.Rca, cmd.Postmortem,
     cmd.PostmortemReview, cmd.PostmortemComment, cmd.PostmortemApprove, cmd.PostmortemPublish, cmd.PostmortemHide,
-    cmd.PostmortemTime, cmd.PostmortemFact, cmd.TaskAdd, cmd.Tasks, cmd.TaskChange,
+    cmd.PostmortemTime, cmd.PostmortemFact, cmd.TaskAdd, cmd.Tasks, cmd.TaskChange, cmd.StatusPagePublish,
+    cmd.StatusPageDraft,
 )
 #: Of those, the ones that only show something (answered to the asker alone).
 READ_ONLY: tuple[type, ...] = (cmd.Status, cmd.Roles, cmd.Tasks)
@@ -162,6 +164,10 @@ class Actions:
         except (RuleError, ValueError) as exc:
             return Reply(str(exc))
 
+    def knows(self, key: str) -> bool:
+        """Whether this process has remembered a name for ``key`` already (see :meth:`known_as`)."""
+        return key in self._names
+
     async def known_as(self, key: str, name: str | None) -> None:
         """Remember the name a chat shows for a person (``key``: ``slack:U123``), so that what warroom writes about
         them (summaries, answers, postmortems) names them; written only when new or changed."""
@@ -271,6 +277,8 @@ class Actions:
             return await self._postmortem(command, incident, actor, edge)
         if isinstance(command, (cmd.TaskAdd, cmd.TaskChange)):
             return await self._task(command, incident, actor, edge)
+        if isinstance(command, (cmd.StatusPagePublish, cmd.StatusPageDraft)):
+            return await self._statuspage(command, incident, actor, edge)
         if isinstance(command, cmd.Merge):
             folded = await self.response.merge(incident.id, command.number, actor=actor.key)
             return Reply(f"{folded.duplicate.ref} merged into {incident.ref} by {who}: {folded.alerts} alerts and "
@@ -337,6 +345,21 @@ class Actions:
                                           value=edge.text(command.value), owner=owner, actor=actor.key,
                                           mention=actor.mention)
         return Reply(text, public)
+
+    async def _statuspage(self, command: cmd.StatusPagePublish | cmd.StatusPageDraft, incident: Incident,
+                          actor: Actor, edge: ChatEdge) -> Reply:
+        """``statuspage [state] <text>``: the person's own text on the service's page (the war room is told who
+        published, not the text); ``statuspage draft [state]``: a draft from the AI responder, as a card."""
+        email = await edge.email_of(actor.user_id)
+        name = email or actor.key if actor.chat == "slack" else actor.mention
+        who = status_drafts.Person(email.lower() if email else None, actor.key, name, mention=actor.mention)
+        store = self.service.store
+        if isinstance(command, cmd.StatusPageDraft):
+            return Reply(await status_drafts.ask_draft(store, self.settings, incident, command.state, who,
+                                                       command=self.ctx.command))
+        text, _ = await status_drafts.publish_text(store, self.settings, incident, edge.text(command.text),
+                                                   command.state, who, command=self.ctx.command)
+        return Reply(text)
 
     async def _holder(self, target: cmd.Target, actor: Actor, edge: ChatEdge) -> tuple[str | None, str, str | None]:
         """(email, display name, chat user) of the person a command points at."""

@@ -286,6 +286,30 @@ class TaskChange:
     target: Target | None = None
 
 
+#: A status page update a person writes is at most this many characters (the page's limit).
+STATUS_UPDATE_MAX_CHARS = 10_000
+#: A status page incident's states, in order (Atlassian's).
+STATUS_UPDATE_STATES = ("investigating", "identified", "monitoring", "resolved")
+
+
+@dataclass(frozen=True, slots=True)
+class StatusPagePublish:
+    """Publish the person's own ``text`` on the incident's service's status page; ``state`` None keeps the page
+    incident's state (the first update's: investigating)."""
+
+    verb: ClassVar[str] = "statuspage"
+    text: str
+    state: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusPageDraft:
+    """Ask the AI responder for a new status page draft (``state`` None: the page incident's current one)."""
+
+    verb: ClassVar[str] = "statuspage"
+    state: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class PostmortemReview:
     """Ask people to review the postmortem (it goes in review; they are told)."""
@@ -364,7 +388,7 @@ class Rejection:
 Command: TypeAlias = (
     Declare | Escalate | Ack | Resolve | Reopen | Status | ListIncidents | Priority | Title | Assign | Role | Roles
     | Note | Page | StakeholderAdd | Merge | Summary | Ask | Rca | Postmortem | Help | TaskAdd | Tasks | TaskChange
-    | PostmortemStep
+    | PostmortemStep | StatusPagePublish | StatusPageDraft
 )
 
 

@@ -14,6 +14,7 @@ from warroom.core.intake import AlertAction
 from warroom.core.model import AlertIn, AlertStatus, Incident, Link, LinkKind, Origin, Status, Urgency
 from warroom.core.rules import CHANGEABLE, RuleError, check_transition, column_changes, severity_to_priority
 from warroom.response import jobs
+from warroom.response.ai import schedule as ai_schedule
 from warroom.settings import ServiceSettings, Settings
 from warroom.store.db import Store, Tx
 
@@ -241,6 +242,7 @@ class IncidentService:
         for name in sorted({svc.name for a in alerts if (svc := self.route(a)) is not None}):
             await tx.lock_key(f"alert-group:{name}")
         touched: set[int] = set()  # incidents whose war room hears of changed alerts (one digest each)
+        fresh: set[int] = set()  # incidents with a newly firing alert: their probable causes are ranked again
         for alert in alerts:
             svc = self.route(alert)
             priority = severity_to_priority(alert.severity, s.intake.severity_priorities, s.intake.default_priority)
@@ -260,6 +262,7 @@ class IncidentService:
             if incident_id is not None:  # refired within its incident
                 await tx.timeline.add(incident_id, "alert_firing", f"Alert firing again: {alert.name}", data={"alert_id": alert_id})
                 touched.add(incident_id)
+                fresh.add(incident_id)
                 continue
             open_incident = await tx.incidents.open_for_alert_group(svc.name, lock=True) if svc else None
             decision = intake.decide(
@@ -287,6 +290,7 @@ class IncidentService:
                     open_incident.id, "alert_firing", f"Alert firing: {alert.name}", data={"alert_id": alert_id}
                 )
                 touched.add(open_incident.id)
+                fresh.add(open_incident.id)
                 if decision.raise_priority_to:
                     await self._raise_priority(tx, open_incident, decision.raise_priority_to, alert.name)
             else:
@@ -316,6 +320,8 @@ class IncidentService:
                     touched.add(incident.id)
         for incident_id in sorted(touched):
             await jobs.alert_digest(tx, incident_id, delay=s.intake.digest_seconds)
+        for incident_id in sorted(fresh):
+            await ai_schedule.rank_causes(tx, incident_id, s)
         return result
 
     async def _raise_priority(self, tx: Tx, incident: Incident, priority: str, because: str) -> None:

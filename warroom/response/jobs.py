@@ -114,6 +114,7 @@ async def enqueue_fanout(tx: Tx, incident: Incident, svc: ServiceSettings, setti
     if svc.bridge != "none":
         await tx.outbox.enqueue(CREATE_BRIDGE, {"provider": svc.bridge}, incident_id=incident.id)
     await ai_schedule.start_summaries(tx, incident, settings)
+    await ai_schedule.rank_causes(tx, incident.id, settings, delay=0)
     await announce(tx, settings, headline(incident, "declared", "🚨"), incident_id=incident.id, room=True)
     await escalation.start(tx, incident, settings)
     await statuspages.incident_changed(tx, incident, {"declared"}, settings)

@@ -25,6 +25,18 @@ Shapes follow OpenAI's API reference, error pages and Structured Outputs guide, 
 
 Token counts are estimates (about four characters a token); no tokenizer is needed.
 
+llama-cpp-python's server (``python -m llama_cpp.server``) differs in ways that matter to a client; each is a
+switch here, all on with :meth:`LlmEmulator.like_llama_cpp_python`:
+
+- ``refuses_json_schema``: ``response_format: json_schema`` fails with HTTP 500 and pydantic's "Input should be
+  'text' or 'json_object'" (:data:`LLAMA_NO_JSON_SCHEMA`); ``{"type": "json_object", "schema": …}`` is accepted and
+  the answer follows the schema (a grammar constrains it), which the default responder honours in any mode.
+- ``drops_system``: the chat template drops the system message (gemma's): responders see the other turns only.
+- ``stream_usage = False``: ``stream_options.include_usage`` is ignored; streams carry no usage.
+- ``one_slot``: one generation at a time, the others wait. ``Reply.delay`` is the generation's time: a
+  non-streamed call spends all of it even after its client has gone (the slot stays busy), a stream stops at the
+  first piece after the client closed it (counted in :attr:`LlmEmulator.stopped`).
+
 Scripting, per test: :meth:`LlmEmulator.say` queues :class:`Reply` objects or callables (given the
 :class:`ChatRequest`, return a Reply — or an awaitable of one); :attr:`LlmEmulator.responder` answers when the queue
 is empty (default: a valid instance of the requested JSON schema, else a short sentence). A Reply may carry
@@ -63,6 +75,12 @@ BAD_JSON = (
     "correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)"
 )
 SERVER_ERROR = "The server had an error while processing your request. Sorry about that!"
+#: What llama-cpp-python's server answers (HTTP 500, type internal_server_error) to ``response_format: json_schema``.
+LLAMA_NO_JSON_SCHEMA = (
+    "1 validation error for CreateChatCompletionRequest\nresponse_format.type\n  Input should be 'text' or "
+    "'json_object' [type=literal_error, input_value='json_schema', input_type=str]\n    For further information "
+    "visit https://errors.pydantic.dev/2.12/v/literal_error"
+)
 
 
 def error_body(
@@ -148,6 +166,9 @@ class ChatRequest:
         rf = self.response_format or {}
         if rf.get("type") == "json_schema":
             schema = (rf.get("json_schema") or {}).get("schema")
+            return schema if isinstance(schema, dict) else None
+        if rf.get("type") == "json_object":  # llama.cpp's servers: JSON mode constrained by a schema
+            schema = rf.get("schema")
             return schema if isinstance(schema, dict) else None
         return None
 
@@ -267,6 +288,14 @@ class LlmEmulator(Emulator):
         self.requests: list[ChatRequest] = []
         #: Characters per streamed content piece.
         self.stream_piece = 16
+        #: llama-cpp-python's behaviours (see the module's docstring and :meth:`like_llama_cpp_python`).
+        self.refuses_json_schema = False
+        self.drops_system = False
+        self.stream_usage = True
+        self.one_slot = False
+        #: Streamed generations stopped because the client closed the stream (``one_slot`` only).
+        self.stopped = 0
+        self._slot = asyncio.Lock()
         self._rpm: SlidingWindow | None = None
         self._stopping = asyncio.Event()
         self.route("POST", "/v1/chat/completions", "POST /chat/completions", self._authed(self._chat))
@@ -274,6 +303,16 @@ class LlmEmulator(Emulator):
         self.route("GET", "/v1/models/{model}", "GET /models", self._authed(self._model))
 
     # -- control ------------------------------------------------------------------------------------
+    def like_llama_cpp_python(self) -> LlmEmulator:
+        """Behave as llama-cpp-python's server does (with gemma's chat template): every switch on, a token a
+        streamed piece. Returns the emulator."""
+        self.refuses_json_schema = True
+        self.drops_system = True
+        self.stream_usage = False
+        self.one_slot = True
+        self.stream_piece = 4
+        return self
+
     def say(self, *replies: Reply | Responder | str | dict[str, Any]) -> None:
         """Queue answers; a str or dict is shorthand for ``Reply(content=…)``."""
         for reply in replies:
@@ -424,6 +463,8 @@ class LlmEmulator(Emulator):
             stream=stream,
             response_format=rf if isinstance(rf, dict) else None,
         )
+        if self.refuses_json_schema and isinstance(rf, dict) and rf.get("type") == "json_schema":
+            return 500, error_body(LLAMA_NO_JSON_SCHEMA, "internal_server_error")
         if rf is not None:
             problem = self._check_format(rf, request)
             if problem is not None:
@@ -504,6 +545,8 @@ class LlmEmulator(Emulator):
             return self._error(*checked)
         chat = checked
         chat.headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
+        if self.drops_system:  # the model sees what the chat template keeps
+            chat.messages = [m for m in chat.messages if m.get("role") not in ("system", "developer")]
         self.requests.append(chat)
         if self.requests_per_minute:
             if self._rpm is None or self._rpm.limit != self.requests_per_minute:
@@ -512,7 +555,18 @@ class LlmEmulator(Emulator):
             if wait:
                 return self.rate_limited(wait)
         reply = await self._next_reply(chat)
+        if self.one_slot and reply.status == 200 and not reply.malformed_body:
+            async with self._slot:
+                if not chat.stream:
+                    await self._sleep(reply.delay)  # generated in full, whether or not anyone still listens
+                return await self._answer(request, chat, reply, spread=reply.delay if chat.stream else 0.0)
         await self._sleep(reply.delay)
+        return await self._answer(request, chat, reply)
+
+    async def _answer(
+        self, request: web.Request, chat: ChatRequest, reply: Reply, *, spread: float = 0.0
+    ) -> web.StreamResponse:
+        """The reply as an HTTP answer; a stream spends ``spread`` seconds between its pieces."""
         if reply.status != 200:
             return self._error(reply.status, reply.error or error_body(SERVER_ERROR, "server_error"))
         if reply.malformed_body:
@@ -544,7 +598,9 @@ class LlmEmulator(Emulator):
         ident = f"chatcmpl-{secrets.token_hex(12)}"
         created = int(time.time())
         if chat.stream:
-            return await self._stream(request, chat, ident, created, content, reply.refusal, finish, usage)
+            return await self._stream(
+                request, chat, ident, created, content, reply.refusal, finish, usage, spread
+            )
         message: dict[str, Any] = {
             "role": "assistant",
             "content": None if reply.refusal else content,
@@ -585,14 +641,19 @@ class LlmEmulator(Emulator):
         refusal: str | None,
         finish: str,
         usage: dict[str, Any],
+        spread: float = 0.0,
     ) -> web.StreamResponse:
         response = web.StreamResponse(
             headers={**self._headers(), "Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
         try:
-            await self._write_stream(request, response, chat, ident, created, content, refusal, finish, usage)
+            await self._write_stream(
+                request, response, chat, ident, created, content, refusal, finish, usage, spread
+            )
         except ConnectionResetError:
-            pass  # the client gave up (its deadline passed): nothing more to send
+            # The client gave up (its deadline passed): nothing more to send, and the generation stops.
+            if self.one_slot:
+                self.stopped += 1
         return response
 
     async def _write_stream(
@@ -606,8 +667,9 @@ class LlmEmulator(Emulator):
         refusal: str | None,
         finish: str,
         usage: dict[str, Any],
+        spread: float = 0.0,
     ) -> None:
-        include_usage = bool((chat.body.get("stream_options") or {}).get("include_usage"))
+        include_usage = self.stream_usage and bool((chat.body.get("stream_options") or {}).get("include_usage"))
         await response.prepare(request)
 
         async def send(choices: list[dict[str, Any]], with_usage: dict[str, Any] | None = None) -> None:
@@ -631,7 +693,13 @@ class LlmEmulator(Emulator):
         await send(delta(first))
         text, key = (refusal, "refusal") if refusal is not None else (content or "", "content")
         step = max(1, self.stream_piece)
-        for start in range(0, len(text or ""), step):
+        starts = range(0, len(text or ""), step)
+        for start in starts:
+            if spread:
+                await self._sleep(spread / len(starts))
+                transport = request.transport
+                if transport is None or transport.is_closing():
+                    raise ConnectionResetError("the client closed the stream")
             await send(delta({key: (text or "")[start : start + step]}))
         await send(delta({}, finish))
         if include_usage:

@@ -10,6 +10,7 @@ from .base import EmulatorConfig
 from .llm import LlmEmulator
 from .slack import SlackEmulator
 from .smtp import SmtpEmulator
+from .statuspage import StatuspageEmulator
 from .teams.world import TeamsWorld
 from .twilio import TwilioEmulator
 from .webex import WebexEmulator
@@ -26,6 +27,12 @@ INTAKE_TOKEN = "sandbox-intake-token"
 LLM_KEY = "sk-sandbox-key"
 LLM_MODEL = "sandbox-model"
 LINK_SECRET = "sandbox-link-secret"
+STATUSPAGE_KEY = "statuspage-sandbox-key"
+#: The sandbox's Statuspage pace: a request every 20 ms (Statuspage's 1 request/s would make the tests crawl); the
+#: emulator's limit is raised to match, so a client that keeps this pace never meets it.
+STATUSPAGE_PACE = 0.02
+#: The components of the sandbox's Statuspage page (its page is made at start: World.statuspage_page).
+STATUSPAGE_COMPONENTS = ("Checkout", "Payments", "Search")
 #: Socket Mode in the sandbox: pings every 5 s (Slack's client default is 10 s). The client gives up on a connection
 #: whose pong is 2.5 s late: a test that needs a connection lost without a close frame noticed sooner sets less.
 SOCKET_PING_SECONDS = 5.0
@@ -68,6 +75,11 @@ class World:
     #: The mail relay page emails go through, and Twilio (SMS and calls); warroom uses them when on-call is set up.
     smtp: SmtpEmulator = field(default_factory=SmtpEmulator)
     twilio: TwilioEmulator = field(default_factory=TwilioEmulator)
+    #: Atlassian Statuspage, with a page (:attr:`statuspage_page`) whose components are :data:`STATUSPAGE_COMPONENTS`
+    #: (name → id: :attr:`statuspage_components`); warroom mirrors a page there when a test or the demo maps it.
+    statuspage: StatuspageEmulator = field(default_factory=lambda: StatuspageEmulator(api_key=STATUSPAGE_KEY))
+    statuspage_page: str = ""
+    statuspage_components: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     async def start(cls, latencies: Latencies | None = None, *, rate_limits: bool = True) -> World:
@@ -85,6 +97,7 @@ class World:
             zoom=ZoomEmulator(cfg(lat.zoom), client_secret=ZOOM_SECRET),
             webex=WebexEmulator(cfg(lat.webex), token=WEBEX_TOKEN),
             teams=TeamsWorld.new(cfg(lat.teams), cfg(lat.teams)),
+            statuspage=StatuspageEmulator(cfg(0.0), api_key=STATUSPAGE_KEY),
         )
         for emulator in (world.slack, world.xurrent, world.zoom, world.webex):
             await emulator.start()
@@ -99,6 +112,12 @@ class World:
         await world.llm.start()
         await world.smtp.start()
         await world.twilio.start()
+        await world.statuspage.start()
+        world.statuspage.limit = round(world.statuspage.window / STATUSPAGE_PACE)
+        world.statuspage_page = world.statuspage.add_page("Sandbox Status")
+        world.statuspage_components = {
+            name: world.statuspage.add_component(world.statuspage_page, name) for name in STATUSPAGE_COMPONENTS
+        }
         return world
 
     async def stop(self) -> None:
@@ -108,6 +127,7 @@ class World:
         await self.smtp.stop()
         await self.twilio.stop()
         await self.llm.stop()
+        await self.statuspage.stop()
 
     def settings_data(self, database_url: str, *, port: int = 0, slack_mode: str = "http") -> dict[str, Any]:
         """Configuration (as the YAML file would hold it, secrets included for the sandbox) for this world.
@@ -153,6 +173,8 @@ class World:
             "webex": {"api_url": f"{self.webex.base_url}/v1", "token": WEBEX_TOKEN},
             "smtp": self.smtp.settings(),
             "twilio": self.twilio.settings(),
+            "statuspage": {"api_url": f"{self.statuspage.base_url}/v1", "api_key": STATUSPAGE_KEY,
+                           "pace_seconds": STATUSPAGE_PACE},
             "teams": self.teams.settings(),
             "intake": {"digest_seconds": 0.05, "alertmanager_token": INTAKE_TOKEN, "grafana_token": INTAKE_TOKEN, "generic_token": INTAKE_TOKEN,
                        "changes_token": INTAKE_TOKEN},
@@ -160,7 +182,8 @@ class World:
             # responder speaks only when asked (tests count the war room's lines and the request's notes) unless a
             # test or the demo turns its automatic status updates and postmortems on (ai_demo.automatic)
             "ai": {"base_url": f"{self.llm.base_url}/v1", "model": LLM_MODEL, "api_key": LLM_KEY, "timeout": 5.0,
-                   "max_retries": 0, "auto_summaries": False, "postmortem_on_resolve": False},
+                   "max_retries": 0, "auto_summaries": False, "auto_rca": False,
+                   "postmortem_on_resolve": False},
             "services": [
                 {
                     "name": "checkout-api",

@@ -165,6 +165,7 @@ def _check_status_pages(settings: Settings) -> list[str]:
                 if component not in components:
                     problems.append(f"status_pages[{i}] ({page.name}) scope '{scope}' names '{component}', which is "
                                     "not one of the page's components.")
+        problems.extend(_check_mirror(settings, i, page.name, components))
     known = ", ".join(settings.priorities)
     for i, svc in enumerate(settings.services):
         link = svc.status
@@ -189,6 +190,28 @@ def _check_status_pages(settings: Settings) -> list[str]:
             if priority not in settings.priorities:
                 problems.append(f"{key}.priority_status names '{priority}', which is not one of the configured "
                                 f"priorities ({known}).")
+    return problems
+
+
+def _check_mirror(settings: Settings, i: int, page: str, components: list[str]) -> list[str]:
+    """A page mirrored on Atlassian Statuspage: its mapped components exist, and there is a key to reach it."""
+    mirror = settings.status_pages[i].statuspage
+    key = f"status_pages[{i}] ({page}) statuspage"
+    problems: list[str] = []
+    if not mirror.page_id.strip():
+        if mirror.components:
+            problems.append(f"{key}.components is set but statuspage.page_id is not: set the Statuspage page id "
+                            "(Statuspage → the page → API info) or remove the mapping.")
+        return problems
+    for name, component_id in mirror.components.items():
+        if name not in components:
+            problems.append(f"{key}.components maps '{name}', which is not one of the page's components "
+                            f"({', '.join(components) or 'it has none'}).")
+        if not str(component_id).strip():
+            problems.append(f"{key}.components maps '{name}' to an empty id: write the Statuspage component id.")
+    if settings.statuspage.api_key is None:
+        problems.append(f"{key}.page_id is set but statuspage.api_key is missing: set WARROOM_STATUSPAGE__API_KEY "
+                        "(or statuspage.api_key_file) to the API key of a Statuspage user who may manage the page.")
     return problems
 
 
@@ -406,6 +429,7 @@ def _urls(settings: Settings) -> list[tuple[str, str]]:
         ("zoom.api_url", settings.zoom.api_url),
         ("zoom.oauth_url", settings.zoom.oauth_url),
         ("webex.api_url", settings.webex.api_url),
+        ("statuspage.api_url", settings.statuspage.api_url),
         ("ai.base_url", settings.ai.base_url),
     ]
     for i, svc in enumerate(settings.services):

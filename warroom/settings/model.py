@@ -281,6 +281,9 @@ class StatuspageSettings(_Section):
     api_key: SecretStr | None = None
     #: Seconds per API call.
     timeout: float = Field(15.0, gt=0)
+    #: Seconds between the starts of two requests: Statuspage allows about 1 request/s per API key (lower it only
+    #: for a proxy that allows more, or the sandbox).
+    pace_seconds: float = Field(1.0, ge=0, le=60)
 
 
 class TwilioSettings(_Section):
@@ -403,6 +406,17 @@ class StatusComponentSettings(_Section):
     group: str | None = None
 
 
+class StatusPageMirrorSettings(_Section):
+    """Where a built-in page is mirrored on Atlassian Statuspage (``warroom/response/statuspages/remote.py``)."""
+
+    #: The Statuspage page id (Statuspage → the page → API info); empty: the page is not mirrored.
+    page_id: str = Field("", max_length=64)
+    #: Our component name → the id of the Statuspage component it is shown as (components not listed stay ours).
+    components: dict[str, str] = Field(default_factory=dict)
+    #: Minutes after which the war room is told that an update has not reached Statuspage (None: 5).
+    late_minutes: float | None = Field(None, gt=0, le=24 * 60)
+
+
 class StatusPageSettings(_Section):
     #: Lower case, digits, - and _: the page's address is ``/status/<name>``.
     name: str
@@ -417,6 +431,24 @@ class StatusPageSettings(_Section):
     #: Publish a generic update (no incident text) on each incident state change; off: only component statuses
     #: change by themselves and written updates are published by a person.
     auto_publish: bool = False
+    #: Mirror the page on Atlassian Statuspage: component statuses and published updates are pushed there too.
+    statuspage: StatusPageMirrorSettings = Field(default_factory=StatusPageMirrorSettings)
+
+
+class StatusSubscriberSettings(_Section):
+    """The status pages' subscribers: email (confirmed by a link) and webhooks (HMAC-signed)."""
+
+    #: Webhook URLs may be ``http://`` when they name a loopback address (a receiver on this machine: the sandbox,
+    #: tests); off: https only.
+    allow_http_loopback: bool = False
+    #: Attempts at one webhook delivery (5xx, timeouts, refused connections, 429) before it has failed for good
+    #: and the webhook is disabled, its owner told by email.
+    max_attempts: int = Field(6, ge=1, le=20)
+    #: Deliveries in a row a subscriber may fail for good (a 4xx answer, a mailbox that does not exist) before it
+    #: is disabled. A 410 Gone disables a webhook at once.
+    disable_after: int = Field(3, ge=1, le=100)
+    #: Seconds to wait for a webhook receiver's answer.
+    timeout: float = Field(10.0, gt=0, le=60)
 
 
 def _default_priority_status() -> dict[str, ComponentStatus]:
@@ -432,6 +464,102 @@ class ServiceStatusSettings(_Section):
     priority_status: dict[str, ComponentStatus] = Field(default_factory=_default_priority_status)
     #: Minutes a component stays in its status after the incident resolves, before it is operational again.
     monitoring_minutes: int = Field(0, ge=0, le=7 * 24 * 60)
+
+
+EvidenceKind = Literal["loki", "elasticsearch", "prometheus"]
+_UI_FIELDS = frozenset({"query", "index", "start", "end", "start_ms", "end_ms", "range_seconds", "url"})
+
+
+class EvidenceSourceSettings(_Section):
+    """A place logs or metrics are read from (read-only) as evidence for the AI responder: Grafana Loki,
+    Elasticsearch/OpenSearch or Prometheus. Secrets (``password``, ``token``) from the environment:
+    ``WARROOM_EVIDENCE__SOURCES__<name>__TOKEN``."""
+
+    kind: EvidenceKind
+    #: The API's base URL: Loki ``http://loki:3100``, Elasticsearch ``https://es:9200``, Prometheus
+    #: ``http://prometheus:9090``.
+    url: str
+    #: Basic authentication (all three kinds).
+    username: str = ""
+    password: SecretStr | None = None
+    #: Loki and Prometheus: a bearer token; Elasticsearch: an API key (the base64 ``id:key`` it hands out).
+    token: SecretStr | None = None
+    #: Loki's tenant (``X-Scope-OrgID``), when it runs multi-tenant.
+    tenant: str = ""
+    #: Where a cited excerpt links to (Grafana Explore, Kibana Discover, Prometheus' graph): a template with
+    #: ``{query}`` and ``{index}`` (URL-encoded), ``{start}``/``{end}`` (RFC 3339), ``{start_ms}``/``{end_ms}``,
+    #: ``{range_seconds}`` and ``{url}``. Empty: the source's own API (Loki, Elasticsearch) or graph page
+    #: (Prometheus) for the same query and window.
+    ui_url: str = ""
+    #: Seconds one read may take; a source slower than this is left out and named as unavailable.
+    timeout: float = Field(3.0, gt=0, le=60)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"(?i)^https?://[^\s/]+", value.strip()):
+            raise ValueError(f"'{value}' is not an http(s) URL, e.g. http://loki:3100")
+        return value.strip().rstrip("/")
+
+    @field_validator("ui_url")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        names = set(re.findall(r"\{(\w*)\}", value))
+        unknown = names - _UI_FIELDS
+        if unknown:
+            raise ValueError(
+                f"ui_url names {', '.join(sorted('{' + n + '}' for n in unknown))}; it may use "
+                + ", ".join("{" + n + "}" for n in sorted(_UI_FIELDS))
+            )
+        return value.strip()
+
+
+class EvidenceSettings(_Section):
+    """Logs and metrics as evidence: the sources, by name (each service says which it reads), and the bounds
+    of one read."""
+
+    sources: dict[str, EvidenceSourceSettings] = Field(default_factory=dict)
+    #: Log lines read per query, at most.
+    max_lines: int = Field(500, ge=1, le=5000)
+    #: Points read per metric series, at most (the step is chosen to fit), and series per query.
+    max_points: int = Field(240, ge=10, le=11000)
+    max_series: int = Field(10, ge=1, le=100)
+    #: Bytes one answer may have; a bigger answer is refused.
+    max_bytes: int = Field(2_000_000, ge=10_000, le=50_000_000)
+
+    @field_validator("sources")
+    @classmethod
+    def _names(cls, value: dict[str, EvidenceSourceSettings]) -> dict[str, EvidenceSourceSettings]:
+        bad = [n for n in value if not SERVICE_NAME_RE.match(n)]
+        if bad:
+            raise ValueError(
+                f"evidence source names are lower-case letters, digits, '-' and '_': rename {', '.join(bad)}"
+            )
+        return value
+
+
+class EvidenceQuerySettings(_Section):
+    """One read from a source: a LogQL selector with line filters (Loki), a query string and an index pattern
+    (Elasticsearch), or a PromQL expression (Prometheus)."""
+
+    source: str
+    query: str = Field(min_length=1, max_length=2000)
+    #: Elasticsearch: the index or index pattern (``logs-checkout-*``).
+    index: str = ""
+    #: What the metric is, for people (``checkout 5xx rate``); default: the query.
+    name: str = ""
+
+
+class ServiceEvidenceSettings(_Section):
+    """Which logs and metrics the AI responder reads for this service's incidents."""
+
+    queries: list[EvidenceQuerySettings] = Field(default_factory=list)
+    #: A Prometheus source to query each firing alert's own expression on (from its ``generatorURL``).
+    alert_expressions: str = ""
+    #: How far back before the incident's first alert to read …
+    lookback_minutes: int = Field(30, ge=1, le=24 * 60)
+    #: … and how far after it (never past now or the resolution).
+    after_minutes: int = Field(60, ge=0, le=24 * 60)
 
 
 class ServiceSettings(_Section):
@@ -460,6 +588,8 @@ class ServiceSettings(_Section):
     escalation_policy: str | None = None
     #: Where the service shows on a status page and what its incidents do there.
     status: ServiceStatusSettings = Field(default_factory=ServiceStatusSettings)
+    #: Logs and metrics the AI responder reads as evidence (``evidence.sources`` by name).
+    evidence: ServiceEvidenceSettings = Field(default_factory=ServiceEvidenceSettings)
 
     @field_validator("responders", "smes", "leadership")
     @classmethod
@@ -503,10 +633,16 @@ class AiSettings(_Section):
     #: Tokens of incident records (alerts, timeline, changes) retrieval may put into one prompt.
     context_tokens: int = Field(6000, ge=500)
     temperature: float = Field(0.2, ge=0, le=2)
-    #: json_schema (structured outputs); json_object for servers that only know JSON mode.
-    response_format: Literal["json_schema", "json_object"] = "json_schema"
-    #: Stream answers (server-sent events); the same answer, read as it is produced.
-    stream: bool = False
+    #: json_schema (structured outputs: OpenAI, Azure, vLLM, Ollama); json_object_schema (JSON mode with the schema
+    #: attached, which llama.cpp's servers enforce as a grammar); json_object for servers that only know JSON mode.
+    #: A server that refuses json_schema as llama-cpp-python does gets json_object_schema by itself.
+    response_format: Literal["json_schema", "json_object_schema", "json_object"] = "json_schema"
+    #: Where the instructions go: a system message, or the start of the user turn (for chat templates that drop
+    #: the system message, such as gemma's in llama-cpp-python).
+    system_prompt: Literal["system", "user"] = "system"
+    #: Stream answers (server-sent events): closing a stream at the deadline stops the generation, which a
+    #: one-slot server (llama.cpp) needs; false only for proxies that buffer event streams.
+    stream: bool = True
     #: Redact email addresses before anything leaves for the model.
     redact_emails: bool = False
     #: Extra regular expressions whose matches are redacted before anything leaves for the model.
@@ -518,6 +654,11 @@ class AiSettings(_Section):
     #: Post status updates by themselves (on the cadence above and on significant changes) to the war room and
     #: to stakeholders. ``/incident summary`` works either way.
     auto_summaries: bool = True
+    #: Post the ranked probable causes with their evidence by themselves: when the war room opens, and again when a
+    #: new alert or change moves the leading ones (``/incident rca`` works either way).
+    auto_rca: bool = True
+    #: Seconds new alerts and changes are gathered before the causes are ranked again.
+    auto_rca_seconds: float = Field(20.0, ge=0)
     #: Seconds significant changes (status, priority, a new role holder) are gathered before the one status update
     #: that tells them is posted.
     change_summary_seconds: float = Field(60.0, ge=0)
@@ -638,6 +779,7 @@ class Settings(BaseSettings):
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
     response: ResponseSettings = Field(default_factory=ResponseSettings)
     ai: AiSettings = Field(default_factory=AiSettings)
+    evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
     oncall: OnCallSettings = Field(default_factory=OnCallSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     #: Highest first.
@@ -645,6 +787,8 @@ class Settings(BaseSettings):
     services: list[ServiceSettings] = Field(default_factory=list)
     #: Status pages warroom serves at ``/status/<name>``: their components and who may read them.
     status_pages: list[StatusPageSettings] = Field(default_factory=list)
+    #: The status pages' email and webhook subscribers.
+    status_subscribers: StatusSubscriberSettings = Field(default_factory=StatusSubscriberSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -670,6 +814,34 @@ class Settings(BaseSettings):
             if page.name == name:
                 return page
         return None
+
+    @model_validator(mode="after")
+    def _evidence_sources(self) -> Settings:
+        """Every service's evidence names a configured source of the right kind (an index for Elasticsearch)."""
+        sources = self.evidence.sources
+        known = ", ".join(sorted(sources)) or "none configured"
+        for svc in self.services:
+            ev = svc.evidence
+            for q in ev.queries:
+                source = sources.get(q.source)
+                if source is None:
+                    raise ValueError(
+                        f"services[{svc.name}].evidence names the source '{q.source}', which evidence.sources does "
+                        f"not have (sources: {known})"
+                    )
+                if source.kind == "elasticsearch" and not q.index.strip():
+                    raise ValueError(
+                        f"services[{svc.name}].evidence reads Elasticsearch source '{q.source}' without an index: "
+                        "add index: (e.g. logs-checkout-*)"
+                    )
+            if ev.alert_expressions:
+                source = sources.get(ev.alert_expressions)
+                if source is None or source.kind != "prometheus":
+                    raise ValueError(
+                        f"services[{svc.name}].evidence.alert_expressions must name a Prometheus source in "
+                        f"evidence.sources, not '{ev.alert_expressions}'"
+                    )
+        return self
 
     def priority_rank(self, priority: str | None) -> int:
         """0 for the highest priority; len(priorities) for none or unknown."""

@@ -36,6 +36,7 @@ from .postmortems import PostmortemRepo
 from .records import RecordRepo
 from .repos import AlertRepo, InboxRepo, IncidentRepo, LinkRepo, PolicyRepo, TimelineRepo
 from .responders import PageRepo, PeopleRepo, RoleRepo, StakeholderRepo
+from .status_subscribers import StatusSubscriberRepo
 from .statuspages import StatusPageRepo
 from .tasks import TaskLinkRepo, TaskNoteRepo
 from .timers import TimerRepo
@@ -103,6 +104,7 @@ class Tx:
         self.task_links = TaskLinkRepo(conn, now, dialect)
         self.task_notes = TaskNoteRepo(conn, now, dialect)
         self.statuspages = StatusPageRepo(conn, now, dialect)
+        self.status_subscribers = StatusSubscriberRepo(conn, now, dialect)
 
     async def lock_key(self, name: str) -> None:
         """Serialise transactions about one thing (PostgreSQL advisory lock until commit; SQLite writes are

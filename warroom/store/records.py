@@ -25,10 +25,13 @@ class RecordRepo:
     # -- changes ------------------------------------------------------------------------------------
     async def add_change(
         self, *, source: str, external_id: str, title: str, at: datetime, service: str | None = None,
-        details: str = "", url: str | None = None,
+        details: str = "", url: str | None = None, kind: str = "deploy",
     ) -> bool:
-        """Record a change once per (source, external id); a repeat updates it. True when it was new."""
-        values = {"service": service, "title": title[:500], "details": details, "url": url, "at": at}
+        """Record a change once per (source, external id); a repeat updates it (its kind too). True when it was
+        new. ``kind``: deploy, config, feature_flag, dns, infrastructure, database, rfc or other."""
+        values = {
+            "service": service, "title": title[:500], "details": details, "url": url, "at": at, "kind": kind[:16],
+        }
         stmt = upsert_insert(self.dialect, changes).values(
             source=source, external_id=external_id[:255], received_at=self.now, **values
         )

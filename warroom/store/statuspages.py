@@ -10,13 +10,20 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .schema import incidents, status_component_history, status_page_incidents, status_page_updates
+from .schema import (
+    incidents,
+    status_component_history,
+    status_maintenances,
+    status_page_incidents,
+    status_page_updates,
+)
 
 OPERATIONAL = "operational"
 
 hist = status_component_history
 pinc = status_page_incidents
 upd = status_page_updates
+mnt = status_maintenances
 
 
 class StatusPageRepo:
@@ -137,8 +144,9 @@ class StatusPageRepo:
             r["updates"] = updates[int(r["id"])]
         return rows
 
-    async def version(self, page: str) -> tuple[int, int]:
-        """Changes whenever anything the page shows changes: the newest history row and the newest update."""
+    async def version(self, page: str) -> tuple[int, ...]:
+        """Changes whenever anything the page shows changes: the newest history row, the newest update, and the
+        page's maintenance windows (how many, and the newest change to one — each change stamps ``updated_at``)."""
         changed = (await self.conn.execute(select(func.max(hist.c.id)).where(hist.c.page == page))).scalar()
         published = (
             await self.conn.execute(
@@ -146,4 +154,52 @@ class StatusPageRepo:
                 .where(pinc.c.page == page)
             )
         ).scalar()
-        return int(changed or 0), int(published or 0)
+        windows, touched = (
+            await self.conn.execute(select(func.count(mnt.c.id), func.max(mnt.c.updated_at)).where(mnt.c.page == page))
+        ).one()
+        stamp = int(touched.timestamp() * 1_000_000) if isinstance(touched, datetime) else 0
+        return int(changed or 0), int(published or 0), int(windows or 0), stamp
+
+    # -- scheduled maintenance ------------------------------------------------------------------------------------
+    async def add_maintenance(
+        self, page: str, title: str, body: str, components: list[str], starts_at: datetime, ends_at: datetime,
+        by: str | None,
+    ) -> int:
+        """A new maintenance window, ``scheduled``; returns its id."""
+        self.changed = True
+        result = await self.conn.execute(
+            insert(mnt).values(page=page, title=title, body=body, components=list(components), starts_at=starts_at,
+                               ends_at=ends_at, state="scheduled", created_by=by, created_at=self.now,
+                               updated_at=self.now)
+        )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    async def maintenance(self, maintenance_id: int, *, lock: bool = False) -> dict[str, Any] | None:
+        """One maintenance window (``lock``: held until the transaction ends, on PostgreSQL)."""
+        query = select(mnt).where(mnt.c.id == maintenance_id)
+        if lock and self.dialect == "postgresql":
+            query = query.with_for_update()
+        row = (await self.conn.execute(query)).mappings().first()
+        return dict(row) if row is not None else None
+
+    async def change_maintenance(self, maintenance_id: int, **values: Any) -> None:
+        """Change a window's columns (``state``, ``ends_at``, ``title``, ``body`` …); stamps ``updated_at``."""
+        self.changed = True
+        await self.conn.execute(update(mnt).where(mnt.c.id == maintenance_id).values(**values, updated_at=self.now))
+
+    async def maintenances(
+        self, page: str, *, states: Iterable[str] | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """The page's maintenance windows, the latest to start first (``states``: only those)."""
+        query = select(mnt).where(mnt.c.page == page)
+        if states is not None:
+            query = query.where(mnt.c.state.in_(list(states)))
+        rows = await self.conn.execute(query.order_by(mnt.c.starts_at.desc(), mnt.c.id.desc()).limit(limit))
+        return [dict(r) for r in rows.mappings()]
+
+    async def in_maintenance(self, page: str, component: str) -> bool:
+        """Whether a window in progress on ``page`` covers ``component``."""
+        rows = await self.conn.execute(
+            select(mnt.c.components).where(mnt.c.page == page, mnt.c.state == "in_progress")
+        )
+        return any(component in (names or []) for (names,) in rows)

@@ -17,6 +17,7 @@ from warroom.adapters.ports import BridgePort, ChatPort, ItsmPort
 from warroom.chat.slack.assistant import AiPosts
 from warroom.chat.slack.fanout import FanOut
 from warroom.chat.slack.notify import Notify, SlackPager
+from warroom.chat.slack.statuspage_cards import StatusDraftCards
 from warroom.chat.slack.task_cards import TaskCards
 from warroom.core import safejson
 from warroom.core.jobs import (
@@ -29,8 +30,11 @@ from warroom.core.jobs import (
     PAGE_NOTIFY,
     RECONCILE,
     STAKEHOLDER_NOTIFY,
+    STATUSPAGE_DRAFT,
+    STATUSPAGE_DRAFT_CARD,
     TASK_RFC_PULL,
     TASK_RFC_PUSH,
+    TEAMS_STATUSPAGE_DRAFT_CARD,
 )
 from warroom.core.model import Incident, LinkKind
 from warroom.response import jobs
@@ -41,6 +45,10 @@ from warroom.response.oncall.escalation import Escalations, available_methods
 from warroom.response.oncall.notify import Notifier, Sender
 from warroom.response.oncall.senders import EmailSender, EveryChat, SmsSender, VoiceSender
 from warroom.response.statuspages import StatusPageJobs
+from warroom.response.statuspages.drafts import StatusDrafts
+from warroom.response.statuspages.maintenance import MaintenanceJobs
+from warroom.response.statuspages.remote import StatuspageMirror, mirrored
+from warroom.response.statuspages.subscribers import SubscriberJobs, Webhooks
 from warroom.settings import ServiceSettings, Settings
 from warroom.store.db import Store, Tx
 from warroom.store.outbox import Job, OutboxWorker
@@ -49,7 +57,17 @@ from warroom.sync.engine import EscalationRefused, SyncEngine
 from warroom.sync.link import LinkEngine
 from warroom.sync.rfc import RfcSync
 
-from . import changes, intake, itsm_webhook, logs, oncall, oncall_calendars, postmortems, statuspages
+from . import (
+    changes,
+    intake,
+    itsm_webhook,
+    logs,
+    oncall,
+    oncall_calendars,
+    postmortems,
+    status_subscribers,
+    statuspages,
+)
 from . import metrics as metrics_http
 from .body import SLACK_MAX_BODY, TEAMS_MAX_BODY, BodyRefused, check_slack_signature, read_body, slack_body_ok
 from .metrics import Metrics
@@ -57,6 +75,7 @@ from .metrics import Metrics
 if TYPE_CHECKING:
     from warroom.adapters.microsoft.connector import BotConnector
     from warroom.adapters.microsoft.graph import TeamsGraph
+    from warroom.adapters.statuspage import StatuspageClient
 
 log = logging.getLogger("warroom.web")
 
@@ -72,6 +91,8 @@ class Ports:
     #: Microsoft Teams' outbound side (Graph: rooms, people, meetings; the Bot Connector: posts and card edits).
     teams_graph: TeamsGraph | None = None
     teams_connector: BotConnector | None = None
+    #: Atlassian Statuspage, when a status page is mirrored there.
+    statuspage: StatuspageClient | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, *, observe: CallObserver = ignore) -> Ports:
@@ -112,6 +133,13 @@ class Ports:
             ports.closers.extend([graph, connector])
             if "teams" in uses:
                 ports.bridges["teams"] = TeamsMeetings(graph, settings.teams.meeting_organizer)
+        if settings.statuspage.api_key is not None and any(mirrored(p) for p in settings.status_pages):
+            from warroom.adapters.statuspage import StatuspageClient
+
+            # few retries inline: the outbox retries the push job with backoff, honouring longer Retry-Afters
+            ports.statuspage = statuspage = StatuspageClient.from_settings(
+                settings.statuspage, observe=observe, max_retries=1, max_inline_wait=2.0)
+            ports.closers.append(statuspage)
         return ports
 
     async def aclose(self) -> None:
@@ -144,6 +172,7 @@ class Runtime:
             handlers.update(Notify(settings, store, ports.chat).handlers())
             handlers.update(TaskCards(store, ports.chat).handlers())
             handlers.update(AiPosts(store, ports.chat).handlers())
+            handlers.update(StatusDraftCards(settings, store, ports.chat).handlers())
         if ports.teams_graph is not None and ports.teams_connector is not None:
             from warroom.chat.teams.fanout import TeamsFanOut
 
@@ -151,6 +180,9 @@ class Runtime:
             from warroom.chat.teams.task_cards import TeamsTaskCards
 
             handlers.update(TeamsTaskCards(store, ports.teams_connector).handlers())
+            from warroom.chat.teams.statuspage_cards import TeamsStatusDraftCards
+
+            handlers.update(TeamsStatusDraftCards(settings, store, ports.teams_connector).handlers())
         sync: SyncEngine | None = None
         if ports.itsm is not None:
             handlers.update(LinkEngine(settings, store, ports.itsm, on_linked=jobs.link_added).handlers())
@@ -177,8 +209,12 @@ class Runtime:
         handlers.update(Notifier(settings, store, senders).handlers())
         handlers.update(_task_follow_ups(settings, store, ports).handlers())
         handlers.update(StatusPageJobs(settings, store).handlers())
+        handlers.update(_status_subscribers(settings, store, ports, metrics.outbound_call).handlers())
+        handlers.update(StatuspageMirror(settings, store, ports.statuspage).handlers())
+        handlers.update(MaintenanceJobs(settings, store).handlers())
         ai = AiJobs.build(settings, store, metrics.registry, itsm=ports.itsm, observe=metrics.outbound_call)
         handlers.update(ai.handlers())
+        handlers.update(StatusDrafts(settings, store, ai.assistant.client, ports.itsm).handlers())
         ports.closers.append(ai)
         w = settings.worker
 
@@ -225,6 +261,18 @@ class Runtime:
         await self.timers.stop()
         await self.ports.aclose()
         await self.store.dispose()
+
+
+def _status_subscribers(settings: Settings, store: Store, ports: Ports, observe: CallObserver) -> SubscriberJobs:
+    """The status pages' deliveries to their subscribers: emails through the relay (``smtp.host``), webhooks."""
+    mailer = None
+    if settings.smtp.host:
+        from warroom.adapters.smtp import Mailer
+
+        mailer = Mailer(settings.smtp, observe=observe)
+    webhooks = Webhooks(settings.status_subscribers.timeout, observe=observe)
+    ports.closers.append(webhooks)
+    return SubscriberJobs(settings, store, mailer, webhooks)
 
 
 def _task_follow_ups(settings: Settings, store: Store, ports: Ports) -> task_follow_ups.TaskFollowUps:
@@ -331,6 +379,9 @@ _WHAT = {
     AI_SUMMARY: "prepare the status update",
     AI_POST: "post the AI responder's answer",
     AI_NOTIFY: "send the status update to a stakeholder",
+    STATUSPAGE_DRAFT: "draft the status page update",
+    STATUSPAGE_DRAFT_CARD: "post the status page draft's card in Slack",
+    TEAMS_STATUSPAGE_DRAFT_CARD: "post the status page draft's card in Teams",
 }
 
 
@@ -457,6 +508,7 @@ def create_app(
     changes.mount(app, rt)
     postmortems.mount(app, rt)
     statuspages.mount(app, rt)  # /status/…: the built-in status pages and their feeds
+    status_subscribers.mount(app, rt)  # /status/…/subscribe, confirm, unsubscribe: the pages' email subscribers
     oncall_calendars.mount(app, rt)  # /oncall/calendars/…: signed iCalendar feeds
     oncall.mount(app, rt)
     if rt.sync is not None:

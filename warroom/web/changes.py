@@ -6,7 +6,10 @@ The body is one event or a JSON list of them (at most ``MAX_EVENTS``)::
      "url": "https://ci.example.com/runs/77", "details": "pool size 50 → 20"}
 
 ``id``, ``title`` and ``at`` (ISO 8601 with a time zone) are required; ``service`` names the service deployed (a
-configured service, one it depends on, or any other; none: it may concern all); ``url`` is an http(s) link.
+configured service, one it depends on, or any other; none: it may concern all); ``url`` is an http(s) link;
+``kind`` says what changed — ``deploy`` (the default), ``config``, ``feature_flag``, ``dns``, ``infrastructure``,
+``database``, ``rfc`` or ``other`` — so that root-cause analysis weighs it by how soon such a change bites and
+shows it as what it was ("feature flag flag-9", not "deploy flag-9").
 Protected by its own bearer token (``intake.changes_token``), like the alert intake. A repeated event (same id)
 updates the one stored: the answer says ``new`` or ``updated`` for each. A body that fails to parse is refused
 whole with 400 and a sentence saying what to fix, so nothing is half-stored.
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from warroom.ai.context import CHANGE_KINDS
 from warroom.core import safejson
 
 from .body import BodyRefused, read_body
@@ -33,7 +37,7 @@ MAX_EVENTS = 100
 SOURCE = "deploy"
 _URL = re.compile(r"^https?://[^\s<>\"]+$", re.IGNORECASE)
 FORM = (
-    'send one deployment event as a JSON object — {"id", "service", "title", "at", "url", "details"} — '
+    'send one change event as a JSON object — {"id", "service", "title", "at", "url", "details", "kind"} — '
     "or a JSON list of them"
 )
 
@@ -52,6 +56,7 @@ class ChangeIn:
     service: str | None = None
     url: str | None = None
     details: str = ""
+    kind: str = "deploy"
 
 
 def _text(event: dict[str, Any], key: str, what: str, *, limit: int, required: bool = False) -> str | None:
@@ -100,7 +105,26 @@ def parse_event(event: Any, n: int, count: int) -> ChangeIn:
             f"{what}'s 'url' is not an http(s) link: give the deployment's page, or leave it out."
         )
     details = _text(event, "details", what, limit=65_536) or ""
-    return ChangeIn(ident, title, at, service.lower() if service else None, url, details)
+    kind = _kind(event, what)
+    return ChangeIn(ident, title, at, service.lower() if service else None, url, details, kind)
+
+
+def _kind(event: dict[str, Any], what: str) -> str:
+    """The event's ``kind`` (``deploy`` when absent): one of CHANGE_KINDS, case and dashes forgiven."""
+    value = event.get("kind")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return "deploy"
+    allowed = ", ".join(CHANGE_KINDS)
+    if not isinstance(value, str):
+        raise ChangeError(f"{what}'s 'kind' must be a string, one of: {allowed}.")
+    kind = value.strip().lower().replace("-", "_").replace(" ", "_")
+    if kind not in CHANGE_KINDS:
+        shown = value.strip()[:40]
+        raise ChangeError(
+            f"{what}'s 'kind' ('{shown}') is not a kind of change warroom knows; use one of: {allowed} "
+            "(or leave it out for deploy)."
+        )
+    return kind
 
 
 def parse_changes(body: bytes) -> list[ChangeIn]:
@@ -153,6 +177,7 @@ def mount(app: web.Application, rt: Runtime) -> None:
                     service=e.service,
                     details=e.details,
                     url=e.url,
+                    kind=e.kind,
                 )
                 results.append({"id": e.id, "result": "new" if new else "updated"})
         return web.json_response({"accepted": len(events), "changes": results}, status=202)

@@ -30,6 +30,8 @@ from warroom.response.commands import (
     NOTE_MAX_BYTES,
     PERSON_KINDS,
     QUESTION_MAX_CHARS,
+    STATUS_UPDATE_MAX_CHARS,
+    STATUS_UPDATE_STATES,
     TASK_TITLE_MAX_CHARS,
     TITLE_MAX_CHARS,
     Ack,
@@ -60,6 +62,8 @@ from warroom.response.commands import (
     Roles,
     StakeholderAdd,
     Status,
+    StatusPageDraft,
+    StatusPagePublish,
     Summary,
     Target,
     TargetKind,
@@ -621,6 +625,51 @@ def _parse_tasks(rest: str, ctx: GrammarContext) -> Result:
     return Tasks()
 
 
+_STATUSPAGE_USAGE = "[state] <text>"
+
+
+def _update_state(word: str, ctx: GrammarContext, args: str) -> str | Rejection:
+    """A status page update's state as typed → its name, or a rejection naming the states."""
+    state = word.casefold()
+    if state in STATUS_UPDATE_STATES:
+        return state
+    close = _closest(word, STATUS_UPDATE_STATES)
+    hint = f"; did you mean `{close}`?" if close else "."
+    return _reject(ctx, "statuspage", f"'{_shown(word)}' is not a status page state{hint} States: "
+                   f"{', '.join(STATUS_UPDATE_STATES)}.", args)
+
+
+def _parse_statuspage(rest: str, ctx: GrammarContext) -> Result:
+    """``statuspage [state] <text>`` (the person's own text) or ``statuspage draft [state]``."""
+    if not rest:
+        return _reject(ctx, "statuspage", "Write the update people reading the status page should see after "
+                       "`statuspage`, or ask for a draft with `statuspage draft`.")
+    word, after = _split_first(rest)
+    if word.casefold() == "draft":
+        words = _tokens(after)
+        if len(words) > 1:
+            return _reject(ctx, "statuspage", "`statuspage draft` takes at most a state after it.", "draft identified")
+        if not words:
+            return StatusPageDraft()
+        picked = _update_state(words[0], ctx, "draft identified")
+        return picked if isinstance(picked, Rejection) else StatusPageDraft(picked)
+    state: str | None = None
+    text = rest
+    if word.casefold() in STATUS_UPDATE_STATES:
+        if not after:
+            return _reject(ctx, "statuspage", f"Write the update's text after `statuspage {word.casefold()}`.",
+                           f"{word.casefold()} <text>")
+        state, text = word.casefold(), after
+    elif after and word.isalpha() and word.islower() and _closest(word, STATUS_UPDATE_STATES, 0.8):
+        refused = _update_state(word, ctx, f"{_closest(word, STATUS_UPDATE_STATES, 0.8)} <text>")
+        if isinstance(refused, Rejection):
+            return refused
+    if len(text) > STATUS_UPDATE_MAX_CHARS:
+        return _reject(ctx, "statuspage", f"The update is {len(text):,} characters long, more than the "
+                       f"{STATUS_UPDATE_MAX_CHARS:,} a status page update may hold; shorten it.")
+    return StatusPagePublish(text, state)
+
+
 def _parse_help(rest: str, ctx: GrammarContext) -> Result:
     tokens = _tokens(rest)
     if not tokens:
@@ -664,6 +713,7 @@ _PARSERS: dict[str, _Parser] = {
     "postmortem": _parse_postmortem,
     "task": _parse_task,
     "tasks": _parse_tasks,
+    "statuspage": _parse_statuspage,
     "help": _parse_help,
 }
 if set(_PARSERS) != set(VERBS):  # a verb added to one table and not the other

@@ -6,6 +6,7 @@ listeners and de-duplication either way:
 - ``/incident …`` → the command grammar (warroom.chat.grammar); ``declare`` with nothing after it opens a form;
 - ``/oncall …`` → who is on call, and overrides (warroom.chat.slack.oncall);
 - the card's buttons (Acknowledge, Resolve, Reopen, Take Incident Commander; the link buttons are only acked);
+- a status page draft's Publish, Edit (a modal) and Discard (warroom.chat.slack.statuspage_cards);
 - the "Add to incident" message shortcut → a note (in a war room at once, elsewhere after picking the incident);
 - war-room messages (and their edits and deletions) → discussion on the incident's timeline.
 
@@ -26,7 +27,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from warroom.chat import grammar as cmd
-from warroom.chat.slack import assistant, blocks, forms, oncall
+from warroom.chat.slack import assistant, blocks, forms, oncall, statuspage_cards
 from warroom.core.model import Incident, LinkKind, Status
 from warroom.core.tasks import label as task_label
 from warroom.response.actions import Actions, Actor, Escalate, Reply, needs_war_room
@@ -173,6 +174,8 @@ def create_slack_app(
 
     # -- /oncall ------------------------------------------------------------------------------------
     oncall.register(app, actions, edge, war_room)
+    # -- status page drafts' cards: Publish, Edit (a modal), Discard ------------------------------------
+    statuspage_cards.register(app, settings, store, client, ctx.command)
 
     @app.view(forms.DECLARE_VIEW)
     async def declare_submitted(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -352,7 +355,7 @@ def create_slack_app(
 
     # -- the war-room conversation ------------------------------------------------------------------
     @app.event("message")
-    async def war_room_message(ack: Any, event: dict[str, Any], body: dict[str, Any]) -> None:
+    async def war_room_message(ack: Any, event: dict[str, Any], body: dict[str, Any], client: Any) -> None:
         await ack()
         subtype = event.get("subtype")
         channel_id = str(event.get("channel") or "")
@@ -370,9 +373,25 @@ def create_slack_app(
         incident = await war_room(channel_id)
         if incident is None:
             return
+        actor = f"slack:{event.get('user')}"
         await actions.response.record_message(
             incident.id, f"slack:{channel_id}:{event.get('ts')}", unescape(str(event.get("text") or "")),
-            actor=f"slack:{event.get('user')}",
+            actor=actor,
         )
+        if not actions.knows(actor):
+            await actions.known_as(actor, await _display_name(client, str(event.get("user"))))
 
     return app
+
+
+async def _display_name(client: Any, user_id: str) -> str | None:
+    """The name Slack shows for a person (``users.info``: display name, else real name), so that summaries and
+    answers name who said what; None when Slack will not say (the message is recorded either way)."""
+    try:
+        found = await client.users_info(user=user_id)
+    except Exception as exc:  # a name is a nicety: a failed lookup is retried with the person's next message
+        log.info("users.info for a war-room speaker failed: %s", type(exc).__name__)
+        return None
+    user = found.get("user") or {}
+    profile = user.get("profile") or {}
+    return str(profile.get("display_name") or profile.get("real_name") or user.get("real_name") or "") or None

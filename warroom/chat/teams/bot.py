@@ -14,6 +14,9 @@ at the activity's ``serviceUrl``. The bot is hosted at ``POST /api/messages`` by
   ``adaptiveCard/action`` invoke), data ``{"warroom": "ack"|"resolve"|"take_ic"|"reopen", "incident": id}``; an
   on-call page's Acknowledge (``{"warroom": "page_ack", "notification": id}``, :mod:`warroom.chat.teams.notify`)
   acknowledges as the person paged, and the page's card is edited in place to show the answer.
+- A status page draft's card (:mod:`warroom.chat.teams.statuspage_cards`): Publish, Discard, and Edit's Publish
+  with the text and state typed in the card (``{"warroom": "statuspage_publish" | "statuspage_edit" |
+  "statuspage_discard", "draft": id, "version": n}``), decided once.
 - ``declare`` with no title answers with a button that opens the declare dialog (``task/fetch`` → the form,
   ``task/submit`` → declared); see :mod:`warroom.chat.teams.forms`.
 - Conversation capture: other messages in a war room (the app's resource-specific consent lets the bot read them)
@@ -49,7 +52,7 @@ from microsoft_agents.hosting.teams import TeamsActivityHandler
 
 from warroom.adapters.http import backoff, retry_after_seconds
 from warroom.chat import grammar as cmd
-from warroom.chat.teams import cards, forms
+from warroom.chat.teams import cards, forms, statuspage_cards
 from warroom.chat.teams.activity import (
     INBOX_SOURCE,
     Who,
@@ -267,6 +270,8 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]  # the SDK ships no 
             return "Open the declare form from its button (or type `@warroom declare <service> <title>`)."
         if isinstance(data, Mapping) and data.get("warroom") in (cards.TASK_START, cards.TASK_DONE):
             return await self._task_button(context, data)
+        if isinstance(data, Mapping) and data.get("warroom") in statuspage_cards.ACTIONS:
+            return await statuspage_cards.click(context, data, self.settings, self.store)
         if not isinstance(data, Mapping) or data.get("warroom") not in CARD_ACTIONS:
             return (
                 "That button did not say what to do. Use the buttons on the incident card, or type a command, "
@@ -377,6 +382,7 @@ class TeamsBot(TeamsActivityHandler):  # type: ignore[misc]  # the SDK ships no 
                 actor=who.actor.key,
                 data={"message_id": activity.id, "author": who.name, "chat": "teams"},
             )
+        await self.actions.known_as(who.actor.key, who.name)  # summaries and answers name who said it
 
     async def on_teams_message_edit(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity

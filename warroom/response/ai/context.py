@@ -17,16 +17,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from warroom.adapters.errors import AdapterError
 from warroom.adapters.ports import ItsmPort
 from warroom.ai import AlertFact, ChangeFact, EventFact, IncidentContext
+from warroom.ai.context import CHANGE_KINDS, ChangeKind, EvidenceFact
 from warroom.core.model import Incident, Link, LinkKind, Origin, RoleHolder, Status, TimelineEvent
 from warroom.settings import Settings
 from warroom.store.db import Store
+
+from .evidence import EvidenceReader
 
 log = logging.getLogger("warroom.ai_context")
 
@@ -169,7 +172,16 @@ def _change(row: Mapping[str, Any]) -> ChangeFact:
         at=row["at"],
         url=row.get("url"),
         details=str(row.get("details") or ""),
+        kind=_change_kind(row),
     )
+
+
+def _change_kind(row: Mapping[str, Any]) -> ChangeKind:
+    """The stored kind, when it is one the assistant knows (an older row or a stray value: by its source)."""
+    kind = row.get("kind")
+    if isinstance(kind, str) and kind in CHANGE_KINDS:
+        return cast(ChangeKind, kind)
+    return "rfc" if row["source"] == "itsm-rfc" else "deploy"
 
 
 def build_context(snap: Snapshot, settings: Settings) -> IncidentContext:
@@ -237,15 +249,62 @@ async def load_context(
     *,
     itsm: ItsmPort | None = None,
     now: datetime | None = None,
+    evidence: EvidenceReader | bool = True,
 ) -> IncidentContext | None:
     """The incident as the assistant sees it; RFCs on its services are read from the ITSM first (when it is
-    linked and answers in time — a slow or failing ITSM leaves out only what was not stored before)."""
+    linked and answers in time — a slow or failing ITSM leaves out only what was not stored before), and the
+    service's logs and metrics around the start meanwhile (each source within its timeout). ``evidence``: the
+    composition root's :class:`EvidenceReader`; True (the default) opens one for this call when the service reads
+    any; False reads none (for text that leaves the organisation, such as a public status update's draft)."""
     snap = await snapshot(store, settings, incident_id, now=now)
     if snap is None:
         return None
-    if itsm is not None and await _store_rfcs(store, settings, itsm, snap):
-        snap = await snapshot(store, settings, incident_id, now=now) or snap
-    return build_context(snap, settings)
+    reader = evidence if isinstance(evidence, EvidenceReader) else None
+    reading = asyncio.create_task(_evidence(snap, settings, reader, now, wanted=evidence is not False))
+    try:
+        if itsm is not None and await _store_rfcs(store, settings, itsm, snap):
+            snap = await snapshot(store, settings, incident_id, now=now) or snap
+    finally:
+        facts = await reading
+    ctx = build_context(snap, settings)
+    return with_evidence(ctx, facts) if facts else ctx
+
+
+def with_evidence(ctx: IncidentContext, facts: list[EvidenceFact]) -> IncidentContext:
+    """``ctx`` with the evidence records; their links join the incident's links (``logs: <source>``), which makes
+    them links the assistant may show."""
+    links = dict(ctx.links)
+    for f in facts:
+        if f.url:
+            links.setdefault(f"{'logs' if f.kind == 'log' else 'metrics'}: {f.source}", f.url)
+    return replace(ctx, evidence=[*ctx.evidence, *facts], links=links)
+
+
+async def _evidence(
+    snap: Snapshot, settings: Settings, reader: EvidenceReader | None, now: datetime | None, *, wanted: bool
+) -> list[EvidenceFact]:
+    """The service's logs and metrics around the start (nothing when it reads none; never an exception)."""
+    if not wanted:
+        return []
+    own = reader is None
+    reader = reader or EvidenceReader(settings)
+    try:
+        if not reader.wanted(snap.incident.service):
+            return []
+        inc = snap.incident
+        return await reader.read(
+            inc.service,
+            trouble_started(inc, snap.alerts),
+            now=now or datetime.now(UTC),
+            resolved=inc.resolved_at if inc.status is Status.RESOLVED else None,
+            alert_urls=[a.get("generator_url") for a in snap.alerts],
+        )
+    except Exception:  # evidence is a bonus: the answer goes out without it
+        log.exception("reading the evidence of %s failed", snap.incident.ref)
+        return []
+    finally:
+        if own:
+            await reader.aclose()
 
 
 def _instances(settings: Settings, names: Sequence[str]) -> dict[int, str]:
@@ -346,5 +405,6 @@ async def _store_rfcs(store: Store, settings: Settings, itsm: ItsmPort, snap: Sn
                 service=c.service,
                 details=c.details,
                 url=c.url,
+                kind="rfc",
             )
     return True

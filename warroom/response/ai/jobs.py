@@ -200,15 +200,44 @@ class AiJobs:
             )
         elif capability == "rca":
             causes = await self.assistant.rca(ctx)
+            auto = bool(job.payload.get("auto"))
+            keys = [c.key for c in causes.causes[:5]]
+            if auto and (ctx.status == Status.RESOLVED.value or not keys):
+                return None  # nothing to say by itself: resolved meanwhile, or no cause found yet
             text = "🤖 " + causes.render_text()
-            kind, data = "ai_rca", {"engine": causes.engine, "causes": [c.key for c in causes.causes[:5]]}
+            kind, data = "ai_rca", {"engine": causes.engine, "causes": keys, "auto": auto,
+                                    "also": [list(c.also) for c in causes.causes[:5]]}
             slack_text = None
+            if auto:
+                return self._auto_rca(incident_id, text, data)
         else:
             raise Permanent("warroom", f"the AI responder has no capability {capability!r}")
 
         async def commit(tx: Tx) -> None:
             await tx.timeline.add(incident_id, kind, text, actor=str(actor) if actor else None, data=data)
             await post_line(tx, incident_id, text, line=slack_text)
+
+        return commit
+
+    def _auto_rca(self, incident_id: int, text: str, data: dict[str, Any]) -> Commit:
+        """The ranked causes posted by themselves — unless the leading ones (the first three, in order) are those
+        posted last (by itself or asked for), checked under the incident's lock so two rankings never post twice."""
+
+        async def commit(tx: Tx) -> None:
+            if await tx.incidents.get(incident_id, lock=True) is None:
+                return
+            last = (
+                await tx.conn.execute(
+                    select(timeline.c.data)
+                    .where(timeline.c.incident_id == incident_id, timeline.c.kind == "ai_rca")
+                    .order_by(timeline.c.id.desc())
+                    .limit(1)
+                )
+            ).scalar()
+            if last is not None and list((last or {}).get("causes") or [])[:3] == list(data["causes"])[:3]:
+                return
+            await tx.timeline.add(incident_id, "ai_rca", text, data=data)
+            await post_line(tx, incident_id, text)
 
         return commit
 

@@ -8,6 +8,8 @@
 - On significant changes (status, priority, a new role holder): an ``ai.changed`` job, which gathers the changes of
   the next ``ai.change_summary_seconds`` into one status update (``ai.auto_summaries``).
 - When the incident resolves: the postmortem draft (``ai.postmortem_on_resolve``).
+- The probable causes by themselves (``ai.auto_rca``): ranked when the incident is declared, and again when new
+  alerts or changes arrive for it — posted only when the leading causes moved.
 """
 
 from __future__ import annotations
@@ -45,6 +47,27 @@ async def start_summaries(tx: Tx, incident: Incident, settings: Settings) -> Non
         interval=every,
         incident_id=incident.id,
         payload={"reason": "cadence"},
+    )
+
+
+#: The automatic ranking of probable causes: one job per incident at a time (new evidence coalesces into it).
+def rca_key(incident_id: int) -> str:
+    return f"ai-rca-auto:{incident_id}"
+
+
+async def rank_causes(tx: Tx, incident_id: int, settings: Settings, *, delay: float | None = None) -> None:
+    """Rank the incident's probable causes again by themselves (``ai.auto_rca``): at declaration (``delay`` 0 — the
+    first hypothesis is posted as soon as the war room exists) and when new evidence arrives (after
+    ``ai.auto_rca_seconds``, so a burst of alerts is one ranking). The job posts only when the leading causes differ
+    from the ones it posted last."""
+    if not settings.ai.auto_rca:
+        return
+    await tx.outbox.enqueue(
+        AI_ANSWER,
+        {"capability": "rca", "actor": None, "auto": True},
+        incident_id=incident_id,
+        dedup_key=rca_key(incident_id),
+        delay=settings.ai.auto_rca_seconds if delay is None else delay,
     )
 
 

@@ -31,8 +31,8 @@ from warroom.store.db import Store, Tx
 from warroom.store.outbox import Commit, Handler, Job
 from warroom.store.schema import timers
 
-#: Component statuses, best first; the worst of several wins.
-STATUSES = ("operational", "degraded_performance", "partial_outage", "major_outage")
+#: Component statuses, best first; the worst of several wins (an incident's status beats a maintenance window's).
+STATUSES = ("operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage")
 OPERATIONAL = STATUSES[0]
 #: A status page incident's states (Atlassian's), in order.
 UPDATE_STATES = ("investigating", "identified", "monitoring", "resolved")
@@ -40,6 +40,7 @@ UPDATE_STATES = ("investigating", "identified", "monitoring", "resolved")
 AUTOMATIC = "warroom (automatic)"
 LABELS = {
     "operational": "Operational",
+    "under_maintenance": "Under maintenance",
     "degraded_performance": "Degraded performance",
     "partial_outage": "Partial outage",
     "major_outage": "Major outage",
@@ -73,9 +74,11 @@ def _services_of(settings: Settings, page: str, component: str) -> list[str]:
 
 
 async def wanted(tx: Tx, settings: Settings, page: str, component: str) -> tuple[str, int | None]:
-    """The status the component should have now — the worst its open incidents give it — and the incident that
-    gives it (None: operational)."""
+    """The status the component should have now — the worst its open incidents give it, else under maintenance
+    while a window covering it is in progress — and the incident that gives it (None: none)."""
     best: tuple[str, int | None] = (OPERATIONAL, None)
+    if await tx.statuspages.in_maintenance(page, component):
+        best = ("under_maintenance", None)
     for incident_id, service, priority in await tx.statuspages.open_incidents(_services_of(settings, page, component)):
         svc = settings.service(service)
         status = svc.status.priority_status.get(priority or "", OPERATIONAL) if svc is not None else OPERATIONAL
@@ -115,6 +118,9 @@ async def incident_changed(tx: Tx, incident: Incident, fields: set[str], setting
     page = settings.status_page(svc.status.page)
     if page is None:
         return
+    from . import drafts  # it uses this module's names
+
+    await drafts.incident_changed(tx, incident, fields, settings)  # the AI's written update, for a person to approve
     resolved = incident.status is Status.RESOLVED
     if resolved and "status" not in fields:
         return  # a resolved incident's priority changes nothing on the page (nor a pending monitoring period)

@@ -25,7 +25,7 @@ Say = Callable[[str], None]
 def automatic(data: dict[str, Any]) -> None:
     """Sandbox settings with the AI responder's automatic status updates and postmortem drafts on (the sandbox's
     defaults keep it quiet unless asked)."""
-    data["ai"].update(auto_summaries=True, postmortem_on_resolve=True)
+    data["ai"].update(auto_summaries=True, auto_rca=True, postmortem_on_resolve=True)
 
 
 def _room(h: Harness, incident_id: int) -> str:

@@ -1,0 +1,204 @@
+"""bench/ai_eval's cases end to end: through ``warroom serve`` as a real incident would reach it.
+
+Each case runs on a fresh database against the sandbox's emulators, its clock shifted so that its ``asked_at`` is
+now (every time in the case moves by the same amount, so the spacing of alerts, changes and discussion is kept):
+
+1. the services it names are configured (its incident's service, depending on its ``dependencies``; every service
+   an alert or change names) — each opens Slack war rooms, no bridge, no ITSM request (neither is evidence);
+2. its alerts that fired by ``asked_at`` are POSTed to ``/alerts/alertmanager`` in the order they started, as
+   Alertmanager sends them (labels, annotations, ``startsAt``, ``generatorURL``) — each routes to its own service,
+   so a dependency's critical alert declares an incident of its own there, as it would in production;
+3. its changes made by ``asked_at`` are POSTed to ``/events/changes`` (with their ``kind``);
+4. the incident on the case's service (declared by its alert; by ``/incident declare`` when its alerts stay below
+   the service's threshold) gets its war room; the discussion up to ``asked_at`` is said there as signed Slack
+   message events by the people who said it, notes as ``/incident note``, acknowledging as ``/incident ack``;
+5. ``/incident rca`` and ``/incident summary`` are asked in the war room, and the answers read back: the RCA's ranked
+   cause keys from the timeline entry written with the war-room post, the summary's text from the war room.
+
+The scoring is bench/ai_eval's (:func:`score`). Used by ``python -m bench.ai_eval --e2e``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from warroom.core.model import LinkKind
+from warroom.sandbox.harness import Harness, alertmanager_payload
+from warroom.sandbox.world import INTAKE_TOKEN, World
+
+if TYPE_CHECKING:
+    from bench.ai_eval import Case
+
+AUTH = {"Authorization": f"Bearer {INTAKE_TOKEN}"}
+SEVERITY = {"critical": "critical", "error": "critical", "warning": "warning", "info": "info"}
+
+
+@dataclass
+class E2EAnswer:
+    case: str
+    causes: list[str] = field(default_factory=list)  # ranked cause keys, each with its aliases ("a|b")
+    summary: str = ""
+    incident: int | None = None
+    problem: str | None = None  # why the case could not be run end to end
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _services(case: Case) -> list[dict[str, Any]]:
+    ctx = case.ctx
+    named = [ctx.service, *ctx.dependencies]
+    named += [a.service for a in ctx.alerts if a.service]
+    named += [c.service for c in ctx.changes if c.service]
+    out = []
+    for name in dict.fromkeys(n.lower() for n in named if n):
+        main = name == ctx.service.lower()
+        out.append({
+            "name": name,
+            "chat": "slack",
+            "bridge": "none",
+            "itsm": {"enabled": False},
+            # the case's own service declares on any of its alerts; the others as configured by default
+            **({"declare_threshold": "P5", "depends_on": [d.lower() for d in ctx.dependencies]} if main else {}),
+        })
+    return out
+
+
+def _tweak(case: Case) -> Any:
+    def tweak(data: dict[str, Any]) -> None:
+        data["services"] = _services(case)
+        data["ai"].update(auto_summaries=False, auto_rca=False)
+
+    return tweak
+
+
+def _user(h: Harness, email: str | None) -> str:
+    email = email or "responder@example.com"
+    local = email.split("@", 1)[0]
+    name = " ".join(part.capitalize() for part in re.split(r"[._-]+", local) if part) or "Responder"
+    return h.world.slack.add_user(email, name)
+
+
+async def _settle(h: Harness) -> None:
+    for _ in range(3):
+        await h.runtime.worker.run_until_idle(timeout=30)
+
+
+async def run_case(case: Case, world: World, db_url: str) -> E2EAnswer:
+    """One case through the server (see the module's docstring)."""
+    answer = E2EAnswer(case.id)
+    shift = datetime.now(UTC) - case.asked_at
+    h = await Harness.start(db_url, world=world, tweak=_tweak(case), rate_limits=False, webhooks=False)
+    try:
+        h.world.slack.config.rate_limits = False
+        alerts = sorted((a for a in case.ctx.alerts if a.starts_at is None or a.starts_at <= case.asked_at),
+                        key=lambda a: a.starts_at or case.asked_at)
+        changes = [c for c in case.ctx.changes if c.at <= case.asked_at]
+        if changes:
+            body = [{"id": c.id, "service": c.service, "title": c.title, "details": c.details or None,
+                     "at": _stamp(c.at + shift), "url": c.url, "kind": getattr(c, "kind", "deploy")}
+                    for c in changes]
+            response = await h.http.post("/events/changes", json=[{k: v for k, v in e.items() if v} for e in body],
+                                         headers=AUTH)
+            if response.status_code != 202:
+                answer.problem = f"changes refused: {response.text[:200]}"
+                return answer
+        for a in alerts:
+            labels = {**a.labels, "alertname": a.name, "severity": SEVERITY.get(a.severity or "", "critical")}
+            if a.service:
+                labels["service"] = a.service.lower()
+            annotations = {**a.annotations}
+            if a.summary:
+                annotations.setdefault("summary", a.summary)
+            alert: dict[str, Any] = {"labels": labels, "annotations": annotations,
+                                     "startsAt": _stamp((a.starts_at or case.asked_at) + shift)}
+            if a.generator_url:
+                alert["generatorURL"] = a.generator_url
+            response = await h.post_alerts(alertmanager_payload([alert]))
+            if response.status_code != 202:
+                answer.problem = f"alert {a.name} refused: {response.text[:200]}"
+                return answer
+        await _settle(h)
+        incident = await _incident_of(h, case)
+        if incident is None:
+            channel = "C0GENERAL"
+            reply = await h.slack.command(f"declare {case.ctx.service} {case.ctx.title[:120]}", channel=channel,
+                                          user=_user(h, case.ctx.assignee))
+            await _settle(h)
+            incident = await _incident_of(h, case)
+            if incident is None:
+                answer.problem = f"no incident on {case.ctx.service}: {reply.text[:200]}"
+                return answer
+        answer.incident = incident
+        gaps = await h.wait_complete(incident, timeout=30)
+        if gaps:
+            answer.problem = f"war room incomplete: {', '.join(gaps)}"
+            return answer
+        async with h.runtime.store.read() as tx:
+            link = await tx.links.get(incident, LinkKind.SLACK_CHANNEL)
+        if link is None:
+            answer.problem = "the war room has no Slack channel"
+            return answer
+        room = link.remote_id  # (the emulators are shared by the cases: names repeat, ids do not)
+        ts = 1_700_000_000
+        for e in case.ctx.events:
+            if e.at > case.asked_at:
+                break
+            who = _user(h, e.actor)
+            if e.kind == "discussion":
+                ts += 1
+                await h.slack.event({"type": "message", "channel": room, "user": who, "text": e.text,
+                                     "ts": f"{ts}.000100"})
+            elif e.kind == "note":
+                await h.slack.command(f"note {e.text}", channel=room, user=who)
+            elif e.kind == "status" and "acknowledged" in e.text.split("→")[-1]:
+                await h.slack.command("ack", channel=room, user=who)
+        await _settle(h)
+        await h.slack.command("rca", channel=room)
+        await h.slack.command("summary", channel=room)
+        await _settle(h)
+        async with h.runtime.store.read() as tx:
+            events = await tx.timeline.for_incident(incident)
+        rca = [e for e in events if e.kind == "ai_rca"]
+        if not rca:
+            answer.problem = "no RCA was posted"
+            return answer
+        data = rca[-1].data or {}
+        also = data.get("also") or [[] for _ in data.get("causes", [])]
+        answer.causes = ["|".join([k, *extra]) for k, extra in zip(data.get("causes", []), also, strict=False)]
+        posted = [str(m.get("text", "")) for m in h.world.slack.messages(room)]
+        answer.summary = next((t for t in reversed(posted) if t.startswith("🤖 Status")), "")
+        return answer
+    finally:
+        await h.stop(world=False)
+
+
+async def _incident_of(h: Harness, case: Case) -> int | None:
+    async with h.runtime.store.read() as tx:
+        found = await tx.incidents.list(limit=50, service=case.ctx.service.lower())
+    return int(found[-1].id) if found else None
+
+
+async def run_cases(cases: list[Case]) -> list[E2EAnswer]:
+    """Every case end to end on one set of emulators, each on its own SQLite database."""
+    world = await World.start(None, rate_limits=False)
+    answers = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="warroom-ai-e2e-") as folder:
+            for n, case in enumerate(cases):
+                db = f"sqlite+aiosqlite:///{Path(folder) / f'case-{n}.db'}"
+                try:
+                    answers.append(await asyncio.wait_for(run_case(case, world, db), timeout=120))
+                except Exception as exc:  # a case that breaks the run is reported, not hidden
+                    answers.append(E2EAnswer(case.id, problem=f"{type(exc).__name__}: {exc}"[:300]))
+    finally:
+        await world.stop()
+    return answers
+

@@ -1,0 +1,189 @@
+"""Grafana Loki, read for evidence: log lines of a LogQL query over a time window (read-only).
+
+Based on Loki's HTTP API reference (grafana.com/docs/loki/latest/reference/loki-http-api/);
+:mod:`warroom.sandbox.loki` emulates the same behaviour.
+
+- **Query**: ``GET /loki/api/v1/query_range`` with ``query`` (LogQL: a stream selector ``{app="checkout"}`` and
+  line filters ``|= "error"``), ``start`` and ``end`` (Unix epoch nanoseconds), ``limit`` (lines; Loki's own
+  ceiling is ``max_entries_limit_per_query``, 5000 by default) and ``direction`` (``backward``: newest first).
+- **Answer**: ``{"status": "success", "data": {"resultType": "streams", "result": [{"stream": {labels},
+  "values": [["<ns>", "<line>"], …]}], "stats": {…}}}``. A metric query (``rate(…)``) answers a ``matrix``: it
+  is refused here with a sentence saying to give a log query.
+- **Errors**: Loki answers a bad query 400 with a plain-text body (``parse error at line 1, col 8: syntax error:
+  unexpected IDENTIFIER``), a missing or wrong credential 401 (from Loki's gateway), an unknown tenant 401
+  ``no org id``; those become :class:`~warroom.adapters.errors.Permanent` with Loki's own words, 5xx and timeouts
+  :class:`~warroom.adapters.errors.Transient`. Evidence is wanted now or not at all: nothing is retried.
+- **Auth**: basic (``username``/``password``: Grafana Cloud, a reverse proxy) or a bearer ``token``; ``tenant``
+  goes as ``X-Scope-OrgID``.
+- **Bounds**: at most ``limit`` lines are asked for, and an answer over ``max_bytes`` is refused (by its
+  ``Content-Length`` before it is read, by its size when it has none).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from warroom.settings.model import EvidenceSourceSettings
+
+from .errors import Permanent
+from .http import JsonApi, error_reason, hook, unhook
+from .observe import CallObserver, ignore
+from .ports import LogLine
+
+SYSTEM = "Loki"
+PATH = "/loki/api/v1/query_range"
+#: Loki's default ``max_entries_limit_per_query``.
+MAX_LIMIT = 5000
+
+
+def basic_auth(username: str, password: str) -> str:
+    """An ``Authorization`` header value for HTTP basic authentication."""
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+
+
+def ns(at: datetime) -> int:
+    """A time as Unix epoch nanoseconds (Loki's own unit)."""
+    return int(at.astimezone(UTC).timestamp() * 1_000_000) * 1000
+
+
+class LokiClient:
+    """Loki's query API. Build with :meth:`from_settings`; close with :meth:`aclose`."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        username: str = "",
+        password: str = "",
+        token: str = "",
+        tenant: str = "",
+        timeout: float = 3.0,
+        max_bytes: int = 2_000_000,
+        client: httpx.AsyncClient | None = None,
+        observe: CallObserver = ignore,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.max_bytes = max_bytes
+        headers: dict[str, str] = {}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        elif username:
+            headers["Authorization"] = basic_auth(username, password)
+        if tenant:
+            headers["X-Scope-OrgID"] = tenant
+        self._headers = headers
+        http = client or httpx.AsyncClient(timeout=timeout)
+        hook(http, "response", self._translate)
+        self._http = http
+        self._own_http = client is None
+        self.api = JsonApi(SYSTEM, self.url, client=http, timeout=timeout, max_retries=0, auth=self._auth,
+                           observe=observe, label="loki")
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: EvidenceSourceSettings,
+        *,
+        client: httpx.AsyncClient | None = None,
+        max_bytes: int = 2_000_000,
+        observe: CallObserver = ignore,
+    ) -> LokiClient:
+        return cls(
+            url=settings.url,
+            username=settings.username,
+            password=settings.password.get_secret_value() if settings.password else "",
+            token=settings.token.get_secret_value() if settings.token else "",
+            tenant=settings.tenant,
+            timeout=settings.timeout,
+            max_bytes=max_bytes,
+            client=client,
+            observe=observe,
+        )
+
+    async def aclose(self) -> None:
+        unhook(self._http, "response", self._translate)
+        if self._own_http:
+            await self._http.aclose()
+
+    async def _auth(self) -> Mapping[str, str]:
+        return self._headers
+
+    async def lines(
+        self, query: str, start: datetime, end: datetime, *, limit: int, index: str = ""
+    ) -> list[LogLine]:
+        """Lines of a LogQL log query between ``start`` and ``end``, newest first, at most ``limit``."""
+        limit = max(1, min(limit, MAX_LIMIT))
+        params = {"query": query, "start": str(ns(start)), "end": str(ns(end)), "limit": str(limit),
+                  "direction": "backward"}
+        response = await self.api.request("GET", PATH, params=params)
+        body = _bounded_json(response, self.max_bytes)
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict) or body.get("status") != "success":
+            raise Permanent(SYSTEM, f"GET {PATH} answered with a body that is not a query result")
+        if data.get("resultType") != "streams":
+            raise Permanent(
+                SYSTEM,
+                f"the query {query!r} is a metric query (Loki answered a {data.get('resultType')}): give a log "
+                'query, a stream selector with line filters such as {app="checkout"} |= "error"',
+            )
+        out: list[LogLine] = []
+        for stream in data.get("result") or []:
+            if not isinstance(stream, dict):
+                continue
+            labels = {str(k): str(v) for k, v in (stream.get("stream") or {}).items()}
+            for value in stream.get("values") or []:
+                line = _entry(value, labels)
+                if line is not None:
+                    out.append(line)
+        out.sort(key=lambda e: e.at, reverse=True)
+        return out[:limit]
+
+    async def _translate(self, response: httpx.Response) -> None:
+        """httpx response hook: too big an answer refused unread; Loki's refusals in its own (plain-text) words."""
+        if not str(response.request.url).startswith(self.url + "/"):  # this source (a client may be shared)
+            return
+        size = response.headers.get("Content-Length", "")
+        if size.isdigit() and int(size) > self.max_bytes:
+            raise Permanent(SYSTEM, f"the answer is {size} bytes, more than the {self.max_bytes} read at most: "
+                                    "narrow the query or lower evidence.max_lines")
+        status = response.status_code
+        if status < 400 or status >= 500 or status in (408, 429):
+            return
+        await response.aread()
+        if status in (401, 403):
+            raise Permanent(SYSTEM, f"Loki refused the credentials ({_reason(response)}): check the source's "
+                                    "username/password, token or tenant")
+        raise Permanent(SYSTEM, f"Loki refused the query: {_reason(response)}")
+
+
+def _reason(response: httpx.Response) -> str:
+    text = response.text.strip().replace("\n", " ")
+    if text and not text.startswith("{"):
+        return text[:300]
+    return error_reason(response)
+
+
+def _bounded_json(response: httpx.Response, max_bytes: int) -> Any:
+    if len(response.content) > max_bytes:
+        raise Permanent(SYSTEM, f"the answer is more than the {max_bytes} bytes read at most: narrow the query")
+    try:
+        return response.json()
+    except ValueError:
+        raise Permanent(SYSTEM, f"GET {PATH} answered with a body that is not JSON") from None
+
+
+def _entry(value: Any, labels: dict[str, str]) -> LogLine | None:
+    """``["<ns>", "<line>"]`` (or with structured metadata as a third element) as a line; None when malformed."""
+    if not isinstance(value, list) or len(value) < 2:
+        return None
+    stamp, line = value[0], value[1]
+    try:
+        at = datetime.fromtimestamp(int(str(stamp)) / 1e9, UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return LogLine(at=at, line=str(line), labels=labels)
