@@ -11,7 +11,8 @@ key facts present in summaries and in postmortems (outside the timeline, which q
 and how often the model path fell back — per answer kind, with why (``timeout``, ``malformed`` for invalid JSON,
 ``uncited``, ``garbage``, ``server_error``, … see :class:`warroom.ai.results.Rejection`). The deterministic engine always runs; a real model runs too when
 ``WARROOM_AI_EVAL_BASE_URL`` and ``WARROOM_AI_EVAL_MODEL`` are set (``WARROOM_AI_EVAL_API_KEY`` if it needs one;
-``WARROOM_AI_EVAL_TIMEOUT``, ``_MAX_TOKENS``, ``_RESPONSE_FORMAT`` and ``_SYSTEM_PROMPT`` as the ``ai.`` settings).
+``WARROOM_AI_EVAL_TIMEOUT``, ``_MAX_TOKENS``, ``_CONTEXT_TOKENS``, ``_RESPONSE_FORMAT`` and ``_SYSTEM_PROMPT`` as
+the ``ai.`` settings).
 ``make eval-real-model`` runs it against llama-cpp-python's server with a tiny model (bench/real_model.sh).
 
     python -m bench.ai_eval [--cases DIR] [-v]
@@ -41,6 +42,7 @@ from warroom.ai import (
     IncidentContext,
     LlmClient,
 )
+from warroom.ai.context import CHANGE_KINDS
 from warroom.settings import AiSettings
 
 CASES = Path(__file__).with_name("ai_cases")
@@ -124,6 +126,14 @@ def _strs(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in (value or {}).items()}
 
 
+def _change_kind(change: dict[str, Any]) -> Any:
+    """A case change's ``kind`` as /events/changes takes it (``Feature-Flag`` → ``feature_flag``; unknown → other;
+    none → rfc for ITSM changes, else deploy)."""
+    default = "rfc" if change.get("source") == "itsm-rfc" else "deploy"
+    kind = str(change.get("kind") or default).strip().lower().replace("-", "_").replace(" ", "_")
+    return kind if kind in CHANGE_KINDS else "other"
+
+
 def load_case(path: Path) -> Case:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     inc = data["incident"]
@@ -164,7 +174,7 @@ def load_case(path: Path) -> Case:
             at=_time(c["at"]),
             url=c.get("url"),
             details=str(c.get("details") or ""),
-            kind=c.get("kind") or ("rfc" if c.get("source") == "itsm-rfc" else "deploy"),
+            kind=_change_kind(c),
         )
         for c in data.get("changes", [])
     ]
@@ -330,6 +340,7 @@ def model_settings() -> AiSettings | None:
         timeout=float(os.environ.get("WARROOM_AI_EVAL_TIMEOUT", "90")),
         incident_token_budget=2_000_000,
         max_tokens=int(os.environ.get("WARROOM_AI_EVAL_MAX_TOKENS", "2000")),
+        context_tokens=int(os.environ.get("WARROOM_AI_EVAL_CONTEXT_TOKENS", "6000")),
         # llama.cpp's servers: json_object_schema and user (a gemma template drops the system message).
         response_format=os.environ.get("WARROOM_AI_EVAL_RESPONSE_FORMAT", "json_schema"),
         system_prompt=os.environ.get("WARROOM_AI_EVAL_SYSTEM_PROMPT", "system"),

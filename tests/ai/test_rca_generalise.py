@@ -169,6 +169,7 @@ def test_a_change_named_by_its_time_is_linked() -> None:
         ("we reverted it, no change", -1),
         ("that one can't be it", -1),
         ("it only touched the admin UI", -1),
+        ("deploy-77 was the only change before the alerts", 0),
         ("deploy-77 is the culprit", 1),
         ("not confirmed yet", 0),
         ("we haven't ruled it out", 0),
@@ -281,3 +282,47 @@ def test_a_change_title_with_instructions_is_never_quoted_or_made_the_hypothesis
     assert "not quoted" in hostile_cause.title
     summary = asyncio.run(Assistant(AiSettings()).summarize(ctx, at(20)))
     assert "IGNORE ALL" not in summary.render_text().upper()
+
+
+def test_a_provider_is_named_by_its_products_and_regions_and_monitoring_tools_are_no_providers() -> None:
+    ctx = _provider_incident(
+        dependencies=[],
+        alerts=[AlertFact(id="u1", name="UploadErrors", service="payments-api", starts_at=at(0),
+                          summary="S3 PutObject InternalError on 41% of uploads in eu-west-1")],
+        events=[_said(8, "Sentry shows the same errors, datadog too", "1"),
+                _said(9, "is Stripe down?", "2"),
+                _said(10, "AWS Health Dashboard: increased error rates for S3 in eu-west-1", "3")],
+    )
+    keys = _keys(ctx)
+    assert keys[0] == "provider:aws"
+    assert not {"provider:sentry", "provider:datadog", "provider:stripe"} & set(keys)
+    _cited_everything_exists(ctx)
+
+
+def test_a_change_named_by_its_component_is_ruled_out_or_confirmed() -> None:
+    # "the lifecycle rule" names tf-1 by two words of its title; "the currency migration" names deploy-2 by a word of
+    # its migration's name next to "migration"
+    ctx = incident(
+        service="accounts-api",
+        title="Logins timing out",
+        details="",
+        dependencies=["core-db"],
+        alerts=[AlertFact(id="k1", name="PostgresLockWaitHigh", service="core-db", starts_at=at(0),
+                          summary="340 backends waiting on relation lock for accounts")],
+        changes=[
+            ChangeFact(id="tf-1", source="deploy", kind="infrastructure", service="accounts-api", at=at(-4),
+                       title="s3: lifecycle rule on acme-exports"),
+            ChangeFact(id="deploy-2", source="deploy", kind="database", service="billing-api", at=at(-12),
+                       title="billing-api 12.1.0 with migration 0412_add_invoice_currency (ALTER TABLE accounts)"),
+        ],
+        events=[
+            _said(6, "the lifecycle rule only applies to tmp/ in the exports bucket", "1"),
+            _said(9, "it's the currency migration: it rewrites the accounts table under an exclusive lock", "2"),
+        ],
+    )
+    causes = {c.key: c for c in rank_causes(ctx)}
+    assert next(iter(causes)) == "change:deploy-2"  # another team's change, on a service that did not alert
+    assert "responders confirmed it" in causes["change:deploy-2"].explanation
+    assert "tf-1" not in next(iter(causes)) and (
+        "change:tf-1" not in causes or "responders ruled it out" in causes["change:tf-1"].explanation
+    )

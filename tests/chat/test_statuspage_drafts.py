@@ -38,8 +38,10 @@ def card(state: str = drafts.PENDING, **extra: Any) -> drafts.DraftCard:
 @pytest.mark.parametrize(("text", "expected"), [
     ("statuspage We are looking into it.", StatusPagePublish("We are looking into it.")),
     ("statuspage identified The cause is known.", StatusPagePublish("The cause is known.", "identified")),
-    ("statuspage RESOLVED All good.", StatusPagePublish("All good.", "resolved")),
-    ("statuspage Investigating is ongoing", StatusPagePublish("is ongoing", "investigating")),
+    ("statuspage resolved All good.", StatusPagePublish("All good.", "resolved")),
+    # a capitalised first word starts a sentence: published whole, the state kept
+    ("statuspage Investigating elevated errors.", StatusPagePublish("Investigating elevated errors.")),
+    ("statuspage draft Monitoring", StatusPageDraft("monitoring")),
     ("statuspage draft", StatusPageDraft()),
     ("statuspage draft monitoring", StatusPageDraft("monitoring")),
     ("status-page <!channel> & <b>", StatusPagePublish("<!channel> & <b>")),
@@ -51,6 +53,7 @@ def test_statuspage_parses(text: str, expected: object) -> None:
 @pytest.mark.parametrize(("text", "says"), [
     ("statuspage", "Write the update people reading the status page should see"),
     ("statuspage monitoring", "Write the update's text after `statuspage monitoring`"),
+    ("statuspage Monitoring", "Write the update's text after `statuspage monitoring`"),
     ("statuspage draft soon", "'soon' is not a status page state. States: investigating, identified, monitoring"),
     ("statuspage draft identified now", "`statuspage draft` takes at most a state"),
     ("statuspage resolvd It is fixed", "did you mean `resolved`?"),
@@ -120,3 +123,10 @@ def test_a_person_in_a_war_room_line() -> None:
     assert drafts.Person(None, "teams:29:1", "<at>Ana</at> & co", mention="<at>Ana</at> & co").shown == \
         "&lt;at&gt;Ana&lt;/at&gt; &amp; co"
     assert drafts.Person(None, "slack:U1", "Ana").by == "slack:U1"
+
+
+def test_a_refused_click_names_the_decider_escaped() -> None:
+    said = drafts.stale(card(drafts.PUBLISHED))
+    assert said.startswith("That draft is decided already: published by Ana &lt;@U9&gt; at 10:02 UTC.")
+    assert "replaced by a newer one" in drafts.stale(card(drafts.SUPERSEDED))
+    assert "older version" in drafts.stale(card())

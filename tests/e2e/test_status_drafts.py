@@ -11,15 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from warroom.chat.slack import statuspage_cards as slack_cards
 from warroom.chat.slack.blocks import card_facts
 from warroom.chat.teams import statuspage_cards as teams_cards
 from warroom.chat.teams.cards import card_facts as teams_card_facts
+from warroom.core.jobs import STATUSPAGE_DRAFT_CARD
 from warroom.response.statuspages import drafts
 from warroom.sandbox.harness import Harness, alertmanager_payload
 from warroom.sandbox.world import World
+from warroom.store.outbox import Job
 from warroom.store.schema import status_drafts, timeline
 
 from .helpers import open_room, settle
@@ -62,7 +64,7 @@ def cards(h: Harness, channel: str) -> list[dict[str, Any]]:
 
 
 def draft_text(card: dict[str, Any]) -> str:
-    return next(b["text"]["text"] for b in card["blocks"] if b.get("block_id") == "statuspage_draft_text")
+    return str(next(b["text"]["text"] for b in card["blocks"] if b.get("block_id") == "statuspage_draft_text"))
 
 
 def button(card: dict[str, Any], action_id: str) -> str | None:
@@ -119,6 +121,20 @@ async def test_a_draft_published_from_its_card_once(shop: Harness) -> None:
     assert "*Shop*" in card_facts(posted[0]["blocks"]) and "Investigating" in card_facts(posted[0]["blocks"])
     assert [r["state"] for r in await rows(h, incident)] == ["pending"]
     assert await updates(h) == []  # nothing public before a person's click
+
+    # a card job retried after its post but before its result was recorded finds the card: no second one
+    draft_id = (await rows(h, incident))[0]["id"]
+    async with h.runtime.store.tx() as tx:
+        await tx.conn.execute(update(status_drafts).where(status_drafts.c.id == draft_id).values(chat={}))
+    retried = Job(id=0, kind=STATUSPAGE_DRAFT_CARD, incident_id=incident, payload={"draft": draft_id}, attempts=2,
+                  ordering_key=None)
+    assert h.runtime.ports.chat is not None
+    commit = await slack_cards.StatusDraftCards(h.runtime.settings, h.runtime.store, h.runtime.ports.chat).show(
+        retried)
+    assert commit is not None
+    async with h.runtime.store.tx() as tx:
+        await commit(tx)
+    assert len(cards(h, channel)) == 1 and (await rows(h, incident))[0]["chat"]["slack"]["ts"] == posted[0]["ts"]
 
     ana = user(h, "ana")
     value, ts = button(posted[0], slack_cards.PUBLISH), posted[0]["ts"]
@@ -282,6 +298,8 @@ async def test_teams_card_published_by_a_signed_submit(sqlite_url: str) -> None:
         assert "Published on Shop (Investigating)" in teams.replies_to(room, sent)[-1]
         again = await teams.client.submit(room, ben, publish, card_id=card_id)
         assert "decided already" in teams.replies_to(room, again)[-1]
+        executed = await teams.client.execute(room, ben, teams_cards.PUBLISH, publish, card_id=card_id)  # invoke
+        assert executed.status == 200 and "decided already" in executed.body["value"]
         await h.runtime.worker.run_until_idle()
         assert len(await updates(h)) == 2
         (_, content), = drafts_in(teams, room.id)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -301,3 +302,29 @@ async def test_gzipped_to_a_browser_plain_to_others_and_fresh_for_everyone_after
     finally:
         async with server.h.runtime.store.tx() as tx:
             await tx.statuspages.set_status("shop", "Search", "operational", None)
+
+
+async def test_a_change_committed_after_a_newer_one_still_shows(server: Server, tab: Any) -> None:
+    """On PostgreSQL two transactions can commit in the opposite order of the ids they took (concurrent declarations
+    do): the newest id then stays the same when the older change commits, and the page must show it all the same."""
+    if server.db == "sqlite":
+        pytest.skip("SQLite takes one writer at a time: its ids are always committed in order")
+    url = f"{server.h.base_url}/status/partners?{server.link('partners', scope='finance')}"
+    store = server.h.runtime.store
+    await tab.goto(url)  # a cached render
+    try:
+        async with AsyncExitStack() as stack:
+            older = await stack.enter_async_context(store.tx())
+            await older.statuspages.set_status("partners", "Card API", "partial_outage", None)  # the lower id
+            async with store.tx() as newer:
+                await newer.statuspages.set_status("partners", "Settlement", "degraded_performance", None)
+            await tab.reload()
+            shown = await tab.eval_on_selector_all("ul.components .status", "els => els.map(e => e.innerText)")
+            assert shown == ["Operational", "Degraded performance"]
+        await tab.reload()  # the older change has committed now
+        shown = await tab.eval_on_selector_all("ul.components .status", "els => els.map(e => e.innerText)")
+        assert shown == ["Partial outage", "Degraded performance"]
+    finally:
+        async with store.tx() as tx:
+            await tx.statuspages.set_status("partners", "Card API", "operational", None)
+            await tx.statuspages.set_status("partners", "Settlement", "operational", None)

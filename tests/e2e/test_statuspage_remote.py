@@ -303,3 +303,29 @@ async def test_a_create_taken_but_answered_500_is_found_again_and_a_refused_upda
     await settle(h)
     assert remote_updates(h, remote_incidents(h)[0])[-1] == ("resolved", "Checkout works again.")
     assert [p["state"] for p in await pushes(h)] == ["sent", "sent", "failed", "sent", "sent"]
+
+
+async def test_our_maintenance_ends_on_statuspage_but_statuspages_own_is_left_alone(
+    mirrored: Callable[..., Any],
+) -> None:
+    from datetime import timedelta
+
+    from warroom.response.statuspages import maintenance
+
+    h = await mirrored()
+    ids = h.world.statuspage_components
+    page = h.world.statuspage_page
+    async with h.runtime.store.tx() as tx:  # a window of ours, started at once
+        await maintenance.add(tx, h.settings, "shop", title="Database upgrade", components=["Checkout"],
+                              starts_at=tx.now, ends_at=tx.now + timedelta(hours=1), allow_past=True)
+    await h.runtime.timers.tick()  # its start is due now
+    await settle(h)
+    assert emulator(h).component_status(page, ids["Checkout"]) == "under_maintenance"
+    # someone puts Payments under maintenance on Statuspage itself: not ours to end
+    emulator(h).components[page][ids["Payments"]]["status"] = "under_maintenance"  # as in Statuspage's own UI
+    async with h.runtime.store.tx() as tx:
+        row = (await maintenance.listed(tx, h.settings, "shop"))[0]
+        await maintenance.cancel(tx, h.settings, int(row["id"]))  # a running window: ended now
+    await settle(h)
+    assert emulator(h).component_status(page, ids["Checkout"]) == "operational"  # ours: ended there too
+    assert emulator(h).component_status(page, ids["Payments"]) == "under_maintenance"  # theirs: left alone

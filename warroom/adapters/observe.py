@@ -4,8 +4,8 @@ observer as ``observe(system, outcome)``.
 Adapters know nothing of the web application, so the counter comes in from the composition root as a plain callable
 (``warroom.web.metrics.Metrics.outbound_call``, which counts ``warroom_outbound_calls_total``); the default,
 :func:`ignore`, counts nothing. ``system`` is a fixed name each adapter gives itself (``slack``, ``xurrent``,
-``zoom``, ``webex``, ``statuspage``, ``graph``, ``bot_connector``, ``entra`` — the Microsoft token endpoint —, ``ai``), never a URL,
-an id or a token; ``outcome`` is one of :data:`OUTCOMES`:
+``zoom``, ``webex``, ``statuspage``, ``graph``, ``bot_connector``, ``entra`` — the Microsoft token endpoint —, ``ai``,
+``smtp``, ``twilio``, ``status_webhook``, ``loki``, ``elasticsearch``, ``prometheus``), never a URL, an id or a token; ``outcome`` is one of :data:`OUTCOMES`:
 
 - ``ok``: the system did what was asked (2xx; Slack's ``"ok": true``);
 - ``rate_limited``: it asked us to wait (429, Slack's ``ratelimited``, a throttle status with ``Retry-After``);

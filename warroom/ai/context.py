@@ -4,7 +4,8 @@ Every text field is untrusted: it came from alert senders, chat, the service des
 assistant never writes anything back; it reads an :class:`IncidentContext` and returns results.
 
 Each alert, timeline event and change is a *record* with a reference ``"<kind>:<id>"`` (``alert:17``,
-``event:203``, ``change:CHG-88``); answers cite records by that reference.
+``event:203``, ``change:CHG-88``, a neighbouring service's open incident ``incident:INC-7``); answers cite records
+by that reference.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ class AlertFact:
     #: "firing" or "resolved".
     status: str = "firing"
     generator_url: str | None = None
+    #: A related alert's (``IncidentContext.related_alerts``): the incident it belongs to (``INC-7``), None for an
+    #: alert that belongs to none.
+    related_incident: str | None = None
 
     @property
     def ref(self) -> str:
@@ -90,6 +94,28 @@ class ChangeFact:
     def kind_name(self) -> str:
         """The kind in words: "feature flag", "DNS change", "deploy", "RFC" (an RFC of an unknown kind)."""
         return CHANGE_KIND_NAMES.get(self.kind, "change")
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedIncidentFact:
+    """An open incident on a neighbouring service: one the incident's service depends on (``dependency``) or one
+    that depends on it (``dependent``). Its title is untrusted text."""
+
+    #: ``INC-7``.
+    incident: str
+    title: str
+    service: str
+    priority: str | None
+    #: triggered or acknowledged.
+    status: str
+    #: When it was declared.
+    since: datetime
+    relation: Literal["dependency", "dependent"]
+    url: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"incident:{self.incident}"
 
 
 EvidenceKind = Literal["log", "metric"]
@@ -150,6 +176,11 @@ class IncidentContext:
     links: dict[str, str] = field(default_factory=dict)
     #: Logs and metrics read around the start, and the sources that could not be read.
     evidence: list[EvidenceFact] = field(default_factory=list)
+    #: Alerts of the neighbouring services (those it depends on and those that depend on it) that fired around the
+    #: start, in other incidents or in none — evidence, not the incident's own alerts (they do not move its start).
+    related_alerts: list[AlertFact] = field(default_factory=list)
+    #: The open incidents of the neighbouring services.
+    related_incidents: list[RelatedIncidentFact] = field(default_factory=list)
 
     def started_at(self) -> datetime | None:
         """When the trouble began: the earliest alert start, else when the incident was declared.
@@ -170,14 +201,18 @@ class IncidentContext:
     def record_refs(self) -> set[str]:
         """Every record reference that exists in this incident."""
         refs = {a.ref for a in self.alerts} | {c.ref for c in self.changes} | {f.ref for f in self.evidence}
+        refs |= {a.ref for a in self.related_alerts} | {r.ref for r in self.related_incidents}
         return refs | {e.ref for e in self.events if e.kind != "summary"}
 
     def record_urls(self) -> dict[str, str]:
         """Record reference → its URL, for records that have one."""
         urls: dict[str, str] = {}
-        for a in self.alerts:
+        for a in [*self.alerts, *self.related_alerts]:
             if a.generator_url:
                 urls[a.ref] = a.generator_url
+        for r in self.related_incidents:
+            if r.url:
+                urls[r.ref] = r.url
         for e in self.events:
             if e.url:
                 urls[e.ref] = e.url

@@ -16,7 +16,8 @@ Deterministic ranking (:func:`rank_causes`) weighs four kinds of candidate:
 - **signals** (:mod:`warroom.ai.signals`: certificate expiry, connection-pool exhaustion, DNS, OOM, …) found in
   alerts and discussion: stronger when the first alert to fire shows it, when several or critical alerts do,
   and when responders confirm it;
-- **dependencies** that alerted: stronger for a declared dependency, and when it alerted before the service did;
+- **dependencies** that alerted: stronger for a declared dependency, and when it alerted before the service did
+  (a declared dependency's alerts in other incidents or in none count too, and its open incident is cited);
 - **third-party providers** (``provider:<name>``): a well-known provider (:data:`warroom.ai.signals.PROVIDERS`)
   or a declared dependency called someone else's, named by an alert or responders together with outage or
   status-page language; it takes in the generic third-party signal and the dependency of the same name.
@@ -32,8 +33,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
+from itertools import pairwise
 
 from pydantic import BaseModel
 
@@ -46,17 +49,20 @@ from .signals import (
     BY_KEY,
     NO_EFFECT,
     OUTAGE,
+    PRODUCTS,
     PROVIDERS,
+    QUESTION,
     RECOVERED,
     ROLLBACK,
     SIGNALS,
+    STATUS_PAGE,
     THIRD_PARTY,
     Signal,
     clauses,
     judge,
     said,
 )
-from .text import fmt_duration, one_line, overlap, spaced, tokens, utc
+from .text import fmt_duration, fmt_time, one_line, overlap, spaced, tokens, utc
 
 #: Words too common in incident text to say that a change and an alert are about the same thing.
 _GENERIC = set(
@@ -152,7 +158,7 @@ _TAGGED_VERSION = re.compile(r"(?i)\b(?:release|version|ver|build|image|tag|rel)
 _BUILD = re.compile(r"(?i)\b(?:build|run|pipeline|job)\s*#?\s*(\d{2,})\b|(?<![\w#])#(\d{3,})\b")
 #: Between the words of a name as people write it: ``nightly-reindex``, ``nightly_reindex``, ``nightly reindex``.
 _SEPARATOR = r"[\s_-]+"
-_NAME = re.compile(r"(?<![\w.-])[a-z][a-z0-9]*(?:[-_][a-z0-9]+)+(?![\w-])", re.I)
+_NAME = re.compile(r"(?<![\w.-])[a-z0-9]+(?:[-_][a-z0-9]+)+(?![\w-])", re.I)
 #: Hyphenated words that name no artefact.
 _COMMON_NAMES = frozenset(
     "follow-up roll-out rollout opt-in opt-out read-only read-write e-mail on-call set-up re-enable pre-prod "
@@ -182,13 +188,14 @@ _DAYPARTS = {
 }
 
 
-def _release_refs(clause: str) -> set[str]:
+@lru_cache(maxsize=4096)
+def _release_refs(clause: str) -> frozenset[str]:
     """What the release words of ``clause`` refer to: "latest", or a part of the day ("this morning")."""
     out: set[str] = set()
     for m in _RELEASE_REF.finditer(clause):
         when = (m.group("when") or "").lower()
         out.add(when if when in _DAYPARTS else "latest")
-    return out
+    return frozenset(out)
 
 
 def _version_key(raw: str) -> tuple[str, ...]:
@@ -207,8 +214,9 @@ def _versions_of_change(text: str) -> set[tuple[str, ...]]:
     return out
 
 
-def _versions_said(text: str) -> set[tuple[str, ...]]:
-    return {_version_key(m.group(2)) for m in _VERSION.finditer(text)}
+@lru_cache(maxsize=4096)
+def _versions_said(text: str) -> frozenset[tuple[str, ...]]:
+    return frozenset(_version_key(m.group(2)) for m in _VERSION.finditer(text))
 
 
 def _version_match(said: tuple[str, ...], carried: tuple[str, ...]) -> bool:
@@ -216,8 +224,9 @@ def _version_match(said: tuple[str, ...], carried: tuple[str, ...]) -> bool:
     return len(said) >= 2 and carried[: len(said)] == said
 
 
-def _builds(text: str) -> set[str]:
-    return {m.group(1) or m.group(2) for m in _BUILD.finditer(text)}
+@lru_cache(maxsize=4096)
+def _builds(text: str) -> frozenset[str]:
+    return frozenset(m.group(1) or m.group(2) for m in _BUILD.finditer(text))
 
 
 @dataclass(frozen=True)
@@ -235,6 +244,8 @@ class _Handles:
     parts: tuple[str, ...] = ()
     #: When it was made (``HH:MM``, UTC) if no other change was made that minute.
     minute: str = ""
+    #: Two-word names of the component it changed, from its title ("lifecycle rule", "thumbnail cache").
+    phrases: tuple[str, ...] = ()
 
     def mentioned_in(self, clause: str) -> str | None:
         """How ``clause`` names the change ("its id", "version 4.18", "flag new-pricing", "the previous build"),
@@ -245,16 +256,19 @@ class _Handles:
         for v in self.versions:
             if any(_version_match(s, v) for s in said):
                 return f"version {'.'.join(v)}"
-        if self.builds & _builds(clause):
+        if self.builds and self.builds & _builds(clause):
             return "its build number"
         lowered = clause.lower()
         for name in self.names:
-            if _names_in(name, lowered):
+            if _name_pattern(name).search(lowered):
                 return name
         for part in self.parts:
             if (m := _part_pattern(part).search(lowered)) is not None:
                 return m.group(0)
-        if self.minute and _CHANGE_NOUN.search(clause) and self.minute in _times_said(clause):
+        for phrase in self.phrases:
+            if (m := _phrase_pattern(phrase).search(lowered)) is not None:
+                return f"“{m.group(0)}”"
+        if self.minute and self.minute in _times_said(clause):
             return f"its time {self.minute}"
         if self.releases & _release_refs(clause):
             return "the latest release"
@@ -269,45 +283,70 @@ class _Handles:
         ]
         lowered = clause.lower()
         for name in self.names:
-            spelled = _SEPARATOR.join(re.escape(p) for p in re.split(r"[-_]", name) if p)
-            found += [m.start() for m in re.finditer(rf"(?<![\w-]){spelled}(?![\w-])", lowered)]
+            found += [m.start() for m in _name_pattern(name).finditer(lowered)]
         if self.releases:
             found += [m.start() for m in _RELEASE_REF.finditer(clause) if self.releases & _release_refs(m.group(0))]
         for part in self.parts:
             found += [m.start() for m in _part_pattern(part).finditer(lowered)]
-        if self.minute and _CHANGE_NOUN.search(clause):
-            found += [m.start() for m in _CLOCK.finditer(clause) if m.group(0).zfill(5) == self.minute]
+        if self.minute:
+            found += [m.start() for m in _CLOCK.finditer(clause) if self.minute in _times_said(m.group(0))]
+        for phrase in self.phrases:
+            found += [m.start() for m in _phrase_pattern(phrase).finditer(lowered)]
         return sorted(found)
 
 
 #: Nouns that, next to a word of a name, name the thing ("the autocomplete flag", "job reindex").
 _KIND_NOUNS = r"(?:feature[- ])?flags?|toggles?|jobs?|cron(?:job)?s?|tasks?|workers?|scripts?|migrations?|switch"
 #: A clause that names a time ("the 19:14 deploy", "the change at 10:02") speaks of the change made then.
-_CHANGE_NOUN = re.compile(
-    r"(?i)\b(?:deploy\w*|releas\w*|change\w*|push\w*|rollout|flag|migration|rfc|upgrade|config|update)\b"
+_NOUN = r"(?:[\w-]+\s+)?(?:deploy(?:ment)?|release|change|push|rollout|flag|migration|rfc|upgrade|config)"
+#: "the 19:14 deploy", "the checkout-web deploy at 19:14", "the change from 10:02" (not "rolled back at 10:41").
+_CLOCK = re.compile(
+    rf"(?i)\bthe\s+(?P<a>[01]?\d|2[0-3]):(?P<b>[0-5]\d)\s+{_NOUN}\b|"
+    rf"\b{_NOUN}\s+(?:at|from|of)\s+(?P<c>[01]?\d|2[0-3]):(?P<d>[0-5]\d)(?![\d:])"
 )
-_CLOCK = re.compile(r"(?<![\d:])([01]?\d|2[0-3]):([0-5]\d)(?![\d:])")
 
 
-def _times_said(clause: str) -> set[str]:
-    return {f"{int(m.group(1)):02d}:{m.group(2)}" for m in _CLOCK.finditer(clause)}
+@lru_cache(maxsize=4096)
+def _times_said(clause: str) -> frozenset[str]:
+    """The change times ``clause`` names ("the 19:14 deploy" → 19:14)."""
+    out = set()
+    for m in _CLOCK.finditer(clause):
+        hour, minute = (m.group("a"), m.group("b")) if m.group("a") else (m.group("c"), m.group("d"))
+        out.add(f"{int(hour):02d}:{minute}")
+    return frozenset(out)
 
 
+@lru_cache(maxsize=1024)
+def _phrase_pattern(phrase: str) -> re.Pattern[str]:
+    first, second = phrase.split(" ")
+    return re.compile(rf"(?<![\w-]){re.escape(first)}s?[\s_-]+{re.escape(second)}s?(?![\w-])")
+
+
+def _title_phrases(change: ChangeFact, service_words: set[str]) -> set[str]:
+    """Pairs of adjacent distinctive words in a change's title: how people name the component it changed."""
+    words_ = re.findall(r"[A-Za-z][A-Za-z'-]*", _without_instructions(change.title).lower())
+    return {
+        f"{a} {b}"
+        for a, b in pairwise(words_)
+        if _distinctive(a, service_words, 4) and _distinctive(b, service_words, 4)
+    }
+
+
+@lru_cache(maxsize=1024)
 def _part_pattern(part: str) -> re.Pattern[str]:
     return re.compile(
         rf"(?<![\w-]){re.escape(part)}\s+(?:{_KIND_NOUNS})\b|\b(?:{_KIND_NOUNS})\s+(?:the\s+)?{re.escape(part)}(?![\w-])"
     )
 
 
-def _names_in(name: str, lowered: str) -> bool:
-    """``name`` (``nightly-reindex``) occurs in ``lowered`` as itself or as its words (``the nightly reindex job``)."""
-    if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", lowered):
-        return True
+@lru_cache(maxsize=1024)
+def _name_pattern(name: str) -> re.Pattern[str]:
+    """``name`` (``nightly-reindex``) as itself, or — when its words are words — spelled with spaces or underscores
+    (``the nightly reindex job``)."""
     parts = [p for p in re.split(r"[-_]", name) if p]
     if len(parts) < 2 or any(len(p) < 3 or p.isdigit() for p in parts):
-        return False
-    spaced_name = _SEPARATOR.join(re.escape(p) for p in parts)
-    return re.search(rf"(?<![\w-]){spaced_name}(?![\w-])", lowered) is not None
+        return re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])")
+    return re.compile(rf"(?<![\w-]){_SEPARATOR.join(re.escape(p) for p in parts)}(?![\w-])")
 
 
 def _change_names(change: ChangeFact, services: set[str]) -> list[str]:
@@ -317,7 +356,9 @@ def _change_names(change: ChangeFact, services: set[str]) -> list[str]:
     text = _without_instructions(f"{change.title}\n{change.details[:400]}")
     found: list[str] = []
     for m in _NAME.finditer(text):
-        name = m.group(0).lower()
+        name = m.group(0).lower().lstrip("0123456789_-")
+        if not name or not any(ch.isalpha() for ch in name) or ("-" not in name and "_" not in name):
+            continue
         if name in services or name == change.id.lower() or name in _COMMON_NAMES or name in found:
             continue
         if len(name) < 6 and not (len(name) >= 4 and any(ch.isdigit() for ch in name)):
@@ -333,6 +374,7 @@ def _handles(ctx: IncidentContext, started: datetime | None, services: set[str])
     names = {c.id: _change_names(c, services) for c in ctx.changes}
     minutes = {c.id: utc(c.at).strftime("%H:%M") for c in ctx.changes}
     service_words = {w for name in services for w in re.split(r"[-_.\s]+", name)}
+    phrases = {c.id: _title_phrases(c, service_words) for c in ctx.changes}
     parts = {
         cid: {p for n in found for p in re.split(r"[-_]", n) if _distinctive(p, service_words)}
         for cid, found in names.items()
@@ -352,15 +394,18 @@ def _handles(ctx: IncidentContext, started: datetime | None, services: set[str])
             releases=frozenset(k for k, cid in releases.items() if cid == c.id),
             parts=tuple(sorted(p for p in parts[c.id] if not shared(parts, c.id, p))),
             minute=minutes[c.id] if list(minutes.values()).count(minutes[c.id]) == 1 else "",
+            phrases=tuple(sorted(p for p in phrases[c.id] if not shared(phrases, c.id, p))),
         )
     return out
 
 
-def _distinctive(word: str, service_words: set[str]) -> bool:
-    """A word of a name that can stand for it: long, not a number, not a service's word, not everyday incident
-    vocabulary."""
+def _distinctive(word: str, service_words: set[str], least: int = 5) -> bool:
+    """A word of a name that can stand for it: long, not a number, not a service's word, not a stop word or
+    everyday incident vocabulary."""
+    stems = set(tokens(word))
     return (
-        len(word) >= 5 and word.isalpha() and word not in service_words and not (set(tokens(word)) & _GENERIC)
+        len(word) >= least and word.isalpha() and word not in service_words and bool(stems)
+        and not (stems & _GENERIC)
     )
 
 
@@ -394,6 +439,14 @@ _SINCE_BEFORE = re.compile(
 )
 
 
+#: Saying what the cause is, right before naming the change ("it's the currency migration", "must be 4.18").
+_IS_BEFORE = re.compile(
+    r"(?i)\b(?:it'?s|it is|it was|that'?s|that is|this is|must be|has to be|definitely|clearly|culprit is|"
+    r"cause is|caused by|root cause(?: is)?:?)\s+(?:(?:the|our|their)\s+)?"
+    r"(?:(?!(?:when|before|after|not|why|what|how|where|since)\b)[\w.-]+\s+){0,2}$"
+)
+
+
 @dataclass
 class _Verdict:
     """Responders' word on one candidate: the lift to its score, the events that said it, and what they said."""
@@ -422,30 +475,51 @@ def _outcome(events: list[EventFact], after: EventFact, rest: list[str]) -> tupl
     return 0, None
 
 
+@dataclass(frozen=True)
+class _Line:
+    """One timeline entry read once: its statements, the changes each names (id → how), and its words."""
+
+    event: EventFact
+    parts: tuple[str, ...]
+    named: tuple[dict[str, str], ...]
+    words: frozenset[str]
+
+
+def _read_talk(events: list[EventFact], handles: Mapping[str, _Handles]) -> list[_Line]:
+    out = []
+    for e in events:
+        parts = tuple(clauses(e.text))
+        named = tuple(
+            {cid: how for cid, h in handles.items() if (how := h.mentioned_in(c)) is not None} for c in parts
+        )
+        out.append(_Line(e, parts, named, frozenset(tokens(e.text))))
+    return out
+
+
 def _change_verdict(
-    change: ChangeFact, all_handles: Mapping[str, _Handles], events: list[EventFact], words: set[str]
+    change: ChangeFact, handles: _Handles, talk: list[_Line], events: list[EventFact], words: set[str]
 ) -> _Verdict:
     """Read what responders said of ``change``, statement by statement, the latest word winning (people are often
     wrong at first): ruled out ("we reverted it, no change", "not deploy-77", "that one can't be it") sinks it;
     confirmed ("deploy-77 is the culprit", a rollback followed by recovery) lifts it; a rollback without outcome or
     "since 4.18 went out" lifts it a little."""
-    handles = all_handles[change.id]
-    others = [h for cid, h in all_handles.items() if cid != change.id]
     verdict = _Verdict()
     final = 0
     weak = 0.0
-    for e in events:
-        parts = clauses(e.text)
-        named = [(i, how) for i, c in enumerate(parts) if (how := handles.mentioned_in(c)) is not None]
-        # What follows a statement naming the change is about it too ("Could it be 12.4.1? Only a log format
-        # change though."), until another change is named.
-        for i, how in list(named):
-            for j in range(i + 1, len(parts)):
-                if any(n == j for n, _ in named) or any(o.mentioned_in(parts[j]) for o in others):
-                    break
-                named.append((j, how))
-        named.sort()
-        if not named and _overlaps(e.text, words):
+    for line in talk:
+        e, parts = line.event, line.parts
+        named: list[tuple[int, str]] = []
+        how = ""
+        for i, names in enumerate(line.named):
+            if change.id in names:
+                how = names[change.id]
+            elif names:
+                how = ""  # another change is named: what follows is about that one
+            # What follows a statement naming the change is about it too ("Could it be 12.4.1? Only a log format
+            # change though."), until another change is named.
+            if how:
+                named.append((i, how))
+        if not named and len(words) >= 2 and overlap(words, line.words) >= 0.6:
             named = [(i, "its description") for i in range(len(parts))]
         if not named:
             continue
@@ -455,8 +529,12 @@ def _change_verdict(
         for i, _ in named:
             clause = parts[i]
             said_here = judge(clause)
-            if said_here == 0 and _named_after(clause, handles, _NOT_BEFORE):
+            # Where the change is named in this very statement ("not deploy-77", "since 4.18", "it's the flag").
+            at = handles.positions(clause) if said_here == 0 and change.id in line.named[i] else []
+            if said_here == 0 and _named_after(clause, at, _NOT_BEFORE):
                 said_here = -1
+            if said_here == 0 and not QUESTION.search(clause) and _named_after(clause, at, _IS_BEFORE):
+                said_here = 1
             if said_here == 0 and said(ROLLBACK, clause):
                 undo = ROLLBACK.search(clause)
                 after = clause[undo.end() :] if undo is not None else ""
@@ -467,7 +545,7 @@ def _change_verdict(
                         verdict.refs.append(ref)
                 else:
                     weak += 0.1
-            elif said_here == 0 and _named_after(clause, handles, _SINCE_BEFORE):
+            elif said_here == 0 and _named_after(clause, at, _SINCE_BEFORE):
                 weak += 0.1
             if said_here != 0:
                 final = said_here
@@ -482,16 +560,10 @@ def _change_verdict(
     return verdict
 
 
-def _named_after(clause: str, handles: _Handles, before: re.Pattern[str]) -> bool:
-    """The change is named in ``clause`` right after words matching ``before`` ("not deploy-77", "since 4.18")."""
-    return any(before.search(clause[:at]) for at in handles.positions(clause))
-
-
-def _overlaps(text: str, words: set[str]) -> bool:
-    """Most of a change's distinctive words occur in ``text`` (a responder describing it rather than naming it)."""
-    if len(words) < 2:
-        return False
-    return overlap(words, tokens(text)) >= 0.6
+def _named_after(clause: str, positions: list[int], before: re.Pattern[str]) -> bool:
+    """The change, named at ``positions`` in ``clause``, is named right after words matching ``before`` ("not
+    deploy-77", "since 4.18")."""
+    return any(before.search(clause[:at]) for at in positions)
 
 
 def _judgement(texts: list[EventFact]) -> tuple[float, list[str]]:
@@ -528,10 +600,13 @@ class _Scene:
     latest: set[str]
     events: list[EventFact]
     handles: dict[str, _Handles]
+    #: The timeline read once: statements and the changes they name.
+    talk: list[_Line]
 
 
 def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
     """Probable causes, most likely first, each with the records that support it."""
+    ctx = _with_dependency_alerts(ctx)
     started = ctx.started_at()
     events = [e for e in ctx.evidence_events() if e.kind not in ("status", "priority", "role")]
     alerts = sorted(
@@ -548,6 +623,7 @@ def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
     service_tokens = set(tokens(" ".join(known)))
     symptom_tokens = set(tokens(incident_text + " " + " ".join(_alert_text(a) for a in alerts)))
     origin = _alert_service(first_alert) if first_alert is not None else None
+    handles = _handles(ctx, started, {k.lower() for k in known})
     scene = _Scene(
         started=started,
         alerts=alerts,
@@ -560,7 +636,8 @@ def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
         origin=origin,
         latest=_latest_changes(ctx, started, {s for s in (ctx.service, origin) if s}),
         events=events,
-        handles=_handles(ctx, started, {k.lower() for k in known}),
+        handles=handles,
+        talk=_read_talk(events, handles),
     )
     candidates: list[_Candidate] = []
     candidates.extend(
@@ -570,6 +647,7 @@ def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
     changes = [_change_candidate(ctx, change, scene) for change in ctx.changes]
     candidates.extend(changes)
     candidates.extend(_provider_candidates(ctx, alerts, events, changes))
+    _cite_related_incidents(ctx, candidates)
     _cite_inflections(ctx, candidates)
     _absorb_into_providers(candidates)
     _merge_same_evidence(candidates)
@@ -674,6 +752,39 @@ def _dependency_candidates(
     return out
 
 
+def _with_dependency_alerts(ctx: IncidentContext) -> IncidentContext:
+    """``ctx`` with the alerts of the services its service depends on that fired around its start in other
+    incidents or in none (``ctx.related_alerts``) among its own: for the ranking, a dependency that alerted first
+    is where the trouble began, wherever its alerts were declared."""
+    moved = [a for a in ctx.related_alerts if _alert_service(a) in ctx.dependencies]
+    if not moved:
+        return ctx
+    return replace(ctx, alerts=[*ctx.alerts, *moved], related_alerts=[a for a in ctx.related_alerts if a not in moved])
+
+
+def _cite_related_incidents(ctx: IncidentContext, candidates: list[_Candidate]) -> None:
+    """An open incident on a service the incident's service depends on is evidence that the dependency is failing:
+    it is cited by (and lifts a little) the dependency's cause, or makes one when none of its alerts is at hand."""
+    for other in ctx.related_incidents:
+        if other.relation != "dependency":
+            continue
+        reason = f"{other.incident} on {other.service} is open since {fmt_time(other.since, day_of=ctx.created_at)}"
+        cand = next((c for c in candidates if c.key == f"dependency:{other.service}"), None)
+        if cand is None:
+            cand = _Candidate(
+                key=f"dependency:{other.service}",
+                title=f"Dependency {other.service} failing",
+                score=0.4,
+                reasons=[f"{ctx.service} depends on {other.service}"],
+            )
+            candidates.append(cand)
+        else:
+            cand.score += 0.05
+        if reason not in cand.reasons:
+            cand.reasons.append(reason)
+        cand.add_evidence(other.ref)
+
+
 #: A change's kind says which failure it can cause although its title does not (a DNS change, a flag flip).
 _KIND_AREAS = {
     "dns": ("dns",),
@@ -708,7 +819,7 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
     change_tokens = set(tokens(text))
     # Numbers (versions, percentages) match by accident; service names say nothing about what changed.
     distinct = {t for t in change_tokens - _GENERIC - scene.service_tokens if not t.isdigit()}
-    verdict = _change_verdict(change, scene.handles, scene.events, distinct)
+    verdict = _change_verdict(change, scene.handles[change.id], scene.talk, scene.events, distinct)
     # A failure that builds up over hours: a change that touches it, or that responders tie to it, stays suspect.
     slow_seen = [BY_KEY[k] for k in scene.seen_signals if BY_KEY[k].slow]
     slow = any(s.slow for s in shared_signals) or bool(slow_seen and verdict.lift > 0)
@@ -743,6 +854,9 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
         where = 0.35
     else:
         where = 0.05
+    if shared_signals and where < 0.5:
+        # What it did is what failed (a migration on a shared database made by another team's service).
+        where = 0.5
     words = overlap(distinct, scene.symptom_tokens)
     if len(distinct & scene.symptom_tokens) < 2:
         words /= 2  # one shared word is as likely chance as a link
@@ -810,8 +924,19 @@ def _provider_names(ctx: IncidentContext, alerts: list[AlertFact]) -> dict[str, 
 
 
 def _names_provider(name: str, clause: str) -> bool:
-    """``clause`` names ``name``: as a word, or as a label of a host name (``api.sendgrid.com``)."""
-    return re.search(rf"(?i)(?<![\w-]){re.escape(name)}(?![\w-])", clause) is not None
+    """``clause`` names ``name``: as a word, as a label of a host name (``api.sendgrid.com``), or by one of its
+    products or regions (:data:`warroom.ai.signals.PRODUCTS`: "S3", "us-east-1" name AWS)."""
+    if name in clause.lower() and _provider_pattern(name).search(clause) is not None:
+        return True
+    return name in _PRODUCT_OWNERS and any(owner == name and pattern.search(clause) for pattern, owner in PRODUCTS)
+
+
+_PRODUCT_OWNERS = frozenset(owner for _, owner in PRODUCTS)
+
+
+@lru_cache(maxsize=512)
+def _provider_pattern(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(?i)(?<![\w-]){re.escape(name)}(?![\w-])")
 
 
 def _provider_clauses(name: str, known: bool, text: str) -> list[str]:
@@ -819,8 +944,8 @@ def _provider_clauses(name: str, known: bool, text: str) -> list[str]:
     name not in the well-known list — with words saying it is someone else's (vendor, their status page)."""
     out = []
     for clause in clauses(text):
-        if looks_like_injection(clause) or not _names_provider(name, clause):
-            continue
+        if not _names_provider(name, clause) or clause.rstrip().endswith("?") or looks_like_injection(clause):
+            continue  # an instruction, another name, or a question ("is Stripe down?") reports nothing
         if OUTAGE.search(clause) and (known or THIRD_PARTY.search(clause)):
             out.append(clause)
     return out
@@ -863,14 +988,18 @@ def _provider_candidates(
         if hit_events:
             score += 0.06 * min(len(hit_events), 3)
             if hit_alerts:
-                reasons.append(f"{len(hit_events)} timeline entr{'y' if len(hit_events) == 1 else 'ies'} say so too")
-        if any(re.search(r"(?i)status ?page|status\.\S+", c) for e in hit_events for c in clauses(e.text)):
+                reasons.append(
+                    f"{len(hit_events)} timeline entr{'y says' if len(hit_events) == 1 else 'ies say'} so too"
+                )
+        if any(STATUS_PAGE.search(c) for e in hit_events for c in clauses(e.text)):
             score += 0.1
             reasons.append(f"{name}'s status page is cited")
         lift, judged = _provider_judgement(name, events)
         score += lift
         if lift < 0:
             reasons.append(f"responders ruled {name} out")
+        elif lift > 0:
+            reasons.append(f"responders confirmed it ({name} reports it or its recovery)")
         if confirmed_change:
             score -= 0.15
         else:
@@ -892,9 +1021,11 @@ def _provider_judgement(name: str, events: list[EventFact]) -> tuple[float, list
     final = 0
     refs: list[str] = []
     green = re.compile(r"(?i)\b(?:all )?(?:green|operational|no (?:incident|issues?|outage)s?|fine|healthy)\b")
+    named = re.compile(rf"(?i)(?<![\w-]){re.escape(name)}(?![\w-])")
     for e in events:
         for clause in clauses(e.text):
-            if not _names_provider(name, clause):
+            # Only what is said of the provider by name; a clause undoing a change of ours speaks of that change.
+            if not named.search(clause) or said(ROLLBACK, clause):
                 continue
             verdict = judge(clause)
             if verdict == 0 and green.search(clause) and not OUTAGE.search(green.sub("", clause)):
@@ -904,7 +1035,7 @@ def _provider_judgement(name: str, events: list[EventFact]) -> tuple[float, list
             if verdict != 0:
                 final = verdict
                 refs.append(e.ref)
-    return (-0.4 if final < 0 else 0.0), refs
+    return (-0.4 if final < 0 else 0.1 if final > 0 else 0.0), refs
 
 
 def _as_written(name: str, texts: list[str]) -> str:

@@ -8,14 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from .context import IncidentContext
+from .context import AlertFact, IncidentContext
 from .text import Bm25, clip, estimate_tokens, fmt_time, one_line, tokens, utc
 
 
 @dataclass(frozen=True, slots=True)
 class Record:
     #: ``alert:<id>``, ``event:<id>``, ``change:<id>``, ``log:<source>.<n>``, ``metric:<source>.<n>`` or
-    #: ``incident:<ref>``.
+    #: ``incident:<ref>`` (the incident's facts, kind ``incident``; a neighbouring service's open incident, kind
+    #: ``related``).
     ref: str
     kind: str
     at: datetime | None
@@ -73,26 +74,10 @@ def incident_facts(ctx: IncidentContext) -> Record:
 def build_records(ctx: IncidentContext, *, facts: bool = True) -> list[Record]:
     """Every record of the incident, oldest first (the incident's facts first when ``facts``)."""
     out: list[Record] = []
-    for a in ctx.alerts:
-        parts = [f"{a.name}: {a.summary}"]
-        extra = {k: v for k, v in a.labels.items() if k not in ("alertname",)}
-        if extra:
-            parts.append("labels: " + ", ".join(f"{k}={v}" for k, v in sorted(extra.items())))
-        parts.extend(f"{k}: {v}" for k, v in sorted(a.annotations.items()) if k != "summary")
-        severity = f" [{a.severity}]" if a.severity else ""
-        where = f" on {a.service}" if a.service else ""
-        out.append(
-            Record(
-                ref=a.ref,
-                kind="alert",
-                at=a.starts_at,
-                label=f"alert {a.name}{severity}{where} ({a.status})",
-                text="\n".join(parts),
-                url=a.generator_url,
-                service=a.service,
-                subkind=a.severity or "",
-            )
-        )
+    for a in ctx.alerts:  # a neighbour's alert counted among the incident's own (RCA) still says whose it is
+        whose = f", in {a.related_incident}" if a.related_incident else ""
+        out.append(_alert_record(a, f" on {a.service}" if a.service else "", f"{a.status}{whose}"))
+    out.extend(related_records(ctx))
     for c in ctx.changes:
         what = c.kind_name
         where = f" on {c.service}" if c.service else ""
@@ -138,6 +123,60 @@ def build_records(ctx: IncidentContext, *, facts: bool = True) -> list[Record]:
     out.sort(key=lambda r: (r.at is None, utc(r.at) if r.at else datetime.min))
     if facts:
         out.insert(0, incident_facts(ctx))
+    return out
+
+
+def _alert_record(a: AlertFact, where: str, status: str) -> Record:
+    parts = [f"{a.name}: {a.summary}"]
+    extra = {k: v for k, v in a.labels.items() if k not in ("alertname",)}
+    if extra:
+        parts.append("labels: " + ", ".join(f"{k}={v}" for k, v in sorted(extra.items())))
+    parts.extend(f"{k}: {v}" for k, v in sorted(a.annotations.items()) if k != "summary")
+    severity = f" [{a.severity}]" if a.severity else ""
+    return Record(
+        ref=a.ref,
+        kind="alert",
+        at=a.starts_at,
+        label=f"alert {a.name}{severity}{where} ({status})",
+        text="\n".join(parts),
+        url=a.generator_url,
+        service=a.service,
+        subkind=a.severity or "",
+    )
+
+
+def related_records(ctx: IncidentContext) -> list[Record]:
+    """The neighbouring services' alerts (kind ``alert``, labelled with whose they are) and open incidents (kind
+    ``related``): evidence from around the incident, never the incident's own."""
+    out: list[Record] = []
+    for a in ctx.related_alerts:
+        whose = f"in {a.related_incident}" if a.related_incident else "in no incident"
+        side = "a dependency" if a.service in ctx.dependencies else "a dependent"
+        where = f" on {a.service}, {side}" if a.service else ""
+        out.append(_alert_record(a, where, f"{a.status}, {whose}"))
+    for r in ctx.related_incidents:
+        edge = f"{ctx.service} depends on {r.service}" if r.relation == "dependency" else (
+            f"{r.service} depends on {ctx.service}"
+        )
+        lines = [
+            f"Title: {r.title}",
+            f"Status: {r.status}",
+            f"Priority: {r.priority or 'none'}",
+            f"Service: {r.service} ({edge})",
+            f"Open since: {fmt_time(r.since)}",
+        ]
+        out.append(
+            Record(
+                ref=r.ref,
+                kind="related",
+                at=r.since,
+                label=f"incident {r.incident} on {r.service} (open, a {r.relation})",
+                text="\n".join(lines),
+                url=r.url,
+                service=r.service,
+                subkind=r.relation,
+            )
+        )
     return out
 
 

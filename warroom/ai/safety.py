@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from .context import AlertFact, ChangeFact, EventFact, IncidentContext
+from .context import AlertFact, ChangeFact, EventFact, EvidenceFact, IncidentContext
 
 REDACTED = "[REDACTED]"
 
@@ -99,6 +99,9 @@ class Redactor:
         def change(c: ChangeFact) -> ChangeFact:
             return replace(c, title=r(c.title), details=r(c.details), url=ro(c.url))
 
+        def excerpt(x: EvidenceFact) -> EvidenceFact:  # redacted by its reader already; once more by these rules
+            return replace(x, label=r(x.label), text=r(x.text), url=ro(x.url))
+
         return replace(
             ctx,
             title=r(ctx.title),
@@ -106,8 +109,11 @@ class Redactor:
             assignee=ro(ctx.assignee),
             roles={k: r(v) for k, v in ctx.roles.items()},
             alerts=[alert(a) for a in ctx.alerts],
+            related_alerts=[alert(a) for a in ctx.related_alerts],
+            related_incidents=[replace(i, title=r(i.title), url=ro(i.url)) for i in ctx.related_incidents],
             events=[event(e) for e in ctx.events],
             changes=[change(c) for c in ctx.changes],
+            evidence=[excerpt(x) for x in ctx.evidence],
             links={k: r(v) for k, v in ctx.links.items()},
         )
 
@@ -191,11 +197,12 @@ def allowed_from(*contexts: IncidentContext) -> Allowed:
     mentions: set[str] = set()
     for ctx in contexts:
         candidates: list[str | None] = list(ctx.links.values())
-        for a in ctx.alerts:
+        for a in [*ctx.alerts, *ctx.related_alerts]:
             candidates.append(a.generator_url)
             candidates.extend(v for k, v in a.annotations.items() if k.lower().endswith("url"))
         candidates.extend(e.url for e in ctx.events)
         candidates.extend(c.url for c in ctx.changes)
+        candidates.extend(x.url for x in ctx.evidence)  # the logs' and metrics' own UIs, built from settings
         urls.update(_norm_url(u) for u in candidates if u and re.match(r"(?i)^https?://", u.strip()))
         for person in [*ctx.roles.values(), ctx.assignee or ""]:
             person = person.strip().strip("<>@").split("|")[0]

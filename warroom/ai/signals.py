@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,10 +299,11 @@ RULED_OUT = re.compile(
     r"did not (?:help|change anything|fix)|does ?n[o']t (?:look|seem) related|"
     r"(?:can'?t|cannot|couldn'?t|could not) be (?:it|that|this|the (?:cause|culprit|problem))|"
     r"(?:is|was)n'?t (?:it|that|the (?:cause|culprit|problem))|(?:is|was) not (?:it|that|the (?:cause|culprit))|"
-    r"(?:only|just) (?:touch|chang|affect)\w* (?:the )?\S+|"
+    r"(?:only|just) (?:touched|touches|changed|affected|affects|applies|applied) (?:to )?(?:the )?\S+|"
     r"(?:only|just) an? (?:[\w-]+ ){0,3}(?:change|tweak|bump|update|copy|docs?|typo)\b|"
     r"(?:does ?n[o']t|did ?n[o']t|never) (?:even )?touch\w*|not (?:even )?(?:in|on) the (?:[\w-]+ )?path|"
-    r"(?:is|was|are|were) (?:[\w-]+ ){1,3}only\b|exonerat\w*|in the clear)"
+    r"(?:is|was|are|were) (?:[\w-]+ ){1,3}only(?=\s*(?:[,.;:!)]|$|though|anyway|so|as far))|"
+    r"exonerat\w*|in the clear)"
 )
 CONFIRMED = re.compile(
     r"(?i)\b(?:confirm\w*|root cause|caused by|culprit|that'?s it|smoking gun|"
@@ -325,24 +327,31 @@ _NEGATED = re.compile(
     r"(?i)(?:\b(?:not|no|never|without|nor|yet to)|n'?t)\s+(?:(?:yet|really|fully|quite|been|be|it|that|the|a)\s+){0,2}$"
 )
 #: A clause that asks rather than tells ("is it the flag?", "could it be 4.18?").
-_QUESTION = re.compile(r"\?\s*$|^\s*(?:is|was|could|can|did|does|should|maybe|might|what|which)\b", re.IGNORECASE)
+QUESTION = re.compile(r"\?\s*$|^\s*(?:is|was|could|can|did|does|should|maybe|might|what|which)\b", re.IGNORECASE)
 #: Where one statement ends and the next begins within a chat line.
 _CLAUSES = re.compile(r"(?<=[.;!?])\s+|\s+(?:but|however|whereas|while)\s+|\s+[—–]\s+|\s+-\s+|\n+")
 
 
 def clauses(text: str) -> list[str]:
     """A chat line's statements, in order ("rolled back 4.18 — no change, still 503s" is two)."""
-    return [c for c in (part.strip() for part in _CLAUSES.split(text)) if c]
+    return list(_clauses(text))
 
 
+@lru_cache(maxsize=8192)
+def _clauses(text: str) -> tuple[str, ...]:
+    return tuple(c for c in (part.strip() for part in _CLAUSES.split(text)) if c)
+
+
+@lru_cache(maxsize=16384)
 def said(pattern: re.Pattern[str], clause: str) -> bool:
     """``pattern`` occurs in ``clause`` as a statement: not negated by the words before it ("not confirmed",
     "hasn't recovered", "can't rule it out") and not asked as a question."""
-    if _QUESTION.search(clause):
+    if QUESTION.search(clause):
         return False
     return any(not _NEGATED.search(clause[: m.start()]) for m in pattern.finditer(clause))
 
 
+@lru_cache(maxsize=8192)
 def judge(clause: str) -> int:
     """What one statement says of the thing it names: -1 ruled out, +1 confirmed, 0 neither.
 
@@ -373,20 +382,35 @@ PROVIDERS: tuple[str, ...] = (
     # identity
     "okta", "auth0", "onelogin", "ping identity",
     # developer platforms and SaaS
-    "github", "gitlab", "bitbucket", "docker hub", "npm", "pypi", "datadog", "pagerduty", "sentry", "atlassian",
+    # (monitoring tools — Datadog, Sentry, PagerDuty — are left out: responders name them as where they saw errors)
+    "github", "gitlab", "bitbucket", "docker hub", "npm", "pypi", "atlassian",
     "salesforce", "shopify", "zendesk", "algolia", "mapbox", "openai", "anthropic", "firebase", "apns", "fcm",
     "mongodb atlas", "snowflake", "confluent", "elastic cloud", "redis cloud",
 )
 
+#: Well-known providers' products, named in alerts and chat instead of the provider ("S3 PutObject InternalError",
+#: "SQS ReceiveMessage 500"), and cloud region codes ("us-east-1"). Products we run ourselves on a provider (RDS,
+#: EC2 instances) are left out: their failures are usually ours.
+PRODUCTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (_p(r"(?<![\w-])(?:s3|sqs|sns|dynamodb|kinesis|cloudfront|route ?53|aws lambda|elasticache|msk)(?![\w-])"), "aws"),
+    (_p(r"(?<![\w-])(?:us|eu|ap|sa|ca|me|af|il)-(?:east|west|north|south|central|northeast|northwest|southeast|"
+        r"southwest)-\d(?![\w-])"), "aws"),
+    (_p(r"(?<![\w-])(?:gcs|google cloud storage|pub/?sub|bigquery|cloud run|firestore)(?![\w-])"), "gcp"),
+    (_p(r"(?<![\w-])(?:azure blob|cosmos ?db|azure ad|entra id|azure front door)(?![\w-])"), "azure"),
+)
+#: A provider's own word on its state: its status page, health dashboard or status site.
+STATUS_PAGE = _p(r"status ?page|status\.\S+|health dashboard|service health|health status")
+
 #: Outage or status-page language: a clause naming a provider with these words says the provider is failing.
 OUTAGE = re.compile(
-    r"(?i)\b(?:outage|status ?page|status\.\S+|incident|degrad\w*|down\b|unavailable|disruption|"
+    r"(?i)\b(?:outage|status ?page|status\.\S+|health dashboard|incident|degrad\w*|down\b|unavailable|disruption|"
     r"elevated (?:error|latenc|5xx|fail)\w*|(?:5\d\d|5xx)s?|errors?|timeouts?|timing out|failing|failures?|"
     r"unreachable|not responding|investigating|partial|major|recover\w*|service (?:issue|interruption))"
 )
 #: Words that say a named thing is someone else's service, for a dependency not in the well-known list.
 THIRD_PARTY = re.compile(
-    r"(?i)\b(?:status ?page|status\.\S+|vendor|provider|third[- ]party|their (?:side|end|api|status|support)|"
+    r"(?i)\b(?:status ?page|status\.\S+|health dashboard|vendor|provider|third[- ]party|"
+    r"their (?:side|end|api|status|support)|"
     r"on their|support ticket|opened a (?:ticket|case) with)\b"
 )
 

@@ -355,8 +355,7 @@ class Actions:
         who = status_drafts.Person(email.lower() if email else None, actor.key, name, mention=actor.mention)
         store = self.service.store
         if isinstance(command, cmd.StatusPageDraft):
-            return Reply(await status_drafts.ask_draft(store, self.settings, incident, command.state, who,
-                                                       command=self.ctx.command))
+            return Reply(await status_drafts.ask_draft(store, self.settings, incident, command.state))
         text, _ = await status_drafts.publish_text(store, self.settings, incident, edge.text(command.text),
                                                    command.state, who, command=self.ctx.command)
         return Reply(text)

@@ -54,7 +54,7 @@ from warroom.core.jobs import (  # re-exported for the handlers (__all__)
 )
 from warroom.core.markup import escape
 from warroom.core.model import AlertIn, Incident, Link, LinkKind, Status
-from warroom.response import statuspages
+from warroom.response import related, statuspages
 from warroom.response.ai import schedule as ai_schedule
 from warroom.response.oncall import escalation
 from warroom.settings import ServiceSettings, Settings
@@ -118,6 +118,7 @@ async def enqueue_fanout(tx: Tx, incident: Incident, svc: ServiceSettings, setti
     await announce(tx, settings, headline(incident, "declared", "🚨"), incident_id=incident.id, room=True)
     await escalation.start(tx, incident, settings)
     await statuspages.incident_changed(tx, incident, {"declared"}, settings)
+    await related.incident_declared(tx, incident, settings)
 
 
 async def request_if_due(tx: Tx, incident: Incident, settings: Settings) -> None:

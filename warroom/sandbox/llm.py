@@ -77,9 +77,10 @@ BAD_JSON = (
 SERVER_ERROR = "The server had an error while processing your request. Sorry about that!"
 #: What llama-cpp-python's server answers (HTTP 500, type internal_server_error) to ``response_format: json_schema``.
 LLAMA_NO_JSON_SCHEMA = (
-    "1 validation error for CreateChatCompletionRequest\nresponse_format.type\n  Input should be 'text' or "
-    "'json_object' [type=literal_error, input_value='json_schema', input_type=str]\n    For further information "
-    "visit https://errors.pydantic.dev/2.12/v/literal_error"
+    "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': \"Input "
+    "should be 'text' or 'json_object'\", 'input': 'json_schema', 'ctx': {'expected': \"'text' or 'json_object'\"}}"
+    "\n\n  File \"/usr/lib/python3/site-packages/llama_cpp/server/app.py\", line 376, in create_chat_completion\n"
+    "    POST /v1/chat/completions"
 )
 
 

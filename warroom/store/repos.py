@@ -250,6 +250,23 @@ class AlertRepo:
         )
         return [dict(r) for r in rows.mappings()]
 
+    async def of_services_between(
+        self, services: list[str], since: datetime, until: datetime, *, besides: int, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """Alerts of ``services`` that began (``starts_at``, else when received) from ``since`` to ``until``, in any
+        incident but ``besides`` or in none; the earliest first, at most ``limit``."""
+        if not services:
+            return []
+        began = func.coalesce(alerts.c.starts_at, alerts.c.received_at)
+        rows = await self.conn.execute(
+            select(alerts)
+            .where(alerts.c.service.in_(services), began >= since, began <= until)
+            .where((alerts.c.incident_id.is_(None)) | (alerts.c.incident_id != besides))
+            .order_by(began, alerts.c.id)
+            .limit(limit)
+        )
+        return [dict(r) for r in rows.mappings()]
+
     async def count(self) -> int:
         return int((await self.conn.execute(select(func.count()).select_from(alerts))).scalar_one())
 

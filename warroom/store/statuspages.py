@@ -145,20 +145,25 @@ class StatusPageRepo:
         return rows
 
     async def version(self, page: str) -> tuple[int, ...]:
-        """Changes whenever anything the page shows changes: the newest history row, the newest update, and the
+        """Changes whenever anything the page shows changes: the history rows and updates (newest and how many), and the
         page's maintenance windows (how many, and the newest change to one — each change stamps ``updated_at``)."""
-        changed = (await self.conn.execute(select(func.max(hist.c.id)).where(hist.c.page == page))).scalar()
-        published = (
+        # counts as well as the newest ids: on PostgreSQL a lower id can commit after a higher one, which leaves
+        # the newest id where it was — the count moves all the same (rows are only ever added)
+        changed, rows = (
+            await self.conn.execute(select(func.max(hist.c.id), func.count(hist.c.id)).where(hist.c.page == page))
+        ).one()
+        published, updates = (
             await self.conn.execute(
-                select(func.max(upd.c.id)).select_from(upd.join(pinc, upd.c.page_incident_id == pinc.c.id))
+                select(func.max(upd.c.id), func.count(upd.c.id))
+                .select_from(upd.join(pinc, upd.c.page_incident_id == pinc.c.id))
                 .where(pinc.c.page == page)
             )
-        ).scalar()
+        ).one()
         windows, touched = (
             await self.conn.execute(select(func.count(mnt.c.id), func.max(mnt.c.updated_at)).where(mnt.c.page == page))
         ).one()
         stamp = int(touched.timestamp() * 1_000_000) if isinstance(touched, datetime) else 0
-        return int(changed or 0), int(published or 0), int(windows or 0), stamp
+        return int(changed or 0), int(rows or 0), int(published or 0), int(updates or 0), int(windows or 0), stamp
 
     # -- scheduled maintenance ------------------------------------------------------------------------------------
     async def add_maintenance(

@@ -1,9 +1,10 @@
-"""``POST /events/changes``: deployment events from CI/CD and deploy tools, kept for root-cause analysis.
+"""``POST /events/changes``: change events from CI/CD, deploy, feature-flag, DNS and infrastructure tools, kept for
+root-cause analysis.
 
 The body is one event or a JSON list of them (at most ``MAX_EVENTS``)::
 
     {"id": "deploy-77", "service": "checkout-api", "title": "checkout-api 7.3.0", "at": "2026-03-14T09:52:00Z",
-     "url": "https://ci.example.com/runs/77", "details": "pool size 50 → 20"}
+     "url": "https://ci.example.com/runs/77", "details": "pool size 50 → 20", "kind": "deploy"}
 
 ``id``, ``title`` and ``at`` (ISO 8601 with a time zone) are required; ``service`` names the service deployed (a
 configured service, one it depends on, or any other; none: it may concern all); ``url`` is an http(s) link;

@@ -457,7 +457,9 @@ class PageCache:
     """Renders per (page, kind, query). A render is served without touching the database while nothing changed a
     page in this process (the store's ``status_generation``), the day is the same, it was checked against the
     database's version (changes made by other processes) less than :data:`RECHECK` seconds ago, and it is younger
-    than :data:`TTL`; otherwise the version is read, and the render kept if it is unchanged."""
+    than :data:`TTL`; otherwise the version is read, and the render kept if it is unchanged — and only while nothing
+    changed in this process since it was made: the version (newest ids) cannot tell on PostgreSQL, where a
+    transaction that took a lower id can commit after one that took a higher id (concurrent declarations do)."""
 
     def __init__(self) -> None:
         self._renders: dict[tuple[str, str, str], _Cached] = {}
@@ -473,9 +475,10 @@ class PageCache:
     def same_version(self, key: tuple[str, str, str], version: tuple[int, ...], generation: int,
                      day: str) -> _Cached | None:
         found = self._renders.get(key)
-        if found is None or found.version != version or found.day != day or time.monotonic() - found.made > TTL:
+        if (found is None or found.version != version or found.generation != generation or found.day != day
+                or time.monotonic() - found.made > TTL):
             return None
-        found.checked, found.generation = time.monotonic(), generation
+        found.checked = time.monotonic()
         return found
 
     def put(self, key: tuple[str, str, str], version: tuple[int, ...], generation: int, day: str,

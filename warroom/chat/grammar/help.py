@@ -104,7 +104,7 @@ _SPEC_LIST: tuple[_Spec, ...] = (
     _Spec("tasks", ("followups", "follow-ups"), "", "list the incident's post-incident tasks and how many are open",
           ""),
     _Spec("statuspage", ("status-page",), "[investigating|identified|monitoring|resolved] <text> | draft [state]",
-          "publish your own text on the service's status page (its state kept unless you give one; the war room "
+          "publish your own text on the service's status page (its state kept unless you give one, in lower case; the war room "
           "sees who published, not the text), or ask the AI responder for a draft to Publish, Edit or Discard",
           "identified We found the cause and are deploying a fix.", True),
     _Spec("help", ("?", "commands"), "[command]", "list the commands, or show one command's form", "role"),

@@ -640,7 +640,8 @@ def _update_state(word: str, ctx: GrammarContext, args: str) -> str | Rejection:
 
 
 def _parse_statuspage(rest: str, ctx: GrammarContext) -> Result:
-    """``statuspage [state] <text>`` (the person's own text) or ``statuspage draft [state]``."""
+    """``statuspage [state] <text>`` (the person's own text; a state is its first word, in lower case) or
+    ``statuspage draft [state]``."""
     if not rest:
         return _reject(ctx, "statuspage", "Write the update people reading the status page should see after "
                        "`statuspage`, or ask for a draft with `statuspage draft`.")
@@ -655,11 +656,12 @@ def _parse_statuspage(rest: str, ctx: GrammarContext) -> Result:
         return picked if isinstance(picked, Rejection) else StatusPageDraft(picked)
     state: str | None = None
     text = rest
-    if word.casefold() in STATUS_UPDATE_STATES:
+    if word in STATUS_UPDATE_STATES or (not after and word.casefold() in STATUS_UPDATE_STATES):
+        # a state is written in lower case: "Investigating elevated errors…" is a sentence, published whole
         if not after:
             return _reject(ctx, "statuspage", f"Write the update's text after `statuspage {word.casefold()}`.",
                            f"{word.casefold()} <text>")
-        state, text = word.casefold(), after
+        state, text = word, after
     elif after and word.isalpha() and word.islower() and _closest(word, STATUS_UPDATE_STATES, 0.8):
         refused = _update_state(word, ctx, f"{_closest(word, STATUS_UPDATE_STATES, 0.8)} <text>")
         if isinstance(refused, Rejection):

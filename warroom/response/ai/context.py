@@ -7,7 +7,10 @@ an :class:`warroom.ai.IncidentContext`.
   the services it depends on (read through the Xurrent adapter and kept in the changes table, so that they
   are there next time even when Xurrent is not);
 - roles, assignee, dependencies (``services[].depends_on``) and links (war room, bridge, request, postmortem,
-  the service's bookmarks).
+  the service's bookmarks);
+- related evidence (warroom.response.related): the open incidents of the services it depends on and of those that
+  depend on it, and those services' alerts from two hours before the start until now — in other incidents or in
+  none, marked as such — most relevant first, bounded.
 
 Everything here is untrusted text as far as the assistant is concerned; it fences and neutralises it itself.
 """
@@ -24,8 +27,9 @@ from typing import Any, cast
 from warroom.adapters.errors import AdapterError
 from warroom.adapters.ports import ItsmPort
 from warroom.ai import AlertFact, ChangeFact, EventFact, IncidentContext
-from warroom.ai.context import CHANGE_KINDS, ChangeKind, EvidenceFact
+from warroom.ai.context import CHANGE_KINDS, ChangeKind, EvidenceFact, RelatedIncidentFact
 from warroom.core.model import Incident, Link, LinkKind, Origin, RoleHolder, Status, TimelineEvent
+from warroom.response import related
 from warroom.settings import Settings
 from warroom.store.db import Store
 
@@ -69,6 +73,7 @@ SKIPPED = frozenset(
         "ai_rca",
         "postmortem",
         "task",
+        "related",
     }
 )
 #: Link kinds → the names the assistant knows them by.
@@ -93,6 +98,10 @@ class Snapshot:
     changes: list[dict[str, Any]]
     #: chat user key → the name the chat shows for them (warroom.store.responders.PeopleRepo)
     names: dict[str, str] = field(default_factory=dict)
+    #: The neighbouring services' alerts around the start (rows with ``related_incident``), most relevant first.
+    related_alerts: list[dict[str, Any]] = field(default_factory=list)
+    #: The neighbouring services' open incidents, each with how it is related and its war room's URL.
+    related_incidents: list[tuple[Incident, related.Relation, str | None]] = field(default_factory=list)
 
 
 def _utc(at: datetime) -> datetime:
@@ -163,6 +172,23 @@ def _alert(row: Mapping[str, Any]) -> AlertFact:
     )
 
 
+def _related_alert(row: Mapping[str, Any]) -> AlertFact:
+    return replace(_alert(row), related_incident=row.get("related_incident"))
+
+
+def _related_incident(incident: Incident, relation: related.Relation, url: str | None) -> RelatedIncidentFact:
+    return RelatedIncidentFact(
+        incident=incident.ref,
+        title=incident.title,
+        service=incident.service,
+        priority=incident.priority,
+        status=incident.status.value,
+        since=incident.created_at,
+        relation=relation,
+        url=url,
+    )
+
+
 def _change(row: Mapping[str, Any]) -> ChangeFact:
     return ChangeFact(
         id=str(row["external_id"]),
@@ -217,6 +243,8 @@ def build_context(snap: Snapshot, settings: Settings) -> IncidentContext:
         changes=[_change(c) for c in snap.changes],
         dependencies=list(svc.depends_on) if svc else [],
         links=links,
+        related_alerts=[_related_alert(a) for a in snap.related_alerts],
+        related_incidents=[_related_incident(i, rel, url) for i, rel, url in snap.related_incidents],
     )
 
 
@@ -239,7 +267,21 @@ async def snapshot(
             started, before=before, after=after, services=services_of(incident, settings, alerts)
         )
         names = await tx.people.names(e.actor for e in events if e.actor)
-    return Snapshot(incident, alerts, events, roles, links, changes, names)
+        near_alerts = await related.related_alerts(tx, settings, incident, started, now or tx.now)
+        near = [
+            (other, relation, _room_url(await tx.links.all(other.id)))
+            for other, relation in await related.related_incidents(tx, settings, incident)
+        ]
+    return Snapshot(incident, alerts, events, roles, links, changes, names, near_alerts, near)
+
+
+def _room_url(links: Mapping[LinkKind, Link]) -> str | None:
+    """An incident's war room: its Slack channel, else its Teams channel."""
+    for kind in (LinkKind.SLACK_CHANNEL, LinkKind.TEAMS_CHANNEL):
+        link = links.get(kind)
+        if link is not None and link.url:
+            return link.url
+    return None
 
 
 async def load_context(

@@ -38,6 +38,7 @@ from warroom.core.model import Incident, LinkKind, RoleHolder, Status
 from warroom.response import jobs, postmortem_link
 from warroom.response.ai import schedule as ai_schedule
 from warroom.response.ai.context import load_context
+from warroom.response.ai.evidence import EvidenceReader
 from warroom.settings import Settings
 from warroom.store.db import Store, Tx
 from warroom.store.outbox import Commit, Handler, Job
@@ -134,11 +135,14 @@ class AiJobs:
         assistant: Assistant,
         *,
         itsm: ItsmPort | None = None,
+        evidence: EvidenceReader | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.assistant = assistant
         self.itsm = itsm
+        #: the logs and metrics sources (evidence.sources), one set of HTTP clients for the process
+        self.evidence = evidence
 
     @classmethod
     def build(
@@ -154,17 +158,21 @@ class AiJobs:
         each HTTP attempt at the model endpoint)."""
         metrics = AiMetrics(registry)
         client = build_client(settings.ai, metrics=metrics, observe=observe)
-        return cls(settings, store, Assistant(settings.ai, client, metrics=metrics), itsm=itsm)
+        return cls(settings, store, Assistant(settings.ai, client, metrics=metrics), itsm=itsm,
+                   evidence=EvidenceReader(settings, observe=observe))
 
     async def aclose(self) -> None:
         if self.assistant.client is not None:
             await self.assistant.client.aclose()
+        if self.evidence is not None:
+            await self.evidence.aclose()
 
     def handlers(self) -> dict[str, Handler]:
         return {AI_ANSWER: self.answer, AI_CHANGED: self.changed, AI_SUMMARY: self.summary}
 
     async def context(self, incident_id: int) -> IncidentContext | None:
-        return await load_context(self.store, self.settings, incident_id, itsm=self.itsm)
+        return await load_context(self.store, self.settings, incident_id, itsm=self.itsm,
+                                  evidence=self.evidence if self.evidence is not None else True)
 
     # -- asked in chat --------------------------------------------------------------------------------
     async def answer(self, job: Job) -> Commit | None:

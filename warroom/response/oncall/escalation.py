@@ -159,7 +159,7 @@ class Escalations:
                     f"step{'s' if len(policy.steps) > 1 else ''}. Page someone with `page`, or acknowledge it.")
             await tx.timeline.add(incident_id, "escalation_exhausted", f"Escalation policy {policy.name} exhausted",
                                   data={"policy": policy.name})
-            await jobs.say(tx, incident_id, line)
+            await jobs.say(tx, incident_id, line, escaped=True)  # in warroom's markup
             await jobs.announce(tx, self.settings, line, incident_id=incident_id, room=True)
 
         return commit
@@ -232,7 +232,7 @@ class Escalations:
                     "them). It moves on to the next step; page someone with `page` meanwhile.")
             await tx.timeline.add(incident.id, "escalation_unreachable", f"Escalation {where}: nobody to page",
                                   data={"policy": policy.name, "step": step_i, "round": round_})
-            await jobs.say(tx, incident.id, line)
+            await jobs.say(tx, incident.id, line, escaped=True)
             await jobs.announce(tx, self.settings, f"⚠️ {incident.ref}: escalation {where} found nobody to page.",
                                 incident_id=incident.id, room=True)
             return
@@ -240,7 +240,7 @@ class Escalations:
         await tx.timeline.add(incident.id, "paged", f"Paged {', '.join(p.name for p in people)} ({where})",
                               actor="escalation", data={"emails": [p.email for p in people], "step": step_i,
                                                         "round": round_, "policy": policy.name})
-        await jobs.say(tx, incident.id, f"📟 Paging {names} ({where}) until someone acknowledges.")
+        await jobs.say(tx, incident.id, f"📟 Paging {names} ({where}) until someone acknowledges.", escaped=True)
 
 
 def _last_round(row: dict[str, Any], policy: EscalationPolicy) -> int:

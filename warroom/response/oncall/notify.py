@@ -154,7 +154,7 @@ class Notifier:
             return  # an earlier method of this person went out
         who = markup.escape(str(row["email"]))
         await jobs.say(tx, incident_id, f"⚠️ Could not reach {who} by any method (last: {method}, "
-                                        f"{markup.escape(reason[:200])}).")
+                                        f"{markup.escape(reason[:200])}).", escaped=True)
         if not await tx.notifications.anyone_reached(row):
             await jobs.announce(tx, self.settings,
                                 f"⚠️ {incident.ref}: nobody of escalation step {int(row['step']) + 1} could be reached.",

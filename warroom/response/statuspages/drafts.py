@@ -24,9 +24,7 @@ incident's timeline and in the war room — who, which page, which state, never 
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -50,7 +48,6 @@ from warroom.store.schema import status_drafts
 
 from . import LABELS, UPDATE_STATES, UpdateRefused, publish_update
 
-log = logging.getLogger("warroom.statuspage_drafts")
 _SLACK_MENTION = re.compile(r"<@[A-Z0-9]{2,32}>")
 
 #: A draft's life: waiting for a person, then one of the other three for good.
@@ -317,6 +314,7 @@ class Decided:
 
 
 def stale(card: DraftCard) -> str:
+    """Why a click on this draft's card is refused (a war-room line: the decider's name escaped)."""
     outcome = card.outcome()
     if outcome is None:
         return ("That card shows an older version of this draft; nothing was published. Use the buttons on the "
@@ -324,7 +322,8 @@ def stale(card: DraftCard) -> str:
     if card.state == SUPERSEDED:
         return ("That draft was replaced by a newer one; nothing was published. Use the newest draft's card, or "
                 "publish your own text with `/incident statuspage <text>`.")
-    return f"That draft is decided already: {outcome[0].lower()}{outcome[1:]}. Nothing more was published."
+    shown = markup.escape(outcome[0].lower() + outcome[1:])
+    return f"That draft is decided already: {shown}. Nothing more was published."
 
 
 async def decide(
@@ -438,10 +437,9 @@ async def publish_text(
         True
 
 
-async def ask_draft(store: Store, settings: Settings, incident: Incident, state: str | None, who: Person, *,
-                    command: str = "/incident") -> str:
+async def ask_draft(store: Store, settings: Settings, incident: Incident, state: str | None) -> str:
     """``statuspage draft [state]``: a new draft's job (the state given, else the page's current one — or the
-    resolve's state once the incident is resolved)."""
+    resolve's state once the incident is resolved). Anyone in the war room may ask: a draft publishes nothing."""
     found = page_of(settings, incident)
     if found is None:
         return _page_refusal(incident)
@@ -452,8 +450,6 @@ async def ask_draft(store: Store, settings: Settings, incident: Incident, state:
         locked = await tx.incidents.get(incident.id, lock=True)
         if locked is None:
             return f"There is no incident {incident.ref}."
-        if (reason := await refused(tx, settings, locked, who, command)) is not None:
-            return reason
         if state is None:
             state = resolved_state(svc) if locked.status is Status.RESOLVED else await current_state(
                 tx, page.name, locked)
@@ -462,7 +458,3 @@ async def ask_draft(store: Store, settings: Settings, incident: Incident, state:
         return f"A {state} draft for {markup.escape(page_title(page))} is being written already; its card comes in a moment."
     return (f"🤖 Drafting a status page update for {markup.escape(page_title(page))} ({LABELS.get(state, state)}); "
             "its card, with Publish, Edit and Discard, comes in the war room in a moment.")
-
-
-def states_text(states: Sequence[str] = UPDATE_STATES) -> str:
-    return ", ".join(states)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import insert, select, update
@@ -54,6 +54,8 @@ if TYPE_CHECKING:
     from warroom.adapters.statuspage import ComponentStatus, Incident, IncidentStatus, StatuspageClient
 
 log = logging.getLogger("warroom.statuspage")
+#: How far back our own maintenance windows are remembered when Statuspage shows a component under maintenance.
+MAINTENANCE_MEMORY = timedelta(days=7)
 
 #: Minutes after which the war room hears that an update has not reached Statuspage (a page's
 #: ``statuspage.late_minutes`` overrides it).
@@ -222,6 +224,13 @@ class StatuspageMirror:
             return
         async with self.store.read() as tx:
             ours = await tx.statuspages.current(page.name)
+            # components our own scheduled maintenance had lately: their "under maintenance" on Statuspage is ours
+            # to end (someone else's, set on Statuspage itself, is left alone)
+            maintained = {
+                str(row["component"])
+                for row in await tx.statuspages.history(page.name, tx.now - MAINTENANCE_MEMORY)
+                if row["status"] == "under_maintenance"
+            }
         try:
             theirs = {c.id: c.status for c in await client.components(page.statuspage.page_id)}
         except Permanent as exc:  # a wrong page id or key: each update's push fails and says so
@@ -235,7 +244,7 @@ class StatuspageMirror:
                 log.warning("Statuspage page %s has no component %s (%s of status page %s): not updated",
                             page.statuspage.page_id, component_id, name, page.name)
                 continue
-            if have == status or (have == "under_maintenance" and status == OPERATIONAL):
+            if have == status or (have == "under_maintenance" and status == OPERATIONAL and name not in maintained):
                 continue
             try:
                 await client.set_component_status(page.statuspage.page_id, component_id,

@@ -17,9 +17,10 @@ from warroom.chat.slack.blocks import card_facts
 from warroom.core.model import LinkKind
 from warroom.sandbox.demo import ai as ai_demo
 from warroom.sandbox.demo import oncall as oncall_demo
+from warroom.sandbox.demo import statuspage as status_demo
 from warroom.sandbox.demo import tasks as tasks_demo
 from warroom.sandbox.harness import Harness, alertmanager_payload
-from warroom.sandbox.world import Latencies
+from warroom.sandbox.world import Latencies, World
 
 #: Latencies that make the fan-out's parallelism visible without making the demo slow.
 DEMO_LATENCIES = Latencies(slack=0.04, xurrent=0.12, zoom=0.15, webex=0.15)
@@ -36,11 +37,15 @@ async def run_demo(*, verbose: bool = False, timeout: float = 30.0, chat: str = 
         return await run_teams_demo(timeout=timeout)
     with tempfile.TemporaryDirectory(prefix="warroom-demo-") as tmp:
         db = Path(tmp) / "warroom.db"
+        world = await World.start(DEMO_LATENCIES)
+
         def tweak(data: dict[str, Any]) -> None:
             ai_demo.automatic(data)
             oncall_demo.configure(data)
+            status_demo.with_status_page(data, statuspage_page=world.statuspage_page,
+                                         components=world.statuspage_components)
 
-        harness = await Harness.start(f"sqlite+aiosqlite:///{db}", latencies=DEMO_LATENCIES, tweak=tweak)
+        harness = await Harness.start(f"sqlite+aiosqlite:///{db}", world=world, tweak=tweak)
         try:
             return await _story(harness, timeout)
         finally:
@@ -116,10 +121,15 @@ async def _story(h: Harness, timeout: float) -> int:
     _say()
     if not ok:
         return 1
+    if not await status_demo.status_story(h, incident_id, _say):
+        return 1
+    _say()
     if not await ai_demo.ai_story(h, incident_id, _say):
         return 1
     _say()
     if not await _sync_story(h, incident_id):
+        return 1
+    if not await status_demo.recovered_story(h, incident_id, _say):
         return 1
     _say()
     if not await ai_demo.postmortem_story(h, incident_id, _say):

@@ -1,0 +1,200 @@
+"""Related incidents (warroom.response.related): the neighbours in ``depends_on`` both ways, the window and bounds of
+the neighbours' alerts read as evidence, the war-room line, and what the AI context and the RCA make of them — on a
+real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from warroom.ai.rca import rank_causes
+from warroom.ai.records import build_records
+from warroom.core.jobs import SAY
+from warroom.core.model import AlertIn, AlertStatus, Incident, Origin, Status, Urgency
+from warroom.response import related
+from warroom.response.ai.context import build_context, snapshot
+from warroom.response.incidents import IncidentService
+from warroom.settings import Settings
+from warroom.store.db import Store
+from warroom.store.schema import outbox
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+
+
+def at(minutes: float) -> datetime:
+    return NOW + timedelta(minutes=minutes)
+
+
+def settings() -> Settings:
+    """web → checkout-api → payments; search stands apart."""
+    svc = {"responders": ["ana@example.com"], "bridge": "none"}
+    return Settings(
+        slack={"enabled": False}, teams={"enabled": False}, xurrent={"enabled": False},
+        services=[
+            {"name": "checkout-api", "depends_on": ["payments", "checkout-api"], **svc},
+            {"name": "payments", **svc},
+            {"name": "web", "depends_on": ["checkout-api"], **svc},
+            {"name": "search", **svc},
+        ],
+    )
+
+
+def incident(n: int = 1, service: str = "checkout-api", status: Status = Status.TRIGGERED,
+             created: datetime = NOW, resolved: datetime | None = None) -> Incident:
+    return Incident(id=n, title="t", status=status, priority="P1", urgency=Urgency.HIGH, service=service,
+                    details="", assignee=None, origin=Origin.ALERT, created_at=created, updated_at=created,
+                    resolved_at=resolved)
+
+
+# -- pure ---------------------------------------------------------------------------------------------------
+def test_neighbours_are_direct_and_both_ways() -> None:
+    s = settings()
+    checkout = related.neighbours(s, "checkout-api")
+    assert checkout.dependencies == ("payments",)  # itself left out
+    assert checkout.dependents == ("web",)
+    assert checkout.relation("payments") == "dependency" and checkout.relation("web") == "dependent"
+    assert related.neighbours(s, "payments").all == ["checkout-api"]  # web is two hops away: not a neighbour
+    assert related.neighbours(s, "search").all == []
+    assert related.neighbours(s, "unknown").all == []
+
+
+def test_the_window_opens_two_hours_before_the_start_and_closes_now_or_at_the_resolution() -> None:
+    started = at(-30)
+    assert related.alert_window(started, incident(), NOW) == (at(-150), NOW)
+    done = incident(status=Status.RESOLVED, resolved=at(-5))
+    assert related.alert_window(started, done, NOW) == (at(-150), at(-5))
+
+
+def row(n: int, severity: str, minutes: float, *, starts: bool = True) -> dict[str, Any]:
+    return {"id": n, "severity": severity, "starts_at": at(minutes) if starts else None, "received_at": at(minutes)}
+
+
+def test_most_relevant_first_critical_then_earliest_and_bounded() -> None:
+    rows = [row(1, "info", -100), row(2, "warning", -90), row(3, "critical", -10), row(4, "critical", -50),
+            row(5, "error", -20, starts=False), row(6, "", -110)]
+    assert [r["id"] for r in related.most_relevant(rows)] == [4, 5, 3, 2, 6, 1]
+    assert [r["id"] for r in related.most_relevant(rows, 2)] == [4, 5]
+    many = [row(n, "critical", n) for n in range(40)]
+    assert len(related.most_relevant(many)) == related.MAX_ALERTS
+
+
+def test_the_line_escapes_the_title_and_says_when() -> None:
+    other = incident(7, "payments-db", created=datetime(2026, 12, 6, 10, 2, tzinfo=UTC))
+    other = replace(other, title="<!channel> db *down* & <https://evil.example|click>")
+    text = related.line(other, NOW)
+    assert text.startswith("🔗 INC-7 on payments-db is open since 10:02 UTC (P1: ")
+    assert text.endswith(") — likely related.")
+    assert "<" not in text and ">" not in text and "&lt;!channel&gt;" in text and "&amp;" in text
+    assert related.since_text(datetime(2026, 12, 5, 23, 59, tzinfo=UTC), NOW) == "Dec 5 23:59 UTC"
+
+
+# -- on a database ------------------------------------------------------------------------------------------
+@pytest.fixture
+async def store(db_url: str) -> AsyncIterator[Store]:
+    s = Store.from_url(db_url)
+    await s.migrate()
+    yield s
+    await s.dispose()
+
+
+def alert(fp: str, service: str, starts: datetime, severity: str = "critical") -> AlertIn:
+    return AlertIn(source="alertmanager", fingerprint=fp, status=AlertStatus.FIRING, name=f"Alert{fp}",
+                   summary=f"{service} broken", service=service, severity=severity,
+                   labels={"alertname": f"Alert{fp}", "service": service}, starts_at=starts)
+
+
+async def record(store: Store, a: AlertIn, incident_id: int | None = None) -> int:
+    async with store.tx() as tx:
+        alert_id, _, _ = await tx.alerts.record(a, "P1")
+        if incident_id is not None:
+            await tx.alerts.attach([alert_id], incident_id)
+    return alert_id
+
+
+async def test_the_neighbours_alerts_in_the_window_in_other_incidents_or_none(store: Store) -> None:
+    s = settings()
+    service = IncidentService(s, store)
+    pay = await service.declare(service="payments", title="payments down", priority="P1", origin=Origin.ALERT)
+    checkout = await service.declare(service="checkout-api", title="checkout 5xx", priority="P1",
+                                     origin=Origin.ALERT)
+    real_now = datetime.now(UTC)
+    own = await record(store, alert("own", "checkout-api", real_now - timedelta(minutes=5)), checkout.id)
+    in_pay = await record(store, alert("pay", "payments", real_now - timedelta(minutes=20)), pay.id)
+    loose = await record(store, alert("loose", "payments", real_now - timedelta(minutes=60), "warning"))
+    dependent = await record(store, alert("web", "web", real_now - timedelta(minutes=1)))
+    await record(store, alert("old", "payments", real_now - timedelta(hours=3)))  # before the window
+    await record(store, alert("far", "search", real_now - timedelta(minutes=2)))  # no neighbour
+    snap = await snapshot(store, s, checkout.id)
+    assert snap is not None
+    assert [a["id"] for a in snap.alerts] == [own]
+    # critical first, then the earliest; each marked with the incident it is in (or none)
+    assert [(a["id"], a["related_incident"]) for a in snap.related_alerts] == [
+        (in_pay, pay.ref), (dependent, None), (loose, None)]
+    assert [(i.ref, rel) for i, rel, _ in snap.related_incidents] == [(pay.ref, "dependency")]
+
+    ctx = build_context(snap, s)
+    assert [a.ref for a in ctx.alerts] == [f"alert:{own}"]  # the incident's own alerts stay its own
+    assert {f"alert:{in_pay}", f"alert:{loose}", f"incident:{pay.ref}"} <= ctx.record_refs()
+    labels = {r.ref: r.label for r in build_records(ctx)}
+    assert labels[f"alert:{in_pay}"].endswith(f"on payments, a dependency (firing, in {pay.ref})")
+    assert labels[f"alert:{dependent}"].endswith("on web, a dependent (firing, in no incident)")
+    assert labels[f"incident:{pay.ref}"] == f"incident {pay.ref} on payments (open, a dependency)"
+    assert ctx.started_at() == ctx.alerts[0].starts_at  # the neighbours' earlier alerts do not move the start
+
+    causes = rank_causes(ctx)
+    dep = next(c for c in causes if c.key == "dependency:payments")
+    cited = [e.ref for e in dep.evidence]
+    assert f"alert:{in_pay}" in cited and f"incident:{pay.ref}" in cited
+    assert "payments alerted first" in dep.explanation and f"{pay.ref} on payments is open" in dep.explanation
+    assert not any(c.key == "dependency:web" for c in causes)  # a dependent is no cause
+
+
+async def test_the_bound_on_related_alerts(store: Store) -> None:
+    s = settings()
+    checkout = await IncidentService(s, store).declare(service="checkout-api", title="x", priority="P1")
+    real_now = datetime.now(UTC)
+    for n in range(related.MAX_ALERTS + 5):
+        await record(store, alert(f"p{n}", "payments", real_now - timedelta(minutes=n), "warning"))
+    crit = await record(store, alert("crit", "payments", real_now))
+    snap = await snapshot(store, s, checkout.id)
+    assert snap is not None and len(snap.related_alerts) == related.MAX_ALERTS
+    assert snap.related_alerts[0]["id"] == crit  # the critical one first, though the latest
+    # among the warnings, the earliest
+    assert snap.related_alerts[1]["name"] == f"Alertp{related.MAX_ALERTS + 4}"
+
+
+async def said(store: Store, incident_id: int) -> list[str]:
+    async with store.read() as tx:
+        rows = await tx.conn.execute(select(outbox.c.payload).where(outbox.c.incident_id == incident_id,
+                                                                    outbox.c.kind == SAY))
+        return [str(p["text"]) for (p,) in rows if str(p["text"]).startswith("🔗")]
+
+
+async def test_declaring_tells_each_dependent_room_once_and_skips_closed_incidents(store: Store) -> None:
+    s = settings()
+    service = IncidentService(s, store)
+    web = await service.declare(service="web", title="web slow", priority="P2")
+    checkout = await service.declare(service="checkout-api", title="checkout <b>5xx</b>", priority="P1")
+    # checkout depends on nothing open yet; web (which depends on checkout) is told of it
+    assert await said(store, checkout.id) == []
+    assert await said(store, web.id) == [
+        f"🔗 {checkout.ref} on checkout-api is open since {related.since_text(checkout.created_at, checkout.created_at)}"
+        " (P1: checkout &lt;b&gt;5xx&lt;/b&gt;) — likely related."]
+    async with store.read() as tx:
+        events = [e for e in await tx.timeline.for_incident(web.id) if e.kind == "related"]
+    assert len(events) == 1 and events[0].data["ref"] == checkout.ref
+    await service.change(checkout.id, actor="test", status=Status.RESOLVED)
+    pay = await service.declare(service="payments", title="payments down", priority="P1")
+    # the resolved checkout incident is not told; web is two hops from payments: not told either
+    assert len(await said(store, checkout.id)) == 0 and len(await said(store, web.id)) == 1
+    assert await said(store, pay.id) == []
+    again = await service.declare(service="checkout-api", title="checkout again", priority="P2")
+    # the new checkout incident: told of the open payments incident; web of the new one — once each
+    assert [t.split(" is open")[0] for t in await said(store, again.id)] == [f"🔗 {pay.ref} on payments"]
+    assert [t.split(" is open")[0] for t in await said(store, web.id)] == [
+        f"🔗 {checkout.ref} on checkout-api", f"🔗 {again.ref} on checkout-api"]

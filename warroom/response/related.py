@@ -1,0 +1,168 @@
+"""Related incidents: the services an incident's service depends on and those that depend on it
+(``services[].depends_on``, direct neighbours in both directions), their open incidents and their alerts around the
+incident's start.
+
+Two uses:
+
+- the war room is told, in the transaction that declares an incident, of the open incidents upstream — when the new
+  incident's service depends on a service with an open incident, its war room gets a line; when open incidents'
+  services depend on the new incident's service, each of their war rooms gets one — and the timeline of the room
+  told gets an entry (``related``). A declaration happens once, so each pair is told once, by whichever of the two
+  was declared later;
+- the AI responder's context (warroom.response.ai.context) reads the neighbours' open incidents and their recent
+  alerts as evidence (:func:`related_incidents`, :func:`related_alerts`).
+
+A resolved incident (a merged duplicate is resolved too) is not open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from warroom.core import markup
+from warroom.core.model import Incident, Status
+from warroom.response import jobs
+from warroom.settings import Settings
+from warroom.store.db import Tx
+
+#: Alerts of the neighbours this long before the incident's trouble began are evidence (and any until now).
+ALERTS_BEFORE = timedelta(hours=2)
+#: Related alerts in a context, at most (critical first, then the earliest).
+MAX_ALERTS = 12
+#: Open incidents of the neighbours in a context, at most (dependencies' first, then the oldest).
+MAX_INCIDENTS = 6
+#: Open incidents read per neighbouring service.
+PER_SERVICE = 10
+
+Relation = Literal["dependency", "dependent"]
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbours:
+    """A service's direct neighbours: the services it depends on and the services that depend on it."""
+
+    dependencies: tuple[str, ...]
+    dependents: tuple[str, ...]
+
+    def relation(self, service: str) -> Relation:
+        return "dependency" if service in self.dependencies else "dependent"
+
+    @property
+    def all(self) -> list[str]:
+        return list(dict.fromkeys([*self.dependencies, *self.dependents]))
+
+
+def neighbours(settings: Settings, service: str) -> Neighbours:
+    """Who ``service`` depends on and who depends on it, as configured (itself left out)."""
+    svc = settings.service(service)
+    deps = tuple(dict.fromkeys(d for d in (svc.depends_on if svc else []) if d != service))
+    dependents = tuple(s.name for s in settings.services if s.name != service and service in s.depends_on)
+    return Neighbours(deps, dependents)
+
+
+def is_open(incident: Incident) -> bool:
+    return incident.status is not Status.RESOLVED and incident.merged_into is None
+
+
+async def related_incidents(
+    tx: Tx, settings: Settings, incident: Incident, *, limit: int = MAX_INCIDENTS
+) -> list[tuple[Incident, Relation]]:
+    """The open incidents of the incident's neighbours: those of services it depends on first, then the oldest."""
+    near = neighbours(settings, incident.service)
+    found: list[tuple[Incident, Relation]] = []
+    for service in near.all:
+        for other in await tx.incidents.list(open_only=True, service=service, limit=PER_SERVICE):
+            if other.id != incident.id and is_open(other):
+                found.append((other, near.relation(service)))
+    found.sort(key=lambda pair: (pair[1] != "dependency", pair[0].created_at, pair[0].id))
+    return found[:limit]
+
+
+def alert_window(started: datetime, incident: Incident, now: datetime) -> tuple[datetime, datetime]:
+    """From :data:`ALERTS_BEFORE` ahead of when the trouble began until now (until it resolved, once resolved)."""
+    end = incident.resolved_at if incident.status is Status.RESOLVED and incident.resolved_at else now
+    return started - ALERTS_BEFORE, max(end, started)
+
+
+def _severity_rank(severity: object) -> int:
+    value = str(severity or "").lower()
+    if value in ("critical", "page", "p1", "error", "high", "major"):
+        return 0
+    return 1 if value in ("warning", "warn", "p2", "medium") else 2
+
+
+def _began(row: Mapping[str, Any]) -> datetime:
+    at = row.get("starts_at") or row.get("received_at") or datetime.min.replace(tzinfo=UTC)
+    assert isinstance(at, datetime)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def most_relevant(rows: Iterable[Mapping[str, Any]], limit: int = MAX_ALERTS) -> list[dict[str, Any]]:
+    """At most ``limit`` alerts, the most relevant first: critical before warning before the rest, then the
+    earliest (the dependency that alerted first is the likelier cause)."""
+    ranked = sorted(rows, key=lambda r: (_severity_rank(r.get("severity")), _began(r), int(r.get("id") or 0)))
+    return [dict(r) for r in ranked[:limit]]
+
+
+async def related_alerts(
+    tx: Tx, settings: Settings, incident: Incident, started: datetime, now: datetime, *, limit: int = MAX_ALERTS
+) -> list[dict[str, Any]]:
+    """The neighbours' alerts that began in :func:`alert_window`, in other incidents or in none; each row has
+    ``related_incident`` (``INC-7`` or None)."""
+    since, until = alert_window(started, incident, now)
+    rows = await tx.alerts.of_services_between(neighbours(settings, incident.service).all, since, until,
+                                               besides=incident.id)
+    chosen = most_relevant(rows, limit)
+    for row in chosen:
+        row["related_incident"] = f"INC-{row['incident_id']}" if row.get("incident_id") else None
+    return chosen
+
+
+# -- telling the war rooms -------------------------------------------------------------------------------------
+def since_text(at: datetime, now: datetime) -> str:
+    """``10:02 UTC`` today, ``Dec 5 10:02 UTC`` on an earlier day."""
+    at = at.astimezone(UTC)
+    if at.date() == now.astimezone(UTC).date():
+        return f"{at:%H:%M} UTC"
+    return f"{at:%b} {at.day} {at:%H:%M} UTC"
+
+
+def line(other: Incident, now: datetime) -> str:
+    """``🔗 INC-7 on payments-db is open since 10:02 UTC (P1: <title>) — likely related.`` in the war-room line
+    format (warroom.core.markup): the title and the service escaped."""
+    title = markup.escape(" ".join(other.title.split())[:200])
+    what = f"{markup.escape(other.priority)}: {title}" if other.priority else title
+    return (f"🔗 {other.ref} on {markup.escape(other.service)} is open since {since_text(other.created_at, now)} "
+            f"({what}) — likely related.")
+
+
+async def _tell(tx: Tx, room: Incident, other: Incident, relation: Relation) -> None:
+    """The line in ``room``'s war room about ``other``, and the entry on its timeline."""
+    text = line(other, tx.now)
+    await tx.timeline.add(
+        room.id,
+        "related",
+        f"{other.ref} on {other.service} is open since {since_text(other.created_at, tx.now)} "
+        f"({other.priority or 'no priority'}: {other.title}) — likely related",
+        data={"related": other.id, "ref": other.ref, "service": other.service, "relation": relation},
+    )
+    await jobs.say(tx, room.id, text, escaped=True)
+
+
+async def incident_declared(tx: Tx, incident: Incident, settings: Settings) -> None:
+    """In the transaction that declares ``incident``: its war room is told of the open incidents of the services
+    it depends on, and the war rooms of the open incidents of the services that depend on it are told of it."""
+    near = neighbours(settings, incident.service)
+    told: set[int] = set()
+    for service in near.dependencies:
+        for other in reversed(await tx.incidents.list(open_only=True, service=service, limit=PER_SERVICE)):
+            if other.id != incident.id and other.id not in told and is_open(other):
+                told.add(other.id)
+                await _tell(tx, incident, other, "dependency")
+    for service in near.dependents:
+        for other in reversed(await tx.incidents.list(open_only=True, service=service, limit=PER_SERVICE)):
+            if other.id != incident.id and is_open(other):
+                await _tell(tx, other, incident, "dependency")
