@@ -24,7 +24,7 @@ import asyncio
 import re
 import tempfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -202,3 +202,58 @@ async def run_cases(cases: list[Case]) -> list[E2EAnswer]:
         await world.stop()
     return answers
 
+
+
+# -- alert → the first hypothesis in the war room -------------------------------------------------------------
+async def first_hypothesis(count: int, *, world: World | None = None) -> list[float]:
+    """Seconds from each alert's POST to the first ranked causes posted in its war room by themselves
+    (``ai.auto_rca``; deterministic engine): ``count`` services with a deploy each, one critical alert per service
+    sent at once (each declares an incident that opens a war room, and whose causes are ranked at declaration).
+    Read from the Slack emulator: the posted message's ``ts`` (the emulator's wall clock on arrival)."""
+    import time
+
+    own = world is None
+    world = world or await World.start(None, rate_limits=False)
+    services = [f"svc-{n:03d}" for n in range(count)]
+
+    def tweak(data: dict[str, Any]) -> None:
+        data["services"] = [{"name": s, "chat": "slack", "bridge": "zoom", "itsm": {"enabled": False}}
+                            for s in services]
+        data["ai"].update(auto_rca=True, auto_summaries=False)
+
+    with tempfile.TemporaryDirectory(prefix="warroom-ai-first-") as folder:
+        h = await Harness.start(f"sqlite+aiosqlite:///{Path(folder) / 'w.db'}", world=world, tweak=tweak,
+                                rate_limits=False, webhooks=False)
+        try:
+            h.world.slack.config.rate_limits = False
+            now = datetime.now(UTC)
+            changes = [{"id": f"deploy-{s}", "service": s, "title": f"{s} 2.4.1 — connection pool 50 → 5",
+                        "at": _stamp(now - timedelta(minutes=5)), "kind": "deploy"} for s in services]
+            await h.http.post("/events/changes", json=changes, headers=AUTH)
+
+            async def fire(service: str) -> tuple[str, float, int | None]:
+                sent = time.time()
+                response = await h.post_alerts(alertmanager_payload([{
+                    "labels": {"alertname": "HighErrorRate", "service": service, "severity": "critical"},
+                    "annotations": {"summary": f"5xx above 10% on {service}"}, "startsAt": _stamp(now)}]))
+                incidents = response.json().get("incidents") or [None]
+                return service, sent, incidents[0]
+
+            fired = await asyncio.gather(*(fire(s) for s in services))
+            latencies: dict[int, float] = {}
+            deadline = time.monotonic() + 120
+            while len(latencies) < len(fired) and time.monotonic() < deadline:
+                async with h.runtime.store.read() as tx:
+                    rooms = {i: await tx.links.get(i, LinkKind.SLACK_CHANNEL) for _, _, i in fired if i is not None}
+                for _, sent, incident in fired:
+                    room = rooms.get(incident) if incident is not None else None
+                    if incident is None or incident in latencies or room is None:
+                        continue
+                    posted = [float(m["ts"]) for m in h.world.slack.messages(room.remote_id)
+                              if str(m.get("text", "")).startswith("🤖 Probable causes")]
+                    if posted:
+                        latencies[incident] = posted[0] - sent
+                await asyncio.sleep(0.02)
+            return sorted(latencies.values())
+        finally:
+            await h.stop(world=own)

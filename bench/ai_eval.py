@@ -386,6 +386,20 @@ async def evaluate_e2e(cases: list[Case], engine: str) -> Scores:
     return scores
 
 
+def first_hypothesis_line(burst: int = 20) -> str:
+    """Alert → the first ranked causes posted in the war room by themselves (bench/ai_e2e.first_hypothesis): one
+    alert alone (the baseline), then ``burst`` alerts on as many services at once."""
+    from bench.ai_e2e import first_hypothesis
+
+    alone = asyncio.run(first_hypothesis(1))
+    many = asyncio.run(first_hypothesis(burst))
+    if not alone or len(many) < burst:
+        return f"alert → first hypothesis: not every war room got one ({len(many)} of {burst})"
+    p50, p99 = many[len(many) // 2], many[min(len(many) - 1, int(len(many) * 0.99))]
+    return (f"alert → first cited hypothesis in the war room (deterministic engine): one alone {alone[0]:.2f} s; "
+            f"{burst} at once p50 {p50:.2f} s, p99 {p99:.2f} s ({p99 / alone[0]:.1f} × alone; goal p99 ≤ 10 s)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--cases", type=Path, action="append",
@@ -405,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
         label = SET_NAMES.get(folder.resolve(), folder.name) if len(folders) > 1 or args.e2e else ""
         scores += asyncio.run(run(folder, args.verbose, label=label, e2e=args.e2e))
     print(table(scores, verbose=args.verbose))
+    if args.e2e:
+        print(first_hypothesis_line())
     if model_settings() is None:
         print("\n(no model evaluated: set WARROOM_AI_EVAL_BASE_URL and WARROOM_AI_EVAL_MODEL to add one)")
     return 0

@@ -62,3 +62,17 @@ async def test_model_fallbacks_are_reported_per_answer_kind_with_why(llm: LlmEmu
         "postmortem 2 of 2 (garbage 2)",
     ]
     assert "fallbacks per answer kind" in table([scores])
+
+
+async def test_a_case_end_to_end_through_the_server() -> None:
+    """bench/ai_e2e: the case's alerts through the intake (the database's own alert declares an incident of its own),
+    its changes through /events/changes, the discussion as signed Slack events, `/incident rca` and `summary` asked in
+    the war room — the true cause among the first three, the summary's facts present."""
+    from bench.ai_e2e import run_cases
+    from bench.ai_eval import has_fact
+
+    case = next(c for c in load_cases(CASES) if c.id == "db-pool-scale-up")
+    [answer] = await run_cases([case])
+    assert answer.problem is None, answer.problem
+    assert "change:RFC-4410" in [keys.split("|")[0] for keys in answer.causes[:3]], answer.causes
+    assert all(has_fact(answer.summary, fact) for fact in case.summary_facts), answer.summary

@@ -326,3 +326,29 @@ def test_a_change_named_by_its_component_is_ruled_out_or_confirmed() -> None:
     assert "tf-1" not in next(iter(causes)) and (
         "change:tf-1" not in causes or "responders ruled it out" in causes["change:tf-1"].explanation
     )
+
+
+def test_release_phrases_pick_the_release_they_mean() -> None:
+    # two releases of orders-api: "this morning's release" is the morning one, "reverted to 4.17.2" undoes the latest
+    morning = at(-600).replace(hour=9, minute=0)
+    start = morning.replace(hour=16, minute=0)
+    changes = [
+        ChangeFact(id="deploy-am", source="deploy", service="orders-api", at=morning, title="orders-api 4.17.0 cache"),
+        ChangeFact(id="deploy-pm", source="deploy", service="orders-api", at=start.replace(hour=15, minute=50),
+                   title="orders-api 4.18.0 copy"),
+    ]
+
+    def ctx(text: str) -> IncidentContext:
+        return _releases(
+            [EventFact(id="1", at=start.replace(minute=9), kind="discussion", actor="x", text=text)],
+            changes=changes, created_at=start.replace(minute=5),
+            alerts=[AlertFact(id="a1", name="OrdersMemoryHigh", summary="p99 9s", service="orders-api",
+                              starts_at=start)],
+        )
+
+    since_morning = {c.key: c.explanation for c in rank_causes(ctx("memory climbing since this morning's release"))}
+    assert "responders rolled it back or tied the trouble to it" in since_morning["change:deploy-am"]
+    assert "responders" not in since_morning.get("change:deploy-pm", "")
+    reverted = {c.key: c.explanation for c in rank_causes(ctx("reverted to 4.17.2 at 16:08. no difference"))}
+    assert "responders ruled it out (by the latest release)" in reverted.get("change:deploy-pm", "responders ruled it out (by the latest release)")
+    assert "responders" not in reverted.get("change:deploy-am", "")

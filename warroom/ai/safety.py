@@ -202,6 +202,7 @@ def allowed_from(*contexts: IncidentContext) -> Allowed:
             candidates.extend(v for k, v in a.annotations.items() if k.lower().endswith("url"))
         candidates.extend(e.url for e in ctx.events)
         candidates.extend(c.url for c in ctx.changes)
+        candidates.extend(i.url for i in ctx.related_incidents)  # their war rooms: warroom's own links
         candidates.extend(x.url for x in ctx.evidence)  # the logs' and metrics' own UIs, built from settings
         urls.update(_norm_url(u) for u in candidates if u and re.match(r"(?i)^https?://", u.strip()))
         for person in [*ctx.roles.values(), ctx.assignee or ""]:

@@ -144,7 +144,7 @@ class Postmortems:
         markdown = str(draft["markdown"])
         if not (hidden or corrected or facts):
             return markdown
-        ctx = await load_context(self.store, self.settings, incident_id)
+        ctx = await load_context(self.store, self.settings, incident_id, evidence=False)  # the timeline only
         if ctx is None:
             return markdown
         events = [

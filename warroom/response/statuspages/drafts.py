@@ -182,7 +182,8 @@ class StatusDrafts:
         page = self.settings.status_page(page_name)
         if page is None or state not in UPDATE_STATES:
             return None  # the page was removed from the settings since
-        ctx = await load_context(self.store, self.settings, incident_id, itsm=self.itsm)
+        # no logs or metrics: a public update must not be drafted from internal excerpts
+        ctx = await load_context(self.store, self.settings, incident_id, itsm=self.itsm, evidence=False)
         if ctx is None:
             return None
         svc = self.settings.service(ctx.service)
