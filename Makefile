@@ -23,9 +23,9 @@ test: lint
 	$(BIN)/python -m bench.ai_eval
 
 # bench/ai_eval through llama-cpp-python's server and a tiny model (its own venv, .venv-llm; the first run builds
-# llama.cpp, several minutes). Slow: not part of `make test`.
+# llama.cpp, ~25 min here). The first 6 cases, ~20 min on two cores (LLM_CASES= for all). Not part of `make test`.
 eval-real-model: $(BIN)/.installed
-	PYTHON=$(PYTHON) VENV=$(VENV) bash bench/real_model.sh -v
+	LLM_CASES=$${LLM_CASES-6} PYTHON=$(PYTHON) VENV=$(VENV) bash bench/real_model.sh -v
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench.fanout

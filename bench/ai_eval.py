@@ -13,7 +13,10 @@ and how often the model path fell back — per answer kind, with why (``timeout`
 ``WARROOM_AI_EVAL_BASE_URL`` and ``WARROOM_AI_EVAL_MODEL`` are set (``WARROOM_AI_EVAL_API_KEY`` if it needs one;
 ``WARROOM_AI_EVAL_TIMEOUT``, ``_MAX_TOKENS``, ``_CONTEXT_TOKENS``, ``_RESPONSE_FORMAT`` and ``_SYSTEM_PROMPT`` as
 the ``ai.`` settings).
-``make eval-real-model`` runs it against llama-cpp-python's server with a tiny model (bench/real_model.sh).
+``make eval-real-model`` runs it against llama-cpp-python's server with a tiny model (bench/real_model.sh). On
+2026-12-06 (Gemma 3 270M Q4_K_M, the first 6 cases, 2-core machine under load) every answer fell back — RCA:
+malformed 4, truncated 1, timeout 1; summary: garbage 6; postmortem: truncated 3, garbage 2, timeout 1 — in 1,097 s
+(~60 s an answer) after a one-off ~25 min build; docs/performance.md has the run.
 
     python -m bench.ai_eval [--cases DIR] [-v]
 """

@@ -4,10 +4,11 @@
 #
 #   make eval-real-model            (or: bash bench/real_model.sh [ai_eval options, e.g. -v])
 #
-# The first run builds llama-cpp-python from source (several minutes on two cores); later runs reuse the venv.
+# The first run builds llama-cpp-python from source (~25 min on two cores); later runs reuse the venv.
 # The server listens on loopback only and is stopped on exit, whatever happens. Not part of `make test`.
 # Settings: VENV_LLM (.venv-llm), PYTHON (python3), LLM_PORT (8765), LLM_CTX (context tokens, 12288),
-# LLM_THREADS (1), LLM_CASES (the first N cases only; default all), and bench/ai_eval's WARROOM_AI_EVAL_* variables (TIMEOUT, MAX_TOKENS, RESPONSE_FORMAT,
+# LLM_THREADS (1), LLM_CASES (the first N cases only; default all; make: 6), and bench/ai_eval's
+# WARROOM_AI_EVAL_* variables (TIMEOUT, MAX_TOKENS, CONTEXT_TOKENS, RESPONSE_FORMAT,
 # SYSTEM_PROMPT). The response format is left at json_schema on purpose: the client finds out that this server
 # refuses it and switches to json_object_schema by itself (one warning in the log).
 set -euo pipefail
@@ -64,6 +65,7 @@ ready=$SECONDS
 CASES=()
 if [ -n "${LLM_CASES:-}" ]; then  # the first N cases only: a CPU-only tiny model takes about a minute an answer
     picked=$(mktemp -d)
+    trap 'kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null || true; rm -rf "$picked"' EXIT
     for f in $(ls bench/ai_cases/*.yaml | head -n "$LLM_CASES"); do ln -s "$PWD/$f" "$picked/"; done
     CASES=(--cases "$picked")
 fi
@@ -71,7 +73,7 @@ fi
 WARROOM_AI_EVAL_BASE_URL="http://127.0.0.1:$PORT/v1" \
 WARROOM_AI_EVAL_MODEL="$ALIAS" \
 WARROOM_AI_EVAL_SYSTEM_PROMPT="${WARROOM_AI_EVAL_SYSTEM_PROMPT:-user}" \
-WARROOM_AI_EVAL_TIMEOUT="${WARROOM_AI_EVAL_TIMEOUT:-120}" \
+WARROOM_AI_EVAL_TIMEOUT="${WARROOM_AI_EVAL_TIMEOUT:-180}" \
 WARROOM_AI_EVAL_MAX_TOKENS="${WARROOM_AI_EVAL_MAX_TOKENS:-800}" \
 WARROOM_AI_EVAL_CONTEXT_TOKENS="${WARROOM_AI_EVAL_CONTEXT_TOKENS:-2000}" \
     "${VENV:-.venv}/bin/python" -m bench.ai_eval "${CASES[@]}" "$@"

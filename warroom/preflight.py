@@ -573,12 +573,13 @@ def _model_failure(exc: Any, model: str, base_url: str) -> Outcome:
     elif exc.reason == "rejected":
         status, key = "failed", "ai.response_format"
         text = (f"the endpoint rejected a small structured request ({detail}): check ai.model; set "
-                "ai.response_format: json_object for servers without structured outputs, or ai.max_tokens_param: "
-                "max_completion_tokens for OpenAI's reasoning models")
+                "ai.response_format: json_object_schema for llama.cpp's servers (json_object for servers with plain "
+                "JSON mode only), or ai.max_tokens_param: max_completion_tokens for OpenAI's reasoning models")
     elif exc.reason in ("malformed", "refused", "filtered"):
         status, key = "failed", "ai.response_format"
         text = (f"the model answered, but not with the JSON asked for ({detail}): try ai.response_format: "
-                "json_object, or another ai.model")
+                "json_object_schema (llama.cpp's servers), ai.system_prompt: user when the server's chat template drops "
+                "the system message (gemma's), or another ai.model")
     elif exc.reason == "truncated":
         status, key = "failed", "ai.max_tokens"
         text = f"the answer was cut off ({detail}): raise ai.max_tokens"

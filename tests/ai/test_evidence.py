@@ -253,3 +253,22 @@ def test_a_question_narrows_the_evidence_to_the_sources_and_time_it_names() -> N
     assert unavailable_note(ctx, "what do the logs say?") == "Not read: audit-loki (it did not answer within 0.5 s)."
     assert unavailable_note(ctx, "what does es-logs show?") is None
     assert unavailable_note(ctx, "who is the commander?") is None
+
+
+def test_the_querier_answers_from_the_sources_and_time_asked_and_names_the_unread_one() -> None:
+    from warroom.ai import querier
+
+    def log(source: str, first: float, text: str) -> EvidenceFact:
+        return EvidenceFact(id=f"{source}.1", kind="log", source=source, label=f"logs {source}", text=text,
+                            at=at(first), last_at=at(first + 2), system="loki" if "loki" in source else "elasticsearch")
+
+    down = EvidenceFact(id="audit-loki", kind="log", source="audit-loki", unavailable=True, system="loki",
+                        label="logs source audit-loki unavailable",
+                        text="The loki source audit-loki was unavailable: it did not answer within 0.5 s. Nothing "
+                             "from it is included.")
+    ctx = _ctx([log("checkout-loki", -20, "error: connection pool exhausted (x40)"),
+                log("es-logs", 3, "error: payment gateway timeout (x12)"), down])
+    text, cited = querier.draft(ctx, "what do the error logs say since 10:02?")
+    assert cited and all(ref != "log:checkout-loki.1" for ref in cited)  # before 10:02: not asked for
+    assert "log:es-logs.1" in cited and "payment gateway timeout" in text
+    assert text.endswith("Not read: audit-loki (it did not answer within 0.5 s).")

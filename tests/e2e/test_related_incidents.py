@@ -110,3 +110,7 @@ async def test_the_dependent_declared_first_hears_of_the_dependency_declared_lat
     lines = related_lines(h, channel)
     assert len(lines) == 1 and lines[0].startswith(f"🔗 INC-{pay} on payments is open since "), lines
     assert related_lines(h, pay_channel) == []
+    async with h.runtime.store.read() as tx:
+        told = [e.data["ref"] for e in await tx.timeline.for_incident(checkout) if e.kind == "related"]
+        untold = [e for e in await tx.timeline.for_incident(pay) if e.kind == "related"]
+    assert told == [f"INC-{pay}"] and untold == []

@@ -12,8 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from warroom.ai import AlertFact, IncidentContext
+from warroom.ai.context import RelatedIncidentFact
 from warroom.ai.rca import rank_causes
 from warroom.ai.records import build_records
+from warroom.ai.safety import Redactor, allowed_from
 from warroom.core.jobs import SAY
 from warroom.core.model import AlertIn, AlertStatus, Incident, Origin, Status, Urgency
 from warroom.response import related
@@ -91,6 +94,42 @@ def test_the_line_escapes_the_title_and_says_when() -> None:
     assert text.endswith(") — likely related.")
     assert "<" not in text and ">" not in text and "&lt;!channel&gt;" in text and "&amp;" in text
     assert related.since_text(datetime(2026, 12, 5, 23, 59, tzinfo=UTC), NOW) == "Dec 5 23:59 UTC"
+
+
+def test_related_evidence_is_redacted_and_its_war_room_links_are_allowed() -> None:
+    ctx = IncidentContext(
+        ref="INC-2", title="checkout", status="triggered", priority="P1", service="checkout-api",
+        dependencies=["payments"],
+        related_alerts=[AlertFact(id="9", name="PaymentsDown", summary="token xoxb-123456789-abcdef leaked",
+                                  service="payments", related_incident="INC-1",
+                                  generator_url="https://grafana.example/9")],
+        related_incidents=[RelatedIncidentFact(
+            incident="INC-1", title="Bearer abcdefgh12345678 in the title", service="payments", priority="P1",
+            status="triggered", since=NOW, relation="dependency", url="https://slack.example/archives/C1")],
+    )
+    red = Redactor.create().redact_context(ctx)
+    assert "xoxb-" not in red.related_alerts[0].summary and "abcdefgh12345678" not in red.related_incidents[0].title
+    assert red.related_alerts[0].related_incident == "INC-1"
+    allowed = allowed_from(ctx, red)
+    assert allowed.url_ok("https://slack.example/archives/C1") and allowed.url_ok("https://grafana.example/9")
+    assert ctx.record_refs() == {"alert:9", "incident:INC-1"}
+    assert ctx.record_urls() == {"alert:9": "https://grafana.example/9",
+                                 "incident:INC-1": "https://slack.example/archives/C1"}
+    assert ctx.started_at() is None  # a neighbour's alert is no start of this incident
+
+
+def test_an_open_incident_upstream_is_a_cause_even_without_its_alerts_and_one_downstream_is_none() -> None:
+    def fact(n: int, service: str, relation: Any) -> RelatedIncidentFact:
+        return RelatedIncidentFact(incident=f"INC-{n}", title="down", service=service, priority="P1",
+                                   status="triggered", since=at(-30), relation=relation)
+
+    ctx = IncidentContext(ref="INC-3", title="checkout 5xx", status="triggered", priority="P1",
+                          service="checkout-api", created_at=NOW, dependencies=["payments"],
+                          related_incidents=[fact(1, "payments", "dependency"), fact(2, "web", "dependent")])
+    causes = rank_causes(ctx)
+    assert [c.key for c in causes] == ["dependency:payments"]
+    assert [e.ref for e in causes[0].evidence] == ["incident:INC-1"]
+    assert "INC-1 on payments is open since 11:30 UTC" in causes[0].explanation
 
 
 # -- on a database ------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from . import evidence_scope
 from .context import IncidentContext
 from .prompts import data_blocks, incident_header, system
 from .records import Record, build_records, fit_budget, rank
@@ -27,8 +28,9 @@ def check_question(question: str) -> str | None:
 
 
 def retrieve(ctx: IncidentContext, question: str) -> tuple[list[Record], list[tuple[Record, float]]]:
-    """All records, and those matching the question ranked best first."""
-    records = build_records(ctx)
+    """All records, and those matching the question ranked best first — of the logs and metrics, only those of the
+    sources and the time the question names (``what do the audit logs say since 10:02?``)."""
+    records = build_records(evidence_scope.narrow(ctx, question))
     return records, rank(records, question)
 
 
@@ -55,6 +57,8 @@ def draft(ctx: IncidentContext, question: str) -> tuple[str, list[str]]:
             lines.append(f"• [{r.ref}] " + "; ".join(_fact_lines(r, question)))
         else:
             lines.append(f"• [{r.ref}] {r.label}: {r.quote(300)}")
+    if note := evidence_scope.unavailable_note(ctx, question):
+        lines.append(note)
     return "\n".join(lines), [r.ref for r in chosen]
 
 

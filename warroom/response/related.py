@@ -12,7 +12,9 @@ Two uses:
 - the AI responder's context (warroom.response.ai.context) reads the neighbours' open incidents and their recent
   alerts as evidence (:func:`related_incidents`, :func:`related_alerts`).
 
-A resolved incident (a merged duplicate is resolved too) is not open.
+A resolved incident (a merged duplicate is resolved too) is not open. On PostgreSQL, two neighbours declared in
+transactions that commit at the same moment do not see each other, and that pair is not told (never told twice);
+a lock would order them, at the price of lock cycles with the intake's and the status pages' locks.
 """
 
 from __future__ import annotations
