@@ -22,7 +22,6 @@ Based on Elasticsearch's Search API reference (``POST /<index>/_search``; OpenSe
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -32,10 +31,10 @@ import httpx
 from warroom.settings.model import EvidenceSourceSettings
 
 from .errors import NotFound, Permanent
-from .http import JsonApi, error_reason, hook, unhook
-from .loki import basic_auth
+from .http import error_reason
 from .observe import CallObserver, ignore
 from .ports import LogLine
+from .query_api import SourceHttp, authorization
 
 SYSTEM = "Elasticsearch"
 #: ``index.max_result_window``'s default: ``size`` beyond it is refused.
@@ -88,20 +87,10 @@ class ElasticsearchClient:
         client: httpx.AsyncClient | None = None,
         observe: CallObserver = ignore,
     ) -> None:
-        self.url = url.rstrip("/")
         self.max_bytes = max_bytes
-        headers: dict[str, str] = {}
-        if api_key:
-            headers["Authorization"] = f"ApiKey {api_key}"
-        elif username:
-            headers["Authorization"] = basic_auth(username, password)
-        self._headers = headers
-        http = client or httpx.AsyncClient(timeout=timeout)
-        hook(http, "response", self._translate)
-        self._http = http
-        self._own_http = client is None
-        self.api = JsonApi(SYSTEM, self.url, client=http, timeout=timeout, max_retries=0, auth=self._auth,
-                           observe=observe, label="elasticsearch")
+        self._source = SourceHttp(SYSTEM, url, authorization=authorization("ApiKey", api_key, username, password),
+                                  timeout=timeout, client=client, observe=observe, translate=self._translate)
+        self.url, self.api = self._source.url, self._source.api
 
     @classmethod
     def from_settings(
@@ -124,12 +113,7 @@ class ElasticsearchClient:
         )
 
     async def aclose(self) -> None:
-        unhook(self._http, "response", self._translate)
-        if self._own_http:
-            await self._http.aclose()
-
-    async def _auth(self) -> Mapping[str, str]:
-        return self._headers
+        await self._source.aclose()
 
     async def lines(
         self, query: str, start: datetime, end: datetime, *, limit: int, index: str = ""

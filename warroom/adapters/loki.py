@@ -21,8 +21,6 @@ Based on Loki's HTTP API reference (grafana.com/docs/loki/latest/reference/loki-
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,19 +29,15 @@ import httpx
 from warroom.settings.model import EvidenceSourceSettings
 
 from .errors import Permanent
-from .http import JsonApi, error_reason, hook, unhook
+from .http import error_reason
 from .observe import CallObserver, ignore
 from .ports import LogLine
+from .query_api import SourceHttp, authorization
 
 SYSTEM = "Loki"
 PATH = "/loki/api/v1/query_range"
 #: Loki's default ``max_entries_limit_per_query``.
 MAX_LIMIT = 5000
-
-
-def basic_auth(username: str, password: str) -> str:
-    """An ``Authorization`` header value for HTTP basic authentication."""
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
 
 
 def ns(at: datetime) -> int:
@@ -67,22 +61,11 @@ class LokiClient:
         client: httpx.AsyncClient | None = None,
         observe: CallObserver = ignore,
     ) -> None:
-        self.url = url.rstrip("/")
         self.max_bytes = max_bytes
-        headers: dict[str, str] = {}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        elif username:
-            headers["Authorization"] = basic_auth(username, password)
-        if tenant:
-            headers["X-Scope-OrgID"] = tenant
-        self._headers = headers
-        http = client or httpx.AsyncClient(timeout=timeout)
-        hook(http, "response", self._translate)
-        self._http = http
-        self._own_http = client is None
-        self.api = JsonApi(SYSTEM, self.url, client=http, timeout=timeout, max_retries=0, auth=self._auth,
-                           observe=observe, label="loki")
+        self._source = SourceHttp(SYSTEM, url, authorization=authorization("Bearer", token, username, password),
+                                  headers={"X-Scope-OrgID": tenant} if tenant else None,
+                                  timeout=timeout, client=client, observe=observe, translate=self._translate)
+        self.url, self.api = self._source.url, self._source.api
 
     @classmethod
     def from_settings(
@@ -106,12 +89,7 @@ class LokiClient:
         )
 
     async def aclose(self) -> None:
-        unhook(self._http, "response", self._translate)
-        if self._own_http:
-            await self._http.aclose()
-
-    async def _auth(self) -> Mapping[str, str]:
-        return self._headers
+        await self._source.aclose()
 
     async def lines(
         self, query: str, start: datetime, end: datetime, *, limit: int, index: str = ""

@@ -20,7 +20,6 @@ Based on Prometheus' HTTP API reference (prometheus.io/docs/prometheus/latest/qu
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,10 +28,10 @@ import httpx
 from warroom.settings.model import EvidenceSourceSettings
 
 from .errors import Permanent
-from .http import JsonApi, error_reason, hook, unhook
-from .loki import basic_auth
+from .http import error_reason
 from .observe import CallObserver, ignore
 from .ports import MetricSeries
+from .query_api import SourceHttp, authorization
 
 SYSTEM = "Prometheus"
 PATH = "/api/v1/query_range"
@@ -63,22 +62,12 @@ class PrometheusClient:
         client: httpx.AsyncClient | None = None,
         observe: CallObserver = ignore,
     ) -> None:
-        self.url = url.rstrip("/")
         self.max_bytes = max_bytes
         self.max_series = max_series
         self.max_points = max_points
-        headers: dict[str, str] = {}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        elif username:
-            headers["Authorization"] = basic_auth(username, password)
-        self._headers = headers
-        http = client or httpx.AsyncClient(timeout=timeout)
-        hook(http, "response", self._translate)
-        self._http = http
-        self._own_http = client is None
-        self.api = JsonApi(SYSTEM, self.url, client=http, timeout=timeout, max_retries=0, auth=self._auth,
-                           observe=observe, label="prometheus")
+        self._source = SourceHttp(SYSTEM, url, authorization=authorization("Bearer", token, username, password),
+                                  timeout=timeout, client=client, observe=observe, translate=self._translate)
+        self.url, self.api = self._source.url, self._source.api
 
     @classmethod
     def from_settings(
@@ -104,12 +93,7 @@ class PrometheusClient:
         )
 
     async def aclose(self) -> None:
-        unhook(self._http, "response", self._translate)
-        if self._own_http:
-            await self._http.aclose()
-
-    async def _auth(self) -> Mapping[str, str]:
-        return self._headers
+        await self._source.aclose()
 
     async def range(self, query: str, start: datetime, end: datetime, *, step: float) -> list[MetricSeries]:
         """The expression every ``step`` seconds from ``start`` to ``end``: at most ``max_series`` series (the
