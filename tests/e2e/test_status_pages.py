@@ -238,3 +238,21 @@ async def test_unknown_private_and_signed_pages(sqlite_url: str) -> None:
             'xmlns="http://www.w3.org/2005/Atom"', "")
     finally:
         await h.stop()
+
+
+async def test_the_subscribe_form_only_where_email_can_be_sent(sqlite_url: str) -> None:
+    def no_mail(data: dict[str, Any]) -> None:
+        shop_pages()(data)
+        data["smtp"] = {"host": ""}
+
+    h = await Harness.start(sqlite_url, tweak=no_mail)
+    try:
+        page = await h.http.get("/status/shop")
+        assert page.status_code == 200 and "Subscribe" not in page.text and "Get updates by email" not in page.text
+    finally:
+        await h.stop()
+    h = await start(sqlite_url)  # the sandbox's relay: the form is there
+    try:
+        assert "Get updates by email" in (await h.http.get("/status/shop")).text
+    finally:
+        await h.stop()

@@ -167,7 +167,7 @@ to <time datetime="{{ m.scheduled_until }}">{{ m.ends }} UTC</time></p>
 {% for inc in past %}{{ incident(inc) }}{% else %}<p>No incidents reported recently.</p>{% endfor %}
 </section>
 {# email subscribers (warroom.web.status_subscribers): the form posts with the page's own query (a signed link) #}
-{% if feeds %}
+{% if feeds and subscribable %}
 <section aria-labelledby="subscribe-heading">
 <h2 id="subscribe-heading">Get updates by email</h2>
 <form method="post" action="{{ feeds.json.replace('/index.json', '/subscribe', 1) }}">
@@ -326,6 +326,8 @@ async def snapshot(tx: Tx, page: StatusPageSettings, settings: Settings, scope: 
         "active": [_incident(r) for r in listed if r["status"] != "resolved"],
         "past": [_incident(r) for r in listed if r["status"] == "resolved"][:RECENT],
         **await _maintenances(tx, page.name, only),
+        # the email subscription form only where email can be sent
+        "subscribable": bool(settings.smtp.host),
     }
 
 
