@@ -6,12 +6,14 @@ now (every time in the case moves by the same amount, so the spacing of alerts, 
 1. the services it names are configured (its incident's service, depending on its ``dependencies``; every service
    an alert or change names) — each opens Slack war rooms, no bridge, no ITSM request (neither is evidence);
 2. its alerts that fired by ``asked_at`` are POSTed to ``/alerts/alertmanager`` in the order they started, as
-   Alertmanager sends them (labels, annotations, ``startsAt``, ``generatorURL``) — each routes to its own service,
+   Alertmanager sends them (labels, the severity label as written, annotations, ``startsAt``, ``generatorURL``) — each routes to its own service,
    so a dependency's critical alert declares an incident of its own there, as it would in production;
 3. its changes made by ``asked_at`` are POSTed to ``/events/changes`` (with their ``kind``);
 4. the incident on the case's service (declared by its alert; by ``/incident declare`` when its alerts stay below
    the service's threshold) gets its war room; the discussion up to ``asked_at`` is said there as signed Slack
-   message events by the people who said it, notes as ``/incident note``, acknowledging as ``/incident ack``;
+   message events by the people who said it, notes as ``/incident note``, acknowledging as ``/incident ack`` (at
+   the case's ``acknowledged_at``), and the case's priority, when the alerts' severities gave another, as
+   ``/incident priority`` (responders triage what the intake mapped);
 5. ``/incident rca`` and ``/incident summary`` are asked in the war room, and the answers read back: the RCA's ranked
    cause keys from the timeline entry written with the war-room post, the summary's text from the war room.
 
@@ -36,7 +38,6 @@ if TYPE_CHECKING:
     from bench.ai_eval import Case
 
 AUTH = {"Authorization": f"Bearer {INTAKE_TOKEN}"}
-SEVERITY = {"critical": "critical", "error": "critical", "warning": "warning", "info": "info"}
 
 
 @dataclass
@@ -111,7 +112,11 @@ async def run_case(case: Case, world: World, db_url: str) -> E2EAnswer:
                 answer.problem = f"changes refused: {response.text[:200]}"
                 return answer
         for a in alerts:
-            labels = {**a.labels, "alertname": a.name, "severity": SEVERITY.get(a.severity or "", "critical")}
+            # the severity label as the alerting rule wrote it: warroom's intake maps it to a priority
+            # (intake.severity_priorities), as it does for a real Alertmanager
+            labels = {**a.labels, "alertname": a.name}
+            if a.severity:
+                labels["severity"] = a.severity
             if a.service:
                 labels["service"] = a.service.lower()
             annotations = {**a.annotations}
@@ -148,9 +153,24 @@ async def run_case(case: Case, world: World, db_url: str) -> E2EAnswer:
             return answer
         room = link.remote_id  # (the emulators are shared by the cases: names repeat, ids do not)
         ts = 1_700_000_000
+        # the priority the responders gave it: the alerts' severity sets the first one, people triage it (the case
+        # records the result, not when it was set: at the start of the war room)
+        priority = (case.ctx.priority or "").upper()
+        async with h.runtime.store.read() as tx:
+            current = await tx.incidents.get(incident)
+        if priority and current is not None and current.priority != priority:
+            await h.slack.command(f"priority {priority}", channel=room, user=_user(h, case.ctx.assignee))
+        # acknowledged when the case says it was (``acknowledged_at``, in its place among what was said), else
+        # by a status event that says so
+        ack_at = case.ctx.acknowledged_at if case.ctx.acknowledged_at and case.ctx.acknowledged_at <= case.asked_at \
+            else None
+        acked = False
         for e in case.ctx.events:
             if e.at > case.asked_at:
                 break
+            if ack_at is not None and not acked and ack_at <= e.at:
+                await h.slack.command("ack", channel=room, user=_user(h, case.ctx.assignee))
+                acked = True
             who = _user(h, e.actor)
             if e.kind == "discussion":
                 ts += 1
@@ -158,8 +178,11 @@ async def run_case(case: Case, world: World, db_url: str) -> E2EAnswer:
                                      "ts": f"{ts}.000100"})
             elif e.kind == "note":
                 await h.slack.command(f"note {e.text}", channel=room, user=who)
-            elif e.kind == "status" and "acknowledged" in e.text.split("→")[-1]:
+            elif e.kind == "status" and "acknowledged" in e.text.split("→")[-1] and not acked:
                 await h.slack.command("ack", channel=room, user=who)
+                acked = True
+        if ack_at is not None and not acked:
+            await h.slack.command("ack", channel=room, user=_user(h, case.ctx.assignee))
         await _settle(h)
         await h.slack.command("rca", channel=room)
         await h.slack.command("summary", channel=room)

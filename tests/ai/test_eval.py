@@ -76,3 +76,19 @@ async def test_a_case_end_to_end_through_the_server() -> None:
     assert answer.problem is None, answer.problem
     assert "change:RFC-4410" in [keys.split("|")[0] for keys in answer.causes[:3]], answer.causes
     assert all(has_fact(answer.summary, fact) for fact in case.summary_facts), answer.summary
+
+
+async def test_end_to_end_the_incident_stands_as_the_case_records_it() -> None:
+    """bench/ai_e2e sends each alert's severity label as the rule wrote it (the intake maps ``high`` to P2),
+    acknowledges at the case's ``acknowledged_at``, and sets a priority the responders chose over the alerts'
+    severity with ``/incident priority`` — the summary's state line is the case's."""
+    from bench.ai_e2e import run_cases
+
+    cases = {c.id: c for c in load_cases(CASES)}
+    mapped, triaged = cases["dns-migration"], cases["consumer-concurrency-cut"]  # high → P2; high alert, P3 chosen
+    answers = await run_cases([mapped, triaged])
+    for case, answer in zip((mapped, triaged), answers, strict=True):
+        assert answer.problem is None, answer.problem
+        assert f"Current state: Acknowledged — {case.ctx.priority} on {case.ctx.service}" in answer.summary, (
+            answer.summary
+        )

@@ -606,7 +606,7 @@ class _Scene:
 
 def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
     """Probable causes, most likely first, each with the records that support it."""
-    ctx = _with_dependency_alerts(ctx)
+    ctx = with_dependency_alerts(ctx)
     started = ctx.started_at()
     events = [e for e in ctx.evidence_events() if e.kind not in ("status", "priority", "role")]
     alerts = sorted(
@@ -752,11 +752,14 @@ def _dependency_candidates(
     return out
 
 
-def _with_dependency_alerts(ctx: IncidentContext) -> IncidentContext:
+def with_dependency_alerts(ctx: IncidentContext) -> IncidentContext:
     """``ctx`` with the alerts of the services its service depends on that fired around its start in other
     incidents or in none (``ctx.related_alerts``) among its own: for the ranking, a dependency that alerted first
-    is where the trouble began, wherever its alerts were declared."""
-    moved = [a for a in ctx.related_alerts if _alert_service(a) in ctx.dependencies]
+    is where the trouble began, wherever its alerts were declared (the status summary counts them the same way).
+    So are the alerts of another service whose change the incident's context holds (one the responders named or
+    quoted: warroom.response.ai.context.changes_on), which tell whether that change hurt."""
+    changed = {c.service for c in ctx.changes if c.service and c.service != ctx.service}
+    moved = [a for a in ctx.related_alerts if _alert_service(a) in {*ctx.dependencies, *changed}]
     if not moved:
         return ctx
     return replace(ctx, alerts=[*ctx.alerts, *moved], related_alerts=[a for a in ctx.related_alerts if a not in moved])

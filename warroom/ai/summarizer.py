@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from .context import AlertFact, EventFact, IncidentContext
 from .prompts import data_blocks, incident_header, system
+from .rca import with_dependency_alerts
 from .records import Record, build_records
 from .results import Cause, Rejection, citation_problem, text_problem
 from .safety import looks_like_injection
@@ -102,7 +103,10 @@ def _quote(e: EventFact, now: datetime, limit: int = 220) -> str:
 
 
 def draft(ctx: IncidentContext, now: datetime, cadence: timedelta | None, causes: list[Cause]) -> Draft:
-    """The deterministic status update."""
+    """The deterministic status update. The alerts of the services the incident's service depends on that fired
+    around its start count among its own, wherever they were declared (as the ranking counts them): when a
+    dependency's alert was routed to that service's own incident, the update still says it fired."""
+    ctx = with_dependency_alerts(ctx)
     cited: list[str] = []
     firing = [a for a in ctx.alerts if a.status != "resolved"]
     cleared = [a for a in ctx.alerts if a.status == "resolved"]

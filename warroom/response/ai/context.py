@@ -3,8 +3,9 @@ an :class:`warroom.ai.IncidentContext`.
 
 - alerts of the incident; the timeline (notes, war-room discussion, changes of status, priority and roles, the
   ITSM's notes, paging, the bridge) — warroom's own bookkeeping and the assistant's earlier posts left out;
-- changes near the start: deployment events (``POST /events/changes``) and Xurrent RFCs on the service and on
-  the services it depends on (read through the Xurrent adapter and kept in the changes table, so that they
+- changes near the start: deployment events (``POST /events/changes``) and Xurrent RFCs on the service, on
+  the services it depends on and that alerted, and on any other service the responders name in the war room or
+  whose change's title they quote (read through the Xurrent adapter and kept in the changes table, so that they
   are there next time even when Xurrent is not);
 - roles, assignee, dependencies (``services[].depends_on``) and links (war room, bridge, request, postmortem,
   the service's bookmarks);
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -28,10 +30,11 @@ from warroom.adapters.errors import AdapterError
 from warroom.adapters.ports import ItsmPort
 from warroom.ai import AlertFact, ChangeFact, EventFact, IncidentContext
 from warroom.ai.context import CHANGE_KINDS, ChangeKind, EvidenceFact, RelatedIncidentFact
+from warroom.ai.text import stem, words
 from warroom.core.model import Incident, Link, LinkKind, Origin, RoleHolder, Status, TimelineEvent
 from warroom.response import related
 from warroom.settings import Settings
-from warroom.store.db import Store
+from warroom.store.db import Store, Tx
 
 from .evidence import EvidenceReader
 
@@ -128,6 +131,66 @@ def services_of(incident: Incident, settings: Settings, alerts: Iterable[Mapping
     names = [incident.service, *(svc.depends_on if svc else [])]
     names += [str(a["service"]) for a in alerts if a.get("service")]
     return list(dict.fromkeys(names))
+
+
+#: Timeline kinds whose text is people's words (where a responder names the service whose change they suspect).
+_SAID = frozenset({"note", "discussion"})
+
+
+def named_services(events: Iterable[TimelineEvent], candidates: Iterable[str]) -> set[str]:
+    """The services among ``candidates`` that responders named in the war room (notes and discussion), as whole
+    words, case-insensitively."""
+    said = " ".join(e.text for e in events if e.kind in _SAID and e.text).lower()
+    return {
+        name
+        for name in candidates
+        if name and re.search(rf"(?<![\w-]){re.escape(name.lower())}(?![\w-])", said)
+    }
+
+
+#: Words every change's title may hold, which say nothing about which change it is.
+_CHANGE_WORDS = frozenset(
+    stem(w)
+    for w in "deploy deployed release released rollout rolled roll back rollback revert change changed update "
+    "updated version fix fixed service api prod production new".split()
+)
+#: Distinct words of a change's title the responders must have said for it to count as talked about.
+QUOTED_WORDS = 3
+
+
+def _stems(text: str) -> set[str]:
+    """The distinctive word stems of ``text`` (three letters or more, no stop words nor generic change words)."""
+    return {s for w in words(text) if len(s := stem(w)) >= 3 and s not in _CHANGE_WORDS}
+
+
+def talked_about(title: str, said: set[str]) -> bool:
+    """Whether the responders' words (``said``: their stems) quote a change's title: at least
+    :data:`QUOTED_WORDS` of its distinctive words ("pause the firmware upgrade … the switch maintenance" for
+    "Firmware upgrade of core switches")."""
+    return len(_stems(title) & said) >= QUOTED_WORDS
+
+
+def changes_on(rows: Sequence[Mapping[str, Any]], services: Sequence[str], events: Iterable[TimelineEvent]) -> list[
+    dict[str, Any]
+]:
+    """The changes near the start that the assistant weighs: those on the affected service, the services it
+    depends on and the services that alerted (or on none named), and those on any other service that the
+    responders name in the war room, or whose title they quote — a change by another team (a migration on a shared
+    database, a network maintenance) is found by the people who say whose it was or what it did, and the catalog's
+    dependencies cannot know it."""
+    events = list(events)
+    wanted = {s.lower() for s in services}
+    others = {str(r["service"]) for r in rows if r.get("service") and str(r["service"]).lower() not in wanted}
+    named = named_services(events, others)
+    said = _stems(" ".join(e.text for e in events if e.kind in _SAID and e.text))
+    return [
+        dict(r)
+        for r in rows
+        if not r.get("service")
+        or str(r["service"]).lower() in wanted
+        or str(r["service"]) in named
+        or talked_about(str(r.get("title") or ""), said)
+    ]
 
 
 def _person(actor: str | None, roles: Mapping[str, RoleHolder], names: Mapping[str, str]) -> str | None:
@@ -263,16 +326,44 @@ async def snapshot(
         links = await tx.links.all(incident_id)
         started = trouble_started(incident, alerts)
         before, after = change_window(incident, started, now or tx.now)
-        changes = await tx.records.changes_near(
-            started, before=before, after=after, services=services_of(incident, settings, alerts)
-        )
+        near_changes = await tx.records.changes_near(started, before=before, after=after)
+        services = services_of(incident, settings, alerts)
+        changes = changes_on(near_changes, services, events)
         names = await tx.people.names(e.actor for e in events if e.actor)
         near_alerts = await related.related_alerts(tx, settings, incident, started, now or tx.now)
+        near_alerts += await _alerts_of_brought_in(tx, incident, started, now or tx.now, changes, services,
+                                                   {int(a["id"]) for a in near_alerts})
         near = [
             (other, relation, _room_url(await tx.links.all(other.id)))
             for other, relation in await related.related_incidents(tx, settings, incident)
         ]
     return Snapshot(incident, alerts, events, roles, links, changes, names, near_alerts, near)
+
+
+async def _alerts_of_brought_in(
+    tx: Tx,
+    incident: Incident,
+    started: datetime,
+    now: datetime,
+    changes: Sequence[Mapping[str, Any]],
+    services: Sequence[str],
+    seen: set[int],
+) -> list[dict[str, Any]]:
+    """The alerts around the start of the services whose changes the responders brought in (:func:`changes_on`:
+    named or quoted; no neighbours by the catalog), as related alerts: the network's own alert tells whether its
+    maintenance hurt."""
+    wanted = {s.lower() for s in services}
+    brought = sorted(
+        {str(c["service"]) for c in changes if c.get("service") and str(c["service"]).lower() not in wanted}
+    )
+    if not brought:
+        return []
+    since, until = related.alert_window(started, incident, now)
+    rows = await tx.alerts.of_services_between(brought, since, until, besides=incident.id)
+    chosen = [r for r in related.most_relevant(rows) if int(r["id"]) not in seen]
+    for row in chosen:
+        row["related_incident"] = f"INC-{row['incident_id']}" if row.get("incident_id") else None
+    return chosen
 
 
 def _room_url(links: Mapping[LinkKind, Link]) -> str | None:
