@@ -164,10 +164,6 @@ class Actions:
         except (RuleError, ValueError) as exc:
             return Reply(str(exc))
 
-    def knows(self, key: str) -> bool:
-        """Whether this process has remembered a name for ``key`` already (see :meth:`known_as`)."""
-        return key in self._names
-
     async def known_as(self, key: str, name: str | None) -> None:
         """Remember the name a chat shows for a person (``key``: ``slack:U123``), so that what warroom writes about
         them (summaries, answers, postmortems) names them; written only when new or changed."""

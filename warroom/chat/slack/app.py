@@ -171,6 +171,17 @@ def create_slack_app(
             await ack()  # Slack's retry of a command already applied
             return
         await ack(text=reply.text, response_type="in_channel" if reply.public else "ephemeral")
+        await name_once(user_id)
+
+    async def name_once(user_id: str) -> None:
+        """The name Slack shows for the person (not the handle a slash command carries), asked once per process, so
+        that summaries and postmortems name them as their colleagues know them."""
+        if user_id and user_id not in looked_up:
+            looked_up.add(user_id)
+            if name := await _display_name(client, user_id):
+                await actions.known_as(f"slack:{user_id}", name)
+
+    looked_up: set[str] = set()
 
     # -- /oncall ------------------------------------------------------------------------------------
     oncall.register(app, actions, edge, war_room)
@@ -378,8 +389,7 @@ def create_slack_app(
             incident.id, f"slack:{channel_id}:{event.get('ts')}", unescape(str(event.get("text") or "")),
             actor=actor,
         )
-        if not actions.knows(actor):
-            await actions.known_as(actor, await _display_name(client, str(event.get("user"))))
+        await name_once(str(event.get("user")))
 
     return app
 
@@ -389,7 +399,7 @@ async def _display_name(client: Any, user_id: str) -> str | None:
     answers name who said what; None when Slack will not say (the message is recorded either way)."""
     try:
         found = await client.users_info(user=user_id)
-    except Exception as exc:  # a name is a nicety: a failed lookup is retried with the person's next message
+    except Exception as exc:  # a name is a nicety: the chat's handle (or "someone in Slack") stands in
         log.info("users.info for a war-room speaker failed: %s", type(exc).__name__)
         return None
     user = found.get("user") or {}
