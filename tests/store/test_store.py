@@ -14,6 +14,7 @@ from warroom.response.incidents import IncidentService
 from warroom.settings import Settings
 from warroom.store.db import Store
 from warroom.store.outbox import Job
+from warroom.store.timers import TimerRunner
 
 
 @pytest.fixture
@@ -364,3 +365,32 @@ async def test_pages_are_claimed_first_and_run_in_their_own_slots_when_every_oth
     finally:
         release.set()
         await worker.stop()
+
+
+async def test_a_tick_never_deadlocks_with_a_change_that_cancels_its_incidents_timer(pg_url: str) -> None:
+    """An incident change holds the incident's row lock and then cancels one of its timers while a tick is firing due
+    timers (whose jobs reference the incident). The tick takes the incidents' locks before the timers', so it waits
+    for the change and then fires what is still due — it does not hold the timer while waiting for the incident
+    (PostgreSQL would detect a deadlock and abort one of them)."""
+    store = Store.from_url(pg_url)
+    await store.migrate()
+    try:
+        inc = await _incident(store)
+        async with store.tx() as tx:
+            await tx.timers.schedule("t:cancelled", "k", delay=-1, incident_id=inc)
+            await tx.timers.schedule("t:kept", "k", delay=-1, incident_id=inc)
+        change = store.tx()
+        tx = await change.__aenter__()
+        try:
+            await tx.incidents.get(inc, lock=True)  # the change holds the incident
+            tick = asyncio.create_task(TimerRunner(store).tick())
+            await asyncio.sleep(0.5)  # the tick is waiting now (on the incident, after the fix)
+            await tx.timers.cancel("t:cancelled")  # before the fix: waits for the tick's timer lock — a cycle
+        finally:
+            await change.__aexit__(None, None, None)
+        assert await asyncio.wait_for(tick, 30) == 1
+        async with store.read() as tx:
+            jobs = [j.payload.get("timer") for j in await tx.outbox.claim(10, lease=60)]
+        assert jobs == ["t:kept"]
+    finally:
+        await store.dispose()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .schema import timers
+from .schema import incidents, timers
 
 if TYPE_CHECKING:
     from .db import Store
@@ -73,6 +73,17 @@ class TimerRepo:
 
         query = select(timers).where(timers.c.fire_at <= self.now).order_by(timers.c.fire_at).limit(limit)
         if self.dialect == "postgresql":
+            # Every transaction that changes an incident takes its row lock first, and some then move or cancel its
+            # timers; the jobs inserted here reference those incidents, which takes a key-share lock on them. Take
+            # those locks first too (in id order), before any timer's: else a tick holding a timer waits for an
+            # incident whose holder waits for that timer — a deadlock.
+            due = select(timers.c.incident_id).where(timers.c.fire_at <= self.now, timers.c.incident_id.is_not(None))
+            ids = sorted({int(i) for i in (await self.conn.execute(due.order_by(timers.c.fire_at).limit(limit))).scalars()})
+            if ids:
+                await self.conn.execute(
+                    select(incidents.c.id).where(incidents.c.id.in_(ids)).order_by(incidents.c.id)
+                    .with_for_update(key_share=True)
+                )
             query = query.with_for_update(skip_locked=True)
         rows = (await self.conn.execute(query)).mappings().all()
         jobs = OutboxRepo(self.conn, self.now, self.dialect)
