@@ -206,6 +206,7 @@ async def test_an_owner_no_chat_knows_is_said_in_the_war_room(harness: Harness) 
     ana = user(h, "ana")
     await h.slack.command("task add Tidy the alerts ghost@example.com due tomorrow", user=ana, channel=channel)
     task_id = int((await tasks_of(h, incident))[0]["id"])
+    await settle(h)  # the task's RFC first: its sync sets the reminders again, which would undo the test's move
     await fire(h, f"task-remind:{task_id}:overdue")
     said = [m["text"] for m in h.world.slack.messages(channel)]
     assert any("Could not remind ghost@example.com of task 1" in s for s in said)
