@@ -39,6 +39,30 @@ def test_the_cli_prints_the_table(
     assert "RCA top-3" in out and "deterministic" in out
 
 
+def test_the_cli_keeps_the_held_out_cases_unread_unless_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """-v prints each case of the sets being tuned on, but only the totals of the held-out set: reading its cases while
+    tuning would turn it into a tuned set."""
+    import shutil
+
+    import bench.ai_eval as ai_eval
+
+    monkeypatch.delenv("WARROOM_AI_EVAL_BASE_URL", raising=False)
+    held = tmp_path / "held"
+    held.mkdir()
+    first = sorted(CASES.glob("*.yaml"))[0]
+    shutil.copy(first, held / first.name)
+    monkeypatch.setitem(ai_eval.SET_NAMES, held.resolve(), "held-out")
+    case_id = load_cases(held)[0].id
+    assert main(["--cases", str(CASES), "--cases", str(held), "-v"]) == 0
+    out = capsys.readouterr().out
+    assert "deterministic (held-out)" in out and "per case not shown (held out" in out
+    assert out.count(case_id) == 1  # listed once, in the tuned set's cases
+    assert main(["--cases", str(CASES), "--cases", str(held), "-v", "--show-held-out"]) == 0
+    assert capsys.readouterr().out.count(case_id) == 2
+
+
 def test_the_cli_says_what_to_do_without_cases(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--cases", str(tmp_path)]) == 2
     assert "No case files" in capsys.readouterr().err
