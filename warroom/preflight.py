@@ -22,6 +22,11 @@ are, through the same adapters the server uses:
   ``GET /users/{organizer}``, then a meeting of theirs that does not exist, which Graph answers 404 when an
   application access policy lets the app act for them and 403 when none does (the policy itself is a Teams
   setting Graph does not show).
+- **Evidence sources** (``evidence.sources``, the logs and metrics the AI responder reads): one cheap read each
+  that needs the source's credentials, through the evidence adapters — Loki ``GET /loki/api/v1/labels``,
+  Elasticsearch/OpenSearch ``GET /`` (credentials it accepts but that lack the ``monitor`` cluster privilege that
+  ``GET /`` needs are said so, and pass: a search needs only ``read`` on the indices), Prometheus ``GET
+  /api/v1/status/buildinfo`` — within the source's own ``timeout``.
 - **The model**: one small structured completion through :class:`~warroom.ai.client.LlmClient` (the key, the
   model's name and structured output, as the AI responder uses them).
 
@@ -52,10 +57,14 @@ from aiohttp import web
 from warroom.adapters.errors import AdapterError, NotFound, Permanent, RateLimited, Transient
 from warroom.settings import Settings
 from warroom.settings.checks import check_serving, service_key
+from warroom.settings.model import EvidenceSourceSettings
 
 log = logging.getLogger("warroom.preflight")
 
 Status = Literal["ok", "unreachable", "refused", "not_found", "failed"]
+
+#: Where each kind of evidence source's API starts, for a sentence.
+EXAMPLE_URLS = {"loki": "http://loki:3100", "elasticsearch": "https://es:9200", "prometheus": "http://prometheus:9090"}
 
 #: How long the reachability probe of one host may take, unless the caller says otherwise.
 PROBE_TIMEOUT = 10.0
@@ -396,6 +405,47 @@ class _Checks:
                 "webex.token", "Webex refused to let webex.token schedule meetings"))
         return _ok(system, check, "the token may schedule meetings (meeting:schedules_write)")
 
+    async def evidence(self) -> list[Outcome]:
+        """Each logs and metrics source (``evidence.sources``): one cheap read with its credentials, all at once."""
+        sources = self.settings.evidence.sources
+        return list(await asyncio.gather(*(self._evidence_source(name, cfg) for name, cfg in sources.items())))
+
+    async def _evidence_source(self, name: str, cfg: EvidenceSourceSettings) -> Outcome:
+        from warroom.adapters.elasticsearch import ElasticsearchClient
+        from warroom.adapters.loki import LokiClient
+        from warroom.adapters.prometheus import PrometheusClient
+        from warroom.adapters.query_api import SourceClient
+
+        kinds: dict[str, tuple[str, type[SourceClient]]] = {"loki": ("Loki", LokiClient), "elasticsearch": ("Elasticsearch", ElasticsearchClient),
+                 "prometheus": ("Prometheus", PrometheusClient)}
+        system, kind = kinds[cfg.kind]
+        check, key = f"evidence source {name}", f"evidence.sources.{name}"
+        if (far := await self._reach(system, check, [(cfg.url, f"{key}.url")])) is not None:
+            return far
+        client = kind.from_settings(cfg)
+        try:
+            about = await client.ping()
+        except AdapterError as exc:
+            if isinstance(exc, Transient) and re.search(r"\btimed out\b", exc.reason):
+                return Outcome(system, check, "unreachable",
+                               f"{system} ({check}): {cfg.url} did not answer GET {client.ping_path} within "
+                               f"{cfg.timeout:g} s: check the source's load and the network path from this host, or "
+                               f"raise {key}.timeout (a source slower than it is left out of every answer).",
+                               f"{key}.timeout")
+            secrets = f"WARROOM_EVIDENCE__SOURCES__{name}__TOKEN"
+            how = (f"set {secrets} to an API key (the base64 id:key) that may read the indices, or {key}.username "
+                   f"with WARROOM_EVIDENCE__SOURCES__{name}__PASSWORD" if cfg.kind == "elasticsearch" else
+                   f"set {key}.username with WARROOM_EVIDENCE__SOURCES__{name}__PASSWORD (basic), or {secrets} "
+                   "(bearer)" + (f", and {key}.tenant to the tenant (X-Scope-OrgID) the logs are in"
+                                 if cfg.kind == "loki" else ""))
+            return _failure(system, check, exc, url_key=f"{key}.url", refused=(
+                f"{key}.token", f"{system} refused the source's credentials: {how}"), not_found=(
+                f"{key}.url", f"{key}.url is {cfg.url}, where no {system} API answers GET {client.ping_path}: give "
+                f"the URL its API starts at (e.g. {EXAMPLE_URLS[cfg.kind]})"))
+        finally:
+            await client.aclose()
+        return _ok(system, check, f"{cfg.url}: {about}")
+
     async def statuspage(self) -> list[Outcome]:
         """Each mirrored page's id and mapped component ids exist (one ``components`` call per page)."""
         from warroom.adapters.statuspage import StatuspageClient
@@ -611,6 +661,8 @@ def _planned(settings: Settings, checks: _Checks) -> list[tuple[str, Callable[[]
         plan.append(("Model", checks.model))
     if settings.statuspage.api_key is not None and any(p.statuspage.page_id.strip() for p in settings.status_pages):
         plan.append(("Statuspage", checks.statuspage))
+    if settings.evidence.sources:
+        plan.append(("Evidence sources", checks.evidence))
     return plan
 
 
@@ -631,7 +683,7 @@ async def run_checks(
     app_token: bool = True,
 ) -> list[Outcome]:
     """Every online check the settings call for, at once; the outcomes in a fixed order (Slack, Xurrent, Zoom,
-    Webex, Teams, the model, Statuspage). ``on_outcome`` hears each as soon as its system is done. ``app_token=False`` leaves
+    Webex, Teams, the model, Statuspage, the evidence sources). ``on_outcome`` hears each as soon as its system is done. ``app_token=False`` leaves
     Slack's app-level token out (``serve`` tries it by connecting). Raises nothing: a check that cannot run is a
     failed outcome."""
     probe = _Probe(probe_timeout)

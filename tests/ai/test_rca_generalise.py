@@ -12,7 +12,7 @@ import pytest
 from warroom.ai import AlertFact, Assistant, ChangeFact, EventFact, IncidentContext
 from warroom.ai.rca import rank_causes, time_proximity
 from warroom.ai.records import build_records
-from warroom.ai.signals import clauses, judge
+from warroom.ai.statements import clauses, judge
 from warroom.settings import AiSettings
 
 from .conftest import at, incident

@@ -16,6 +16,9 @@ Based on Elasticsearch's Search API reference (``POST /<index>/_search``; OpenSe
   :class:`~warroom.adapters.errors.Permanent`'s sentence. 5xx and timeouts are
   :class:`~warroom.adapters.errors.Transient`; nothing is retried (evidence is wanted now or not at all).
 - **Auth**: ``Authorization: ApiKey <base64 id:key>`` (``token``) or basic (``username``/``password``).
+- **Check** (``check-config --online``, :meth:`~.query_api.SourceClient.ping`): ``GET /``, the cluster's name and
+  version. It needs the ``monitor`` cluster privilege, which a key made for searching (``read`` on the indices) may
+  lack: its 403 ``security_exception`` is said as credentials accepted, not refused.
 - **Bounds**: ``size`` lines, and an answer over ``max_bytes`` is refused.
 """
 
@@ -27,14 +30,12 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-
-from warroom.settings.model import EvidenceSourceSettings
+from typing_extensions import Unpack
 
 from .errors import NotFound, Permanent
 from .http import error_reason
-from .observe import CallObserver, ignore
 from .ports import LogLine
-from .query_api import SourceHttp, authorization
+from .query_api import CredentialsRefused, SourceClient, SourceOptions, one_word
 
 SYSTEM = "Elasticsearch"
 #: ``index.max_result_window``'s default: ``size`` beyond it is refused.
@@ -72,48 +73,20 @@ def search_body(query: str, start: datetime, end: datetime, size: int) -> dict[s
     }
 
 
-class ElasticsearchClient:
+class ElasticsearchClient(SourceClient):
     """The Search API. Build with :meth:`from_settings`; close with :meth:`aclose`."""
 
-    def __init__(
-        self,
-        *,
-        url: str,
-        username: str = "",
-        password: str = "",
-        api_key: str = "",
-        timeout: float = 3.0,
-        max_bytes: int = 2_000_000,
-        client: httpx.AsyncClient | None = None,
-        observe: CallObserver = ignore,
-    ) -> None:
-        self.max_bytes = max_bytes
-        self._source = SourceHttp(SYSTEM, url, authorization=authorization("ApiKey", api_key, username, password),
-                                  timeout=timeout, client=client, observe=observe, translate=self._translate)
-        self.url, self.api = self._source.url, self._source.api
+    system = SYSTEM
+    scheme = "ApiKey"
+    narrow = "narrow the query or lower evidence.max_lines"
+    credentials = "check the source's API key (token) or username and password, and that it may read the index"
+    ping_path = "/"
 
-    @classmethod
-    def from_settings(
-        cls,
-        settings: EvidenceSourceSettings,
-        *,
-        client: httpx.AsyncClient | None = None,
-        max_bytes: int = 2_000_000,
-        observe: CallObserver = ignore,
-    ) -> ElasticsearchClient:
-        return cls(
-            url=settings.url,
-            username=settings.username,
-            password=settings.password.get_secret_value() if settings.password else "",
-            api_key=settings.token.get_secret_value() if settings.token else "",
-            timeout=settings.timeout,
-            max_bytes=max_bytes,
-            client=client,
-            observe=observe,
-        )
-
-    async def aclose(self) -> None:
-        await self._source.aclose()
+    def __init__(self, *, api_key: str = "", **options: Unpack[SourceOptions]) -> None:
+        """``api_key`` is the ``token`` (the base64 ``id:key`` Elasticsearch hands out)."""
+        if api_key:
+            options["token"] = api_key
+        super().__init__(**options)
 
     async def lines(
         self, query: str, start: datetime, end: datetime, *, limit: int, index: str = ""
@@ -125,13 +98,7 @@ class ElasticsearchClient:
         path = f"{quote(index.strip(), safe='*,-_.')}/_search"
         # a search changes nothing: retrying it is safe (JsonApi retries none here anyway: max_retries=0)
         response = await self.api.request("POST", path, json=search_body(query, start, end, size), idempotent=True)
-        if len(response.content) > self.max_bytes:
-            raise Permanent(SYSTEM, f"the answer is more than the {self.max_bytes} bytes read at most: narrow the "
-                                    "query")
-        try:
-            body = response.json()
-        except ValueError:
-            raise Permanent(SYSTEM, f"POST /{path} answered with a body that is not JSON") from None
+        body = self._json(response, f"POST /{path}")
         hits = ((body or {}).get("hits") or {}).get("hits") if isinstance(body, dict) else None
         if not isinstance(hits, list):
             raise Permanent(SYSTEM, f"POST /{path} answered with a body that is not a search result")
@@ -139,25 +106,31 @@ class ElasticsearchClient:
         out.sort(key=lambda e: e.at, reverse=True)
         return out[:size]
 
-    async def _translate(self, response: httpx.Response) -> None:
-        """httpx response hook: too big an answer refused unread; refusals in Elasticsearch's own words."""
-        if not str(response.request.url).startswith(self.url + "/"):  # this source (a client may be shared)
-            return
-        size = response.headers.get("Content-Length", "")
-        if size.isdigit() and int(size) > self.max_bytes:
-            raise Permanent(SYSTEM, f"the answer is {size} bytes, more than the {self.max_bytes} read at most: "
-                                    "narrow the query or lower evidence.max_lines")
-        status = response.status_code
-        if status < 400 or status >= 500 or status in (408, 429):
-            return
-        await response.aread()
-        reason = es_reason(response)
-        if status in (401, 403):
-            raise Permanent(SYSTEM, f"Elasticsearch refused the credentials ({reason}): check the source's API key "
-                                    "(token) or username and password, and that it may read the index")
-        if status == 404:
+    def _reason(self, response: httpx.Response) -> str:
+        return es_reason(response)
+
+    def _refused(self, response: httpx.Response, reason: str) -> None:
+        if response.status_code == 404:
             raise NotFound(SYSTEM, f"Elasticsearch has no such index ({reason})")
         raise Permanent(SYSTEM, f"Elasticsearch refused the search: {reason}")
+
+    async def ping(self) -> str:
+        """``GET /``; credentials it accepts but that may not read the cluster's information (``GET /`` needs the
+        ``monitor`` cluster privilege, a search only ``read`` on the indices) are said so, not refused."""
+        try:
+            return await super().ping()
+        except CredentialsRefused as exc:
+            if exc.status == 403 and "security_exception" in exc.reason:
+                return ("it accepted the credentials (they may not read GET /, which needs the monitor cluster "
+                        "privilege; searching needs only read on the indices)")
+            raise
+
+    def _about(self, body: Any) -> str:
+        version = body.get("version") if isinstance(body, dict) else None
+        if not isinstance(version, dict):
+            raise Permanent(SYSTEM, "GET / answered with a body that is not Elasticsearch's information")
+        product = "OpenSearch" if version.get("distribution") == "opensearch" else "Elasticsearch"
+        return f"it is {product} {one_word(version.get('number'))}, cluster {one_word(body.get('cluster_name'), '?')}"
 
 
 def es_reason(response: httpx.Response) -> str:

@@ -15,6 +15,8 @@ Based on Loki's HTTP API reference (grafana.com/docs/loki/latest/reference/loki-
   :class:`~warroom.adapters.errors.Transient`. Evidence is wanted now or not at all: nothing is retried.
 - **Auth**: basic (``username``/``password``: Grafana Cloud, a reverse proxy) or a bearer ``token``; ``tenant``
   goes as ``X-Scope-OrgID``.
+- **Check** (``check-config --online``, :meth:`~.query_api.SourceClient.ping`): ``GET /loki/api/v1/labels``, the
+  label names of the last hours' streams — behind the same credentials and tenant as a query.
 - **Bounds**: at most ``limit`` lines are asked for, and an answer over ``max_bytes`` is refused (by its
   ``Content-Length`` before it is read, by its size when it has none).
 """
@@ -25,17 +27,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from typing_extensions import Unpack
 
 from warroom.settings.model import EvidenceSourceSettings
 
 from .errors import Permanent
 from .http import error_reason
-from .observe import CallObserver, ignore
 from .ports import LogLine
-from .query_api import SourceHttp, authorization
+from .query_api import SourceClient, SourceOptions
 
 SYSTEM = "Loki"
 PATH = "/loki/api/v1/query_range"
+#: The label names (of the last hours' streams): ``check-config --online``'s cheap read, behind the same credentials.
+LABELS = "/loki/api/v1/labels"
 #: Loki's default ``max_entries_limit_per_query``.
 MAX_LIMIT = 5000
 
@@ -45,51 +49,20 @@ def ns(at: datetime) -> int:
     return int(at.astimezone(UTC).timestamp() * 1_000_000) * 1000
 
 
-class LokiClient:
+class LokiClient(SourceClient):
     """Loki's query API. Build with :meth:`from_settings`; close with :meth:`aclose`."""
 
-    def __init__(
-        self,
-        *,
-        url: str,
-        username: str = "",
-        password: str = "",
-        token: str = "",
-        tenant: str = "",
-        timeout: float = 3.0,
-        max_bytes: int = 2_000_000,
-        client: httpx.AsyncClient | None = None,
-        observe: CallObserver = ignore,
-    ) -> None:
-        self.max_bytes = max_bytes
-        self._source = SourceHttp(SYSTEM, url, authorization=authorization("Bearer", token, username, password),
-                                  headers={"X-Scope-OrgID": tenant} if tenant else None,
-                                  timeout=timeout, client=client, observe=observe, translate=self._translate)
-        self.url, self.api = self._source.url, self._source.api
+    system = SYSTEM
+    narrow = "narrow the query or lower evidence.max_lines"
+    credentials = "check the source's username/password, token or tenant"
+    ping_path = LABELS
+
+    def __init__(self, *, tenant: str = "", **options: Unpack[SourceOptions]) -> None:
+        super().__init__(headers={"X-Scope-OrgID": tenant} if tenant else None, **options)
 
     @classmethod
-    def from_settings(
-        cls,
-        settings: EvidenceSourceSettings,
-        *,
-        client: httpx.AsyncClient | None = None,
-        max_bytes: int = 2_000_000,
-        observe: CallObserver = ignore,
-    ) -> LokiClient:
-        return cls(
-            url=settings.url,
-            username=settings.username,
-            password=settings.password.get_secret_value() if settings.password else "",
-            token=settings.token.get_secret_value() if settings.token else "",
-            tenant=settings.tenant,
-            timeout=settings.timeout,
-            max_bytes=max_bytes,
-            client=client,
-            observe=observe,
-        )
-
-    async def aclose(self) -> None:
-        await self._source.aclose()
+    def _options(cls, settings: EvidenceSourceSettings) -> dict[str, Any]:
+        return {"tenant": settings.tenant}
 
     async def lines(
         self, query: str, start: datetime, end: datetime, *, limit: int, index: str = ""
@@ -99,7 +72,7 @@ class LokiClient:
         params = {"query": query, "start": str(ns(start)), "end": str(ns(end)), "limit": str(limit),
                   "direction": "backward"}
         response = await self.api.request("GET", PATH, params=params)
-        body = _bounded_json(response, self.max_bytes)
+        body = self._json(response, f"GET {PATH}")
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict) or body.get("status") != "success":
             raise Permanent(SYSTEM, f"GET {PATH} answered with a body that is not a query result")
@@ -121,38 +94,20 @@ class LokiClient:
         out.sort(key=lambda e: e.at, reverse=True)
         return out[:limit]
 
-    async def _translate(self, response: httpx.Response) -> None:
-        """httpx response hook: too big an answer refused unread; Loki's refusals in its own (plain-text) words."""
-        if not str(response.request.url).startswith(self.url + "/"):  # this source (a client may be shared)
-            return
-        size = response.headers.get("Content-Length", "")
-        if size.isdigit() and int(size) > self.max_bytes:
-            raise Permanent(SYSTEM, f"the answer is {size} bytes, more than the {self.max_bytes} read at most: "
-                                    "narrow the query or lower evidence.max_lines")
-        status = response.status_code
-        if status < 400 or status >= 500 or status in (408, 429):
-            return
-        await response.aread()
-        if status in (401, 403):
-            raise Permanent(SYSTEM, f"Loki refused the credentials ({_reason(response)}): check the source's "
-                                    "username/password, token or tenant")
-        raise Permanent(SYSTEM, f"Loki refused the query: {_reason(response)}")
+    def _reason(self, response: httpx.Response) -> str:
+        text = response.text.strip().replace("\n", " ")
+        if text and not text.startswith("{"):
+            return text[:300]
+        return error_reason(response)
 
+    def _refused(self, response: httpx.Response, reason: str) -> None:
+        raise Permanent(SYSTEM, f"Loki refused the query: {reason}")
 
-def _reason(response: httpx.Response) -> str:
-    text = response.text.strip().replace("\n", " ")
-    if text and not text.startswith("{"):
-        return text[:300]
-    return error_reason(response)
-
-
-def _bounded_json(response: httpx.Response, max_bytes: int) -> Any:
-    if len(response.content) > max_bytes:
-        raise Permanent(SYSTEM, f"the answer is more than the {max_bytes} bytes read at most: narrow the query")
-    try:
-        return response.json()
-    except ValueError:
-        raise Permanent(SYSTEM, f"GET {PATH} answered with a body that is not JSON") from None
+    def _about(self, body: Any) -> str:
+        if not isinstance(body, dict) or body.get("status") != "success":
+            raise Permanent(SYSTEM, f"GET {LABELS} answered with a body that is not Loki's list of label names")
+        names = body.get("data") or []
+        return f"GET {LABELS} answered with {len(names)} label name{'s' if len(names) != 1 else ''}"
 
 
 def _entry(value: Any, labels: dict[str, str]) -> LogLine | None:

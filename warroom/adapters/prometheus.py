@@ -13,6 +13,8 @@ Based on Prometheus' HTTP API reference (prometheus.io/docs/prometheus/latest/qu
   from a proxy in front. 4xx become :class:`~warroom.adapters.errors.Permanent` in Prometheus' own words, 5xx and
   timeouts :class:`~warroom.adapters.errors.Transient`; nothing is retried (evidence is wanted now or not at all).
 - **Auth**: a bearer ``token`` or basic (``username``/``password``), as a proxy in front of Prometheus wants.
+- **Check** (``check-config --online``, :meth:`~.query_api.SourceClient.ping`): ``GET /api/v1/status/buildinfo``,
+  the server's version — behind the same credentials (a proxy's) as a query.
 - **Bounds**: at most ``max_series`` series of at most ``max_points`` points each are kept, and an answer over
   ``max_bytes`` is refused.
 """
@@ -24,17 +26,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-
-from warroom.settings.model import EvidenceSourceSettings
+from typing_extensions import Unpack
 
 from .errors import Permanent
 from .http import error_reason
-from .observe import CallObserver, ignore
 from .ports import MetricSeries
-from .query_api import SourceHttp, authorization
+from .query_api import SourceClient, SourceOptions, one_word
 
 SYSTEM = "Prometheus"
 PATH = "/api/v1/query_range"
+#: The server's version: ``check-config --online``'s cheap read, behind the same credentials (a proxy's).
+BUILDINFO = "/api/v1/status/buildinfo"
 #: Prometheus' own ceiling on points per series.
 MAX_RESOLUTION = 11_000
 
@@ -45,55 +47,18 @@ def step_for(start: datetime, end: datetime, points: int) -> float:
     return float(max(15, math.ceil(span / max(1, points))))
 
 
-class PrometheusClient:
+class PrometheusClient(SourceClient):
     """The range query API. Build with :meth:`from_settings`; close with :meth:`aclose`."""
 
-    def __init__(
-        self,
-        *,
-        url: str,
-        username: str = "",
-        password: str = "",
-        token: str = "",
-        timeout: float = 3.0,
-        max_bytes: int = 2_000_000,
-        max_series: int = 10,
-        max_points: int = 240,
-        client: httpx.AsyncClient | None = None,
-        observe: CallObserver = ignore,
-    ) -> None:
-        self.max_bytes = max_bytes
+    system = SYSTEM
+    narrow = "narrow the query (sum by fewer labels)"
+    credentials = "check the source's token or username and password"
+    ping_path = BUILDINFO
+
+    def __init__(self, *, max_series: int = 10, max_points: int = 240, **options: Unpack[SourceOptions]) -> None:
+        super().__init__(**options)
         self.max_series = max_series
         self.max_points = max_points
-        self._source = SourceHttp(SYSTEM, url, authorization=authorization("Bearer", token, username, password),
-                                  timeout=timeout, client=client, observe=observe, translate=self._translate)
-        self.url, self.api = self._source.url, self._source.api
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: EvidenceSourceSettings,
-        *,
-        client: httpx.AsyncClient | None = None,
-        max_bytes: int = 2_000_000,
-        max_series: int = 10,
-        max_points: int = 240,
-        observe: CallObserver = ignore,
-    ) -> PrometheusClient:
-        return cls(
-            url=settings.url,
-            username=settings.username,
-            password=settings.password.get_secret_value() if settings.password else "",
-            token=settings.token.get_secret_value() if settings.token else "",
-            timeout=settings.timeout,
-            max_bytes=max_bytes,
-            max_series=max_series,
-            max_points=max_points,
-            observe=observe,
-        )
-
-    async def aclose(self) -> None:
-        await self._source.aclose()
 
     async def range(self, query: str, start: datetime, end: datetime, *, step: float) -> list[MetricSeries]:
         """The expression every ``step`` seconds from ``start`` to ``end``: at most ``max_series`` series (the
@@ -102,13 +67,7 @@ class PrometheusClient:
             raise Permanent(SYSTEM, f"a step of {step:g} s gives more than {MAX_RESOLUTION} points: use a larger step")
         params = {"query": query, "start": _secs(start), "end": _secs(end), "step": f"{step:g}"}
         response = await self.api.request("GET", PATH, params=params)
-        if len(response.content) > self.max_bytes:
-            raise Permanent(SYSTEM, f"the answer is more than the {self.max_bytes} bytes read at most: narrow the "
-                                    "query (sum by fewer labels)")
-        try:
-            body = response.json()
-        except ValueError:
-            raise Permanent(SYSTEM, f"GET {PATH} answered with a body that is not JSON") from None
+        body = self._json(response, f"GET {PATH}", self.narrow)
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict) or body.get("status") != "success":
             raise Permanent(SYSTEM, f"GET {PATH} answered with a body that is not a query result")
@@ -125,23 +84,17 @@ class PrometheusClient:
             out.append(MetricSeries(labels=labels, points=points[-self.max_points:]))
         return out
 
-    async def _translate(self, response: httpx.Response) -> None:
-        """httpx response hook: too big an answer refused unread; refusals in Prometheus' own words."""
-        if not str(response.request.url).startswith(self.url + "/"):  # this source (a client may be shared)
-            return
-        size = response.headers.get("Content-Length", "")
-        if size.isdigit() and int(size) > self.max_bytes:
-            raise Permanent(SYSTEM, f"the answer is {size} bytes, more than the {self.max_bytes} read at most: "
-                                    "narrow the query (sum by fewer labels)")
-        status = response.status_code
-        if status < 400 or status >= 500 or status in (408, 429):
-            return
-        await response.aread()
-        reason = prom_reason(response)
-        if status in (401, 403):
-            raise Permanent(SYSTEM, f"Prometheus refused the credentials ({reason}): check the source's token or "
-                                    "username and password")
+    def _reason(self, response: httpx.Response) -> str:
+        return prom_reason(response)
+
+    def _refused(self, response: httpx.Response, reason: str) -> None:
         raise Permanent(SYSTEM, f"Prometheus refused the query: {reason}")
+
+    def _about(self, body: Any) -> str:
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict) or body.get("status") != "success":
+            raise Permanent(SYSTEM, f"GET {BUILDINFO} answered with a body that is not Prometheus' build information")
+        return f"it is Prometheus {one_word(data.get('version'))}"
 
 
 def prom_reason(response: httpx.Response) -> str:

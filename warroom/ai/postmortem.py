@@ -20,7 +20,8 @@ from .prompts import data_blocks, incident_header, system
 from .records import Record, build_records
 from .results import Cause, FollowUp
 from .safety import looks_like_injection
-from .signals import BY_KEY, ROLLBACK, RULED_OUT
+from .signals import BY_KEY
+from .statements import ROLLBACK, RULED_OUT
 from .summarizer import ACTION_WORDS, IMPACT_WORDS
 from .text import fmt_duration, fmt_time, one_line, utc
 

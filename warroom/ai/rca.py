@@ -5,22 +5,28 @@ Deterministic ranking (:func:`rank_causes`) weighs four kinds of candidate:
 - **changes** (deploys, config pushes, feature flags, DNS, infrastructure and database changes, ITSM RFCs):
   timing by the change's kind (:data:`DELAYS`: a flag or DNS change bites at once, a release within minutes to
   hours; a failure that builds up — a leak, a filling disk, a ceiling reached at the peak — keeps changes of the
-  hours before suspect), service match (the affected service, a dependency, a service that alerted), text match
+  hours before suspect; a certificate or credential that expires keeps the change that set it suspect for weeks; a
+  new cron schedule bites at its first run), service match (the affected service, a dependency, a service that
+  alerted, a cluster or host the alerts run on, or a component responders bring up), text match
   against the alerts (the same failure signature, shared words, or the alerts naming the job, flag, host or
   version the change carries), and what responders said about it. Responders name changes the way people do —
   by id, by version ("since 4.18 went out"), by name ("the reindex job", "flag new-pricing"), by time ("the 19:14
   deploy"), or as "the previous build" — and their statements are read one by one with a small grammar
-  (:func:`warroom.ai.signals.judge`): ruled out ("we reverted it, no change", "can't be it") sinks a change,
-  confirmed ("the culprit", a rollback followed by recovery) lifts it, negated or asked statements count for
-  nothing, and the latest word wins;
+  (:mod:`warroom.ai.statements`): ruled out ("we reverted it, no change", "can't be it") sinks a change,
+  confirmed ("the culprit", "Cause: …", a rollback followed by recovery) lifts it, negated or asked statements
+  count for nothing, and the latest word wins;
 - **signals** (:mod:`warroom.ai.signals`: certificate expiry, connection-pool exhaustion, DNS, OOM, …) found in
   alerts and discussion: stronger when the first alert to fire shows it, when several or critical alerts do,
   and when responders confirm it;
 - **dependencies** that alerted: stronger for a declared dependency, and when it alerted before the service did
   (a declared dependency's alerts in other incidents or in none count too, and its open incident is cited);
-- **third-party providers** (``provider:<name>``): a well-known provider (:data:`warroom.ai.signals.PROVIDERS`)
-  or a declared dependency called someone else's, named by an alert or responders together with outage or
-  status-page language; it takes in the generic third-party signal and the dependency of the same name.
+- **third-party providers** (``provider:<name>``, by its canonical name: :mod:`warroom.ai.providers`): a well-known
+  provider, a host outside our domains or a declared dependency called someone else's, named by an alert or
+  responders together with outage or status-page language; it takes in the generic third-party signal and the
+  dependency named after it.
+
+A change explains its symptoms: a signal it touches and a dependency it was made on (or that responders tie to it
+once they confirm it) rank below it when it fits in time and is not ruled out (:func:`_symptoms_of_changes`).
 
 Change titles and details are untrusted: lines that try to instruct a model give no words to match, and a title
 that does is never quoted in a cause (the change is still a candidate). The model path gets the same candidates
@@ -32,46 +38,42 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import lru_cache
-from itertools import pairwise
 
 from pydantic import BaseModel
 
 from .context import AlertFact, ChangeFact, EventFact, IncidentContext
 from .prompts import data_blocks, incident_header, system
+from .providers import (
+    LABELS,
+    STATUS_PAGE,
+    THIRD_PARTY,
+    as_written,
+    canonical,
+    label_provider,
+    names_provider,
+    provider_clauses,
+    provider_judgement,
+    provider_names,
+)
 from .records import Record, build_records
 from .results import Cause, Citation
 from .safety import looks_like_injection
-from .signals import (
-    BY_KEY,
-    NO_EFFECT,
-    OUTAGE,
-    PRODUCTS,
-    PROVIDERS,
-    QUESTION,
-    RECOVERED,
-    ROLLBACK,
-    SIGNALS,
-    STATUS_PAGE,
-    THIRD_PARTY,
-    Signal,
+from .signals import BY_KEY, SIGNALS, Signal
+from .statements import (
+    GENERIC,
+    Handles,
+    Line,
+    change_handles,
+    change_verdict,
     clauses,
-    judge,
-    said,
+    judgement,
+    read_talk,
+    without_instructions,
 )
 from .text import fmt_duration, fmt_time, one_line, overlap, spaced, tokens, utc
-
-#: Words too common in incident text to say that a change and an alert are about the same thing.
-_GENERIC = set(
-    tokens(
-        "service api app prod production server servers request requests error errors alert alerts high rate fail "
-        "failing failed users user percent http https traffic checkout new update updated change version v1 v2 "
-        "deploy deployment release rollout rfc normal change increase increased value threshold above below minutes"
-    )
-)
 
 
 @dataclass
@@ -82,6 +84,12 @@ class _Candidate:
     reasons: list[str] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
     also: list[str] = field(default_factory=list)
+    #: For a change: its service, the signals it touches, how well its timing fits (0..1), and responders' word on
+    #: it (-1 ruled out, +1 confirmed, 0 neither).
+    service: str | None = None
+    touches: tuple[str, ...] = ()
+    fits: float = 0.0
+    word: int = 0
 
     def add_evidence(self, *refs: str) -> None:
         for ref in refs:
@@ -129,16 +137,20 @@ DELAYS: dict[str, Delay] = {
 #: Failures that build up (a leak, a filling disk, a ceiling reached only at the peak): any change in the hours
 #: before stays suspect, fading over two days.
 SLOW = Delay(2880, 2880, 1.0)
+#: Failures that surface at a time set long before (a certificate or credential expiring): a change that touches
+#: them stays suspect for weeks.
+LATENT = Delay(43200, 43200, 1.0)
 
 
 def time_proximity(
-    change_at: datetime, started: datetime | None, *, slow: bool = False, kind: str = "deploy"
+    change_at: datetime, started: datetime | None, *, slow: bool = False, kind: str = "deploy", latent: bool = False
 ) -> float:
     """How much the timing alone suggests a change of ``kind`` caused trouble that began at ``started``: near 1.0
     just before, fading by the kind's :data:`DELAYS`; low after the start.
 
     ``slow``: the failure builds up over hours (a leak, a filling disk, a capacity ceiling): a change made hours
-    before is as suspect as one made minutes before."""
+    before is as suspect as one made minutes before. ``latent``: the failure surfaces at a time set when the thing
+    was made (a certificate, a credential's lease): a change made days or weeks before stays suspect."""
     if started is None:
         return 0.3
     before = _minutes(started, change_at)
@@ -146,440 +158,12 @@ def time_proximity(
         return 0.08  # well after the trouble began: a response, not a cause
     if before < 0:
         return 0.6  # at the same time, within clock skew
+    if latent:
+        return 0.9 * math.exp(-max(0.0, before - 30) / LATENT.tail)
     if slow:
         return 0.95 * math.exp(-max(0.0, before - 30) / SLOW.tail)
     d = DELAYS.get(kind, DELAYS["deploy"])
     return d.share * math.exp(-before / d.fast) + (1 - d.share) * math.exp(-before / d.tail)
-
-
-# -- what responders call a change: versions, names, "the previous build" ------------------------------------
-_VERSION = re.compile(r"(?<![\w.])(v)?(\d+(?:\.\d+){1,3})(?:[-+][0-9a-z][\w.]*)?(?![\w.]|\s*(?:%|ms\b|x\b))", re.I)
-_TAGGED_VERSION = re.compile(r"(?i)\b(?:release|version|ver|build|image|tag|rel)\s*[#:]?\s*v?(\d+(?:\.\d+)*)\b")
-_BUILD = re.compile(r"(?i)\b(?:build|run|pipeline|job)\s*#?\s*(\d{2,})\b|(?<![\w#])#(\d{3,})\b")
-#: Between the words of a name as people write it: ``nightly-reindex``, ``nightly_reindex``, ``nightly reindex``.
-_SEPARATOR = r"[\s_-]+"
-_NAME = re.compile(r"(?<![\w.-])[a-z0-9]+(?:[-_][a-z0-9]+)+(?![\w-])", re.I)
-#: Hyphenated words that name no artefact.
-_COMMON_NAMES = frozenset(
-    "follow-up roll-out rollout opt-in opt-out read-only read-write e-mail on-call set-up re-enable pre-prod "
-    "non-prod hot-fix real-time long-running built-in third-party up-to-date end-to-end in-memory per-user "
-    "per-request write-ahead time-out top-level well-known multi-az cross-az cross-region user-facing "
-    "zero-downtime back-end front-end x-request-id".split()
-)
-#: "the previous build", "roll back to the last release", "since today's deploy": the latest release before the
-#: trouble began; "this morning's release", "yesterday's deploy": the last release in that part of the day.
-_RELEASE_REF = re.compile(
-    r"(?i)\b(?:(?:previous|prior|last (?:good|known[- ]good)|older|earlier)\s+(?:good\s+)?"
-    r"(?:build|release|version|image|tag|deploy(?:ment)?)|"
-    r"(?P<when>this morning|last night|this afternoon|this evening|yesterday|today)(?:'?s)?\s+"
-    r"(?:release|build|deploy(?:ment)?|rollout)|"
-    r"(?:the|this|latest|newest|new|last)\s+(?:release|build|deploy(?:ment)?|rollout|version))\b|"
-    # "reverted to 3.3.2", "rolling back to v41": undoing the latest release.
-    r"\b(?:roll(?:ed|ing|s)?[ -]?back|revert(?:ed|ing|s)?|downgrad\w*|went back|going back|pinn?\w*)\s+"
-    r"(?:[\w-]+\s+)?to\s+v?\d+(?:\.\d+)+\b"
-)
-#: Part of the day → (days back, from hour, to hour), by the day the trouble began (UTC).
-_DAYPARTS = {
-    "this morning": (0, 0, 12),
-    "this afternoon": (0, 12, 18),
-    "this evening": (0, 17, 24),
-    "last night": (1, 18, 30),
-    "yesterday": (1, 0, 24),
-}
-
-
-@lru_cache(maxsize=4096)
-def _release_refs(clause: str) -> frozenset[str]:
-    """What the release words of ``clause`` refer to: "latest", or a part of the day ("this morning")."""
-    out: set[str] = set()
-    for m in _RELEASE_REF.finditer(clause):
-        when = (m.group("when") or "").lower()
-        out.add(when if when in _DAYPARTS else "latest")
-    return frozenset(out)
-
-
-def _version_key(raw: str) -> tuple[str, ...]:
-    """``v4.2.0`` → ("4", "2"): trailing zero parts dropped so that 4.2 and 4.2.0 are one version."""
-    parts = raw.lower().lstrip("v").split(".")
-    while len(parts) > 2 and parts[-1].strip("0") == "":
-        parts.pop()
-    return tuple(parts)
-
-
-def _versions_of_change(text: str) -> set[tuple[str, ...]]:
-    """The versions a change carries: v-prefixed or three-part numbers (``4.18.0``, ``v2.3``), or numbers after
-    release/version/build (``release 41.2``). Bare two-part numbers (``2.5``, a percentage or a size) are not."""
-    out = {_version_key(m.group(2)) for m in _VERSION.finditer(text) if m.group(1) or m.group(2).count(".") >= 2}
-    out |= {_version_key(m.group(1)) for m in _TAGGED_VERSION.finditer(text) if "." in m.group(1)}
-    return out
-
-
-@lru_cache(maxsize=4096)
-def _versions_said(text: str) -> frozenset[tuple[str, ...]]:
-    return frozenset(_version_key(m.group(2)) for m in _VERSION.finditer(text))
-
-
-def _version_match(said: tuple[str, ...], carried: tuple[str, ...]) -> bool:
-    """``4.18`` said matches ``4.18.3`` carried (a responder shortens a version); ``4`` alone matches nothing."""
-    return len(said) >= 2 and carried[: len(said)] == said
-
-
-@lru_cache(maxsize=4096)
-def _builds(text: str) -> frozenset[str]:
-    return frozenset(m.group(1) or m.group(2) for m in _BUILD.finditer(text))
-
-
-@dataclass(frozen=True)
-class _Handles:
-    """What a change can be called by: its id, versions, build numbers and the names it carries (jobs, flags,
-    hosts, artefacts), and whether it is the release "the previous build" refers to."""
-
-    id_pattern: re.Pattern[str]
-    versions: frozenset[tuple[str, ...]]
-    builds: frozenset[str]
-    names: tuple[str, ...]
-    #: The release phrases that mean this change: "latest" ("the previous build"), "this morning", "yesterday", ….
-    releases: frozenset[str]
-    #: Distinctive words of its names, which name it next to a kind noun ("the autocomplete flag", "reindex job").
-    parts: tuple[str, ...] = ()
-    #: When it was made (``HH:MM``, UTC) if no other change was made that minute.
-    minute: str = ""
-    #: Two-word names of the component it changed, from its title ("lifecycle rule", "thumbnail cache").
-    phrases: tuple[str, ...] = ()
-
-    def mentioned_in(self, clause: str) -> str | None:
-        """How ``clause`` names the change ("its id", "version 4.18", "flag new-pricing", "the previous build"),
-        or None."""
-        if self.id_pattern.search(clause):
-            return "its id"
-        said = _versions_said(clause)
-        for v in self.versions:
-            if any(_version_match(s, v) for s in said):
-                return f"version {'.'.join(v)}"
-        if self.builds and self.builds & _builds(clause):
-            return "its build number"
-        lowered = clause.lower()
-        for name in self.names:
-            if _name_pattern(name).search(lowered):
-                return name
-        for part in self.parts:
-            if (m := _part_pattern(part).search(lowered)) is not None:
-                return m.group(0)
-        for phrase in self.phrases:
-            if (m := _phrase_pattern(phrase).search(lowered)) is not None:
-                return f"“{m.group(0)}”"
-        if self.minute and self.minute in _times_said(clause):
-            return f"its time {self.minute}"
-        if self.releases & _release_refs(clause):
-            return "the latest release"
-        return None
-
-    def positions(self, clause: str) -> list[int]:
-        """Where in ``clause`` the change is named."""
-        found = [m.start() for m in self.id_pattern.finditer(clause)]
-        found += [
-            m.start() for m in _VERSION.finditer(clause)
-            if any(_version_match(_version_key(m.group(2)), v) for v in self.versions)
-        ]
-        lowered = clause.lower()
-        for name in self.names:
-            found += [m.start() for m in _name_pattern(name).finditer(lowered)]
-        if self.releases:
-            found += [m.start() for m in _RELEASE_REF.finditer(clause) if self.releases & _release_refs(m.group(0))]
-        for part in self.parts:
-            found += [m.start() for m in _part_pattern(part).finditer(lowered)]
-        if self.minute:
-            found += [m.start() for m in _CLOCK.finditer(clause) if self.minute in _times_said(m.group(0))]
-        for phrase in self.phrases:
-            found += [m.start() for m in _phrase_pattern(phrase).finditer(lowered)]
-        return sorted(found)
-
-
-#: Nouns that, next to a word of a name, name the thing ("the autocomplete flag", "job reindex").
-_KIND_NOUNS = r"(?:feature[- ])?flags?|toggles?|jobs?|cron(?:job)?s?|tasks?|workers?|scripts?|migrations?|switch"
-#: A clause that names a time ("the 19:14 deploy", "the change at 10:02") speaks of the change made then.
-_NOUN = r"(?:[\w-]+\s+)?(?:deploy(?:ment)?|release|change|push|rollout|flag|migration|rfc|upgrade|config)"
-#: "the 19:14 deploy", "the checkout-web deploy at 19:14", "the change from 10:02" (not "rolled back at 10:41").
-_CLOCK = re.compile(
-    rf"(?i)\bthe\s+(?P<a>[01]?\d|2[0-3]):(?P<b>[0-5]\d)\s+{_NOUN}\b|"
-    rf"\b{_NOUN}\s+(?:at|from|of)\s+(?P<c>[01]?\d|2[0-3]):(?P<d>[0-5]\d)(?![\d:])"
-)
-
-
-@lru_cache(maxsize=4096)
-def _times_said(clause: str) -> frozenset[str]:
-    """The change times ``clause`` names ("the 19:14 deploy" → 19:14)."""
-    out = set()
-    for m in _CLOCK.finditer(clause):
-        hour, minute = (m.group("a"), m.group("b")) if m.group("a") else (m.group("c"), m.group("d"))
-        out.add(f"{int(hour):02d}:{minute}")
-    return frozenset(out)
-
-
-@lru_cache(maxsize=1024)
-def _phrase_pattern(phrase: str) -> re.Pattern[str]:
-    first, second = phrase.split(" ")
-    return re.compile(rf"(?<![\w-]){re.escape(first)}s?[\s_-]+{re.escape(second)}s?(?![\w-])")
-
-
-def _title_phrases(change: ChangeFact, service_words: set[str]) -> set[str]:
-    """Pairs of adjacent distinctive words in a change's title: how people name the component it changed."""
-    words_ = re.findall(r"[A-Za-z][A-Za-z'-]*", _without_instructions(change.title).lower())
-    return {
-        f"{a} {b}"
-        for a, b in pairwise(words_)
-        if _distinctive(a, service_words, 4) and _distinctive(b, service_words, 4)
-    }
-
-
-@lru_cache(maxsize=1024)
-def _part_pattern(part: str) -> re.Pattern[str]:
-    return re.compile(
-        rf"(?<![\w-]){re.escape(part)}\s+(?:{_KIND_NOUNS})\b|\b(?:{_KIND_NOUNS})\s+(?:the\s+)?{re.escape(part)}(?![\w-])"
-    )
-
-
-@lru_cache(maxsize=1024)
-def _name_pattern(name: str) -> re.Pattern[str]:
-    """``name`` (``nightly-reindex``) as itself, or — when its words are words — spelled with spaces or underscores
-    (``the nightly reindex job``)."""
-    parts = [p for p in re.split(r"[-_]", name) if p]
-    if len(parts) < 2 or any(len(p) < 3 or p.isdigit() for p in parts):
-        return re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])")
-    return re.compile(rf"(?<![\w-]){_SEPARATOR.join(re.escape(p) for p in parts)}(?![\w-])")
-
-
-def _change_names(change: ChangeFact, services: set[str]) -> list[str]:
-    """Artefact, job, flag and host names in a change's title and the start of its details (``new-pricing-engine``,
-    ``reindex_nightly``, ``db-3``): hyphenated or underscored identifiers that are not service names, versions or
-    everyday hyphenated words."""
-    text = _without_instructions(f"{change.title}\n{change.details[:400]}")
-    found: list[str] = []
-    for m in _NAME.finditer(text):
-        name = m.group(0).lower().lstrip("0123456789_-")
-        if not name or not any(ch.isalpha() for ch in name) or ("-" not in name and "_" not in name):
-            continue
-        if name in services or name == change.id.lower() or name in _COMMON_NAMES or name in found:
-            continue
-        if len(name) < 6 and not (len(name) >= 4 and any(ch.isdigit() for ch in name)):
-            continue
-        found.append(name)
-    return found
-
-
-def _handles(ctx: IncidentContext, started: datetime | None, services: set[str]) -> dict[str, _Handles]:
-    """Every change's handles. A version, build or name two changes share names neither."""
-    versions = {c.id: _versions_of_change(f"{c.title} {c.details[:400]}") for c in ctx.changes}
-    builds = {c.id: _builds(f"{c.title} {c.details[:400]}") for c in ctx.changes}
-    names = {c.id: _change_names(c, services) for c in ctx.changes}
-    minutes = {c.id: utc(c.at).strftime("%H:%M") for c in ctx.changes}
-    service_words = {w for name in services for w in re.split(r"[-_.\s]+", name)}
-    phrases = {c.id: _title_phrases(c, service_words) for c in ctx.changes}
-    parts = {
-        cid: {p for n in found for p in re.split(r"[-_]", n) if _distinctive(p, service_words)}
-        for cid, found in names.items()
-    }
-
-    def shared(values: Mapping[str, Collection[object]], cid: str, value: object) -> bool:
-        return any(value in v for k, v in values.items() if k != cid)
-
-    releases = _releases(ctx, started)
-    out: dict[str, _Handles] = {}
-    for c in ctx.changes:
-        out[c.id] = _Handles(
-            id_pattern=re.compile(rf"(?i)(?<![\w-]){re.escape(c.id)}(?![\w-])"),
-            versions=frozenset(v for v in versions[c.id] if not shared(versions, c.id, v)),
-            builds=frozenset(b for b in builds[c.id] if not shared(builds, c.id, b)),
-            names=tuple(n for n in names[c.id] if not shared(names, c.id, n)),
-            releases=frozenset(k for k, cid in releases.items() if cid == c.id),
-            parts=tuple(sorted(p for p in parts[c.id] if not shared(parts, c.id, p))),
-            minute=minutes[c.id] if list(minutes.values()).count(minutes[c.id]) == 1 else "",
-            phrases=tuple(sorted(p for p in phrases[c.id] if not shared(phrases, c.id, p))),
-        )
-    return out
-
-
-def _distinctive(word: str, service_words: set[str], least: int = 5) -> bool:
-    """A word of a name that can stand for it: long, not a number, not a service's word, not a stop word or
-    everyday incident vocabulary."""
-    stems = set(tokens(word))
-    return (
-        len(word) >= least and word.isalpha() and word not in service_words and bool(stems)
-        and not (stems & _GENERIC)
-    )
-
-
-def _releases(ctx: IncidentContext, started: datetime | None) -> dict[str, str]:
-    """Release phrase → the change it means. "latest" ("the previous build", "the new release"): the last deploy
-    before the trouble began; a part of the day ("this morning's release"): the last deploy in it — on the
-    affected service if it had one, else on any service."""
-    if started is None:
-        return {}
-    start = utc(started)
-    before = [c for c in ctx.changes if c.kind == "deploy" and 0 <= _minutes(start, c.at) <= 2880]
-    out: dict[str, str] = {}
-    windows: dict[str, tuple[datetime, datetime]] = {"latest": (start - timedelta(days=1), start)}
-    day = start.replace(hour=0, minute=0, second=0, microsecond=0)
-    for name, (back, h0, h1) in _DAYPARTS.items():
-        lo = day - timedelta(days=back) + timedelta(hours=h0)
-        windows[name] = (lo, min(start, day - timedelta(days=back) + timedelta(hours=h1)))
-    for name, (lo, hi) in windows.items():
-        inside = [c for c in before if lo <= utc(c.at) <= hi]
-        pool = [c for c in inside if c.service == ctx.service] or inside
-        if pool:
-            out[name] = max(pool, key=lambda c: utc(c.at)).id
-    return out
-
-
-# -- what responders said about it ---------------------------------------------------------------------------
-_NOT_BEFORE = re.compile(r"(?i)(?:\bnot|n't|\bnothing to do with|\bnot from)\s+(?:(?:the|that|this|from)\s+)?$")
-_SINCE_BEFORE = re.compile(
-    r"(?i)\b(?:since|after|ever since|right after|started with|began with|came with|introduced (?:in|by)|"
-    r"because of|due to|from)\s+(?:(?:the|we|it|they)\s+)?(?:\S+\s+){0,2}$"
-)
-
-
-#: Saying what the cause is, right before naming the change ("it's the currency migration", "must be 4.18").
-_IS_BEFORE = re.compile(
-    r"(?i)\b(?:it'?s|it is|it was|that'?s|that is|this is|must be|has to be|definitely|clearly|culprit is|"
-    r"cause is|caused by|root cause(?: is)?:?)\s+(?:(?:the|our|their)\s+)?"
-    r"(?:(?!(?:when|before|after|not|why|what|how|where|since)\b)[\w.-]+\s+){0,2}$"
-)
-
-
-@dataclass
-class _Verdict:
-    """Responders' word on one candidate: the lift to its score, the events that said it, and what they said."""
-
-    lift: float = 0.0
-    refs: list[str] = field(default_factory=list)
-    said: list[EventFact] = field(default_factory=list)
-    how: str = ""
-
-
-def _outcome(events: list[EventFact], after: EventFact, rest: list[str]) -> tuple[int, str | None]:
-    """What followed a rollback: +1 the trouble went away, -1 it did not, 0 nothing said. Read in the rest of the
-    same line, then in the next few lines within the hour."""
-    for clause in rest:
-        if said(NO_EFFECT, clause) or judge(clause) < 0:
-            return -1, after.ref
-        if said(RECOVERED, clause):
-            return 1, after.ref
-    later = [e for e in events if utc(e.at) > utc(after.at) and _minutes(e.at, after.at) <= 60][:4]
-    for e in later:
-        for clause in clauses(e.text):
-            if said(NO_EFFECT, clause):
-                return -1, e.ref
-            if said(RECOVERED, clause):
-                return 1, e.ref
-    return 0, None
-
-
-@dataclass(frozen=True)
-class _Line:
-    """One timeline entry read once: its statements, the changes each names (id → how), and its words."""
-
-    event: EventFact
-    parts: tuple[str, ...]
-    named: tuple[dict[str, str], ...]
-    words: frozenset[str]
-
-
-def _read_talk(events: list[EventFact], handles: Mapping[str, _Handles]) -> list[_Line]:
-    out = []
-    for e in events:
-        parts = tuple(clauses(e.text))
-        named = tuple(
-            {cid: how for cid, h in handles.items() if (how := h.mentioned_in(c)) is not None} for c in parts
-        )
-        out.append(_Line(e, parts, named, frozenset(tokens(e.text))))
-    return out
-
-
-def _change_verdict(
-    change: ChangeFact, handles: _Handles, talk: list[_Line], events: list[EventFact], words: set[str]
-) -> _Verdict:
-    """Read what responders said of ``change``, statement by statement, the latest word winning (people are often
-    wrong at first): ruled out ("we reverted it, no change", "not deploy-77", "that one can't be it") sinks it;
-    confirmed ("deploy-77 is the culprit", a rollback followed by recovery) lifts it; a rollback without outcome or
-    "since 4.18 went out" lifts it a little."""
-    verdict = _Verdict()
-    final = 0
-    weak = 0.0
-    for line in talk:
-        e, parts = line.event, line.parts
-        named: list[tuple[int, str]] = []
-        how = ""
-        for i, names in enumerate(line.named):
-            if change.id in names:
-                how = names[change.id]
-            elif names:
-                how = ""  # another change is named: what follows is about that one
-            # What follows a statement naming the change is about it too ("Could it be 12.4.1? Only a log format
-            # change though."), until another change is named.
-            if how:
-                named.append((i, how))
-        if not named and len(words) >= 2 and overlap(words, line.words) >= 0.6:
-            named = [(i, "its description") for i in range(len(parts))]
-        if not named:
-            continue
-        verdict.said.append(e)
-        if not verdict.how:
-            verdict.how = named[0][1]
-        for i, _ in named:
-            clause = parts[i]
-            said_here = judge(clause)
-            # Where the change is named in this very statement ("not deploy-77", "since 4.18", "it's the flag").
-            at = handles.positions(clause) if said_here == 0 and change.id in line.named[i] else []
-            if said_here == 0 and _named_after(clause, at, _NOT_BEFORE):
-                said_here = -1
-            if said_here == 0 and not QUESTION.search(clause) and _named_after(clause, at, _IS_BEFORE):
-                said_here = 1
-            if said_here == 0 and said(ROLLBACK, clause):
-                undo = ROLLBACK.search(clause)
-                after = clause[undo.end() :] if undo is not None else ""
-                outcome, ref = _outcome(events, e, [after, *parts[i + 1 :]])
-                if outcome != 0:
-                    said_here = outcome
-                    if ref is not None and ref not in verdict.refs:
-                        verdict.refs.append(ref)
-                else:
-                    weak += 0.1
-            elif said_here == 0 and _named_after(clause, at, _SINCE_BEFORE):
-                weak += 0.1
-            if said_here != 0:
-                final = said_here
-                if e.ref not in verdict.refs:
-                    verdict.refs.append(e.ref)
-    if final < 0:
-        verdict.lift = -0.5
-    elif final > 0:
-        verdict.lift = 0.3
-    else:
-        verdict.lift = min(weak, 0.15)
-    return verdict
-
-
-def _named_after(clause: str, positions: list[int], before: re.Pattern[str]) -> bool:
-    """The change, named at ``positions`` in ``clause``, is named right after words matching ``before`` ("not
-    deploy-77", "since 4.18")."""
-    return any(before.search(clause[:at]) for at in positions)
-
-
-def _judgement(texts: list[EventFact]) -> tuple[float, list[str]]:
-    """Lift from responders' words about a signal or dependency, statement by statement: confirmation or rollback
-    up, ruled out down (negated and asked statements count for nothing)."""
-    lift = 0.0
-    refs: list[str] = []
-    for e in texts:
-        verdicts = [judge(c) for c in clauses(e.text)]
-        if any(v < 0 for v in verdicts):
-            lift -= 0.3
-            refs.append(e.ref)
-        elif any(v > 0 for v in verdicts) or any(said(ROLLBACK, c) for c in clauses(e.text)):
-            lift += 0.15
-            refs.append(e.ref)
-    return max(-0.45, min(0.3, lift)), refs
 
 
 # -- the ranking ---------------------------------------------------------------------------------------------
@@ -599,9 +183,9 @@ class _Scene:
     #: Ids of the last change to the affected service and to the origin before the trouble began.
     latest: set[str]
     events: list[EventFact]
-    handles: dict[str, _Handles]
+    handles: dict[str, Handles]
     #: The timeline read once: statements and the changes they name.
-    talk: list[_Line]
+    talk: list[Line]
 
 
 def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
@@ -623,21 +207,23 @@ def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
     service_tokens = set(tokens(" ".join(known)))
     symptom_tokens = set(tokens(incident_text + " " + " ".join(_alert_text(a) for a in alerts)))
     origin = _alert_service(first_alert) if first_alert is not None else None
-    handles = _handles(ctx, started, {k.lower() for k in known})
+    handles = change_handles(
+        ctx, started, {k.lower() for k in known}, {ctx.service, *alert_services, *ctx.dependencies}
+    )
     scene = _Scene(
         started=started,
         alerts=alerts,
         alert_signals=alert_signals,
         seen_signals={s.key for sigs in alert_signals.values() for s in sigs}
         | {s.key for s in title_signals},
-        symptom_tokens=symptom_tokens - _GENERIC - service_tokens,
+        symptom_tokens=symptom_tokens - GENERIC - service_tokens,
         service_tokens=service_tokens,
         alert_services=alert_services,
         origin=origin,
         latest=_latest_changes(ctx, started, {s for s in (ctx.service, origin) if s}),
         events=events,
         handles=handles,
-        talk=_read_talk(events, handles),
+        talk=read_talk(events, handles),
     )
     candidates: list[_Candidate] = []
     candidates.extend(
@@ -651,10 +237,24 @@ def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
     _cite_inflections(ctx, candidates)
     _absorb_into_providers(candidates)
     _merge_same_evidence(candidates)
+    _symptoms_of_changes(candidates)
     candidates = [c for c in candidates if c.score >= 0.12]
     candidates.sort(key=lambda c: -c.score)
     records = {r.ref: r for r in build_records(ctx, facts=False)}
     return [_to_cause(c, records) for c in candidates[:limit]]
+
+
+#: Alert labels that say what an alert is (not where it runs).
+_NOT_PLATFORM = frozenset({"alertname", "service", "severity", "env", "environment", "team", "job", "status"})
+
+
+def platform_values(labels: Mapping[str, str]) -> set[str]:
+    """Where an alerting service runs, as an alert's labels say: clusters, node pools, hosts, namespaces."""
+    return {str(v).strip().lower() for k, v in labels.items() if k.lower() not in _NOT_PLATFORM and v}
+
+
+def _platforms(alerts: list[AlertFact]) -> set[str]:
+    return {v for a in alerts for v in platform_values(a.labels)}
 
 
 def _latest_changes(ctx: IncidentContext, started: datetime | None, services: set[str]) -> set[str]:
@@ -703,7 +303,7 @@ def _signal_candidates(
             reasons.append(
                 f"{len(hit_events)} timeline entr{'y' if len(hit_events) == 1 else 'ies'} mention it"
             )
-        lift, _ = _judgement(hit_events)
+        lift, _ = judgement(hit_events)
         score = (score + lift) * signal.weight
         services = sorted({s for a in hit_alerts if (s := _alert_service(a))})
         where = f" on {', '.join(services)}" if services else ""
@@ -738,9 +338,10 @@ def _dependency_candidates(
             reasons.append(f"{service} alerted first")
         elif dep_first is not None:
             score -= 0.1  # it alerted after the service did: more likely a victim than the cause
-        said_ = [e for e in events if re.search(rf"(?i)(?<![\w-]){re.escape(service)}(?![\w-])", e.text)]
+        # Named, or one of its instances is ("tracking-db-1", "kafka-events-4").
+        said_ = [e for e in events if re.search(rf"(?i)(?<![\w-]){re.escape(service)}(?:-\d+)?(?![\w-])", e.text)]
         score += 0.04 * min(len(said_), 3)
-        lift, _ = _judgement(said_)
+        lift, _ = judgement(said_)
         cand = _Candidate(
             key=f"dependency:{service}",
             title=f"Dependency {service} failing",
@@ -798,14 +399,10 @@ _KIND_AREAS = {
 }
 
 
-def _without_instructions(text: str) -> str:
-    """``text`` less the lines that try to instruct a model: they are no description of what changed."""
-    return "\n".join(line for line in text.splitlines() if not looks_like_injection(line))
-
 
 def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -> _Candidate:
     reasons: list[str] = []
-    text = _without_instructions(f"{change.title}\n{change.details}")
+    text = without_instructions(f"{change.title}\n{change.details}")
     handles = scene.handles[change.id]
     shared_signals = [
         s
@@ -821,8 +418,8 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
     named_by = [a for a in scene.alerts if handles.mentioned_in(_alert_text(a)) not in (None, "the latest release")]
     change_tokens = set(tokens(text))
     # Numbers (versions, percentages) match by accident; service names say nothing about what changed.
-    distinct = {t for t in change_tokens - _GENERIC - scene.service_tokens if not t.isdigit()}
-    verdict = _change_verdict(change, scene.handles[change.id], scene.talk, scene.events, distinct)
+    distinct = {t for t in change_tokens - GENERIC - scene.service_tokens if not t.isdigit()}
+    verdict = change_verdict(change, scene.handles[change.id], scene.talk, scene.events, distinct)
     # A failure that builds up over hours: a change that touches it, or that responders tie to it, stays suspect.
     slow_seen = [BY_KEY[k] for k in scene.seen_signals if BY_KEY[k].slow]
     slow = any(s.slow for s in shared_signals) or bool(slow_seen and verdict.lift > 0)
@@ -831,6 +428,19 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
     if named_by and started is not None and _minutes(started, change.at) >= 0:
         # The alerts name what the change carries (a job, a host): it bites when that runs, not when it was made.
         when = max(when, 0.8 * math.exp(-_minutes(started, change.at) / 2880))
+    latent = [s for s in shared_signals if s.latent]
+    if latent and started is not None and _minutes(started, change.at) > 720:
+        # A certificate or credential it touched expires days later: the change is where the expiry was set.
+        when = max(when, time_proximity(change.at, started, latent=True))
+        reasons.append(f"{latent[0].title.format(where='').lower()} surfaces long after the change that set it")
+    first_run = schedule_first_run(text, change.at)
+    if first_run is not None and started is not None and -15 <= _minutes(started, first_run) <= 720:
+        # A new schedule bites at its first run, not when it was merged.
+        when = max(when, time_proximity(first_run, started, kind="config"))
+        reasons.append(f"its new schedule first ran at {fmt_time(first_run, day_of=started)}")
+    if verdict.lift >= 0.3:
+        # Responders traced the trouble to it: how long ago it was made no longer argues against it.
+        when = max(when, 0.5)
     if started is not None:
         if _minutes(started, change.at) >= 0:
             reasons.append(f"made {fmt_duration(utc(started) - utc(change.at))} before the trouble began")
@@ -853,6 +463,10 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
     elif re.search(rf"(?i)(?<![\w-]){re.escape(ctx.service)}(?![\w-])", text):
         where = 0.6
         reasons.append(f"mentions {ctx.service}")
+    elif change.service is not None and change.service.lower() in _platforms(scene.alerts):
+        # A cluster, node pool or host the alerts carry in their labels: what runs there runs on it.
+        where = 0.75
+        reasons.append(f"on {change.service}, which the alerts run on")
     elif change.service is None:
         where = 0.35
     else:
@@ -860,6 +474,11 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
     if shared_signals and where < 0.5:
         # What it did is what failed (a migration on a shared database made by another team's service).
         where = 0.5
+    if where < 0.6 and verdict.stated and verdict.lift >= 0 and verdict.how not in ("its description", "the latest release"):
+        # A change elsewhere (a job, a pipeline, an edge or gateway config) that responders bring up in the
+        # discussion, without ruling it out, is tied to this incident by them.
+        where = 0.6
+        reasons.append("responders bring it up")
     words = overlap(distinct, scene.symptom_tokens)
     if len(distinct & scene.symptom_tokens) < 2:
         words /= 2  # one shared word is as likely chance as a link
@@ -888,7 +507,16 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
         else:
             reasons.append(f"responders discussed it{named}")
     score += verdict.lift
-    cand = _Candidate(key=f"change:{change.id}", title=_change_title(change), score=score, reasons=reasons)
+    cand = _Candidate(
+        key=f"change:{change.id}",
+        title=_change_title(change),
+        score=score,
+        reasons=reasons,
+        service=change.service,
+        touches=tuple(s.key for s in shared_signals),
+        fits=when,
+        word=-1 if verdict.lift < 0 else 1 if verdict.lift >= 0.3 else 0,
+    )
     cand.add_evidence(change.ref, *verdict.refs, *(e.ref for e in verdict.said[:3]))
     related = [a for a in scene.alerts if any(s in scene.alert_signals[a.ref] for s in shared_signals)]
     related = named_by + [a for a in related if a not in named_by]
@@ -896,6 +524,60 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
         related = [a for a in scene.alerts if _alert_service(a) == change.service]
     cand.add_evidence(*(a.ref for a in related[:3]))
     return cand
+
+
+#: A cron schedule: minute, hour, day of month, month, day of week (``0 2 * * *``, ``*/15 9-17 * * 1-5``).
+_CRON = re.compile(
+    r"(?<![\w*/,-])([\d*/,-]+)\s+([\d*/,-]+)\s+([\d*/,-]+|\*)\s+([\d*/,-]+|\*)\s+([\d*/,-]+)(?![\w*/,-])"
+)
+
+
+def _cron_field(field_: str, low: int, high: int) -> set[int]:
+    out: set[int] = set()
+    for part in field_.split(","):
+        base, _, step_ = part.partition("/")
+        step = int(step_) if step_.isdigit() and int(step_) > 0 else 1
+        if base == "*":
+            lo, hi = low, high
+        elif "-" in base:
+            a, _, b = base.partition("-")
+            if not (a.isdigit() and b.isdigit()):
+                return set()
+            lo, hi = int(a), int(b)
+        elif base.isdigit():
+            lo = hi = int(base)
+            if step_:
+                hi = high
+        else:
+            return set()
+        out.update(v for v in range(lo, hi + 1, step) if low <= v <= high)
+    return out
+
+
+def schedule_first_run(text: str, after: datetime) -> datetime | None:
+    """The first run after ``after`` of the last cron schedule ``text`` gives (the new one in "'0 16 * * *' ->
+    '0 2 * * *'"), read in UTC; None when ``text`` gives none. A job's new schedule bites at that run."""
+    found = [m for m in _CRON.finditer(text) if "*" in "".join(m.groups()[2:])]
+    if not found:
+        return None
+    minute, hour, dom, month, dow = found[-1].groups()
+    minutes, hours = _cron_field(minute, 0, 59), _cron_field(hour, 0, 23)
+    doms, months = _cron_field(dom, 1, 31), _cron_field(month, 1, 12)
+    dows = {d % 7 for d in _cron_field(dow, 0, 7)}
+    if not (minutes and hours and doms and months and dows):
+        return None
+    start = utc(after).replace(second=0, microsecond=0)
+    day0 = start.replace(hour=0, minute=0)
+    for n in range(0, 400):
+        day = day0 + timedelta(days=n)
+        if day.day not in doms or day.month not in months or (day.weekday() + 1) % 7 not in dows:
+            continue
+        for h in sorted(hours):
+            for m in sorted(minutes):
+                run = day.replace(hour=h, minute=m)
+                if run > start:
+                    return run
+    return None
 
 
 def _change_title(change: ChangeFact) -> str:
@@ -908,52 +590,6 @@ def _change_title(change: ChangeFact) -> str:
     return f"{head}: {one_line(change.title, 120)}"
 
 
-# -- third-party providers -----------------------------------------------------------------------------------
-def _provider_names(ctx: IncidentContext, alerts: list[AlertFact]) -> dict[str, bool]:
-    """Names that may be a third-party provider → whether it is well known (:data:`PROVIDERS`). Besides those:
-    the declared dependencies that are not services of ours (no alert is about them as a service, no change is
-    made to them) and ``provider``/``vendor`` labels on alerts."""
-    ours = {ctx.service, *(s for a in alerts if (s := _alert_service(a))), *(c.service or "" for c in ctx.changes)}
-    names = dict.fromkeys(PROVIDERS, True)
-    for dep in ctx.dependencies:
-        if dep.lower() not in names and dep not in ours:
-            names[dep.lower()] = False
-    for a in alerts:
-        for key in ("provider", "vendor", "upstream", "third_party"):
-            value = a.labels.get(key, "").strip().lower()
-            if value and value not in names:
-                names[value] = True
-    return names
-
-
-def _names_provider(name: str, clause: str) -> bool:
-    """``clause`` names ``name``: as a word, as a label of a host name (``api.sendgrid.com``), or by one of its
-    products or regions (:data:`warroom.ai.signals.PRODUCTS`: "S3", "us-east-1" name AWS)."""
-    if name in clause.lower() and _provider_pattern(name).search(clause) is not None:
-        return True
-    return name in _PRODUCT_OWNERS and any(owner == name and pattern.search(clause) for pattern, owner in PRODUCTS)
-
-
-_PRODUCT_OWNERS = frozenset(owner for _, owner in PRODUCTS)
-
-
-@lru_cache(maxsize=512)
-def _provider_pattern(name: str) -> re.Pattern[str]:
-    return re.compile(rf"(?i)(?<![\w-]){re.escape(name)}(?![\w-])")
-
-
-def _provider_clauses(name: str, known: bool, text: str) -> list[str]:
-    """The statements of ``text`` that name ``name`` failing: with outage or status-page language, and — for a
-    name not in the well-known list — with words saying it is someone else's (vendor, their status page)."""
-    out = []
-    for clause in clauses(text):
-        if not _names_provider(name, clause) or clause.rstrip().endswith("?") or looks_like_injection(clause):
-            continue  # an instruction, another name, or a question ("is Stripe down?") reports nothing
-        if OUTAGE.search(clause) and (known or THIRD_PARTY.search(clause)):
-            out.append(clause)
-    return out
-
-
 def _provider_candidates(
     ctx: IncidentContext, alerts: list[AlertFact], events: list[EventFact], changes: list[_Candidate]
 ) -> list[_Candidate]:
@@ -964,17 +600,17 @@ def _provider_candidates(
     confirmed_change = any(c.score >= 0.6 and "responders confirmed it" in " ".join(c.reasons) for c in changes)
     first = alerts[0] if alerts else None
     texts = [*(_alert_text(a) for a in alerts), *(e.text for e in events)]
-    for name, known in _provider_names(ctx, alerts).items():
+    for name, known in provider_names(ctx, alerts, events).items():
         # A declared dependency once called someone else's (their status page, the vendor) is a provider everywhere.
         known = known or any(
-            THIRD_PARTY.search(c) for t in texts for c in clauses(t) if _names_provider(name, c)
+            THIRD_PARTY.search(c) for t in texts for c in clauses(t) if names_provider(name, c)
         )
         hit_alerts = [
             a for a in alerts
-            if _provider_clauses(name, known, _alert_text(a))
-            or any(a.labels.get(k, "").strip().lower() == name for k in ("provider", "vendor", "upstream"))
+            if provider_clauses(name, known, _alert_text(a))
+            or any(label_provider(a, k) == name for k in LABELS)
         ]
-        hit_events = [e for e in events if _provider_clauses(name, known, e.text)]
+        hit_events = [e for e in events if provider_clauses(name, known, e.text)]
         if not hit_alerts and not hit_events:
             continue
         reasons: list[str] = []
@@ -997,7 +633,7 @@ def _provider_candidates(
         if any(STATUS_PAGE.search(c) for e in hit_events for c in clauses(e.text)):
             score += 0.1
             reasons.append(f"{name}'s status page is cited")
-        lift, judged = _provider_judgement(name, events)
+        lift, judged = provider_judgement(name, events)
         score += lift
         if lift < 0:
             reasons.append(f"responders ruled {name} out")
@@ -1007,7 +643,7 @@ def _provider_candidates(
             score -= 0.15
         else:
             reasons.append("no change of ours is confirmed")
-        shown = _as_written(name, [*(_alert_text(a) for a in hit_alerts), *(e.text for e in hit_events)])
+        shown = as_written(name, [*(_alert_text(a) for a in hit_alerts), *(e.text for e in hit_events)])
         cand = _Candidate(
             key=f"provider:{name}",
             title=f"Third-party provider {shown} failing (outage or degradation on their side)",
@@ -1019,36 +655,6 @@ def _provider_candidates(
     return out
 
 
-def _provider_judgement(name: str, events: list[EventFact]) -> tuple[float, list[str]]:
-    """Responders ruling the provider out ("Stripe's status page is green", "not Stripe") — the latest word wins."""
-    final = 0
-    refs: list[str] = []
-    green = re.compile(r"(?i)\b(?:all )?(?:green|operational|no (?:incident|issues?|outage)s?|fine|healthy)\b")
-    named = re.compile(rf"(?i)(?<![\w-]){re.escape(name)}(?![\w-])")
-    for e in events:
-        for clause in clauses(e.text):
-            # Only what is said of the provider by name; a clause undoing a change of ours speaks of that change.
-            if not named.search(clause) or said(ROLLBACK, clause):
-                continue
-            verdict = judge(clause)
-            if verdict == 0 and green.search(clause) and not OUTAGE.search(green.sub("", clause)):
-                verdict = -1
-            if verdict == 0 and re.search(rf"(?i)\bnot\s+(?:\w+\s+)?{re.escape(name)}\b", clause):
-                verdict = -1
-            if verdict != 0:
-                final = verdict
-                refs.append(e.ref)
-    return (-0.4 if final < 0 else 0.1 if final > 0 else 0.0), refs
-
-
-def _as_written(name: str, texts: list[str]) -> str:
-    """``name`` as the records write it (``Stripe``, ``AWS``)."""
-    for text in texts:
-        m = re.search(rf"(?i)(?<![\w.-]){re.escape(name)}(?![\w-])", text)
-        if m:
-            return m.group(0)
-    return name
-
 
 def _absorb_into_providers(candidates: list[_Candidate]) -> None:
     """A provider's outage is also what the generic "third-party outage" signal and the dependency of the same name
@@ -1059,7 +665,11 @@ def _absorb_into_providers(candidates: list[_Candidate]) -> None:
     lead = max(providers, key=lambda c: c.score)
     for p in providers:
         name = p.key.removeprefix("provider:")
-        absorbed = [c for c in candidates if c.key == f"dependency:{name}"]
+        # The dependency of that name, or named after it ("stripe-api", "twilio_sms").
+        absorbed = [
+            c for c in candidates
+            if c.key.startswith("dependency:") and _named_after_provider(c.key.removeprefix("dependency:"), name)
+        ]
         if p is lead:
             absorbed += [c for c in candidates if c.key == "signal:third-party"]
         for other in absorbed:
@@ -1067,6 +677,12 @@ def _absorb_into_providers(candidates: list[_Candidate]) -> None:
             p.add_evidence(*other.evidence)
             p.score = max(p.score, other.score) + 0.05
             candidates.remove(other)
+
+
+def _named_after_provider(dependency: str, provider: str) -> bool:
+    """``dependency`` is the provider's name, or starts with it ("stripe-api", "twilio_sms" for stripe, twilio)."""
+    lowered = dependency.lower()
+    return lowered == provider or canonical(re.split(r"[-_]", lowered)[0]) == provider
 
 
 def _cite_inflections(ctx: IncidentContext, candidates: list[_Candidate]) -> None:
@@ -1118,6 +734,36 @@ def _merge_same_evidence(candidates: list[_Candidate]) -> None:
                 keep.add_evidence(*other.evidence)
                 keep.score = min(0.99, keep.score + 0.05)
                 candidates.remove(other)
+
+
+def _symptoms_of_changes(candidates: list[_Candidate]) -> None:
+    """What a change explains ranks below it. A signal the change touches (a pool exhausted after a pool-size cut,
+    an expired certificate after a change to its renewal) and a dependency the change was made on or is tied to
+    (a migration on the database that then locks up; a job that responders name with the database it loads) are
+    its symptoms — when the change fits in time and responders have not ruled it out. Each takes the change's score
+    less a little and says so; the change's evidence gains the symptom's alerts."""
+    changes = sorted(
+        (c for c in candidates if c.key.startswith("change:") and c.word >= 0 and c.fits >= 0.5 and c.score >= 0.35),
+        key=lambda c: -c.score,
+    )
+    for change in changes:
+        said_with = {r for r in change.evidence if r.startswith("event:")}
+        for other in candidates:
+            if other.score < change.score - 0.05 or not other.key.startswith(("signal:", "dependency:")):
+                continue
+            keys = {other.key, *other.also}
+            signals = {k.removeprefix("signal:") for k in keys if k.startswith("signal:")}
+            deps = {k.removeprefix("dependency:") for k in keys if k.startswith("dependency:")}
+            touched = signals & set(change.touches)
+            on_it = change.service is not None and change.service in deps
+            # Responders named the change and the dependency in the same breath, and confirmed the change.
+            tied = change.word > 0 and bool(deps) and bool(said_with & set(other.evidence))
+            if not (touched or on_it or tied):
+                continue
+            other.score = change.score - 0.05
+            what = change.key.removeprefix("change:")
+            other.reasons.append(f"more likely a symptom of change {what}, which {'touches it' if touched else 'is on it' if on_it else 'responders tie to it'}")
+            change.add_evidence(*[r for r in other.evidence if r.startswith("alert:")][:3])
 
 
 def _to_cause(c: _Candidate, records: dict[str, Record]) -> Cause:

@@ -1,16 +1,17 @@
 """Failure signatures: the recurring ways services break, recognised in alert and chat text.
 
-Each :class:`Signal` is a named pattern (certificate expiry, connection-pool exhaustion, DNS failure, OOM, disk
-full, CPU saturation, traffic surge, third-party outage, network fault, database locking/replication, rate
-limiting by a provider, crash loops, queue backlog, bad configuration). RCA uses them as candidate causes and to
-connect changes to symptoms; the postmortem uses them for contributing factors and follow-up actions.
+Each :class:`Signal` is a named pattern (certificate expiry, expired or revoked credentials, connection-pool
+exhaustion, DNS failure, OOM, disk full, CPU saturation, traffic surge, third-party outage, network fault, database
+locking/replication, rate limiting by a provider, crash loops, queue backlog, bad configuration). RCA uses them as
+candidate causes and to connect changes to symptoms; the postmortem uses them for contributing factors and
+follow-up actions. How responders' statements are read is :mod:`warroom.ai.statements`; who is a third-party
+provider is :mod:`warroom.ai.providers`.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,9 @@ class Signal:
     touches: re.Pattern[str] | None = None
     #: The failure builds up over hours (a leak, a filling disk): a change long before the start stays suspect.
     slow: bool = False
+    #: The failure surfaces at a time set when the thing was made (a certificate or a credential expiring): a change
+    #: that touches it stays suspect for weeks.
+    latent: bool = False
 
 
 def _p(pattern: str) -> re.Pattern[str]:
@@ -55,6 +59,32 @@ SIGNALS: tuple[Signal, ...] = (
             "certificate expires in under 21 days, paging at 7 days.",
         ),
         touches=_p(r"\b(?:tls|ssl|x509|certificates?|certs?|ca bundle|cert chain|keystore|truststore)\b"),
+        latent=True,
+    ),
+    Signal(
+        "credentials",
+        "Credentials expired or revoked{where}",
+        _p(
+            r"password authentication failed|authentication failed for|"
+            r"invalid (?:credentials|api key|access key|token|signature)|signature verification failed|"
+            r"(?:credentials?|token|lease|secret|password|api key|access key)s?\W+(?:\w+\W+){0,5}?(?:expired|revoked)|"
+            r"expired (?:token|credentials?|lease|password)|access denied for user|login failed for user"
+        ),
+        (
+            "Renew credentials before they expire{where}",
+            "Re-read dynamic credentials when a lease reaches its maximum TTL, rotate them before expiry, and review "
+            "TTL changes with every consumer of the credential.",
+        ),
+        (
+            "Alert on credential expiry and auth failures{where}",
+            "Alert on leases and credentials nearing expiry and on authentication failures against each database or API.",
+        ),
+        touches=_p(
+            r"(?<![a-z])(?:ttl|leases?|credentials?|secrets?|passwords?|tokens?|api[ _-]?keys?|vault|iam|rotat\w*)(?![a-z])"
+        ),
+        # Mostly the symptom of a change that set the expiry, or of an identity provider failing.
+        weight=0.8,
+        latent=True,
     ),
     Signal(
         "connection-pool",
@@ -73,7 +103,13 @@ SIGNALS: tuple[Signal, ...] = (
             "Alert on pool saturation{where}",
             "Export pool usage and wait time and alert above 80 % for 5 minutes.",
         ),
-        touches=_p(r"\b(?:pool(?:ing|s)?|pgbouncer|max[_ ]connections|connection (?:limit|settings?))\b"),
+        # More replicas, more pools: scaling out multiplies the connections a service opens.
+        touches=_p(
+            r"\b(?:pool(?:ing|s)?|pgbouncer|max[_ ]connections|connection (?:limit|settings?)|(?:min|max)?replicas|"
+            r"scal\w*\W+(?:[\w-]+\W+){0,2}?(?:up|out|from \d+ to \d+))\b"
+        ),
+        # A pool cut in the morning is exhausted at the evening peak.
+        slow=True,
     ),
     Signal(
         "dns",
@@ -284,136 +320,6 @@ SIGNALS: tuple[Signal, ...] = (
 )
 
 BY_KEY = {s.key: s for s in SIGNALS}
-
-#: Words in a chat line that say a change or cause was fixed by undoing it, or was ruled out.
-ROLLBACK = re.compile(
-    r"(?i)\b(?:roll(?:ed|ing|s)?(?: it| them| this| that)?[ -]?back|revert\w*|undo(?:ne|ing)?|backed (?:it )?out|"
-    r"cancel(?:led|ling|ed|ing|s)?\b|paus(?:e|ed|ing)\b|"
-    r"disabl(?:e|ed|ing)\b|turn\w*\s+(?:[\w.-]+\s+){0,3}?off\b|switch\w*\s+(?:[\w.-]+\s+){0,3}?off\b|"
-    r"flipp?\w*\s+(?:[\w.-]+\s+){0,3}?(?:back|off)\b|(?:flag|toggle|switch) (?:is )?off\b|kill[- ]switch)"
-)
-RULED_OUT = re.compile(
-    r"(?i)\b(?:ruled? (?:it |that |them |this )?out|not (?:the )?(?:cause|culprit|related|it|problem|issue)\b|"
-    r"unrelated|red herring|doubt (?:it|that)|no (?:effect|change|improvement|difference)|nothing changed|"
-    r"(?:made|makes|making) no difference|didn'?t (?:help|change anything|fix (?:it|anything))|"
-    r"did not (?:help|change anything|fix)|does ?n[o']t (?:look|seem) related|"
-    r"(?:can'?t|cannot|couldn'?t|could not) be (?:it|that|this|the (?:cause|culprit|problem))|"
-    r"(?:is|was)n'?t (?:it|that|the (?:cause|culprit|problem))|(?:is|was) not (?:it|that|the (?:cause|culprit))|"
-    r"(?:only|just) (?:touched|touches|changed|affected|affects|applies|applied) (?:to )?(?:the )?\S+|"
-    r"(?:only|just) an? (?:[\w-]+ ){0,3}(?:change|tweak|bump|update|copy|docs?|typo)\b|"
-    r"(?:does ?n[o']t|did ?n[o']t|never) (?:even )?touch\w*|not (?:even )?(?:in|on) the (?:[\w-]+ )?path|"
-    r"(?:is|was|are|were) (?:[\w-]+ ){1,3}only(?=\s*(?:[,.;:!)]|$|though|anyway|so|as far))|"
-    r"exonerat\w*|in the clear)"
-)
-CONFIRMED = re.compile(
-    r"(?i)\b(?:confirm\w*|root cause|caused by|culprit|that'?s it|smoking gun|"
-    r"recover\w*|error rate (?:back|dropped)|fixed|mitigated|back to normal)\b"
-)
-#: After a rollback: the trouble went away (the rolled-back change was the cause) …
-RECOVERED = re.compile(
-    r"(?i)\b(?:recover\w*|back to normal|(?:errors?|5xx|\d{3}s?|alerts?|latency|timeouts?|ooms?|restarts?)\w* "
-    r"(?:are |is |have )?(?:gone|cleared|resolved|stopped|dropp\w*|falling|down to|back)|(?:fixed|mitigated|resolved) it|"
-    r"all green|green again|healthy again|that fixed|that did it|that'?s it|(?:locks?|connections?) released|"
-    r"draining|drained|unstuck|(?:flowing|moving|working|arriving|succeed\w*) again|(?:lookups|requests) succeed\w*)\b"
-)
-#: … or it did not (the change was not the cause).
-NO_EFFECT = re.compile(
-    r"(?i)\b(?:no (?:effect|change|improvement|difference)|nothing changed|(?:made|makes) no difference|"
-    r"didn'?t (?:help|change anything|fix)|did not (?:help|fix)|still (?:failing|erroring|broken|down|seeing|"
-    r"getting|the same|happening|elevated|high|\d+|5\d\d|5xx|timing out|throwing|oom\w*)|same (?:errors?|rate))"
-)
-#: Words before a phrase that turn it around ("not confirmed", "hasn't recovered", "can't rule it out").
-_NEGATED = re.compile(
-    r"(?i)(?:\b(?:not|no|never|without|nor|yet to)|n'?t)\s+(?:(?:yet|really|fully|quite|been|be|it|that|the|a)\s+){0,2}$"
-)
-#: A clause that asks rather than tells ("is it the flag?", "could it be 4.18?").
-QUESTION = re.compile(r"\?\s*$|^\s*(?:is|was|could|can|did|does|should|maybe|might|what|which)\b", re.IGNORECASE)
-#: Where one statement ends and the next begins within a chat line.
-_CLAUSES = re.compile(r"(?<=[.;!?])\s+|\s+(?:but|however|whereas|while)\s+|\s+[—–]\s+|\s+-\s+|\n+")
-
-
-def clauses(text: str) -> list[str]:
-    """A chat line's statements, in order ("rolled back 4.18 — no change, still 503s" is two)."""
-    return list(_clauses(text))
-
-
-@lru_cache(maxsize=8192)
-def _clauses(text: str) -> tuple[str, ...]:
-    return tuple(c for c in (part.strip() for part in _CLAUSES.split(text)) if c)
-
-
-@lru_cache(maxsize=16384)
-def said(pattern: re.Pattern[str], clause: str) -> bool:
-    """``pattern`` occurs in ``clause`` as a statement: not negated by the words before it ("not confirmed",
-    "hasn't recovered", "can't rule it out") and not asked as a question."""
-    if QUESTION.search(clause):
-        return False
-    return any(not _NEGATED.search(clause[: m.start()]) for m in pattern.finditer(clause))
-
-
-@lru_cache(maxsize=8192)
-def judge(clause: str) -> int:
-    """What one statement says of the thing it names: -1 ruled out, +1 confirmed, 0 neither.
-
-    The grammar: a ruling-out phrase (RULED_OUT: "ruled out", "not the cause", "can't be it", "no effect", "only
-    touched …") or a confirming one (CONFIRMED: "root cause", "culprit", "caused by", "recovered", …), each
-    unless negated by the words right before it or asked as a question. Ruling out wins over confirming in one
-    clause ("not confirmed" is neither; "no change, not the cause" is ruled out)."""
-    if said(RULED_OUT, clause):
-        return -1
-    if said(CONFIRMED, clause):
-        return 1
-    return 0
-
-
-#: Well-known third-party providers (payments, messaging, e-mail, cloud, CDN, identity, developer platforms). A
-#: provider is recognised when one of these — or a declared dependency that is not one of our services — is named
-#: together with outage or status-page language (:data:`OUTAGE`). Lower-case, as written in text.
-PROVIDERS: tuple[str, ...] = (
-    # payments
-    "stripe", "adyen", "braintree", "paypal", "worldpay", "klarna", "plaid", "checkout.com",
-    # messaging and e-mail
-    "twilio", "vonage", "nexmo", "messagebird", "sinch", "sendgrid", "mailgun", "postmark", "mailchimp", "mandrill",
-    # cloud and hosting
-    "aws", "amazon web services", "gcp", "google cloud", "azure", "digitalocean", "heroku", "vercel", "netlify",
-    "hetzner", "ovh", "linode", "oracle cloud", "ibm cloud",
-    # CDN, DNS and edge
-    "cloudflare", "fastly", "akamai", "cloudfront", "ns1", "dyn",
-    # identity
-    "okta", "auth0", "onelogin", "ping identity",
-    # developer platforms and SaaS
-    # (monitoring tools — Datadog, Sentry, PagerDuty — are left out: responders name them as where they saw errors)
-    "github", "gitlab", "bitbucket", "docker hub", "npm", "pypi", "atlassian",
-    "salesforce", "shopify", "zendesk", "algolia", "mapbox", "openai", "anthropic", "firebase", "apns", "fcm",
-    "mongodb atlas", "snowflake", "confluent", "elastic cloud", "redis cloud",
-)
-
-#: Well-known providers' products, named in alerts and chat instead of the provider ("S3 PutObject InternalError",
-#: "SQS ReceiveMessage 500"), and cloud region codes ("us-east-1"). Products we run ourselves on a provider (RDS,
-#: EC2 instances) are left out: their failures are usually ours.
-PRODUCTS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (_p(r"(?<![\w-])(?:s3|sqs|sns|dynamodb|kinesis|cloudfront|route ?53|aws lambda|elasticache|msk)(?![\w-])"), "aws"),
-    (_p(r"(?<![\w-])(?:us|eu|ap|sa|ca|me|af|il)-(?:east|west|north|south|central|northeast|northwest|southeast|"
-        r"southwest)-\d(?![\w-])"), "aws"),
-    (_p(r"(?<![\w-])(?:gcs|google cloud storage|pub/?sub|bigquery|cloud run|firestore)(?![\w-])"), "gcp"),
-    (_p(r"(?<![\w-])(?:azure blob|cosmos ?db|azure ad|entra id|azure front door)(?![\w-])"), "azure"),
-)
-#: A provider's own word on its state: its status page, health dashboard or status site.
-STATUS_PAGE = _p(r"status ?page|status\.\S+|health dashboard|service health|health status")
-
-#: Outage or status-page language: a clause naming a provider with these words says the provider is failing.
-OUTAGE = re.compile(
-    r"(?i)\b(?:outage|status ?page|status\.\S+|health dashboard|incident|degrad\w*|down\b|unavailable|disruption|"
-    r"elevated (?:error|latenc|5xx|fail)\w*|(?:5\d\d|5xx)s?|errors?|timeouts?|timing out|failing|failures?|"
-    r"unreachable|not responding|investigating|partial|major|recover\w*|service (?:issue|interruption))"
-)
-#: Words that say a named thing is someone else's service, for a dependency not in the well-known list.
-THIRD_PARTY = re.compile(
-    r"(?i)\b(?:status ?page|status\.\S+|health dashboard|vendor|provider|third[- ]party|"
-    r"their (?:side|end|api|status|support)|"
-    r"on their|support ticket|opened a (?:ticket|case) with)\b"
-)
-
 
 def matching(text: str) -> list[Signal]:
     """Signals whose pattern occurs in ``text``."""

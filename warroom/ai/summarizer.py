@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 
@@ -102,6 +102,17 @@ def _quote(e: EventFact, now: datetime, limit: int = 220) -> str:
     return f"{who} ({fmt_time(e.at, day_of=now)}): “{one_line(e.text, limit)}”"
 
 
+def _downstream(ctx: IncidentContext, limit: int = 2) -> list[AlertFact]:
+    """The firing alerts of the services that depend on the incident's (the related alerts ``with_dependency_alerts``
+    left where they were), most severe and earliest first: the symptom one level up, where users often meet it."""
+    firing = [
+        a for a in ctx.related_alerts
+        if a.status != "resolved" and (a.service or a.labels.get("service")) and not looks_like_injection(a.summary)
+    ]
+    firing.sort(key=lambda a: (_severity_rank(a), utc(a.starts_at) if a.starts_at else datetime.max.replace(tzinfo=UTC)))
+    return firing[:limit]
+
+
 def draft(ctx: IncidentContext, now: datetime, cadence: timedelta | None, causes: list[Cause]) -> Draft:
     """The deterministic status update. The alerts of the services the incident's service depends on that fired
     around its start count among its own, wherever they were declared (as the ranking counts them): when a
@@ -140,6 +151,15 @@ def draft(ctx: IncidentContext, now: datetime, cadence: timedelta | None, causes
         impact_parts.append(f"All {len(ctx.alerts)} alert(s) have cleared.")
     if cleared and firing:
         impact_parts.append(f"{len(cleared)} cleared.")
+    downstream = _downstream(ctx)
+    if downstream:
+        # what the services that depend on this one see: often where customers feel it
+        shown = "; ".join(
+            f"{a.service or a.labels.get('service')} {a.name}: {one_line(a.summary, 160).rstrip('.')}"
+            for a in downstream
+        )
+        impact_parts.append(f"Seen downstream: {shown}.")
+        cited.extend(a.ref for a in downstream)
     talk = _talk(ctx)
     doing = [e for e in talk if ACTION_WORDS.search(e.text)][:3]
     about_impact = [e for e in talk if IMPACT_WORDS.search(e.text) and e not in doing]

@@ -47,7 +47,8 @@ def register(sub: Any) -> None:
     parser = sub.add_parser("check-config", help="report every problem in the configuration")
     parser.add_argument(
         "--online", action="store_true",
-        help="also ask every outside system the configuration uses (Slack, Xurrent, Zoom, Webex, Teams, the model) "
+        help="also ask every outside system the configuration uses (Slack, Xurrent, Zoom, Webex, Teams, the model, "
+             "Statuspage, the logs and metrics sources) "
              "whether its URLs, credentials and ids work",
     )
     parser.set_defaults(func=cmd_check_config)

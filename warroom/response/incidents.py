@@ -13,8 +13,7 @@ from warroom.core import intake
 from warroom.core.intake import AlertAction
 from warroom.core.model import AlertIn, AlertStatus, Incident, Link, LinkKind, Origin, Status, Urgency
 from warroom.core.rules import CHANGEABLE, RuleError, check_transition, column_changes, severity_to_priority
-from warroom.response import jobs
-from warroom.response.ai import schedule as ai_schedule
+from warroom.response import jobs, related
 from warroom.settings import ServiceSettings, Settings
 from warroom.store.db import Store, Tx
 
@@ -243,6 +242,7 @@ class IncidentService:
             await tx.lock_key(f"alert-group:{name}")
         touched: set[int] = set()  # incidents whose war room hears of changed alerts (one digest each)
         fresh: set[int] = set()  # incidents with a newly firing alert: their probable causes are ranked again
+        fired: set[str] = set()  # services with a newly firing alert: their neighbours' open incidents are too
         for alert in alerts:
             svc = self.route(alert)
             priority = severity_to_priority(alert.severity, s.intake.severity_priorities, s.intake.default_priority)
@@ -259,6 +259,8 @@ class IncidentService:
                     touched.add(incident_id)
                 continue
             # a newly firing alert (new, or refired)
+            if svc is not None:
+                fired.add(svc.name)
             if incident_id is not None:  # refired within its incident
                 await tx.timeline.add(incident_id, "alert_firing", f"Alert firing again: {alert.name}", data={"alert_id": alert_id})
                 touched.add(incident_id)
@@ -320,8 +322,9 @@ class IncidentService:
                     touched.add(incident.id)
         for incident_id in sorted(touched):
             await jobs.alert_digest(tx, incident_id, delay=s.intake.digest_seconds)
-        for incident_id in sorted(fresh):
-            await ai_schedule.rank_causes(tx, incident_id, s)
+        # wherever each alert went (its incident, another, none): the open incidents of the services next to its
+        # own weigh it as a related alert (warroom.response.related), and rank their causes again
+        await related.rank_near(tx, s, sorted(fired), itself=False, also=fresh)
         return result
 
     async def _raise_priority(self, tx: Tx, incident: Incident, priority: str, because: str) -> None:

@@ -2,7 +2,7 @@
 (``services[].depends_on``, direct neighbours in both directions), their open incidents and their alerts around the
 incident's start.
 
-Two uses:
+Three uses:
 
 - the war room is told, in the transaction that declares an incident, of the open incidents upstream — when the new
   incident's service depends on a service with an open incident, its war room gets a line; when open incidents'
@@ -10,7 +10,11 @@ Two uses:
   told gets an entry (``related``). A declaration happens once, so each pair is told once, by whichever of the two
   was declared later;
 - the AI responder's context (warroom.response.ai.context) reads the neighbours' open incidents and their recent
-  alerts as evidence (:func:`related_incidents`, :func:`related_alerts`).
+  alerts as evidence (:func:`related_incidents`, :func:`related_alerts`);
+- evidence that arrives later on a service — a change (``POST /events/changes``), a newly firing alert wherever it
+  is routed — has the probable causes of the open incidents on that service and on its neighbours ranked again
+  (:func:`rank_near`, ``ai.auto_rca``), in the transaction that records it; the ranking posts only when the leading
+  causes moved.
 
 A resolved incident (a merged duplicate is resolved too) is not open. On PostgreSQL, two neighbours declared in
 transactions that commit at the same moment do not see each other, and that pair is not told (never told twice);
@@ -27,6 +31,7 @@ from typing import Any, Literal
 from warroom.core import markup
 from warroom.core.model import Incident, Status
 from warroom.response import jobs
+from warroom.response.ai import schedule as ai_schedule
 from warroom.settings import Settings
 from warroom.store.db import Tx
 
@@ -38,6 +43,8 @@ MAX_ALERTS = 12
 MAX_INCIDENTS = 6
 #: Open incidents read per neighbouring service.
 PER_SERVICE = 10
+#: Open incidents ranked again for a change that names no service (it may concern any of them), at most: the newest.
+MAX_UNNAMED = 50
 
 Relation = Literal["dependency", "dependent"]
 
@@ -81,6 +88,35 @@ async def related_incidents(
                 found.append((other, near.relation(service)))
     found.sort(key=lambda pair: (pair[1] != "dependency", pair[0].created_at, pair[0].id))
     return found[:limit]
+
+
+async def open_near(tx: Tx, settings: Settings, service: str | None, *, itself: bool = True) -> set[int]:
+    """The open incidents on the direct neighbours of ``service`` (:data:`PER_SERVICE` each), and with ``itself``
+    on ``service`` too; with no service (a change that names none), the newest :data:`MAX_UNNAMED` open incidents."""
+    if not service:
+        return {i.id for i in await tx.incidents.list(open_only=True, limit=MAX_UNNAMED) if is_open(i)}
+    found: set[int] = set()
+    for name in [*([service] if itself else []), *neighbours(settings, service).all]:
+        found |= {i.id for i in await tx.incidents.list(open_only=True, service=name, limit=PER_SERVICE) if is_open(i)}
+    return found
+
+
+async def rank_near(
+    tx: Tx, settings: Settings, services: Iterable[str | None], *, itself: bool = True, also: Iterable[int] = ()
+) -> None:
+    """New evidence on ``services``: the probable causes of the open incidents on their neighbours (and with
+    ``itself`` on the services themselves; and of the incidents ``also``) ranked again, each coalesced into its
+    pending ranking (``ai.auto_rca``; nothing without it). A change is evidence for its own service's incidents
+    (``itself``); an alert is for the incidents it joined (``also``) — one on the same service that went elsewhere
+    is not in their records. Enqueued in incident order, so that two transactions doing this never wait on each
+    other's pending rankings in opposite orders (PostgreSQL locks a coalesced job until commit)."""
+    if not settings.ai.auto_rca:
+        return
+    ids = set(also)
+    for service in dict.fromkeys(services):
+        ids |= await open_near(tx, settings, service, itself=itself)
+    for incident_id in sorted(ids):
+        await ai_schedule.rank_causes(tx, incident_id, settings)
 
 
 def alert_window(started: datetime, incident: Incident, now: datetime) -> tuple[datetime, datetime]:

@@ -1,4 +1,5 @@
-"""A local Elasticsearch (or OpenSearch): ``POST /<index>/_search`` on a loopback server, over documents tests seed.
+"""A local Elasticsearch (or OpenSearch): ``POST /<index>/_search`` (and ``GET /``) on a loopback server, over
+documents tests seed.
 
 What it is based on (Elasticsearch's Search API and query DSL reference):
 
@@ -11,6 +12,10 @@ What it is based on (Elasticsearch's Search API and query DSL reference):
   ``must_not``/``should`` of those. Other query kinds are 400 ``parsing_exception`` "unknown query [x]".
 - Answer: ``{"took", "timed_out": false, "_shards": {…}, "hits": {"total": {"value", "relation": "eq"},
   "max_score": null, "hits": [{"_index", "_id", "_score": null, "_source", "sort": [<epoch ms>]}]}}``.
+- ``GET /``: ``{"name", "cluster_name", "cluster_uuid", "version": {"number", "build_flavor", …, "lucene_version",
+  …}, "tagline": "You Know, for Search"}`` (operation ``info``); with security on it needs the ``monitor`` cluster
+  privilege, so credentials made for searching only (:attr:`ElasticsearchEmulator.monitor` False) are answered 403
+  ``security_exception`` "action [cluster:monitor/main] is unauthorized for …".
 - Errors: ``{"error": {"root_cause": [{"type", "reason", …}], "type", "reason", …}, "status": n}``; a query string
   outside the subset is 400 ``search_phase_execution_exception`` with root cause ``query_shard_exception``
   "Failed to parse query [...]". Auth (when the emulator is given credentials): ``Authorization: ApiKey <key>`` or
@@ -228,6 +233,10 @@ def _millis(value: Any) -> float:
     raise ValueError(f"failed to parse date field [{value}]")
 
 
+#: The version ``GET /`` says.
+VERSION = "8.15.0"
+
+
 class ElasticsearchEmulator(Emulator):
     name = "elasticsearch"
 
@@ -247,6 +256,10 @@ class ElasticsearchEmulator(Emulator):
         self._next_id = 0
         self.route("POST", "/{index}/_search", OP, self._search)
         self.route("GET", "/{index}/_search", OP, self._search)
+        self.route("GET", "/", "info", self._info)
+        #: Whether the credentials may read ``GET /`` (Elasticsearch's ``monitor`` cluster privilege): a key made
+        #: for searching only (``read`` on the indices) may not, and is answered 403.
+        self.monitor = True
 
     async def stop(self) -> None:
         self.slow.release()
@@ -276,6 +289,28 @@ class ElasticsearchEmulator(Emulator):
         return self.username is not None and check_credentials(
             header, token=None, username=self.username, password=self.password
         )
+
+    async def _info(self, request: web.Request) -> web.StreamResponse:
+        """``GET /``: the node's name, the cluster's, and the version (the ``monitor`` cluster privilege needed)."""
+        await self.slow.wait()
+        if not self._authorised(request):
+            kind = "unable to authenticate user" if request.headers.get("Authorization") else \
+                "missing authentication credentials"
+            return _error(401, "security_exception", f"{kind} for REST request [/]")
+        if not self.monitor:
+            who = "API key id [sandbox-key] of user [warroom]" if self.api_key is not None else \
+                f"user [{self.username}]"
+            return _error(403, "security_exception", f"action [cluster:monitor/main] is unauthorized for {who}, this "
+                                                     "action is granted by the cluster privileges [monitor,manage,all]")
+        return web.json_response({
+            "name": "sandbox-node-1", "cluster_name": "sandbox", "cluster_uuid": "Zq1f1bXkT0uM6Yk5cVq2oA",
+            "version": {"number": VERSION, "build_flavor": "default", "build_type": "docker",
+                        "build_hash": "c8f3e4f1a0b2d3c4e5f60718293a4b5c6d7e8f90", "build_date": "2024-08-05T10:05:34Z",
+                        "build_snapshot": False, "lucene_version": "9.11.1",
+                        "minimum_wire_compatibility_version": "7.17.0",
+                        "minimum_index_compatibility_version": "7.0.0"},
+            "tagline": "You Know, for Search",
+        })
 
     async def _search(self, request: web.Request) -> web.StreamResponse:
         await self.slow.wait()

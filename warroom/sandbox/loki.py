@@ -1,4 +1,5 @@
-"""A local Grafana Loki: ``/loki/api/v1/query_range`` on a loopback server, over log lines tests seed.
+"""A local Grafana Loki: ``/loki/api/v1/query_range`` (and ``/loki/api/v1/labels``) on a loopback server, over log
+lines tests seed.
 
 What it is based on (Loki's HTTP API reference, grafana.com/docs/loki/latest/reference/loki-http-api/):
 
@@ -8,6 +9,9 @@ What it is based on (Loki's HTTP API reference, grafana.com/docs/loki/latest/ref
   5000)``) and ``direction`` (``backward``, the default: newest first; or ``forward``).
 - Answer: ``{"status": "success", "data": {"resultType": "streams", "result": [{"stream": {labels}, "values":
   [["<ns>", "<line>"], …]}], "stats": {"summary": {…}}}}``; ``limit`` counts lines across all streams.
+- ``GET`` (or form ``POST``) ``/loki/api/v1/labels`` with ``start`` and ``end`` (default the last 6 hours): the
+  label names of the streams with entries in that time, sorted — ``{"status": "success", "data": ["app", …]}``;
+  behind the same credentials and tenant as the queries (operation ``labels``).
 - Errors are plain text, as Loki sends them: 400 ``parse error at line 1, col N: …`` for a query outside the
   subset, 400 for bad times; 401 ``no org id`` without ``X-Scope-OrgID`` when :attr:`tenant` is set, 401
   ``Unauthorized`` for a wrong credential (basic or bearer, when the emulator is given one — Loki itself has none;
@@ -212,6 +216,8 @@ class LokiEmulator(Emulator):
         self.clock: Callable[[], float] = time.time
         self.route("GET", "/loki/api/v1/query_range", OP, self._query_range)
         self.route("POST", "/loki/api/v1/query_range", OP, self._query_range)
+        self.route("GET", "/loki/api/v1/labels", "labels", self._labels)
+        self.route("POST", "/loki/api/v1/labels", "labels", self._labels)
 
     async def stop(self) -> None:
         self.slow.release()
@@ -224,16 +230,38 @@ class LokiEmulator(Emulator):
         self.entries.append((dict(labels), int(seconds * 1_000_000) * 1000, line))
 
     # -- serving ------------------------------------------------------------------------------------
-    async def _query_range(self, request: web.Request) -> web.StreamResponse:
+    async def _admit(self, request: web.Request) -> tuple[dict[str, Any], web.Response | None]:
+        """After :attr:`slow`: the request's parameters (query string and form), and the gateway's 401 for a wrong
+        credential or Loki's own for a missing tenant (None when let in)."""
         await self.slow.wait()
         header = request.headers.get("Authorization", "")
         if not check_credentials(header, token=self.token, username=self.username, password=self.password):
-            return web.Response(status=401, text="Unauthorized\n")
+            return {}, web.Response(status=401, text="Unauthorized\n")
         if self.tenant is not None and request.headers.get("X-Scope-OrgID") != self.tenant:
-            return web.Response(status=401, text="no org id\n")
+            return {}, web.Response(status=401, text="no org id\n")
         params: dict[str, Any] = dict(request.query)
         if request.method == "POST":
             params.update(await request.post())
+        return params, None
+
+    async def _labels(self, request: web.Request) -> web.StreamResponse:
+        """``/loki/api/v1/labels``: the label names of the streams with entries between ``start`` and ``end``
+        (default: the last 6 hours), sorted — ``{"status": "success", "data": [...]}``."""
+        params, refused = await self._admit(request)
+        if refused is not None:
+            return refused
+        try:
+            end = _ns(str(params.get("end") or ""), int(self.clock() * 1e9))
+            start = _ns(str(params.get("start") or ""), end - 6 * 3600 * 10**9)
+        except ValueError as exc:
+            return web.Response(status=400, text=f"{exc}\n")
+        names = sorted({k for labels, at, _ in self.entries if start <= at < end for k in labels})
+        return web.json_response({"status": "success", "data": names})
+
+    async def _query_range(self, request: web.Request) -> web.StreamResponse:
+        params, refused = await self._admit(request)
+        if refused is not None:
+            return refused
         query = str(params.get("query") or "")
         now = int(self.clock() * 1e9)
         try:

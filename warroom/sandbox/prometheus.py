@@ -1,4 +1,5 @@
-"""A local Prometheus: ``/api/v1/query_range`` on a loopback server, over samples tests seed.
+"""A local Prometheus: ``/api/v1/query_range`` (and ``/api/v1/status/buildinfo``) on a loopback server, over
+samples tests seed.
 
 What it is based on (Prometheus' HTTP API reference, prometheus.io/docs/prometheus/latest/querying/api/):
 
@@ -9,6 +10,8 @@ What it is based on (Prometheus' HTTP API reference, prometheus.io/docs/promethe
   resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)``.
 - Answer: ``{"status": "success", "data": {"resultType": "matrix", "result": [{"metric": {labels}, "values":
   [[<unix seconds>, "<value>"], …]}]}}``; errors ``{"status": "error", "errorType": "bad_data", "error": "…"}``.
+- ``GET /api/v1/status/buildinfo``: ``{"status": "success", "data": {"version", "revision", "branch",
+  "buildUser", "buildDate", "goVersion"}}`` (operation ``buildinfo``), behind the same credentials.
 - Auth (when the emulator is given credentials, as Prometheus' web config or a proxy in front does): bearer or
   basic; else 401 ``Unauthorized``.
 
@@ -229,6 +232,10 @@ def _timestamp(name: str, value: str) -> float:
     return (at.replace(tzinfo=UTC) if at.tzinfo is None else at).timestamp()
 
 
+#: The version ``/api/v1/status/buildinfo`` says.
+VERSION = "2.53.0"
+
+
 class PrometheusEmulator(Emulator):
     name = "prometheus"
 
@@ -247,6 +254,9 @@ class PrometheusEmulator(Emulator):
         self.slow = Slowness()
         self.route("GET", "/api/v1/query_range", OP, self._query_range)
         self.route("POST", "/api/v1/query_range", OP, self._query_range)
+        self.route("GET", "/api/v1/status/buildinfo", "buildinfo", self._buildinfo)
+        #: What ``/api/v1/status/buildinfo`` says.
+        self.version = VERSION
 
     async def stop(self) -> None:
         self.slow.release()
@@ -307,6 +317,15 @@ class PrometheusEmulator(Emulator):
     @staticmethod
     def _bad(message: str, status: int = 400, kind: str = "bad_data") -> web.Response:
         return web.json_response({"status": "error", "errorType": kind, "error": message}, status=status)
+
+    async def _buildinfo(self, request: web.Request) -> web.StreamResponse:
+        await self.slow.wait()
+        if not check_credentials(request.headers.get("Authorization", ""), token=self.token,
+                                 username=self.username, password=self.password):
+            return web.Response(status=401, text="Unauthorized\n")
+        return web.json_response({"status": "success", "data": {
+            "version": self.version, "revision": "7f8e3ae8ff0d7d4f1d5d0e3bc8e6b4c3a1b2c3d4", "branch": "HEAD",
+            "buildUser": "root@sandbox", "buildDate": "20240618-10:29:34", "goVersion": "go1.22.4"}})
 
     async def _query_range(self, request: web.Request) -> web.StreamResponse:
         await self.slow.wait()

@@ -42,12 +42,17 @@ class RecordRepo:
         return existed is None
 
     async def changes_near(
-        self, start: datetime, *, before: timedelta, after: timedelta, services: list[str] | None = None
+        self, start: datetime, *, before: timedelta, after: timedelta, services: list[str] | None = None,
+        newest: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Changes from ``before`` ahead of ``start`` to ``after`` it, on the services (or on none named)."""
+        """Changes from ``before`` ahead of ``start`` to ``after`` it, on the services (or on none named), oldest
+        first; with ``newest``, only that many of the latest."""
         query = select(changes).where(changes.c.at >= start - before, changes.c.at <= start + after)
         if services is not None:
             query = query.where(or_(changes.c.service.in_(services), changes.c.service.is_(None)))
+        if newest is not None:
+            query = query.order_by(changes.c.at.desc(), changes.c.id.desc()).limit(newest)
+            return [dict(r) for r in reversed((await self.conn.execute(query)).mappings().all())]
         rows = await self.conn.execute(query.order_by(changes.c.at))
         return [dict(r) for r in rows.mappings()]
 

@@ -12,7 +12,10 @@ configured service, one it depends on, or any other; none: it may concern all); 
 ``database``, ``rfc`` or ``other`` — so that root-cause analysis weighs it by how soon such a change bites and
 shows it as what it was ("feature flag flag-9", not "deploy flag-9").
 Protected by its own bearer token (``intake.changes_token``), like the alert intake. A repeated event (same id)
-updates the one stored: the answer says ``new`` or ``updated`` for each. A body that fails to parse is refused
+updates the one stored: the answer says ``new`` or ``updated`` for each. In the transaction that stores them, the
+open incidents on each change's service and on the services next to it (``depends_on``, both ways; every open
+incident for a change that names no service) have their probable causes ranked again (``ai.auto_rca``): the war
+room hears of it only when the leading causes moved. A body that fails to parse is refused
 whole with 400 and a sentence saying what to fix, so nothing is half-stored.
 """
 
@@ -27,6 +30,7 @@ from aiohttp import web
 
 from warroom.ai.context import CHANGE_KINDS
 from warroom.core import safejson
+from warroom.response import related
 
 from .body import BodyRefused, read_body
 from .intake import _token_ok
@@ -181,6 +185,9 @@ def mount(app: web.Application, rt: Runtime) -> None:
                     kind=e.kind,
                 )
                 results.append({"id": e.id, "result": "new" if new else "updated"})
+            # the open incidents on each change's service and on its neighbours (all, for a change that names
+            # none) rank their probable causes again: posted only when the leading ones moved
+            await related.rank_near(tx, settings, [e.service for e in events])
         return web.json_response({"accepted": len(events), "changes": results}, status=202)
 
     app.router.add_post("/events/changes", changes)

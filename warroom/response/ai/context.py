@@ -30,6 +30,7 @@ from warroom.adapters.errors import AdapterError
 from warroom.adapters.ports import ItsmPort
 from warroom.ai import AlertFact, ChangeFact, EventFact, IncidentContext
 from warroom.ai.context import CHANGE_KINDS, ChangeKind, EvidenceFact, RelatedIncidentFact
+from warroom.ai.rca import platform_values
 from warroom.ai.text import stem, words
 from warroom.core.model import Incident, Link, LinkKind, Origin, RoleHolder, Status, TimelineEvent
 from warroom.response import related
@@ -42,6 +43,11 @@ log = logging.getLogger("warroom.ai_context")
 
 #: Changes this long before the trouble began are candidates (the ranking decays over a day).
 CHANGES_BEFORE = timedelta(hours=24)
+#: Older changes, back this far, are candidates too when they are on the services in question (or named, or quoted):
+#: what bites days later — a certificate or credential that expires, a cron's first run, a leak, a ceiling reached at
+#: a peak. The ranking weighs each kind's delay; at most OLD_CHANGES of them, the newest.
+CHANGES_LONG_BEFORE = timedelta(days=14)
+OLD_CHANGES = 20
 #: … and changes up to this long after it (rollbacks and fixes belong to the story), at most until it resolved.
 CHANGES_AFTER = timedelta(hours=24)
 #: RFCs read from the ITSM per incident, at most.
@@ -126,11 +132,31 @@ def change_window(incident: Incident, started: datetime, now: datetime) -> tuple
 
 
 def services_of(incident: Incident, settings: Settings, alerts: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The affected service, the services it depends on, and the services that alerted."""
+    """The affected service, the services it depends on, the services that alerted, and where the alerting services
+    run as their labels say (a cluster, node pool or host: a change made there is made under them)."""
+    alerts = list(alerts)
     svc = settings.service(incident.service)
     names = [incident.service, *(svc.depends_on if svc else [])]
     names += [str(a["service"]) for a in alerts if a.get("service")]
+    names += sorted({p for a in alerts for p in platform_values(a.get("labels") or {})})
     return list(dict.fromkeys(names))
+
+
+async def changes_around(
+    tx: Tx, started: datetime, before: timedelta, after: timedelta, services: Sequence[str],
+    events: Sequence[TimelineEvent],
+) -> list[dict[str, Any]]:
+    """The changes the assistant weighs (:func:`changes_on`): those in the window around the start, and the
+    :data:`OLD_CHANGES` newest of the two weeks before it that concern the incident as closely."""
+    near = changes_on(await tx.records.changes_near(started, before=before, after=after), services, events)
+    if CHANGES_LONG_BEFORE <= before:
+        return near
+    seen = {r["id"] for r in near}
+    older = await tx.records.changes_near(
+        started - before, before=CHANGES_LONG_BEFORE - before, after=timedelta(0), newest=OLD_CHANGES * 25
+    )
+    kept = [r for r in changes_on(older, services, events) if r["id"] not in seen][-OLD_CHANGES:]
+    return [*kept, *near]
 
 
 #: Timeline kinds whose text is people's words (where a responder names the service whose change they suspect).
@@ -326,9 +352,8 @@ async def snapshot(
         links = await tx.links.all(incident_id)
         started = trouble_started(incident, alerts)
         before, after = change_window(incident, started, now or tx.now)
-        near_changes = await tx.records.changes_near(started, before=before, after=after)
         services = services_of(incident, settings, alerts)
-        changes = changes_on(near_changes, services, events)
+        changes = await changes_around(tx, started, before, after, services, events)
         names = await tx.people.names(e.actor for e in events if e.actor)
         near_alerts = await related.related_alerts(tx, settings, incident, started, now or tx.now)
         near_alerts += await _alerts_of_brought_in(tx, incident, started, now or tx.now, changes, services,

@@ -2,7 +2,9 @@
 
 - ``ai.answer`` — ``summary``, ``ask``, ``rca`` or ``postmortem`` asked in chat (and the postmortem when the incident
   resolves): build the context, ask the assistant (the model, or the deterministic engine — with its per-call
-  deadline, so a slow model delays one post, never a command), and post the answer in the war room.
+  deadline, so a slow model delays one post, never a command), and post the answer in the war room. The model's
+  answer to a question about logs or metrics ends, as the deterministic one does, with the sources that could not
+  be read (added here, not asked of the model).
 - ``ai.changed`` — a significant change: the status update that tells it, ``ai.change_summary_seconds`` later
   (changes meanwhile coalesce into it), the periodic timer kept at the priority's cadence (``ai.auto_summaries``);
   and once the incident is resolved, its postmortem draft unless one was drafted since (``ai.postmortem_on_resolve``).
@@ -21,7 +23,7 @@ render) and ``teams.say`` jobs; stakeholders get ``ai.notify`` jobs. Those are d
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,7 +33,8 @@ from sqlalchemy import select
 from warroom.adapters.errors import Permanent
 from warroom.adapters.observe import CallObserver, ignore
 from warroom.adapters.ports import ItsmPort
-from warroom.ai import AiMetrics, Assistant, IncidentContext, Postmortem, build_client
+from warroom.ai import AiMetrics, Answer, Assistant, IncidentContext, Postmortem, build_client, evidence_scope
+from warroom.ai.safety import allowed_from, neutralise
 from warroom.core import markup
 from warroom.core.jobs import AI_ANSWER, AI_CHANGED, AI_NOTIFY, AI_POST, AI_SUMMARY, TEAMS_SAY
 from warroom.core.model import Incident, LinkKind, RoleHolder, Status
@@ -198,7 +201,8 @@ class AiJobs:
             kind, data = "summary", {"auto": False, "engine": summary.engine, "actor": actor}
             slack_text = None
         elif capability == "ask":
-            answer = await self.assistant.ask(ctx, str(job.payload.get("question") or ""))
+            question = str(job.payload.get("question") or "")
+            answer = self._with_not_read(ctx, question, await self.assistant.ask(ctx, question))
             slack_who, plain_who = _asker(str(actor) if actor else None)
             text = f"🤖 Answer for {plain_who} — " + answer.render_text()
             slack_text = f"🤖 Answer for {slack_who} — " + markup.with_links(answer.render_text())
@@ -226,6 +230,19 @@ class AiJobs:
             await post_line(tx, incident_id, text, line=slack_text)
 
         return commit
+
+    def _with_not_read(self, ctx: IncidentContext, question: str, answer: Answer) -> Answer:
+        """The model's answer to a question about logs or metrics ends as the deterministic one does, with the
+        sources that could not be read (``Not read: audit-loki (it did not answer within 0.5 s).``): said by
+        warroom, not asked of the model — from the redacted context and the redacted question, neutralised as the
+        rest of the answer."""
+        if answer.engine != "model":
+            return answer  # the deterministic answer says it already
+        red = self.assistant.redactor.redact_context(ctx)
+        note = evidence_scope.unavailable_note(red, self.assistant.redactor.redact(question))
+        if note is None:
+            return answer
+        return replace(answer, text=answer.text + "\n" + neutralise(note, allowed_from(ctx, red)).strip())
 
     def _auto_rca(self, incident_id: int, text: str, data: dict[str, Any]) -> Commit:
         """The ranked causes posted by themselves — unless the leading ones (the first three, in order) are those

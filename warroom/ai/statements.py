@@ -1,0 +1,585 @@
+"""Reading responders' statements: what a chat line says of a change, a signal or a dependency.
+
+A chat line is split into statements (:func:`clauses`); each is read with a small grammar (:func:`judge`): ruled
+out ("we reverted it, no change", "can't be it"), confirmed ("the culprit", a rollback followed by recovery), or
+neither — a negated ("not confirmed") or asked ("is it the flag?") statement counts for nothing.
+
+Responders name changes the way people do — by id, by version ("since 4.18 went out"), by build number, by name
+("the reindex job", "flag new-pricing"), by time ("the 19:14 deploy"), or as "the previous build": a change's
+:class:`Handles` say which statements speak of it, and :func:`change_verdict` reads them in order, the latest
+word winning.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from itertools import pairwise
+
+from .context import ChangeFact, EventFact, IncidentContext
+from .safety import looks_like_injection
+from .text import overlap, tokens, utc
+
+# -- the grammar of one statement ---------------------------------------------------------------------------
+#: Words in a chat line that say a change or cause was fixed by undoing it, or was ruled out.
+ROLLBACK = re.compile(
+    r"(?i)\b(?:roll(?:ed|ing|s)?(?: it| them| this| that)?[ -]?back|revert\w*|undo(?:ne|ing)?|backed (?:it )?out|"
+    r"cancel(?:led|ling|ed|ing|s)?\b|paus(?:e|ed|ing)\b|"
+    r"disabl(?:e|ed|ing)\b|turn\w*\s+(?:[\w.-]+\s+){0,3}?off\b|switch\w*\s+(?:[\w.-]+\s+){0,3}?off\b|"
+    r"flipp?\w*\s+(?:[\w.-]+\s+){0,3}?(?:back|off)\b|(?:flag|toggle|switch) (?:is )?off\b|kill[- ]switch)"
+)
+RULED_OUT = re.compile(
+    r"(?i)\b(?:ruled? (?:it |that |them |this )?out|not (?:the )?(?:cause|culprit|related|it|problem|issue)\b|"
+    r"unrelated|red herring|doubt (?:it|that)|no (?:effect|change|improvement|difference)|nothing changed|"
+    r"(?:made|makes|making) no difference|didn'?t (?:help|change anything|fix (?:it|anything))|"
+    r"did not (?:help|change anything|fix)|does ?n[o']t (?:look|seem) related|"
+    r"(?:can'?t|cannot|couldn'?t|could not) be (?:it|that|this|the (?:cause|culprit|problem))|"
+    r"(?:is|was)n'?t (?:it|that|the (?:cause|culprit|problem))|(?:is|was) not (?:it|that|the (?:cause|culprit))|"
+    r"(?:only|just) (?:touched|touches|changed|affected|affects|applies|applied) (?:to )?(?:the )?\S+|"
+    r"(?:only|just) an? (?:[\w-]+ ){0,3}(?:change|tweak|bump|update|copy|docs?|typo)\b|"
+    r"(?:does ?n[o']t|did ?n[o']t|never) (?:even )?touch\w*|not (?:even )?(?:in|on) the (?:[\w-]+ )?path|"
+    r"(?:is|was|are|were) (?:[\w-]+ ){1,3}only(?=\s*(?:[,.;:!)]|$|though|anyway|so|as far))|"
+    r"exonerat\w*|in the clear|(?:is|are|was|were)n'?t even (?:on|in|near|touching)\b|"
+    r"(?:has|have|had|gets?|got|sees?|saw|takes?|took) (?:zero|no) (?:traffic|load|requests|writes|reads|users)\b)"
+)
+CONFIRMED = re.compile(
+    r"(?i)\b(?:confirm\w*|root cause|caused by|culprit|that'?s it|smoking gun|"
+    r"recover\w*|error rate (?:back|dropped)|fixed|mitigated|back to normal)\b|"
+    # A note that states the cause: "Cause: …", "Likely cause: …", "Leading hypothesis: …".
+    r"\b(?:(?:likely|probable|root) )?cause\s*:|\b(?:leading|working|main|top) (?:hypothesis|theory|suspect)\b"
+)
+#: After a rollback: the trouble went away (the rolled-back change was the cause) …
+RECOVERED = re.compile(
+    r"(?i)\b(?:recover\w*|back to normal|(?:errors?|5xx|\d{3}s?|alerts?|latency|timeouts?|ooms?|restarts?)\w* "
+    r"(?:are |is |have )?(?:gone|cleared|resolved|stopped|dropp\w*|falling|down to|back)|(?:fixed|mitigated|resolved) it|"
+    r"all green|green again|healthy again|that fixed|that did it|that'?s it|(?:locks?|connections?) released|"
+    r"draining|drained|unstuck|(?:flowing|moving|working|arriving|succeed\w*) again|(?:lookups|requests) succeed\w*)\b"
+)
+#: … or it did not (the change was not the cause).
+NO_EFFECT = re.compile(
+    r"(?i)\b(?:no (?:effect|change|improvement|difference)|nothing changed|(?:made|makes) no difference|"
+    r"didn'?t (?:help|change anything|fix)|did not (?:help|fix)|still (?:failing|erroring|broken|down|seeing|"
+    r"getting|the same|happening|elevated|high|\d+|5\d\d|5xx|timing out|throwing|oom\w*)|same (?:errors?|rate))"
+)
+#: Words before a phrase that turn it around ("not confirmed", "hasn't recovered", "can't rule it out").
+_NEGATED = re.compile(
+    r"(?i)(?:\b(?:not|no|never|without|nor|yet to)|n'?t)\s+(?:(?:yet|really|fully|quite|been|be|it|that|the|a)\s+){0,2}$"
+)
+#: A clause that asks rather than tells ("is it the flag?", "could it be 4.18?").
+QUESTION = re.compile(
+    r"\?\s*$|^\s*(?:is|was|could|can|did|does|do|should|shall|maybe|might|what|which)\b", re.IGNORECASE
+)
+#: Where one statement ends and the next begins within a chat line.
+_CLAUSES = re.compile(r"(?<=[.;!?])\s+|\s+(?:but|however|whereas|while)\s+|\s+[—–]\s+|\s+-\s+|\n+")
+
+
+def clauses(text: str) -> list[str]:
+    """A chat line's statements, in order ("rolled back 4.18 — no change, still 503s" is two)."""
+    return list(_clauses(text))
+
+
+@lru_cache(maxsize=8192)
+def _clauses(text: str) -> tuple[str, ...]:
+    return tuple(c for c in (part.strip() for part in _CLAUSES.split(text)) if c)
+
+
+@lru_cache(maxsize=16384)
+def said(pattern: re.Pattern[str], clause: str) -> bool:
+    """``pattern`` occurs in ``clause`` as a statement: not negated by the words before it ("not confirmed",
+    "hasn't recovered", "can't rule it out") and not asked as a question."""
+    if QUESTION.search(clause):
+        return False
+    return any(not _NEGATED.search(clause[: m.start()]) for m in pattern.finditer(clause))
+
+
+@lru_cache(maxsize=8192)
+def judge(clause: str) -> int:
+    """What one statement says of the thing it names: -1 ruled out, +1 confirmed, 0 neither.
+
+    The grammar: a ruling-out phrase (RULED_OUT: "ruled out", "not the cause", "can't be it", "no effect", "only
+    touched …") or a confirming one (CONFIRMED: "root cause", "culprit", "caused by", "recovered", …), each
+    unless negated by the words right before it or asked as a question. Ruling out wins over confirming in one
+    clause ("not confirmed" is neither; "no change, not the cause" is ruled out)."""
+    if said(RULED_OUT, clause):
+        return -1
+    if said(CONFIRMED, clause):
+        return 1
+    return 0
+
+
+# -- a change's own words -----------------------------------------------------------------------------------
+#: Words too common in incident text to say that a change and an alert are about the same thing.
+GENERIC = set(
+    tokens(
+        "service api app prod production server servers request requests error errors alert alerts high rate fail "
+        "failing failed users user percent http https traffic checkout new update updated change version v1 v2 "
+        "deploy deployment release rollout rfc normal change increase increased value threshold above below minutes"
+    )
+)
+
+
+def without_instructions(text: str) -> str:
+    """``text`` less the lines that try to instruct a model: they are no description of what changed."""
+    return "\n".join(line for line in text.splitlines() if not looks_like_injection(line))
+
+
+def _minutes(later: datetime, earlier: datetime) -> float:
+    return (utc(later) - utc(earlier)).total_seconds() / 60
+
+
+# -- what responders call a change: versions, names, "the previous build" ------------------------------------
+_VERSION = re.compile(r"(?<![\w.])(v)?(\d+(?:\.\d+){1,3})(?:[-+][0-9a-z][\w.]*)?(?![\w.]|\s*(?:%|ms\b|x\b))", re.I)
+_TAGGED_VERSION = re.compile(r"(?i)\b(?:release|version|ver|build|image|tag|rel)\s*[#:]?\s*v?(\d+(?:\.\d+)*)\b")
+#: "build 5120", "run #88", "PR 3317", "#5571": a number that names one build, run or pull request.
+_BUILD = re.compile(
+    r"(?i)\b(?:build|run|pipeline|job|pr|mr|pull request|merge request)\s*#?\s*(\d{2,})\b|(?<![\w#])#(\d{3,})\b"
+)
+#: Between the words of a name as people write it: ``nightly-reindex``, ``nightly_reindex``, ``nightly reindex``.
+_SEPARATOR = r"[\s_-]+"
+#: Also the last part of a dotted settings key (``redis.pool.max_active`` → ``max_active``), not of a version.
+_NAME = re.compile(r"(?<![\w-])(?<!\d\.)(?<![^\w\s]\.)[a-z0-9]+(?:[-_][a-z0-9]+)+(?![\w-])", re.I)
+#: Hyphenated words that name no artefact.
+_COMMON_NAMES = frozenset(
+    "follow-up roll-out rollout opt-in opt-out read-only read-write e-mail on-call set-up re-enable pre-prod "
+    "non-prod hot-fix real-time long-running built-in third-party up-to-date end-to-end in-memory per-user "
+    "per-request write-ahead time-out top-level well-known multi-az cross-az cross-region user-facing "
+    "zero-downtime back-end front-end x-request-id".split()
+)
+#: "the previous build", "roll back to the last release", "since today's deploy": the latest release before the
+#: trouble began; "this morning's release", "yesterday's deploy": the last release in that part of the day.
+_RELEASE_REF = re.compile(
+    r"(?i)\b(?:(?:previous|prior|last (?:good|known[- ]good)|older|earlier)\s+(?:good\s+)?"
+    r"(?:build|release|version|image|tag|deploy(?:ment)?)|"
+    r"(?P<when>this morning|last night|this afternoon|this evening|yesterday|today)(?:'?s)?\s+"
+    r"(?:release|build|deploy(?:ment)?|rollout)|"
+    r"(?:the|this|latest|newest|new|last)\s+(?:release|build|deploy(?:ment)?|rollout|version))\b|"
+    # "reverted to 3.3.2", "rolling back to v41": undoing the latest release.
+    r"\b(?:roll(?:ed|ing|s)?[ -]?back|revert(?:ed|ing|s)?|downgrad\w*|went back|going back|pinn?\w*)\s+"
+    r"(?:[\w-]+\s+)?to\s+v?\d+(?:\.\d+)+\b"
+)
+#: Part of the day → (days back, from hour, to hour), by the day the trouble began (UTC).
+_DAYPARTS = {
+    "this morning": (0, 0, 12),
+    "this afternoon": (0, 12, 18),
+    "this evening": (0, 17, 24),
+    "last night": (1, 18, 30),
+    "yesterday": (1, 0, 24),
+}
+
+
+@lru_cache(maxsize=4096)
+def _release_refs(clause: str) -> frozenset[str]:
+    """What the release words of ``clause`` refer to: "latest", or a part of the day ("this morning")."""
+    out: set[str] = set()
+    for m in _RELEASE_REF.finditer(clause):
+        when = (m.group("when") or "").lower()
+        out.add(when if when in _DAYPARTS else "latest")
+    return frozenset(out)
+
+
+def _version_key(raw: str) -> tuple[str, ...]:
+    """``v4.2.0`` → ("4", "2"): trailing zero parts dropped so that 4.2 and 4.2.0 are one version."""
+    parts = raw.lower().lstrip("v").split(".")
+    while len(parts) > 2 and parts[-1].strip("0") == "":
+        parts.pop()
+    return tuple(parts)
+
+
+def _versions_of_change(text: str) -> set[tuple[str, ...]]:
+    """The versions a change carries: v-prefixed or three-part numbers (``4.18.0``, ``v2.3``), or numbers after
+    release/version/build (``release 41.2``). Bare two-part numbers (``2.5``, a percentage or a size) are not."""
+    out = {_version_key(m.group(2)) for m in _VERSION.finditer(text) if m.group(1) or m.group(2).count(".") >= 2}
+    out |= {_version_key(m.group(1)) for m in _TAGGED_VERSION.finditer(text) if "." in m.group(1)}
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _versions_said(text: str) -> frozenset[tuple[str, ...]]:
+    return frozenset(_version_key(m.group(2)) for m in _VERSION.finditer(text))
+
+
+def _version_match(said: tuple[str, ...], carried: tuple[str, ...]) -> bool:
+    """``4.18`` said matches ``4.18.3`` carried (a responder shortens a version); ``4`` alone matches nothing."""
+    return len(said) >= 2 and carried[: len(said)] == said
+
+
+@lru_cache(maxsize=4096)
+def _builds(text: str) -> frozenset[str]:
+    return frozenset(m.group(1) or m.group(2) for m in _BUILD.finditer(text))
+
+
+@dataclass(frozen=True)
+class Handles:
+    """What a change can be called by: its id, versions, build numbers and the names it carries (jobs, flags,
+    hosts, artefacts), and whether it is the release "the previous build" refers to."""
+
+    id_pattern: re.Pattern[str]
+    versions: frozenset[tuple[str, ...]]
+    builds: frozenset[str]
+    names: tuple[str, ...]
+    #: The release phrases that mean this change: "latest" ("the previous build"), "this morning", "yesterday", ….
+    releases: frozenset[str]
+    #: Distinctive words of its names, which name it next to a kind noun ("the autocomplete flag", "reindex job").
+    parts: tuple[str, ...] = ()
+    #: When it was made (``HH:MM``, UTC) if no other change was made that minute.
+    minute: str = ""
+    #: Two-word names of the component it changed, from its title ("lifecycle rule", "thumbnail cache").
+    phrases: tuple[str, ...] = ()
+
+    def mentioned_in(self, clause: str) -> str | None:
+        """How ``clause`` names the change ("its id", "version 4.18", "flag new-pricing", "the previous build"),
+        or None."""
+        if self.id_pattern.search(clause):
+            return "its id"
+        said = _versions_said(clause)
+        for v in self.versions:
+            if any(_version_match(s, v) for s in said):
+                return f"version {'.'.join(v)}"
+        if self.builds and self.builds & _builds(clause):
+            return "its build number"
+        lowered = clause.lower()
+        for name in self.names:
+            if _name_pattern(name).search(lowered):
+                return name
+        for part in self.parts:
+            if (m := _part_pattern(part).search(lowered)) is not None:
+                return m.group(0)
+        for phrase in self.phrases:
+            if (m := _phrase_pattern(phrase).search(lowered)) is not None:
+                return f"“{m.group(0)}”"
+        if self.minute and self.minute in _times_said(clause):
+            return f"its time {self.minute}"
+        if self.releases & _release_refs(clause):
+            return "the latest release"
+        return None
+
+    def positions(self, clause: str) -> list[int]:
+        """Where in ``clause`` the change is named."""
+        found = [m.start() for m in self.id_pattern.finditer(clause)]
+        found += [
+            m.start() for m in _VERSION.finditer(clause)
+            if any(_version_match(_version_key(m.group(2)), v) for v in self.versions)
+        ]
+        lowered = clause.lower()
+        for name in self.names:
+            found += [m.start() for m in _name_pattern(name).finditer(lowered)]
+        if self.releases:
+            found += [m.start() for m in _RELEASE_REF.finditer(clause) if self.releases & _release_refs(m.group(0))]
+        for part in self.parts:
+            found += [m.start() for m in _part_pattern(part).finditer(lowered)]
+        if self.minute:
+            found += [m.start() for m in _CLOCK.finditer(clause) if self.minute in _times_said(m.group(0))]
+        for phrase in self.phrases:
+            found += [m.start() for m in _phrase_pattern(phrase).finditer(lowered)]
+        return sorted(found)
+
+
+#: Nouns that, next to a word of a name, name the thing ("the autocomplete flag", "job reindex").
+_KIND_NOUNS = (
+    r"(?:feature[- ])?flags?|toggles?|jobs?|cron(?:job)?s?|tasks?|workers?|scripts?|migrations?|switch|topics?|"
+    r"queues?|tables?|buckets?|schedules?|rules?|pools?"
+)
+#: A clause that names a time ("the 19:14 deploy", "the change at 10:02") speaks of the change made then.
+_NOUN = r"(?:[\w-]+\s+)?(?:deploy(?:ment)?|release|change|push|rollout|flag|migration|rfc|upgrade|config)"
+#: "the 19:14 deploy", "the checkout-web deploy at 19:14", "the change from 10:02" (not "rolled back at 10:41").
+_CLOCK = re.compile(
+    rf"(?i)\bthe\s+(?P<a>[01]?\d|2[0-3]):(?P<b>[0-5]\d)\s+{_NOUN}\b|"
+    rf"\b{_NOUN}\s+(?:at|from|of)\s+(?P<c>[01]?\d|2[0-3]):(?P<d>[0-5]\d)(?![\d:])"
+)
+
+
+@lru_cache(maxsize=4096)
+def _times_said(clause: str) -> frozenset[str]:
+    """The change times ``clause`` names ("the 19:14 deploy" → 19:14)."""
+    out = set()
+    for m in _CLOCK.finditer(clause):
+        hour, minute = (m.group("a"), m.group("b")) if m.group("a") else (m.group("c"), m.group("d"))
+        out.add(f"{int(hour):02d}:{minute}")
+    return frozenset(out)
+
+
+@lru_cache(maxsize=1024)
+def _phrase_pattern(phrase: str) -> re.Pattern[str]:
+    first, second = phrase.split(" ")
+    return re.compile(rf"(?<![\w-]){re.escape(first)}s?[\s_-]+{re.escape(second)}s?(?![\w-])")
+
+
+def _title_phrases(change: ChangeFact, service_words: set[str]) -> set[str]:
+    """Pairs of adjacent distinctive words in a change's title: how people name the component it changed."""
+    words_ = re.findall(r"[A-Za-z][A-Za-z'-]*", without_instructions(change.title).lower())
+    return {
+        f"{a} {b}"
+        for a, b in pairwise(words_)
+        if _distinctive(a, service_words, 4) and _distinctive(b, service_words, 4)
+    }
+
+
+@lru_cache(maxsize=1024)
+def _part_pattern(part: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"(?<![\w-]){re.escape(part)}\s+(?:{_KIND_NOUNS})\b|\b(?:{_KIND_NOUNS})\s+(?:the\s+)?{re.escape(part)}(?![\w-])"
+    )
+
+
+@lru_cache(maxsize=1024)
+def _name_pattern(name: str) -> re.Pattern[str]:
+    """``name`` (``nightly-reindex``) as itself, or — when its words are words — spelled with spaces or underscores
+    (``the nightly reindex job``)."""
+    parts = [p for p in re.split(r"[-_]", name) if p]
+    if len(parts) < 2 or any(len(p) < 3 or p.isdigit() for p in parts):
+        return re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])")
+    return re.compile(rf"(?<![\w-]){_SEPARATOR.join(re.escape(p) for p in parts)}(?![\w-])")
+
+
+def _change_names(change: ChangeFact, services: set[str]) -> list[str]:
+    """Artefact, job, flag and host names in a change's title and the start of its details (``new-pricing-engine``,
+    ``reindex_nightly``, ``db-3``): hyphenated or underscored identifiers that are not service names, versions or
+    everyday hyphenated words."""
+    text = without_instructions(f"{change.title}\n{change.details[:400]}")
+    found: list[str] = []
+    for m in _NAME.finditer(text):
+        name = m.group(0).lower().lstrip("0123456789_-")
+        if not name or not any(ch.isalpha() for ch in name) or ("-" not in name and "_" not in name):
+            continue
+        if name in services or name == change.id.lower() or name in _COMMON_NAMES or name in found:
+            continue
+        if len(name) < 6 and not (len(name) >= 4 and any(ch.isdigit() for ch in name)):
+            continue
+        found.append(name)
+    return found
+
+
+def change_handles(
+    ctx: IncidentContext, started: datetime | None, services: set[str], watched: Collection[str] = ()
+) -> dict[str, Handles]:
+    """Every change's handles. A version, build or name two changes share names neither.
+
+    ``watched``: the services whose own trouble the incident is about (its service, the services that alerted, its
+    dependencies). A change's service that is none of those — a job, a pipeline, a component only the change
+    touched ("the listings-reindex job") — names the change."""
+    versions = {c.id: _versions_of_change(f"{c.title} {c.details[:400]}") for c in ctx.changes}
+    builds = {c.id: _builds(f"{c.title} {c.details[:400]}") for c in ctx.changes}
+    names = {c.id: _change_names(c, services) for c in ctx.changes}
+    watched_ = {w.lower() for w in watched}
+    for c in ctx.changes:
+        own = (c.service or "").lower()
+        if own and own not in watched_ and ("-" in own or "_" in own) and own not in names[c.id]:
+            names[c.id].append(own)
+    minutes = {c.id: utc(c.at).strftime("%H:%M") for c in ctx.changes}
+    service_words = {w for name in services for w in re.split(r"[-_.\s]+", name)}
+    phrases = {c.id: _title_phrases(c, service_words) for c in ctx.changes}
+    parts = {
+        cid: {p for n in found for p in re.split(r"[-_]", n) if _distinctive(p, service_words)}
+        for cid, found in names.items()
+    }
+
+    def shared(values: Mapping[str, Collection[object]], cid: str, value: object) -> bool:
+        return any(value in v for k, v in values.items() if k != cid)
+
+    releases = _releases(ctx, started)
+    out: dict[str, Handles] = {}
+    for c in ctx.changes:
+        out[c.id] = Handles(
+            id_pattern=re.compile(rf"(?i)(?<![\w-]){re.escape(c.id)}(?![\w-])"),
+            versions=frozenset(v for v in versions[c.id] if not shared(versions, c.id, v)),
+            builds=frozenset(b for b in builds[c.id] if not shared(builds, c.id, b)),
+            names=tuple(n for n in names[c.id] if not shared(names, c.id, n)),
+            releases=frozenset(k for k, cid in releases.items() if cid == c.id),
+            parts=tuple(sorted(p for p in parts[c.id] if not shared(parts, c.id, p))),
+            minute=minutes[c.id] if list(minutes.values()).count(minutes[c.id]) == 1 else "",
+            phrases=tuple(sorted(p for p in phrases[c.id] if not shared(phrases, c.id, p))),
+        )
+    return out
+
+
+def _distinctive(word: str, service_words: set[str], least: int = 5) -> bool:
+    """A word of a name that can stand for it: long, not a number, not a service's word, not a stop word or
+    everyday incident vocabulary."""
+    stems = set(tokens(word))
+    return (
+        len(word) >= least and word.isalpha() and word not in service_words and bool(stems)
+        and not (stems & GENERIC)
+    )
+
+
+def _releases(ctx: IncidentContext, started: datetime | None) -> dict[str, str]:
+    """Release phrase → the change it means. "latest" ("the previous build", "the new release"): the last deploy
+    before the trouble began; a part of the day ("this morning's release"): the last deploy in it — on the
+    affected service if it had one, else on any service."""
+    if started is None:
+        return {}
+    start = utc(started)
+    before = [c for c in ctx.changes if c.kind == "deploy" and 0 <= _minutes(start, c.at) <= 2880]
+    out: dict[str, str] = {}
+    windows: dict[str, tuple[datetime, datetime]] = {"latest": (start - timedelta(days=1), start)}
+    day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    for name, (back, h0, h1) in _DAYPARTS.items():
+        lo = day - timedelta(days=back) + timedelta(hours=h0)
+        windows[name] = (lo, min(start, day - timedelta(days=back) + timedelta(hours=h1)))
+    for name, (lo, hi) in windows.items():
+        inside = [c for c in before if lo <= utc(c.at) <= hi]
+        pool = [c for c in inside if c.service == ctx.service] or inside
+        if pool:
+            out[name] = max(pool, key=lambda c: utc(c.at)).id
+    return out
+
+
+# -- what responders said about it ---------------------------------------------------------------------------
+_NOT_BEFORE = re.compile(r"(?i)(?:\bnot|n't|\bnothing to do with|\bnot from)\s+(?:(?:the|that|this|from)\s+)?$")
+_SINCE_BEFORE = re.compile(
+    r"(?i)\b(?:since|after|ever since|right after|started with|began with|came with|introduced (?:in|by)|"
+    r"because of|due to|from)\s+(?:(?:the|we|it|they)\s+)?(?:\S+\s+){0,2}$"
+)
+
+
+#: Saying what the cause is, right before naming the change ("it's the currency migration", "must be 4.18").
+_IS_BEFORE = re.compile(
+    r"(?i)\b(?:it'?s|it is|it was|that'?s|that is|this is|must be|has to be|definitely|clearly|culprit is|"
+    r"cause is|caused by|root cause(?: is)?:?)\s+(?:(?:the|our|their)\s+)?"
+    r"(?:(?!(?:when|before|after|not|why|what|how|where|since)\b)[\w.-]+\s+){0,2}$"
+)
+
+
+@dataclass
+class Verdict:
+    """Responders' word on one candidate: the lift to its score, the events that said it, and what they said."""
+
+    lift: float = 0.0
+    refs: list[str] = field(default_factory=list)
+    said: list[EventFact] = field(default_factory=list)
+    how: str = ""
+    #: Named in a statement, not only asked about ("could it be 4.18?").
+    stated: bool = False
+
+
+def _outcome(events: list[EventFact], after: EventFact, rest: list[str]) -> tuple[int, str | None]:
+    """What followed a rollback: +1 the trouble went away, -1 it did not, 0 nothing said. Read in the rest of the
+    same line, then in the next few lines within the hour."""
+    for clause in rest:
+        if said(NO_EFFECT, clause) or judge(clause) < 0:
+            return -1, after.ref
+        if said(RECOVERED, clause):
+            return 1, after.ref
+    later = [e for e in events if utc(e.at) > utc(after.at) and _minutes(e.at, after.at) <= 60][:4]
+    for e in later:
+        for clause in clauses(e.text):
+            if said(NO_EFFECT, clause):
+                return -1, e.ref
+            if said(RECOVERED, clause):
+                return 1, e.ref
+    return 0, None
+
+
+@dataclass(frozen=True)
+class Line:
+    """One timeline entry read once: its statements, the changes each names (id → how), and its words."""
+
+    event: EventFact
+    parts: tuple[str, ...]
+    named: tuple[dict[str, str], ...]
+    words: frozenset[str]
+
+
+def read_talk(events: list[EventFact], handles: Mapping[str, Handles]) -> list[Line]:
+    out = []
+    for e in events:
+        parts = tuple(clauses(e.text))
+        named = tuple(
+            {cid: how for cid, h in handles.items() if (how := h.mentioned_in(c)) is not None} for c in parts
+        )
+        out.append(Line(e, parts, named, frozenset(tokens(e.text))))
+    return out
+
+
+def change_verdict(
+    change: ChangeFact, handles: Handles, talk: list[Line], events: list[EventFact], words: set[str]
+) -> Verdict:
+    """Read what responders said of ``change``, statement by statement, the latest word winning (people are often
+    wrong at first): ruled out ("we reverted it, no change", "not deploy-77", "that one can't be it") sinks it;
+    confirmed ("deploy-77 is the culprit", a rollback followed by recovery) lifts it; a rollback without outcome or
+    "since 4.18 went out" lifts it a little."""
+    verdict = Verdict()
+    final = 0
+    weak = 0.0
+    for line in talk:
+        e, parts = line.event, line.parts
+        named: list[tuple[int, str]] = []
+        how = ""
+        for i, names in enumerate(line.named):
+            if change.id in names:
+                how = names[change.id]
+            elif names:
+                how = ""  # another change is named: what follows is about that one
+            elif how and not handles.versions and _versions_said(parts[i]):
+                how = ""  # a release is named ("app rollback to 9.1.3 had no effect"): not this unversioned change
+            # What follows a statement naming the change is about it too ("Could it be 12.4.1? Only a log format
+            # change though."), until another change is named.
+            if how:
+                named.append((i, how))
+        if not named and len(words) >= 2 and overlap(words, line.words) >= 0.6:
+            named = [(i, "its description") for i in range(len(parts))]
+        if not named:
+            continue
+        verdict.said.append(e)
+        if not verdict.how:
+            verdict.how = named[0][1]
+        for i, _ in named:
+            clause = parts[i]
+            said_here = judge(clause)
+            if not QUESTION.search(clause):
+                verdict.stated = True
+            # Where the change is named in this very statement ("not deploy-77", "since 4.18", "it's the flag").
+            at = handles.positions(clause) if said_here >= 0 and change.id in line.named[i] else []
+            if said_here >= 0 and _named_after(clause, at, _NOT_BEFORE):
+                said_here = -1  # "Cause: the pool, not deploy-77": what is said of it is "not"
+            if said_here == 0 and not QUESTION.search(clause) and _named_after(clause, at, _IS_BEFORE):
+                said_here = 1
+            if said_here == 0 and said(ROLLBACK, clause):
+                undo = ROLLBACK.search(clause)
+                after = clause[undo.end() :] if undo is not None else ""
+                outcome, ref = _outcome(events, e, [after, *parts[i + 1 :]])
+                if outcome != 0:
+                    said_here = outcome
+                    if ref is not None and ref not in verdict.refs:
+                        verdict.refs.append(ref)
+                else:
+                    weak += 0.1
+            elif said_here == 0 and _named_after(clause, at, _SINCE_BEFORE):
+                weak += 0.1
+            if said_here != 0:
+                final = said_here
+                if e.ref not in verdict.refs:
+                    verdict.refs.append(e.ref)
+    if final < 0:
+        verdict.lift = -0.5
+    elif final > 0:
+        verdict.lift = 0.3
+    else:
+        verdict.lift = min(weak, 0.15)
+    return verdict
+
+
+def _named_after(clause: str, positions: list[int], before: re.Pattern[str]) -> bool:
+    """The change, named at ``positions`` in ``clause``, is named right after words matching ``before`` ("not
+    deploy-77", "since 4.18")."""
+    return any(before.search(clause[:at]) for at in positions)
+
+
+def judgement(texts: list[EventFact]) -> tuple[float, list[str]]:
+    """Lift from responders' words about a signal or dependency, statement by statement: confirmation or rollback
+    up, ruled out down (negated and asked statements count for nothing)."""
+    lift = 0.0
+    refs: list[str] = []
+    for e in texts:
+        verdicts = [judge(c) for c in clauses(e.text)]
+        if any(v < 0 for v in verdicts):
+            lift -= 0.3
+            refs.append(e.ref)
+        elif any(v > 0 for v in verdicts) or any(said(ROLLBACK, c) for c in clauses(e.text)):
+            lift += 0.15
+            refs.append(e.ref)
+    return max(-0.45, min(0.3, lift)), refs
+
