@@ -55,7 +55,10 @@ SEEN = Path(__file__).with_name("ai_cases_blind")
 #: The held-out set: written from the brief alone by a helper who never saw the engine or any other case, frozen
 #: (committed) before the round of tuning that followed; never tuned on, its per-case results not read while tuning.
 HELD_OUT = Path(__file__).with_name("ai_cases_blind_2")
-SET_NAMES = {CASES.resolve(): "tuned", SEEN.resolve(): "seen", HELD_OUT.resolve(): "held-out"}
+#: The development set: written blind from the brief like the held-out set, after the first round of tuning showed the
+#: seen set saturating; tuned on from the start (the held-out set stays the measure).
+DEV = Path(__file__).with_name("ai_cases_blind_3")
+SET_NAMES = {CASES.resolve(): "tuned", SEEN.resolve(): "seen", DEV.resolve(): "dev", HELD_OUT.resolve(): "held-out"}
 GOAL_TOP3 = 0.9
 
 
@@ -415,8 +418,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--cases", type=Path, action="append",
                         help="a folder of case files (YAML); repeat for several; default: the tuned set "
-                             "(bench/ai_cases), the first blind set since tuned on (bench/ai_cases_blind, 'seen') and the "
-                             "held-out set written blind (bench/ai_cases_blind_2)")
+                             "(bench/ai_cases), the first blind set since tuned on (bench/ai_cases_blind, 'seen'), the "
+                             "development set written blind (bench/ai_cases_blind_3, 'dev') and the held-out set "
+                             "written blind (bench/ai_cases_blind_2)")
     parser.add_argument("--e2e", action="store_true",
                         help="also run every case end to end through the real server (bench/ai_e2e.py)")
     parser.add_argument("-v", "--verbose", action="store_true",
@@ -424,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show-held-out", action="store_true",
                         help="with -v, print the held-out set's cases too: once read, they are no longer held out")
     args = parser.parse_args(argv)
-    folders: list[Path] = args.cases or [CASES, SEEN, HELD_OUT]
+    folders: list[Path] = args.cases or [CASES, SEEN, DEV, HELD_OUT]
     for folder in folders:
         if not sorted(folder.glob("*.yaml")):
             print(f"No case files (*.yaml) in {folder}: point --cases at bench/ai_cases.", file=sys.stderr)
