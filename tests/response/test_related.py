@@ -237,3 +237,55 @@ async def test_declaring_tells_each_dependent_room_once_and_skips_closed_inciden
     assert [t.split(" is open")[0] for t in await said(store, again.id)] == [f"🔗 {pay.ref} on payments"]
     assert [t.split(" is open")[0] for t in await said(store, web.id)] == [
         f"🔗 {checkout.ref} on checkout-api", f"🔗 {again.ref} on checkout-api"]
+
+
+async def run_checks(store: Store, s: Settings) -> None:
+    """The related checks in the outbox, each handled and committed in its own transaction as the worker does."""
+    from warroom.store.outbox import Job
+
+    async with store.read() as tx:
+        rows = [r for r in await tx.outbox.jobs() if r["kind"] == related.RELATED_CHECK]
+    checks = related.RelatedJobs(s)
+    for r in rows:
+        commit = await checks.check(Job(id=r["id"], kind=r["kind"], incident_id=r["incident_id"], payload={},
+                                        attempts=0, ordering_key=None))
+        assert commit is not None
+        async with store.tx() as tx:
+            await commit(tx)
+
+
+async def test_two_neighbours_declared_at_the_same_moment_are_told_once_after_both_commit(pg_url: str) -> None:
+    """On PostgreSQL a declaration cannot see a neighbour declared in a transaction not yet committed: payments is
+    declared in a transaction still open while checkout's declaration commits, so neither tells the other; the
+    check each leaves behind tells checkout's room once both have committed — once, though both checks run."""
+    store = Store.from_url(pg_url)
+    await store.migrate()
+    try:
+        s = settings()
+        service = IncidentService(s, store)
+        async with store.tx() as tx:
+            pay = await service._declare(tx, s.service("payments"), title="payments down", priority="P1",  # type: ignore[arg-type]
+                                         details="", origin=Origin.ALERT, actor=None, urgency=None)
+            checkout = await service.declare(service="checkout-api", title="checkout 5xx", priority="P1")
+        assert await said(store, checkout.id) == [] and await said(store, pay.id) == []  # the race itself
+        await run_checks(store, s)
+        assert [t.split(" is open")[0] for t in await said(store, checkout.id)] == [f"🔗 {pay.ref} on payments"]
+        assert await said(store, pay.id) == []  # the dependency's room is not told of its dependents
+        async with store.read() as tx:
+            events = [e for e in await tx.timeline.for_incident(checkout.id) if e.kind == "related"]
+        assert [e.data["ref"] for e in events] == [pay.ref]
+    finally:
+        await store.dispose()
+
+
+async def test_the_check_after_a_declaration_tells_nothing_twice(store: Store) -> None:
+    s = settings()
+    service = IncidentService(s, store)
+    pay = await service.declare(service="payments", title="payments down", priority="P1")
+    checkout = await service.declare(service="checkout-api", title="checkout 5xx", priority="P1")
+    await run_checks(store, s)
+    assert [t.split(" is open")[0] for t in await said(store, checkout.id)] == [f"🔗 {pay.ref} on payments"]
+    await service.declare(service="search", title="search down", priority="P2")  # no neighbours: no check
+    async with store.read() as tx:
+        kinds = [k for (k,) in await tx.conn.execute(select(outbox.c.kind))]
+    assert kinds.count(related.RELATED_CHECK) == 2

@@ -70,5 +70,8 @@ STATUSPAGE_PUSH = "statuspage.push"
 STATUSPAGE_PUSH_LATE = "statuspage.push_late"
 #: Deliver one published update to one subscriber (payload {"delivery": id}): an email or a signed webhook.
 STATUS_DELIVER = "statuspage.deliver"
+#: After a declaration commits: its neighbours' open incidents looked at again — on PostgreSQL, one declared at the
+#: same moment in another transaction was not visible to the declaring one (warroom.response.related).
+RELATED_CHECK = "response.related_check"
 #: A scheduled maintenance starts or ends (a timer; payload {"maintenance": id, "edge": "start" | "end"}).
 STATUS_MAINTENANCE = "statuspage.maintenance"

@@ -17,8 +17,10 @@ Three uses:
   causes moved.
 
 A resolved incident (a merged duplicate is resolved too) is not open. On PostgreSQL, two neighbours declared in
-transactions that commit at the same moment do not see each other, and that pair is not told (never told twice);
-a lock would order them, at the price of lock cycles with the intake's and the status pages' locks.
+transactions that commit at the same moment do not see each other; so each declaration also leaves a job
+(``RELATED_CHECK``) that looks again once it has committed, and tells what is not told yet — under the rooms' row
+locks, so that two such jobs tell a pair once. (A lock in the declaring transactions would order them instead, at
+the price of lock cycles with the intake's and the status pages' locks.)
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from warroom.core import markup
+from warroom.core.jobs import RELATED_CHECK
 from warroom.core.model import Incident, Status
 from warroom.response import jobs
 from warroom.response.ai import schedule as ai_schedule
 from warroom.settings import Settings
 from warroom.store.db import Tx
+from warroom.store.outbox import Commit, Handler, Job
 
 #: Alerts of the neighbours this long before the incident's trouble began are evidence (and any until now).
 ALERTS_BEFORE = timedelta(hours=2)
@@ -192,15 +196,56 @@ async def _tell(tx: Tx, room: Incident, other: Incident, relation: Relation) -> 
 
 async def incident_declared(tx: Tx, incident: Incident, settings: Settings) -> None:
     """In the transaction that declares ``incident``: its war room is told of the open incidents of the services
-    it depends on, and the war rooms of the open incidents of the services that depend on it are told of it."""
+    it depends on, and the war rooms of the open incidents of the services that depend on it are told of it; and a
+    job looks again once this has committed (:class:`RelatedJobs`)."""
+    for room, other in await _pairs(tx, incident, settings):
+        await _tell(tx, room, other, "dependency")
+    if neighbours(settings, incident.service).all:
+        await tx.outbox.enqueue(RELATED_CHECK, incident_id=incident.id)
+
+
+async def _pairs(tx: Tx, incident: Incident, settings: Settings) -> list[tuple[Incident, Incident]]:
+    """(room to tell, the open incident upstream it is told of) for ``incident`` and its neighbours' open
+    incidents, each pair once."""
     near = neighbours(settings, incident.service)
-    told: set[int] = set()
+    pairs: list[tuple[Incident, Incident]] = []
     for service in near.dependencies:
         for other in reversed(await tx.incidents.list(open_only=True, service=service, limit=PER_SERVICE)):
-            if other.id != incident.id and other.id not in told and is_open(other):
-                told.add(other.id)
-                await _tell(tx, incident, other, "dependency")
+            if other.id != incident.id and is_open(other) and all(o.id != other.id for _, o in pairs):
+                pairs.append((incident, other))
     for service in near.dependents:
         for other in reversed(await tx.incidents.list(open_only=True, service=service, limit=PER_SERVICE)):
             if other.id != incident.id and is_open(other):
-                await _tell(tx, other, incident, "dependency")
+                pairs.append((other, incident))
+    return pairs
+
+
+async def _told(tx: Tx, room: Incident, other: Incident) -> bool:
+    return any(e.kind == "related" and (e.data or {}).get("related") == other.id
+               for e in await tx.timeline.for_incident(room.id))
+
+
+class RelatedJobs:
+    """The look again after a declaration has committed: the pairs its transaction could not see are told now."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def handlers(self) -> dict[str, Handler]:
+        return {RELATED_CHECK: self.check}
+
+    async def check(self, job: Job) -> Commit | None:
+        incident_id = job.incident_id
+
+        async def commit(tx: Tx) -> None:
+            incident = await tx.incidents.get(incident_id) if incident_id is not None else None
+            if incident is None or not is_open(incident):
+                return
+            pairs = await _pairs(tx, incident, self.settings)
+            for room_id in sorted({room.id for room, _ in pairs}):
+                await tx.incidents.lock(room_id)  # two checks of one pair: the second sees the first's entry
+            for room, other in pairs:
+                if not await _told(tx, room, other):
+                    await _tell(tx, room, other, "dependency")
+
+        return commit

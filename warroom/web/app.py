@@ -37,7 +37,7 @@ from warroom.core.jobs import (
     TEAMS_STATUSPAGE_DRAFT_CARD,
 )
 from warroom.core.model import Incident, LinkKind
-from warroom.response import jobs
+from warroom.response import jobs, related
 from warroom.response import tasks as task_follow_ups
 from warroom.response.ai.jobs import AiJobs
 from warroom.response.incidents import IncidentService
@@ -212,6 +212,7 @@ class Runtime:
         handlers.update(_status_subscribers(settings, store, ports, metrics.outbound_call).handlers())
         handlers.update(StatuspageMirror(settings, store, ports.statuspage).handlers())
         handlers.update(MaintenanceJobs(settings, store).handlers())
+        handlers.update(related.RelatedJobs(settings).handlers())
         ai = AiJobs.build(settings, store, metrics.registry, itsm=ports.itsm, observe=metrics.outbound_call)
         handlers.update(ai.handlers())
         handlers.update(StatusDrafts(settings, store, ai.assistant.client, ports.itsm).handlers())
