@@ -1,15 +1,39 @@
-"""End-to-end fixtures: the real server on loopback against the sandbox emulators, over HTTP."""
+"""End-to-end fixtures: the real server on loopback against the sandbox emulators, over HTTP.
+
+``db_url`` and ``sqlite_url`` here are copies of a database migrated once per run (tests/conftest.py): the server
+under test still runs its start-up migration, which finds the schema at head, instead of every migration again
+for every test. The migrations from empty stay tested on both databases outside tests/e2e.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import migrated_sqlite, pg_database
 from warroom.sandbox.harness import Harness
 
 from .sync_helpers import Tweak, unthrottled
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """Each test that takes this runs once on SQLite and once on PostgreSQL (``@pytest.mark.one_db`` narrows it),
+    on a fresh database already at the newest migration."""
+    if request.param == "sqlite":
+        yield await migrated_sqlite(tmp_path / "warroom.db")
+        return
+    async with pg_database(migrated=True) as url:
+        yield url
+
+
+@pytest.fixture
+async def sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite database already at the newest migration."""
+    return await migrated_sqlite(tmp_path / "warroom.db")
 
 
 @pytest.fixture

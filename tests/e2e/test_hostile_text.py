@@ -16,6 +16,8 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
+import pytest
+
 from warroom.core.model import LinkKind
 from warroom.sandbox.harness import Harness
 from warroom.sandbox.world import World
@@ -77,6 +79,9 @@ def _hidden_link(text: str, *, teams: bool) -> str | None:
     return None
 
 
+@pytest.mark.one_db(
+    "what the outbound chat calls contain (escaping): no concurrency, no dialect-specific SQL",
+)
 async def test_no_outbound_chat_call_broadcasts_or_hides_a_link(db_url: str) -> None:
     world = await World.start()
     teams = await TeamsSide.start(world)

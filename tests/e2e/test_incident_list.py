@@ -90,6 +90,7 @@ async def teams_pair(db_url: str) -> AsyncIterator[tuple[Harness, TeamsSide]]:
     await h.stop()
 
 
+@pytest.mark.one_db("the Teams front end of the list, whose query keeps PostgreSQL in the Slack test")
 async def test_teams_list_is_the_same_command(teams_pair: tuple[Harness, TeamsSide]) -> None:
     h, teams = teams_pair
     first, _ = await open_teams_room(h)

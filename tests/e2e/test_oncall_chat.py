@@ -128,6 +128,9 @@ async def any_mode(request: pytest.FixtureRequest, sqlite_url: str) -> AsyncIter
 # ---------------------------------------------------------------------------------------------- now and next
 
 
+@pytest.mark.one_db(
+    "read-only schedule maths and replies; on-call writes keep PostgreSQL in the override test",
+)
 async def test_who_is_on_call_for_a_service_a_team_a_schedule_and_a_channel(harness: Harness) -> None:
     h = harness
     service = await oncall(h, "payments")
@@ -164,6 +167,7 @@ async def test_who_is_on_call_for_a_service_a_team_a_schedule_and_a_channel(harn
     assert "Schedules: payments-primary, checkout-primary, dba." in unknown and "Teams: checkout, databases, payments." in unknown
 
 
+@pytest.mark.one_db("help text and refusals: no writes")
 async def test_help_and_mistakes(harness: Harness) -> None:
     h = harness
     helped = await oncall(h, "help")
@@ -240,6 +244,7 @@ async def test_who_may_override_is_said_plainly(any_mode: Harness) -> None:
 # ---------------------------------------------------------------------------------------------- hostile text
 
 
+@pytest.mark.one_db("escaping of replies: no concurrency, no dialect-specific SQL")
 async def test_hostile_text_is_answered_inert(harness: Harness) -> None:
     h = harness
     hostile = "<!channel> <https://evil.example/login|https://grafana.example/d/1> <!subteam^S0EVIL|@oncall>"
@@ -262,6 +267,7 @@ async def test_hostile_text_is_answered_inert(harness: Harness) -> None:
 # ---------------------------------------------------------------------------------------------- the feeds
 
 
+@pytest.mark.one_db("signed links and iCalendar rendering: read-only")
 async def test_calendar_feeds_are_signed(harness: Harness) -> None:
     h = harness
     path = feed_path(await oncall(h, "payments-primary"))
@@ -291,6 +297,9 @@ async def test_calendar_feeds_are_signed(harness: Harness) -> None:
 # ---------------------------------------------------------------------------------------------- Teams
 
 
+@pytest.mark.one_db(
+    "the Teams front end of the same commands; on-call writes keep PostgreSQL in the override test",
+)
 async def test_oncall_from_teams(db_url: str) -> None:
     world = await World.start()
     teams = await TeamsSide.start(world)

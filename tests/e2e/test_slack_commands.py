@@ -35,6 +35,7 @@ async def http_harness(db_url: str) -> AsyncIterator[Harness]:
     await h.stop()
 
 
+@pytest.mark.one_db("Socket Mode is a transport: the commands keep PostgreSQL over HTTP", only="socket")
 async def test_commands_in_the_war_room_reach_both_records(harness: Harness) -> None:
     h = harness
     incident, channel, request_id = await open_room(h)
@@ -78,6 +79,10 @@ async def test_commands_explain_mistakes_and_where_they_work(sqlite_harness: Har
         assert (await tx.incidents.get(incident)).status.value == "triggered"  # type: ignore[union-attr]
 
 
+@pytest.mark.one_db(
+    "Socket Mode is a transport: the NUL (refused by PostgreSQL) keeps its HTTP run on PostgreSQL",
+    only="socket",
+)
 async def test_a_note_with_a_nul_character_is_stored_without_it(harness: Harness) -> None:
     h = harness
     _, channel, request_id = await open_room(h)
@@ -87,6 +92,7 @@ async def test_a_note_with_a_nul_character_is_stored_without_it(harness: Harness
     assert h.world.xurrent.notes(request_id)[-1]["text"] == "disk full"
 
 
+@pytest.mark.one_db("Socket Mode is a transport: the refusal keeps PostgreSQL over HTTP", only="socket")
 async def test_a_refused_command_has_no_effect(harness: Harness) -> None:
     """`resolve <note>` on a resolved incident is refused whole: no note on the incident nor on the request."""
     h = harness
@@ -127,6 +133,7 @@ async def test_a_command_that_failed_is_applied_when_slack_retries_it(http_harne
     assert notes.count("only once") == 1
 
 
+@pytest.mark.one_db("a read-only reply's formatting: no concurrency, no dialect-specific SQL")
 async def test_status_shows_the_incidents_links(harness: Harness) -> None:
     h = harness
     incident, channel, request_id = await open_room(h)

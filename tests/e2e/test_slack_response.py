@@ -70,6 +70,10 @@ async def tweaked(sqlite_url: str) -> AsyncIterator[Callable[..., Any]]:
 
 
 # -- roles --------------------------------------------------------------------------------------------------
+@pytest.mark.one_db(
+    "Socket Mode is a transport: the roles' store path keeps PostgreSQL over HTTP",
+    only="socket",
+)
 async def test_roles_show_on_the_card_and_reach_the_request_as_notes(each_mode: Harness) -> None:
     h = each_mode
     incident, channel, request_id = await open_room(h)
@@ -161,6 +165,9 @@ async def test_paging_a_service_or_a_group_pages_its_people(tweaked: Callable[..
     assert paged == ["ana@example.com", "chen@example.com", "eli@example.com"]
 
 
+@pytest.mark.one_db(
+    "reading a Slack user group and its members; the paging store path keeps PostgreSQL in test_oncall_escalation",
+)
 async def test_paging_a_slack_user_group_pages_its_members(harness: Harness) -> None:
     h = harness
     incident, channel, _ = await open_room(h)
@@ -177,6 +184,7 @@ async def test_paging_a_slack_user_group_pages_its_members(harness: Harness) -> 
 
 
 # -- stakeholders -------------------------------------------------------------------------------------------
+@pytest.mark.one_db("chat replies and the card's count: no concurrency, no dialect-specific SQL")
 async def test_stakeholders_are_told_and_counted_on_the_card(harness: Harness) -> None:
     h = harness
     incident, channel, _ = await open_room(h)
@@ -225,6 +233,7 @@ async def test_merge_folds_a_duplicate_and_completes_its_request_as_duplicate(ha
 
 
 # -- who may do what ----------------------------------------------------------------------------------------
+@pytest.mark.one_db("a permission check before any write: no concurrency, no dialect-specific SQL")
 async def test_resolve_needs_the_commander_or_assignee_once_there_is_a_commander(harness: Harness) -> None:
     h = harness
     incident, channel, request_id = await open_room(h)
@@ -257,6 +266,10 @@ async def test_a_configured_group_may_merge(tweaked: Callable[..., Any]) -> None
 
 
 # -- the card's buttons -------------------------------------------------------------------------------------
+@pytest.mark.one_db(
+    "Socket Mode is a transport: clicked-once on PostgreSQL keeps its HTTP run",
+    only="socket",
+)
 async def test_buttons_acknowledge_and_resolve_once_however_often_clicked(each_mode: Harness) -> None:
     h = each_mode
     incident, channel, request_id = await open_room(h)
@@ -294,6 +307,10 @@ async def test_buttons_acknowledge_and_resolve_once_however_often_clicked(each_m
 
 
 # -- the declare form and the shortcut ----------------------------------------------------------------------
+@pytest.mark.one_db(
+    "Socket Mode is a transport: the form's declare keeps PostgreSQL over HTTP",
+    only="socket",
+)
 async def test_declare_with_no_arguments_opens_the_form_and_its_submission_declares(each_mode: Harness) -> None:
     h = each_mode
     opened = await h.slack.command("declare payments", user=user(h, "ana"))
@@ -319,6 +336,10 @@ async def test_declare_with_no_arguments_opens_the_form_and_its_submission_decla
     assert xurrent_notes(h, request["id"])[0].endswith("\n\nSince 10:02, all card brands")  # details: the first note
 
 
+@pytest.mark.one_db(
+    "Socket Mode is a transport: the shortcut's note keeps PostgreSQL over HTTP",
+    only="socket",
+)
 async def test_add_to_incident_makes_a_message_a_note_on_both_records(each_mode: Harness) -> None:
     h = each_mode
     incident, channel, request_id = await open_room(h)
@@ -342,6 +363,7 @@ async def test_add_to_incident_makes_a_message_a_note_on_both_records(each_mode:
 
 
 # -- the conversation ---------------------------------------------------------------------------------------
+@pytest.mark.one_db("Socket Mode is a transport: the recording keeps PostgreSQL over HTTP", only="socket")
 async def test_the_war_room_conversation_is_recorded_with_edits_and_deletions(each_mode: Harness) -> None:
     h = each_mode
     incident, channel, request_id = await open_room(h)
@@ -367,6 +389,10 @@ async def test_the_war_room_conversation_is_recorded_with_edits_and_deletions(ea
     assert "db primary" not in " ".join(xurrent_notes(h, request_id))  # discussion is not a note
 
 
+@pytest.mark.one_db(
+    "Socket Mode is a transport: applied-once keeps PostgreSQL over HTTP, and redelivered envelopes on PostgreSQL in test_slack_socket_mode",
+    only="socket",
+)
 async def test_a_retried_command_applies_once(each_mode: Harness) -> None:
     h = each_mode
     incident, channel, request_id = await open_room(h)
@@ -381,6 +407,7 @@ async def test_a_retried_command_applies_once(each_mode: Harness) -> None:
     assert notes.count("one note only") == 1 and link is not None
 
 
+@pytest.mark.one_db("text conversion between Slack and Xurrent: no concurrency, no dialect-specific SQL")
 async def test_notes_keep_mentions_links_and_markdown_both_ways_without_growing(harness: Harness) -> None:
     h = harness
     incident, channel, request_id = await open_room(h)

@@ -45,6 +45,7 @@ def attempts(h: Harness, envelope_id: str) -> list[tuple[int, str]]:
     return [(d["retry_attempt"], d["retry_reason"]) for d in hub(h).deliveries if d["envelope_id"] == envelope_id]
 
 
+@pytest.mark.one_db("the connection's set-up and the routes served: nothing of the store")
 async def test_warroom_connects_to_slack_and_serves_no_events_url(socket_harness: Harness) -> None:
     h = socket_harness
     (opened,) = h.world.slack.calls_to("apps.connections.open")
@@ -90,6 +91,9 @@ async def dropped_before_the_ack(h: Harness, abrupt: bool) -> None:
     assert "Note added" in (await h.slack.command("note and is healthy", channel=channel)).text
 
 
+@pytest.mark.one_db(
+    "a delivery the emulator held back: the applied-once paths keep PostgreSQL in the tests around it",
+)
 async def test_a_connection_dropped_before_the_envelope_left_delivers_it_after_reconnecting(
     socket_harness: Harness,
 ) -> None:
@@ -164,6 +168,9 @@ async def test_a_refresh_request_reconnects_and_nothing_is_lost(socket_harness: 
     assert all(texts.count(f"during the refresh {i}") == 1 for i in range(5))
 
 
+@pytest.mark.one_db(
+    "the ack's response payload over the socket; the form's declare keeps PostgreSQL in test_slack_response",
+)
 async def test_the_declare_form_works_over_socket_mode(socket_harness: Harness) -> None:
     """views.open with the command's trigger, and the submission's errors travel back in the ack's payload."""
     h = socket_harness

@@ -235,6 +235,7 @@ async def test_edit_discard_superseded_and_not_allowed(sqlite_url: str) -> None:
         await h.stop()
 
 
+@pytest.mark.one_db("command parsing and refusals; publishing once keeps PostgreSQL in the card test")
 async def test_statuspage_command_publishes_verbatim_and_refuses_clearly(shop: Harness) -> None:
     h = shop
     _, channel, _ = await open_room(h)

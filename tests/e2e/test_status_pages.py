@@ -10,6 +10,7 @@ import time
 from typing import Any
 from xml.etree import ElementTree as ET
 
+import pytest
 from sqlalchemy import update
 
 from warroom.response import statuspages as sp
@@ -121,6 +122,7 @@ async def test_components_follow_declare_priority_and_resolve_worst_wins(db_url:
         await h.stop()
 
 
+@pytest.mark.one_db("rendering and escaping; the status pages' writes keep PostgreSQL in the components test")
 async def test_public_page_shows_no_incident_text_and_escapes_published_updates(db_url: str) -> None:
     h = await start(db_url, auto_publish=True)
     try:

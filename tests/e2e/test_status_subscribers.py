@@ -96,6 +96,9 @@ async def subscriber(h: Harness, address: str) -> dict[str, Any] | None:
         return next((r for r in await tx.status_subscribers.of_page() if r["address"] == address), None)
 
 
+@pytest.mark.one_db(
+    "signed links and the email's content; delivery once keeps PostgreSQL in the webhook test",
+)
 async def test_email_subscribe_confirm_deliver_and_one_click_unsubscribe(db_url: str) -> None:
     h = await start(db_url)
     try:

@@ -305,6 +305,9 @@ async def test_a_create_taken_but_answered_500_is_found_again_and_a_refused_upda
     assert [p["state"] for p in await pushes(h)] == ["sent", "sent", "failed", "sent", "sent"]
 
 
+@pytest.mark.one_db(
+    "which maintenances are ours: the mirror's once-in-order and retry paths keep PostgreSQL in the tests above",
+)
 async def test_our_maintenance_ends_on_statuspage_but_statuspages_own_is_left_alone(
     mirrored: Callable[..., Any],
 ) -> None:

@@ -62,6 +62,9 @@ def service_tweak(name: str, **itsm: Any) -> Tweak:
 
 
 # -- the field table, row by row ---------------------------------------------------------------------------
+@pytest.mark.one_db(
+    "a field's mapping (sync/plan); the sync's store path keeps PostgreSQL in the notes, member, echo and delivery tests",
+)
 async def test_subject_and_title_both_ways(both: Harness) -> None:
     h = both
     pair = await open_incident(h, title="Checkout is down")
@@ -77,6 +80,9 @@ async def test_subject_and_title_both_ways(both: Harness) -> None:
     assert (await incident(h, pair.incident)).title == "Checkout down: EU card payments"
 
 
+@pytest.mark.one_db(
+    "a field's mapping (sync/plan); the sync's store path keeps PostgreSQL in the notes, member, echo and delivery tests",
+)
 async def test_status_both_ways_by_the_fixed_table(both: Harness) -> None:
     h = both
     pair = await open_incident(h)
@@ -157,6 +163,9 @@ async def test_category_is_always_incident_and_the_service_instance_is_the_catal
         assert after["service_instance"]["id"] == h.world.service_instances[service]
 
 
+@pytest.mark.one_db(
+    "a field's mapping (sync/plan); the sync's store path keeps PostgreSQL in the notes, member, echo and delivery tests",
+)
 async def test_impact_and_priority_both_ways_by_the_default_table(both: Harness) -> None:
     h = both
     pair = await open_incident(h, priority="P1")
@@ -200,6 +209,9 @@ async def test_impact_and_priority_by_the_payments_custom_mapping(lite: Harness)
     assert calls.writes() == {} and request(h, pair.request)["impact"] == "top"
 
 
+@pytest.mark.one_db(
+    "a field's mapping (sync/plan); the sync's store path keeps PostgreSQL in the notes, member, echo and delivery tests",
+)
 async def test_urgency_both_ways(both: Harness) -> None:
     h = both
     pair = await open_incident(h, priority="P1")

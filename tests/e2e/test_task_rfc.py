@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 
 from warroom.core.model import LinkKind
@@ -180,6 +181,9 @@ async def test_a_proposed_task_gets_no_rfc_and_an_owner_not_in_xurrent_no_member
 
 
 # -- status both ways ----------------------------------------------------------------------------------------
+@pytest.mark.one_db(
+    "a status table's mapping; the RFC sync's store path keeps PostgreSQL in the create-once, notes and echo tests",
+)
 async def test_status_from_the_task_to_the_rfc_by_the_table(both: Harness) -> None:
     h = both
     _pair, task_id, rid = await linked(h)
@@ -191,6 +195,9 @@ async def test_status_from_the_task_to_the_rfc_by_the_table(both: Harness) -> No
     assert h.world.xurrent.requests[rid]["completion_reason"] == "withdrawn"
 
 
+@pytest.mark.one_db(
+    "a status table's mapping; the RFC sync's store path keeps PostgreSQL in the create-once, notes and echo tests",
+)
 async def test_status_from_the_rfc_to_the_task_by_the_table_and_outside_it(both: Harness) -> None:
     h = both
     pair, task_id, rid = await linked(h)

@@ -200,6 +200,7 @@ async def test_the_card_counts_open_tasks_and_reminders_follow_the_due_date(harn
     assert len(h.world.slack.dms(dana)) == 2
 
 
+@pytest.mark.one_db("a reply about an unknown owner: no concurrency, no dialect-specific SQL")
 async def test_an_owner_no_chat_knows_is_said_in_the_war_room(harness: Harness) -> None:
     h = harness
     incident, channel, _ = await open_room(h)
@@ -314,6 +315,9 @@ def buttons(card: dict[str, Any]) -> list[str]:
     return [e["action_id"] for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]]
 
 
+@pytest.mark.one_db(
+    "the task card's buttons; tasks' writes and reminders keep PostgreSQL in the two tests above",
+)
 async def test_task_cards_in_the_war_room_with_start_and_done(harness: Harness) -> None:
     h = harness
     incident, channel, _ = await open_room(h)

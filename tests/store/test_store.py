@@ -223,12 +223,94 @@ async def test_a_worker_never_claims_a_job_it_still_runs_however_late_its_lease(
         for _ in range(100):  # then well past the lease, with the worker polling every 10 ms
             await asyncio.sleep(0.01)
         assert runs == [1]
-        async with store.tx() as tx:  # another worker (another process) may take it over once the lease is out
+        # Another worker (another process) may take it over once the lease is out — once this worker is dead: while it
+        # lives, its heartbeat renews the lease, and a claim that meets a renewal under way skips the job
+        # (test_a_job_whose_lease_is_being_renewed_is_not_taken_over); a stopped worker has none under way
+        # (test_a_stopped_worker_has_no_lease_renewal_under_way).
+        await worker.stop(cancel_running=True)
+        async with store.tx() as tx:
             tx.outbox.now = tx.now + timedelta(seconds=1)
             assert [j.id for j in await tx.outbox.claim(5, lease=60)] == [job_id]
     finally:
         release.set()
         await worker.stop()
+
+
+async def test_a_job_whose_lease_is_being_renewed_is_not_taken_over(pg_url: str) -> None:
+    """A renewal holds the job's row until it commits, and claims skip locked rows: however out of date the lease
+    looks, another worker does not take the job over from under a renewal, which may be about to make it current."""
+    store = Store.from_url(pg_url)
+    await store.migrate()
+    try:
+        inc = await _incident(store)
+        async with store.tx() as tx:
+            job_id = await tx.outbox.enqueue("k", incident_id=inc)
+        async with store.tx() as tx:
+            (job,) = await tx.outbox.claim(5, lease=0.0)
+        renewal = store.tx(background=True)
+        held = await renewal.__aenter__()
+        try:
+            await held.outbox.renew(job, 0.0)
+            async with store.tx() as tx:
+                tx.outbox.now = tx.now + timedelta(seconds=1)
+                assert await tx.outbox.claim(5, lease=60) == []
+        finally:
+            await renewal.__aexit__(None, None, None)
+        async with store.tx() as tx:
+            tx.outbox.now = tx.now + timedelta(seconds=1)
+            assert [j.id for j in await tx.outbox.claim(5, lease=60)] == [job_id]
+    finally:
+        await store.dispose()
+
+
+async def test_a_stopped_worker_has_no_lease_renewal_under_way(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker stopping (or dying) lets go of its jobs; a renewal of one's lease that is under way then is finished,
+    not cut off half-way: by the time stop() returns, no transaction of the worker holds the job, and another
+    worker can take it over once the lease is out."""
+    from warroom.store.outbox import OutboxRepo, OutboxWorker
+
+    renewing, go_on, cancelled = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    renewed_until: list[datetime] = []
+    renew = OutboxRepo.renew
+
+    async def renew_slowly(self: OutboxRepo, job: Job, lease: float) -> None:
+        await renew(self, job, lease)  # the job's row is this transaction's until it ends
+        renewed_until.append(self.now + timedelta(seconds=lease))
+        renewing.set()
+        await go_on.wait()
+
+    async def forever(job: Job) -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            cancelled.set()
+
+    monkeypatch.setattr(OutboxRepo, "renew", renew_slowly)
+    inc = await _incident(store)
+    async with store.tx() as tx:
+        job_id = await tx.outbox.enqueue("forever", incident_id=inc)
+    worker = OutboxWorker(store, {"forever": forever}, lease=0.3)
+    worker.start()
+    stopping: asyncio.Task[None] | None = None
+    try:
+        await asyncio.wait_for(renewing.wait(), timeout=30)
+        stopping = asyncio.create_task(worker.stop(cancel_running=True))
+        await asyncio.wait_for(cancelled.wait(), timeout=30)  # the run is cancelled while its renewal is under way
+        go_on.set()
+        await stopping
+        async with store.read() as tx:
+            (row,) = await tx.outbox.jobs(inc)
+        assert row["status"] == "running" and row["attempts"] == 1
+        assert row["locked_until"] == renewed_until[0]  # the renewal under way was committed, not cut off
+        async with store.tx() as tx:
+            tx.outbox.now = tx.now + timedelta(seconds=1)
+            assert [j.id for j in await tx.outbox.claim(5, lease=60)] == [job_id]
+    finally:
+        go_on.set()
+        if stopping is None:
+            await worker.stop(cancel_running=True)
+        else:
+            await asyncio.gather(stopping, return_exceptions=True)
 
 
 async def test_a_stale_run_cannot_record_over_the_worker_that_took_the_job_over(store: Store) -> None:

@@ -362,7 +362,7 @@ class OutboxWorker:
         self.store.wakeup.set()  # a finished job may unblock the next one of its ordering key
 
     async def run_until_idle(self, timeout: float = 30.0) -> None:
-        """Run jobs until none is due or running (tests, demo, one-shot CLI)."""
+        """Run jobs until none is running or due before ``timeout`` runs out (tests, demo, one-shot CLI)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
@@ -370,15 +370,32 @@ class OutboxWorker:
                 counts = await tx.outbox.counts()
                 next_at = await tx.outbox.next_run_at()
             busy = counts.get(RUNNING, 0) or self._running
-            if not busy and (next_at is None or next_at > tx.now + timedelta(seconds=timeout)):
+            # a job due after the deadline cannot be waited for: measured from the deadline, not from now
+            horizon = timedelta(seconds=max(0.0, deadline - loop.time()))
+            if not busy and (next_at is None or next_at > tx.now + horizon):
                 return
             await asyncio.sleep(0.02)
-        raise TimeoutError("outbox did not drain in time")
+        async with self.store.read() as tx:
+            waiting = [
+                f"{j['kind']} ({j['status']}, run at {j['run_at']:%H:%M:%S}, attempt {j['attempts']})"
+                for j in await tx.outbox.jobs()
+                if j["status"] == RUNNING or (j["status"] == PENDING and j["run_at"] <= tx.now)
+            ]
+        raise TimeoutError(f"outbox did not drain in time; still waiting: {', '.join(waiting[:8]) or 'nothing'}"
+                           f"{' …' if len(waiting) > 8 else ''} (worker running {len(self._running)})")
 
-    async def _heartbeat(self, job: Job) -> None:
-        """Keep the lease while the handler runs, so that a slow outside call is not taken for a dead worker."""
-        while True:
-            await asyncio.sleep(self.lease / 3)
+    async def _heartbeat(self, job: Job, done: asyncio.Event) -> None:
+        """Keep the lease while the handler runs, so that a slow outside call is not taken for a dead worker.
+
+        Ends once ``done`` is set, between renewals: a renewal is never cut off half-way, because its transaction
+        holds the job's row until it ends, and another worker's claim skips a locked row. One cancelled mid-way
+        would end after the run let go of the job — after ``stop()`` returned — keeping the job from the others."""
+        while not done.is_set():
+            try:
+                await asyncio.wait_for(done.wait(), timeout=self.lease / 3)
+                return
+            except TimeoutError:
+                pass
             try:
                 async with self.store.tx(background=True) as tx:
                     await tx.outbox.renew(job, self.lease)
@@ -391,14 +408,16 @@ class OutboxWorker:
         handler = self.handlers.get(job.kind)
         started = asyncio.get_running_loop().time()
         outcome = "done"
-        heartbeat = asyncio.create_task(self._heartbeat(job), name=f"lease-{job.id}")
+        over = asyncio.Event()  # set when the run is over: the heartbeat stops renewing the lease
+        heartbeat = asyncio.create_task(self._heartbeat(job, over), name=f"lease-{job.id}")
         try:
             if handler is None:
                 raise Permanent("warroom", f"no handler for job kind {job.kind!r}")
             commit = await handler(job)
             if self.before_commit is not None:
                 await self.before_commit(job)
-            heartbeat.cancel()
+            over.set()
+            await asyncio.wait([heartbeat])  # (not `await heartbeat`: cancelling this run must not cut it off)
             async with self.store.tx(background=True) as tx:
                 if commit is not None:
                     await commit(tx)
@@ -412,7 +431,8 @@ class OutboxWorker:
         except Exception as exc:
             outcome = await self._failed(job, exc)
         finally:
-            heartbeat.cancel()
+            over.set()
+            await asyncio.wait([heartbeat])  # a renewal in flight ends before the run lets go of the job
             if self.observe is not None:
                 self.observe(job.kind, outcome, asyncio.get_running_loop().time() - started)
             log.debug("%s ran: %s", _named(job), outcome, extra=_about(job, outcome))
