@@ -476,3 +476,37 @@ async def test_a_tick_never_deadlocks_with_a_change_that_cancels_its_incidents_t
         assert jobs == ["t:kept"]
     finally:
         await store.dispose()
+
+
+async def test_run_until_idle_runs_what_falls_due_soon_leaves_the_rest_and_names_what_hangs(store: Store) -> None:
+    """A job falling due early in the wait is run; one falling due in its last part (too late to be run before the
+    deadline) is left pending without an error; a job still running at the deadline is named in the error."""
+    from warroom.store.outbox import OutboxWorker
+
+    ran: list[str] = []
+    release = asyncio.Event()
+
+    async def note(job: Job) -> None:
+        ran.append(str(job.payload["n"]))
+
+    async def hang(job: Job) -> None:
+        await release.wait()
+
+    worker = OutboxWorker(store, {"note": note, "hang": hang}, poll_interval=0.05)
+    async with store.tx() as tx:
+        await tx.outbox.enqueue("note", {"n": "soon"}, delay=0.5)
+        await tx.outbox.enqueue("note", {"n": "late"}, delay=2.7)  # within 3 s, but in its last third
+    worker.start()
+    try:
+        await worker.run_until_idle(timeout=3)
+        assert ran == ["soon"]
+        async with store.read() as tx:
+            pending = [j["payload"]["n"] for j in await tx.outbox.jobs() if j["status"] == "pending"]
+        assert pending == ["late"]
+        async with store.tx() as tx:
+            await tx.outbox.enqueue("hang")
+        with pytest.raises(TimeoutError, match=r"still waiting: hang \((running|pending)"):
+            await worker.run_until_idle(timeout=1)
+    finally:
+        release.set()
+        await worker.stop()
