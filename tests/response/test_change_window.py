@@ -77,3 +77,30 @@ async def test_only_the_newest_older_changes_are_kept(store: Store) -> None:
     snap = await snapshot(store, s, incident.id)
     assert snap is not None
     assert [c["external_id"] for c in snap.changes] == [f"old-{n:02d}" for n in range(5, OLD_CHANGES + 5)]
+
+
+async def test_an_alert_elsewhere_that_names_the_service_is_related_and_shown_downstream(store: Store) -> None:
+    """A caller the catalog does not list ("search" is no neighbour of "portal") whose alert says the trouble comes from
+    the incident's service is related evidence: the status update shows it as seen downstream. One that does not
+    name the service is not."""
+    from warroom.ai.summarizer import draft
+
+    s = settings()
+    incident = await IncidentService(s, store).declare(service="portal", title="Portal slow", priority="P2")
+    now = datetime.now(UTC)
+    async with store.tx() as tx:
+        for fp, name, summary in (
+            ("f1", "SearchTimeouts", "12% of searches time out waiting for portal"),
+            ("f2", "SearchIndexLag", "index lag 40s"),
+        ):
+            await tx.alerts.record(AlertIn(
+                source="alertmanager", fingerprint=fp, status=AlertStatus.FIRING, name=name, summary=summary,
+                service="search", severity="warning", labels={"alertname": name, "service": "search"},
+                starts_at=now - timedelta(minutes=3),
+            ), "P3")
+    snap = await snapshot(store, s, incident.id)
+    assert snap is not None
+    assert [a["name"] for a in snap.related_alerts] == ["SearchTimeouts"]
+    ctx = build_context(snap, s)
+    text = draft(ctx, now, None, []).impact
+    assert "Seen downstream: search SearchTimeouts: 12% of searches time out waiting for portal" in text

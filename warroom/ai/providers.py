@@ -246,7 +246,8 @@ def provider_judgement(name: str, events: list[EventFact]) -> tuple[float, list[
             healthy = green.search(clause)
             # "our side is fine apart from the wait on Stripe" says we are healthy, not the provider.
             ours = healthy is not None and re.search(r"(?i)\b(?:our|we|us|ours)\b", clause[: healthy.start()])
-            if verdict == 0 and healthy and not ours and not OUTAGE.search(green.sub("", clause)):
+            # "their status page is all green": the status page is where they say so, not outage language
+            if verdict == 0 and healthy and not ours and not OUTAGE.search(STATUS_PAGE.sub("", green.sub("", clause))):
                 verdict = -1
             if verdict == 0 and re.search(rf"(?i)\bnot\s+(?:\w+\s+)?{re.escape(name)}\b", clause):
                 verdict = -1

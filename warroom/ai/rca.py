@@ -25,8 +25,11 @@ Deterministic ranking (:func:`rank_causes`) weighs four kinds of candidate:
   responders together with outage or status-page language; it takes in the generic third-party signal and the
   dependency named after it.
 
-A change explains its symptoms: a signal it touches and a dependency it was made on (or that responders tie to it
-once they confirm it) rank below it when it fits in time and is not ruled out (:func:`_symptoms_of_changes`).
+A change explains its symptoms: a signal it touches (by its words, or by the component it was made on:
+``cert-manager`` touches certificates) and a dependency it was made on (or that responders tie to it once they
+confirm or undo it) rank below it when it fits in time and is not ruled out (:func:`_symptoms_of_changes`). A
+failure that builds up on a service keeps that service's own changes of the hours before suspect. What responders
+ruled out — a change, a provider — ranks below every cause they have not (:func:`_below_ruled_out`).
 
 Change titles and details are untrusted: lines that try to instruct a model give no words to match, and a title
 that does is never quoted in a cause (the change is still a candidate). The model path gets the same candidates
@@ -90,6 +93,8 @@ class _Candidate:
     touches: tuple[str, ...] = ()
     fits: float = 0.0
     word: int = 0
+    #: Responders tied the trouble to it: confirmed it, rolled it back, said "since …" (their lift > 0).
+    tied: bool = False
 
     def add_evidence(self, *refs: str) -> None:
         for ref in refs:
@@ -98,10 +103,25 @@ class _Candidate:
 
 
 def _alert_text(a: AlertFact) -> str:
-    """The alert's words for pattern matching (camelCase names split: ``ExternalCDN5xx`` → ``External CDN5xx``)."""
+    """The alert's words for pattern matching (camelCase names split: ``ExternalCDN5xx`` → ``External CDN5xx``).
+    Lines that try to instruct a model (user input echoed into a description) give no words: what they name is no
+    symptom."""
     return spaced(
-        " ".join([a.name, a.summary, *a.annotations.values(), *(f"{k} {v}" for k, v in a.labels.items())])
+        " ".join(
+            _without_instructing(t)
+            for t in [a.name, a.summary, *a.annotations.values(), *(f"{k} {v}" for k, v in a.labels.items())]
+        )
     )
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def _without_instructing(text: str) -> str:
+    """``text`` less its sentences that try to instruct a model."""
+    if not looks_like_injection(text):
+        return text
+    return " ".join(part for part in _SENTENCE.split(text) if not looks_like_injection(part))
 
 
 def _alert_service(a: AlertFact) -> str | None:
@@ -238,6 +258,7 @@ def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
     _absorb_into_providers(candidates)
     _merge_same_evidence(candidates)
     _symptoms_of_changes(candidates)
+    _below_ruled_out(candidates)
     candidates = [c for c in candidates if c.score >= 0.12]
     candidates.sort(key=lambda c: -c.score)
     records = {r.ref: r for r in build_records(ctx, facts=False)}
@@ -400,19 +421,26 @@ _KIND_AREAS = {
 
 
 
+def _touches(signal: Signal, text: str, kind: str) -> bool:
+    """A change described by ``text``, of ``kind``, touches the area of ``signal``."""
+    return bool(
+        signal.pattern.search(text)
+        or (signal.touches is not None and signal.touches.search(text))
+        or signal.key in _KIND_AREAS.get(kind, ())
+    )
+
+
 def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -> _Candidate:
     reasons: list[str] = []
     text = without_instructions(f"{change.title}\n{change.details}")
     handles = scene.handles[change.id]
-    shared_signals = [
-        s
-        for s in SIGNALS
-        if s.key in scene.seen_signals
-        and (
-            s.pattern.search(text)
-            or (s.touches is not None and s.touches.search(text))
-            or s.key in _KIND_AREAS.get(change.kind, ())
-        )
+    shared_signals = [s for s in SIGNALS if s.key in scene.seen_signals and _touches(s, text, change.kind)]
+    # The component it was made on touches what its name says ("cert-manager": certificates, "pgbouncer": pooling),
+    # whatever its title says — less surely than its title's own words.
+    component = (change.service or "").replace("-", " ").replace("_", " ")
+    by_component = [
+        s for s in SIGNALS
+        if component and s.key in scene.seen_signals and s not in shared_signals and _touches(s, component, "")
     ]
     # Alerts that name what the change carries (its job, flag, host or version) are about it.
     named_by = [a for a in scene.alerts if handles.mentioned_in(_alert_text(a)) not in (None, "the latest release")]
@@ -422,13 +450,18 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
     verdict = change_verdict(change, scene.handles[change.id], scene.talk, scene.events, distinct)
     # A failure that builds up over hours: a change that touches it, or that responders tie to it, stays suspect.
     slow_seen = [BY_KEY[k] for k in scene.seen_signals if BY_KEY[k].slow]
-    slow = any(s.slow for s in shared_signals) or bool(slow_seen and verdict.lift > 0)
+    # … or that was made on the very service whose own alerts show it building up (a leak in its release fills its
+    # pool or its heap over hours, whatever its title says).
+    slow_here = change.service is not None and any(
+        s.slow for a in scene.alerts if _alert_service(a) == change.service for s in scene.alert_signals[a.ref]
+    )
+    slow = any(s.slow for s in [*shared_signals, *by_component]) or slow_here or bool(slow_seen and verdict.lift > 0)
     started = scene.started
     when = time_proximity(change.at, started, slow=slow, kind=change.kind)
     if named_by and started is not None and _minutes(started, change.at) >= 0:
         # The alerts name what the change carries (a job, a host): it bites when that runs, not when it was made.
         when = max(when, 0.8 * math.exp(-_minutes(started, change.at) / 2880))
-    latent = [s for s in shared_signals if s.latent]
+    latent = [s for s in [*shared_signals, *by_component] if s.latent]
     if latent and started is not None and _minutes(started, change.at) > 720:
         # A certificate or credential it touched expires days later: the change is where the expiry was set.
         when = max(when, time_proximity(change.at, started, latent=True))
@@ -482,12 +515,12 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
     words = overlap(distinct, scene.symptom_tokens)
     if len(distinct & scene.symptom_tokens) < 2:
         words /= 2  # one shared word is as likely chance as a link
-    match = 1.0 if shared_signals or named_by else min(1.0, 1.6 * words)
+    match = 1.0 if shared_signals or named_by else max(0.5 if by_component else 0.0, min(1.0, 1.6 * words))
     if named_by:
         where = max(where, 0.8)
         reasons.append(f"the alerts name {handles.mentioned_in(_alert_text(named_by[0]))}")
-    if shared_signals:
-        area = shared_signals[0].title.format(where="").lower()
+    if shared_signals or by_component:
+        area = [*shared_signals, *by_component][0].title.format(where="").lower()
         reasons.append(f"it touches what the alerts show failing ({area})")
     elif words >= 0.3:
         reasons.append("its description shares words with the alerts")
@@ -513,9 +546,10 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
         score=score,
         reasons=reasons,
         service=change.service,
-        touches=tuple(s.key for s in shared_signals),
+        touches=tuple(s.key for s in [*shared_signals, *by_component]),
         fits=when,
         word=-1 if verdict.lift < 0 else 1 if verdict.lift >= 0.3 else 0,
+        tied=verdict.lift > 0,
     )
     cand.add_evidence(change.ref, *verdict.refs, *(e.ref for e in verdict.said[:3]))
     related = [a for a in scene.alerts if any(s in scene.alert_signals[a.ref] for s in shared_signals)]
@@ -649,6 +683,7 @@ def _provider_candidates(
             title=f"Third-party provider {shown} failing (outage or degradation on their side)",
             score=score,
             reasons=reasons,
+            word=-1 if lift < 0 else 1 if lift > 0 else 0,
         )
         cand.add_evidence(*(a.ref for a in hit_alerts[:6]), *(e.ref for e in hit_events[:4]), *judged)
         out.append(cand)
@@ -756,14 +791,28 @@ def _symptoms_of_changes(candidates: list[_Candidate]) -> None:
             deps = {k.removeprefix("dependency:") for k in keys if k.startswith("dependency:")}
             touched = signals & set(change.touches)
             on_it = change.service is not None and change.service in deps
-            # Responders named the change and the dependency in the same breath, and confirmed the change.
-            tied = change.word > 0 and bool(deps) and bool(said_with & set(other.evidence))
+            # Responders named the change and the dependency in the same breath, and tied the trouble to the change
+            # (confirmed it, undid it, "since …"): the dependency is where its effect showed.
+            tied = change.tied and bool(deps) and bool(said_with & set(other.evidence))
             if not (touched or on_it or tied):
                 continue
             other.score = change.score - 0.05
             what = change.key.removeprefix("change:")
             other.reasons.append(f"more likely a symptom of change {what}, which {'touches it' if touched else 'is on it' if on_it else 'responders tie to it'}")
             change.add_evidence(*[r for r in other.evidence if r.startswith("alert:")][:3])
+
+
+#: The most a cause that responders ruled out (their latest word) may score: below any cause still standing.
+RULED_OUT_CAP = 0.3
+
+
+def _below_ruled_out(candidates: list[_Candidate]) -> None:
+    """A change or provider that responders ruled out — reverted with no effect, "not the flag", the provider's
+    status page green and "it's us" — ranks below every cause they have not, however well its timing fits:
+    people who looked know more than the clock."""
+    for c in candidates:
+        if c.word < 0:
+            c.score = min(c.score, RULED_OUT_CAP)
 
 
 def _to_cause(c: _Candidate, records: dict[str, Record]) -> Cause:

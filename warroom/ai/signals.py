@@ -196,7 +196,13 @@ SIGNALS: tuple[Signal, ...] = (
             "and agree launch/campaign notices with the teams that drive traffic.",
         ),
         ("Alert on capacity headroom{where}", "Alert when utilisation nears the autoscaling maximum."),
-        touches=_p(r"\b(?:replicas?|autoscal\w*|hpa|capacity|node pools?|instance (?:type|count))\b"),
+        # A cache shields the origin's capacity: a change to what is cached (a bypass rule, a TTL, a cache key)
+        # changes the load that reaches it — unnoticed until the peak.
+        touches=_p(
+            r"\b(?:replicas?|autoscal\w*|hpa|capacity|node pools?|instance (?:type|count)|"
+            r"cach(?:e|es|ed|ing)\W+(?:[\w-]+\W+){0,3}?(?:rules?|bypass\w*|ttls?|keys?|polic\w*|headers?|control)|"
+            r"bypass\w*\W+(?:[\w-]+\W+){0,2}?cache)\b"
+        ),
         # A ceiling lowered in the morning is reached at the evening peak.
         slow=True,
     ),

@@ -24,17 +24,40 @@ from .safety import looks_like_injection
 from .text import overlap, tokens, utc
 
 # -- the grammar of one statement ---------------------------------------------------------------------------
+#: Nouns for a change by its kind ("the flag", "the deploy", "the migration").
+_CHANGE_NOUNS = (
+    r"(?:deploy(?:ment)?s?|releases?|builds?|change|flag|toggle|migration|config(?:uration)?|rule|job|cron|"
+    r"upgrade|patch|rollout|push|version|image|rfc)"
+)
+#: "not the flag", "not the deploy either", "… not that": a change set aside by its kind, or as "that" (read per
+#: change: "it's the flag, not the deploy" sets aside the deploy only).
+_NOT_KIND = re.compile(
+    rf"(?i)\bnot (?:the|this|that|our) (?:[\w.-]+ )?(?P<noun>{_CHANGE_NOUNS})\b|"
+    r"\bnot (?:that|this)(?=\s*(?:[,.;:!)]|$|either|then))"
+)
+#: A kind noun → the change kinds it names.
+_NOUN_KINDS = {
+    "flag": ("feature_flag",), "toggle": ("feature_flag",), "config": ("config", "feature_flag"),
+    "configuration": ("config", "feature_flag"), "rule": ("config",), "migration": ("database",),
+    "upgrade": ("infrastructure", "database", "deploy"), "patch": ("infrastructure", "deploy"),
+    "job": ("config", "other", "deploy"), "cron": ("config", "other"), "rfc": ("rfc",),
+}
 #: Words in a chat line that say a change or cause was fixed by undoing it, or was ruled out.
 ROLLBACK = re.compile(
     r"(?i)\b(?:roll(?:ed|ing|s)?(?: it| them| this| that)?[ -]?back|revert\w*|undo(?:ne|ing)?|backed (?:it )?out|"
     r"cancel(?:led|ling|ed|ing|s)?\b|paus(?:e|ed|ing)\b|"
     r"disabl(?:e|ed|ing)\b|turn\w*\s+(?:[\w.-]+\s+){0,3}?off\b|switch\w*\s+(?:[\w.-]+\s+){0,3}?off\b|"
-    r"flipp?\w*\s+(?:[\w.-]+\s+){0,3}?(?:back|off)\b|(?:flag|toggle|switch) (?:is )?off\b|kill[- ]switch)"
+    r"flipp?\w*\s+(?:[\w.-]+\s+){0,3}?(?:back|off)\b|(?:flag|toggle|switch) (?:is )?off\b|kill[- ]switch|"
+    # "rolling inventory-hold back to 2.32.4", "turning it back to 0", "killing the job".
+    r"roll(?:ed|ing|s)?\s+(?:[\w.-]+\s+){1,2}?back\b|(?:(?:put|set|turn\w*|dial\w*|ramp\w*|it|flag)\s+)"
+    r"(?:[\w.-]+\s+){0,2}?back to ~?\d|down to 0\b%?|"
+    r"kill(?:ed|ing|s)?\s+(?:the |that |this )?(?:[\w.-]+\s+){0,2}?(?:job|task|run|process|query|queries|worker|script)\b)"
 )
 RULED_OUT = re.compile(
     r"(?i)\b(?:ruled? (?:it |that |them |this )?out|not (?:the )?(?:cause|culprit|related|it|problem|issue)\b|"
     r"unrelated|red herring|doubt (?:it|that)|no (?:effect|change|improvement|difference)|nothing changed|"
     r"(?:made|makes|making) no difference|didn'?t (?:help|change anything|fix (?:it|anything))|"
+    r"(?:errors?|5xx|failures?|latency|rate|lag|backlog)\s+(?:\w+\s+)?unchanged|"
     r"did not (?:help|change anything|fix)|does ?n[o']t (?:look|seem) related|"
     r"(?:can'?t|cannot|couldn'?t|could not) be (?:it|that|this|the (?:cause|culprit|problem))|"
     r"(?:is|was)n'?t (?:it|that|the (?:cause|culprit|problem))|(?:is|was) not (?:it|that|the (?:cause|culprit))|"
@@ -43,7 +66,12 @@ RULED_OUT = re.compile(
     r"(?:does ?n[o']t|did ?n[o']t|never) (?:even )?touch\w*|not (?:even )?(?:in|on) the (?:[\w-]+ )?path|"
     r"(?:is|was|are|were) (?:[\w-]+ ){1,3}only(?=\s*(?:[,.;:!)]|$|though|anyway|so|as far))|"
     r"exonerat\w*|in the clear|(?:is|are|was|were)n'?t even (?:on|in|near|touching)\b|"
-    r"(?:has|have|had|gets?|got|sees?|saw|takes?|took) (?:zero|no) (?:traffic|load|requests|writes|reads|users)\b)"
+    r"(?:has|have|had|gets?|got|sees?|saw|takes?|took) (?:zero|no) (?:traffic|load|requests|writes|reads|users)\b|"
+    # "ran fine all evening", "200 OK for 15 min after it": it worked after it went out, so it is not what broke.
+    r"(?:fine|ok|okay|healthy|clean|green|normal|200 ok)\s+(?:for\s+(?:\d+|an?|the|several|a few|many|hours|days)\b|"
+    r"all (?:evening|day|night|morning|afternoon|week)\b|(?:right )?after (?:it|that|the)\b)"
+    # … unless the clause goes on to say why it held until now ("fine all day because traffic was half the peak").
+    r"(?![^.;]*\b(?:because|until|till|then|but|when|as long as)\b))"
 )
 CONFIRMED = re.compile(
     r"(?i)\b(?:confirm\w*|root cause|caused by|culprit|that'?s it|smoking gun|"
@@ -62,7 +90,8 @@ RECOVERED = re.compile(
 NO_EFFECT = re.compile(
     r"(?i)\b(?:no (?:effect|change|improvement|difference)|nothing changed|(?:made|makes) no difference|"
     r"didn'?t (?:help|change anything|fix)|did not (?:help|fix)|still (?:failing|erroring|broken|down|seeing|"
-    r"getting|the same|happening|elevated|high|\d+|5\d\d|5xx|timing out|throwing|oom\w*)|same (?:errors?|rate))"
+    r"getting|the same|happening|elevated|high|~?\d+|5\d\d|5xx|timing out|throwing|oom\w*)|same (?:errors?|rate)|"
+    r"(?:errors?|5xx|failures?|latency|rate|lag|backlog)\s+(?:\w+\s+)?unchanged)"
 )
 #: Words before a phrase that turn it around ("not confirmed", "hasn't recovered", "can't rule it out").
 _NEGATED = re.compile(
@@ -228,6 +257,8 @@ class Handles:
     minute: str = ""
     #: Two-word names of the component it changed, from its title ("lifecycle rule", "thumbnail cache").
     phrases: tuple[str, ...] = ()
+    #: The values a setting had before the change ("pool size 80 -> 40": 80): "put it back to 80" undoes it.
+    old_values: frozenset[str] = frozenset()
 
     def mentioned_in(self, clause: str) -> str | None:
         """How ``clause`` names the change ("its id", "version 4.18", "flag new-pricing", "the previous build"),
@@ -250,6 +281,8 @@ class Handles:
         for phrase in self.phrases:
             if (m := _phrase_pattern(phrase).search(lowered)) is not None:
                 return f"“{m.group(0)}”"
+        if self.old_values and (back := self.old_values & _set_back_to(clause)):
+            return f"its old value {min(back)}"
         if self.minute and self.minute in _times_said(clause):
             return f"its time {self.minute}"
         if self.releases & _release_refs(clause):
@@ -274,6 +307,8 @@ class Handles:
             found += [m.start() for m in _CLOCK.finditer(clause) if self.minute in _times_said(m.group(0))]
         for phrase in self.phrases:
             found += [m.start() for m in _phrase_pattern(phrase).finditer(lowered)]
+        if self.old_values:
+            found += [m.start() for m in _BACK_TO.finditer(clause) if _number(m.group(1)) in self.old_values]
         return sorted(found)
 
 
@@ -299,6 +334,31 @@ def _times_said(clause: str) -> frozenset[str]:
         hour, minute = (m.group("a"), m.group("b")) if m.group("a") else (m.group("c"), m.group("d"))
         out.add(f"{int(hour):02d}:{minute}")
     return frozenset(out)
+
+
+#: A setting changed from one value to another in a change's title: "pool 80 -> 40", "outflow 2,000 → 3,500",
+#: "from 10% to 50%".
+_FROM_TO = re.compile(
+    r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\s*%?\s*(?:->|→|=>)\s*~?\d|\bfrom\s+(\d[\d,]*(?:\.\d+)?)\s*%?\s+to\s+~?\d",
+    re.I,
+)
+#: Putting a setting back: "back to 80", "reverted to 2000", "reset to 10%".
+_BACK_TO = re.compile(r"(?i)\b(?:back|revert(?:ed|ing)?|reset|restored?)\s+to\s+~?(\d[\d,]*(?:\.\d+)?)(?![\d.])")
+
+
+def _number(raw: str) -> str:
+    """``2,000`` → ``2000``; ``40.0`` → ``40``."""
+    value = raw.replace(",", "")
+    return value[:-2] if value.endswith(".0") else value
+
+
+def _old_values(title: str) -> set[str]:
+    return {_number(m.group(1) or m.group(2)) for m in _FROM_TO.finditer(title)}
+
+
+@lru_cache(maxsize=4096)
+def _set_back_to(clause: str) -> frozenset[str]:
+    return frozenset(_number(m.group(1)) for m in _BACK_TO.finditer(clause))
 
 
 @lru_cache(maxsize=1024)
@@ -371,6 +431,7 @@ def change_handles(
     minutes = {c.id: utc(c.at).strftime("%H:%M") for c in ctx.changes}
     service_words = {w for name in services for w in re.split(r"[-_.\s]+", name)}
     phrases = {c.id: _title_phrases(c, service_words) for c in ctx.changes}
+    old_values = {c.id: _old_values(without_instructions(c.title)) for c in ctx.changes}
     parts = {
         cid: {p for n in found for p in re.split(r"[-_]", n) if _distinctive(p, service_words)}
         for cid, found in names.items()
@@ -391,6 +452,7 @@ def change_handles(
             parts=tuple(sorted(p for p in parts[c.id] if not shared(parts, c.id, p))),
             minute=minutes[c.id] if list(minutes.values()).count(minutes[c.id]) == 1 else "",
             phrases=tuple(sorted(p for p in phrases[c.id] if not shared(phrases, c.id, p))),
+            old_values=frozenset(v for v in old_values[c.id] if not shared(old_values, c.id, v)),
         )
     return out
 
@@ -533,12 +595,16 @@ def change_verdict(
                 verdict.stated = True
             # Where the change is named in this very statement ("not deploy-77", "since 4.18", "it's the flag").
             at = handles.positions(clause) if said_here >= 0 and change.id in line.named[i] else []
-            if said_here >= 0 and _named_after(clause, at, _NOT_BEFORE):
+            if said_here >= 0 and _named_after(clause, _not_quoted(clause, at, change.title), _NOT_BEFORE):
                 said_here = -1  # "Cause: the pool, not deploy-77": what is said of it is "not"
+            if said_here == 0 and not QUESTION.search(clause) and _set_aside(clause, change, len(line.named[i]) or 1):
+                said_here = -1
             if said_here == 0 and not QUESTION.search(clause) and _named_after(clause, at, _IS_BEFORE):
                 said_here = 1
-            if said_here == 0 and said(ROLLBACK, clause):
-                undo = ROLLBACK.search(clause)
+            # Its setting put back to the value it had ("outflow back to 2000") undoes it, as a rollback does.
+            put_back = line.named[i].get(change.id, "").startswith("its old value")
+            if said_here == 0 and (said(ROLLBACK, clause) or put_back):
+                undo = ROLLBACK.search(clause) or _BACK_TO.search(clause)
                 after = clause[undo.end() :] if undo is not None else ""
                 outcome, ref = _outcome(events, e, [after, *parts[i + 1 :]])
                 if outcome != 0:
@@ -560,6 +626,32 @@ def change_verdict(
     else:
         verdict.lift = min(weak, 0.15)
     return verdict
+
+
+def _set_aside(clause: str, change: ChangeFact, named: int) -> bool:
+    """``clause`` sets ``change`` aside by its kind ("not the flag") or as "that": when it speaks of that change
+    alone, or names its kind among others ("it's the flag, not the deploy": the deploy)."""
+    for m in _NOT_KIND.finditer(clause):
+        if _NEGATED.search(clause[: m.start()]):
+            continue
+        noun = (m.group("noun") or "").lower().rstrip("s")
+        if named == 1 or (noun and change.kind in _NOUN_KINDS.get(noun, ("deploy", "rfc", "other"))):
+            return True
+    return False
+
+
+def _not_quoted(clause: str, positions: list[int], title: str) -> list[int]:
+    """The positions at which ``clause`` names the change in its own words, not quoting its title with the word
+    before ("ADD COLUMN … NOT NULL DEFAULT" quotes a migration's "NOT NULL": no "not" said of it)."""
+    lowered = " ".join(title.lower().split())
+    out = []
+    for at in positions:
+        before = clause[:at].split()[-1:]
+        after = clause[at:].split()[:1]
+        if before and after and f"{before[0]} {after[0]}".lower() in lowered:
+            continue
+        out.append(at)
+    return out
 
 
 def _named_after(clause: str, positions: list[int], before: re.Pattern[str]) -> bool:

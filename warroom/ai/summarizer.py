@@ -21,6 +21,7 @@ from .rca import with_dependency_alerts
 from .records import Record, build_records
 from .results import Cause, Rejection, citation_problem, text_problem
 from .safety import looks_like_injection
+from .statements import ROLLBACK
 from .text import clip, fmt_duration, fmt_time, one_line, utc
 
 _CRITICAL = ("critical", "page", "p1", "high", "error", "major")
@@ -136,6 +137,17 @@ def draft(ctx: IncidentContext, now: datetime, cadence: timedelta | None, causes
         top = firing[0]
         if not looks_like_injection(top.summary):
             impact_parts.append(f"{top.name}: {one_line(top.summary, 200).rstrip('.')}.")
+        # What the other firing alerts say (one per alert name, the first two): each shows a side of the impact —
+        # the 502s at the edge besides the OOM kills behind them — that their names alone do not.
+        others: list[AlertFact] = []
+        for a in firing[1:]:
+            if a.summary and a.name not in {top.name, *(o.name for o in others)} and not looks_like_injection(a.summary):
+                others.append(a)
+        others = others[:2]
+        if others:
+            impact_parts.append(
+                "Also: " + "; ".join(f"{a.name}: {one_line(a.summary, 140).rstrip('.')}" for a in others) + "."
+            )
         critical = sum(1 for a in firing if _severity_rank(a) == 0)
         services = sorted({s for a in firing if (s := a.service or a.labels.get("service"))})
         names = list(dict.fromkeys(a.name for a in firing))
@@ -161,7 +173,8 @@ def draft(ctx: IncidentContext, now: datetime, cadence: timedelta | None, causes
         impact_parts.append(f"Seen downstream: {shown}.")
         cited.extend(a.ref for a in downstream)
     talk = _talk(ctx)
-    doing = [e for e in talk if ACTION_WORDS.search(e.text)][:3]
+    # Undoing a change ("flag off", "turning X off", "put it back to 80") is what responders do, too.
+    doing = [e for e in talk if ACTION_WORDS.search(e.text) or ROLLBACK.search(e.text)][:3]
     about_impact = [e for e in talk if IMPACT_WORDS.search(e.text) and e not in doing]
     reported = next((e for e in about_impact if re.search(r"(?i)\bimpact", e.text)), None) or next(
         iter(about_impact), None

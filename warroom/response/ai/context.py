@@ -358,6 +358,8 @@ async def snapshot(
         near_alerts = await related.related_alerts(tx, settings, incident, started, now or tx.now)
         near_alerts += await _alerts_of_brought_in(tx, incident, started, now or tx.now, changes, services,
                                                    {int(a["id"]) for a in near_alerts})
+        near_alerts += await _alerts_naming(tx, settings, incident, started, now or tx.now,
+                                            {int(a["id"]) for a in near_alerts})
         near = [
             (other, relation, _room_url(await tx.links.all(other.id)))
             for other, relation in await related.related_incidents(tx, settings, incident)
@@ -386,6 +388,36 @@ async def _alerts_of_brought_in(
     since, until = related.alert_window(started, incident, now)
     rows = await tx.alerts.of_services_between(brought, since, until, besides=incident.id)
     chosen = [r for r in related.most_relevant(rows) if int(r["id"]) not in seen]
+    for row in chosen:
+        row["related_incident"] = f"INC-{row['incident_id']}" if row.get("incident_id") else None
+    return chosen
+
+
+def _alert_words(row: Mapping[str, Any]) -> str:
+    """An alert's words: its name, summary and annotations (not the links among them)."""
+    annotations = row.get("annotations") or {}
+    return " ".join(
+        [str(row.get("name") or ""), str(row.get("summary") or ""),
+         *(str(v) for k, v in annotations.items() if "url" not in str(k).lower())]
+    )
+
+
+async def _alerts_naming(
+    tx: Tx, settings: Settings, incident: Incident, started: datetime, now: datetime, seen: set[int]
+) -> list[dict[str, Any]]:
+    """The alerts around the start, on services that are no neighbour in the catalog, whose own words name the
+    incident's service ("9% of uploads fail with 504 from image-resizer"): the catalog does not know every caller,
+    and such an alert is where users meet the trouble (the status update shows it as seen downstream). Only a
+    distinctive name is looked for (``image-resizer``, ``ledger``): a short word such as ``web`` or ``auth`` occurs in
+    alerts about other things."""
+    name = incident.service
+    others = [s.name for s in settings.services if s.name.lower() != name.lower()]
+    if not others or not ("-" in name or "_" in name or len(name) >= 6):
+        return []
+    since, until = related.alert_window(started, incident, now)
+    rows = await tx.alerts.of_services_between(others, since, until, besides=incident.id)
+    named = re.compile(rf"(?i)(?<![\w-]){re.escape(incident.service)}(?![\w-])")
+    chosen = related.most_relevant(r for r in rows if int(r["id"]) not in seen and named.search(_alert_words(r)))
     for row in chosen:
         row["related_incident"] = f"INC-{row['incident_id']}" if row.get("incident_id") else None
     return chosen
