@@ -19,7 +19,7 @@ lint: $(BIN)/.installed
 	$(BIN)/lint-imports
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 	$(BIN)/python -m bench.ai_eval
 
 # bench/ai_eval through llama-cpp-python's server and a tiny model (its own venv, .venv-llm; the first run builds
