@@ -375,3 +375,27 @@ async def test_failing_webhooks_are_disabled_and_their_owners_told_once(
 def test_webhook_signature_is_over_the_raw_body() -> None:
     assert subs.sign("s", 1700000000, b'{"a":1}') == "t=1700000000,v1=" + hmac.new(
         b"s", b'1700000000.{"a":1}', hashlib.sha256).hexdigest()
+
+
+async def test_the_subscribe_form_is_rate_limited_per_client_and_sends_nothing_beyond(sqlite_url: str) -> None:
+    """A client that sends more subscribe requests than its share in the window gets 429 with Retry-After and a
+    sentence; no confirmation is mailed for the refused request."""
+
+    def tight(data: dict[str, Any]) -> None:
+        pages(data)
+        data["status_subscribers"].update({"subscribe_per_client": 2, "subscribe_window_seconds": 600})
+
+    h = await Harness.start(sqlite_url, tweak=tight)
+    try:
+        for n in range(2):
+            assert (await subscribe(h, f"reader{n}@example.com")).status_code == 200
+        refused = await subscribe(h, "reader9@example.com")
+        assert refused.status_code == 429, refused.text
+        assert "Too many subscription requests" in refused.text and re.search(r"Try again in \d+ minutes?\.",
+                                                                              refused.text)
+        assert 0 < int(refused.headers["Retry-After"]) <= 600  # when the first of the two leaves the window
+        await mails_to(h, "reader1@example.com", 1)
+        await h.runtime.worker.run_until_idle()
+        assert h.world.smtp.to("reader9@example.com") == [] and await subscriber(h, "reader9@example.com") is None
+    finally:
+        await h.stop()

@@ -449,6 +449,11 @@ class StatusSubscriberSettings(_Section):
     disable_after: int = Field(3, ge=1, le=100)
     #: Seconds to wait for a webhook receiver's answer.
     timeout: float = Field(10.0, gt=0, le=60)
+    #: The public subscribe form: requests one client address may send in ``subscribe_window_seconds``, and all
+    #: clients together (each a confirmation email at most), counted per server process; more get 429.
+    subscribe_per_client: int = Field(20, ge=1, le=10_000)
+    subscribe_overall: int = Field(300, ge=1, le=1_000_000)
+    subscribe_window_seconds: int = Field(600, ge=1, le=86_400)
 
 
 def _default_priority_status() -> dict[str, ComponentStatus]:

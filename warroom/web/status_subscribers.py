@@ -18,6 +18,10 @@ autoescape, nothing loaded from anywhere, under the status pages' Content-Securi
 from __future__ import annotations
 
 import logging
+import math
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
@@ -123,8 +127,44 @@ async def _form(request: web.Request) -> dict[str, str]:
     return dict(parse_qsl(text, keep_blank_values=True))
 
 
+class SubscribeLimit:
+    """How many subscribe requests one client address, and all clients together, may send in a sliding window (in
+    this process): the form sends email to any address typed into it, so it must not become a way to flood
+    mailboxes or the relay. Remembers at most ``max_clients`` addresses (the least recently seen are forgotten)."""
+
+    def __init__(self, per_client: int, overall: int, window: float, *, max_clients: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_client, self.overall, self.window = per_client, overall, window
+        self.max_clients, self.clock = max_clients, clock
+        self._all: deque[float] = deque()
+        self._clients: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def wait(self, client: str) -> float:
+        """0 when ``client`` may send one now (and it is counted); else the seconds until it may."""
+        now = self.clock()
+        since = now - self.window
+        while self._all and self._all[0] <= since:
+            self._all.popleft()
+        mine = self._clients.pop(client, None) or deque()
+        while mine and mine[0] <= since:
+            mine.popleft()
+        self._clients[client] = mine  # now the most recently seen
+        while len(self._clients) > self.max_clients:
+            self._clients.popitem(last=False)
+        if len(mine) >= self.per_client:
+            return mine[0] + self.window - now
+        if len(self._all) >= self.overall:
+            return self._all[0] + self.window - now
+        mine.append(now)
+        self._all.append(now)
+        return 0.0
+
+
 def mount(app: web.Application, rt: Runtime) -> None:
     settings = rt.settings
+    limit = SubscribeLimit(settings.status_subscribers.subscribe_per_client,
+                           settings.status_subscribers.subscribe_overall,
+                           settings.status_subscribers.subscribe_window_seconds)
 
     def unknown(name: str) -> web.Response:
         return _html(404, "warroom", "No such status page", f"There is no status page called '{name[:63]}'.")
@@ -161,6 +201,14 @@ def mount(app: web.Application, rt: Runtime) -> None:
         if not settings.smtp.host:
             return _html(404, title, "No email updates", "This status page does not send email: follow it with its "
                          "Atom or RSS feed instead.", back=back, error=True)
+        wait = limit.wait(request.remote or "-")
+        if wait > 0:
+            minutes = max(1, math.ceil(wait / 60))
+            refused = _html(429, title, "Too many requests",
+                            f"Too many subscription requests have come in just now. Try again in {minutes} minute"
+                            f"{'s' if minutes != 1 else ''}.", back=back, error=True)
+            refused.headers["Retry-After"] = str(math.ceil(wait))
+            return refused
         address = form.get("email", "")
         try:
             async with rt.store.tx() as tx:
