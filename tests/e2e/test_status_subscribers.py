@@ -342,7 +342,11 @@ async def test_failing_webhooks_are_disabled_and_their_owners_told_once(
             code, _, err = await run("subscribe", "shop", "--webhook", f"{receiver.base}{path}", "--owner", owner)
             assert code == 0, err
         for url, said in (("http://hooks.example.com/x", "https://"), ("https://u:p@hooks.example.com/x", "credentials"),
-                          ("ftp://hooks.example.com", "https://"), ("https://", "no host")):
+                          ("ftp://hooks.example.com", "https://"), ("https://", "no host"),
+                          # inside a private network, this machine, the cloud's metadata service: never a receiver
+                          ("https://10.1.2.3/x", "private network"), ("https://169.254.169.254/latest", "private"),
+                          ("https://[::ffff:192.168.0.9]/x", "private network"), ("https://[fd00::1]/x", "private"),
+                          ("https://0.0.0.0/x", "private network"), ("https://api.localhost/x", "private")):
             code, _, err = await run("subscribe", "shop", "--webhook", url, "--owner", "o@example.com")
             assert code == 1 and said in err, err
         code, _, err = await run("subscribe", "partners", "--webhook", "https://hooks.example.com/x", "--owner",

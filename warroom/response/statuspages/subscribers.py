@@ -8,7 +8,8 @@ them once.
   programs unsubscribe with one POST). A private or scoped page takes subscribers only through its signed link —
   the subscriber then gets what that link shows (a scoped link: its group's components only).
 - **Webhooks** (``warroom statuspage subscribe``, :func:`add_webhook`): https only (``http://`` to a loopback
-  address when ``status_subscribers.allow_http_loopback`` says so), no credentials in the URL. Each delivery is a
+  address when ``status_subscribers.allow_http_loopback`` says so), no credentials in the URL, no IP address
+  inside a private network (names are not resolved: an operator adds webhooks). Each delivery is a
   JSON POST signed ``Warroom-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>``, with the
   delivery's id in ``Warroom-Delivery``. Refused connections, timeouts, 5xx and 429 are retried by the outbox with
   exponential backoff; after ``status_subscribers.max_attempts`` the delivery has failed for good and the webhook
@@ -118,6 +119,11 @@ def webhook_url(raw: str, settings: Settings) -> str:
     if not host:
         raise SubscribeRefused("The webhook URL names no host: write it as https://hooks.example.com/status.")
     if parts.scheme == "https":
+        if _internal(host) and not (_loopback(host) and settings.status_subscribers.allow_http_loopback):
+            raise SubscribeRefused(
+                f"The webhook URL names {host}, an address inside a private network or this machine: deliveries "
+                "go to receivers on the internet only, so that a subscription cannot reach internal services. Use "
+                "the receiver's public https:// name.")
         return url
     if parts.scheme == "http" and _loopback(host):
         if settings.status_subscribers.allow_http_loopback:
@@ -133,6 +139,20 @@ def shown_reason(reason: str, url: str) -> str:
     key, and reasons are stored, logged and shown."""
     parts = urlsplit(url)
     return reason.replace(url, f"{parts.scheme}://{parts.hostname or ''}{parts.path}") if parts.query else reason
+
+
+def _internal(host: str) -> bool:
+    """``host`` is an IP address that is not a public one (private, loopback, link-local — cloud metadata at
+    169.254.169.254 —, shared, reserved, multicast, unspecified), or ``localhost``. Names are not resolved here."""
+    if host.rstrip(".").lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return not address.is_global or address.is_multicast
 
 
 def _loopback(host: str) -> bool:
