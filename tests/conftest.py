@@ -23,8 +23,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from warroom.store.db import Store
 
 PG_HOST = os.environ.get("WARROOM_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("WARROOM_TEST_PG_PORT", "5432"))
@@ -224,3 +228,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+@pytest.fixture
+async def store(db_url: str) -> AsyncIterator[Store]:
+    """A migrated store on ``db_url`` (each database in turn), disposed of afterwards."""
+    from warroom.store.db import Store
+
+    s = Store.from_url(db_url)
+    await s.migrate()
+    yield s
+    await s.dispose()

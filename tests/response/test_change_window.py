@@ -5,24 +5,13 @@ as its alerts' labels say (a cluster, a node pool). On a real database (SQLite a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-
-import pytest
 
 from warroom.core.model import AlertIn, AlertStatus, Origin
 from warroom.response.ai.context import OLD_CHANGES, build_context, snapshot
 from warroom.response.incidents import IncidentService
 from warroom.settings import Settings
 from warroom.store.db import Store
-
-
-@pytest.fixture
-async def store(db_url: str) -> AsyncIterator[Store]:
-    s = Store.from_url(db_url)
-    await s.migrate()
-    yield s
-    await s.dispose()
 
 
 def settings() -> Settings:

@@ -4,12 +4,10 @@ real database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from warroom.ai import AlertFact, IncidentContext
@@ -133,14 +131,6 @@ def test_an_open_incident_upstream_is_a_cause_even_without_its_alerts_and_one_do
 
 
 # -- on a database ------------------------------------------------------------------------------------------
-@pytest.fixture
-async def store(db_url: str) -> AsyncIterator[Store]:
-    s = Store.from_url(db_url)
-    await s.migrate()
-    yield s
-    await s.dispose()
-
-
 def alert(fp: str, service: str, starts: datetime, severity: str = "critical") -> AlertIn:
     return AlertIn(source="alertmanager", fingerprint=fp, status=AlertStatus.FIRING, name=f"Alert{fp}",
                    summary=f"{service} broken", service=service, severity=severity,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,14 +14,6 @@ from warroom.settings import Settings
 from warroom.store.db import Store
 from warroom.store.outbox import Job
 from warroom.store.timers import TimerRunner
-
-
-@pytest.fixture
-async def store(db_url: str) -> AsyncIterator[Store]:
-    s = Store.from_url(db_url)
-    await s.migrate()
-    yield s
-    await s.dispose()
 
 
 def alert(fp: str = "fp1", status: AlertStatus = AlertStatus.FIRING, severity: str = "critical",

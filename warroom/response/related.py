@@ -220,9 +220,10 @@ async def _pairs(tx: Tx, incident: Incident, settings: Settings) -> list[tuple[I
     return pairs
 
 
-async def _told(tx: Tx, room: Incident, other: Incident) -> bool:
-    return any(e.kind == "related" and (e.data or {}).get("related") == other.id
-               for e in await tx.timeline.for_incident(room.id))
+async def _told(tx: Tx, room_id: int) -> set[int]:
+    """The incidents ``room_id``'s war room has been told of."""
+    return {int(e.data["related"]) for e in await tx.timeline.for_incident(room_id)
+            if e.kind == "related" and e.data and e.data.get("related") is not None}
 
 
 class RelatedJobs:
@@ -242,10 +243,12 @@ class RelatedJobs:
             if incident is None or not is_open(incident):
                 return
             pairs = await _pairs(tx, incident, self.settings)
+            told: dict[int, set[int]] = {}
             for room_id in sorted({room.id for room, _ in pairs}):
                 await tx.incidents.lock(room_id)  # two checks of one pair: the second sees the first's entry
+                told[room_id] = await _told(tx, room_id)
             for room, other in pairs:
-                if not await _told(tx, room, other):
+                if other.id not in told[room.id]:
                     await _tell(tx, room, other, "dependency")
 
         return commit
