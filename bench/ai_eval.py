@@ -58,7 +58,12 @@ HELD_OUT = Path(__file__).with_name("ai_cases_blind_2")
 #: The development set: written blind from the brief like the held-out set, after the first round of tuning showed the
 #: seen set saturating; tuned on from the start (the held-out set stays the measure).
 DEV = Path(__file__).with_name("ai_cases_blind_3")
-SET_NAMES = {CASES.resolve(): "tuned", SEEN.resolve(): "seen", DEV.resolve(): "dev", HELD_OUT.resolve(): "held-out"}
+#: Two more development sets, written blind from the brief by two helpers at once (one theme each), committed
+#: (7afd271, the next commit) before the third round of tuning; their scores before it are in docs/ai-eval.md.
+DEV_4 = Path(__file__).with_name("ai_cases_blind_4")
+DEV_5 = Path(__file__).with_name("ai_cases_blind_5")
+SET_NAMES = {CASES.resolve(): "tuned", SEEN.resolve(): "seen", DEV.resolve(): "dev", DEV_4.resolve(): "dev 4",
+             DEV_5.resolve(): "dev 5", HELD_OUT.resolve(): "held-out"}
 GOAL_TOP3 = 0.9
 
 
@@ -419,8 +424,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=Path, action="append",
                         help="a folder of case files (YAML); repeat for several; default: the tuned set "
                              "(bench/ai_cases), the first blind set since tuned on (bench/ai_cases_blind, 'seen'), the "
-                             "development set written blind (bench/ai_cases_blind_3, 'dev') and the held-out set "
-                             "written blind (bench/ai_cases_blind_2)")
+                             "development set written blind (bench/ai_cases_blind_3, 'dev'), two more "
+                             "(bench/ai_cases_blind_4 and _5, 'dev 4', 'dev 5') and the held-out set written blind "
+                             "(bench/ai_cases_blind_2)")
     parser.add_argument("--e2e", action="store_true",
                         help="also run every case end to end through the real server (bench/ai_e2e.py)")
     parser.add_argument("-v", "--verbose", action="store_true",
@@ -428,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show-held-out", action="store_true",
                         help="with -v, print the held-out set's cases too: once read, they are no longer held out")
     args = parser.parse_args(argv)
-    folders: list[Path] = args.cases or [CASES, SEEN, DEV, HELD_OUT]
+    folders: list[Path] = args.cases or [CASES, SEEN, DEV, DEV_4, DEV_5, HELD_OUT]
     for folder in folders:
         if not sorted(folder.glob("*.yaml")):
             print(f"No case files (*.yaml) in {folder}: point --cases at bench/ai_cases.", file=sys.stderr)
