@@ -249,3 +249,14 @@ def test_check_config_names_what_the_console_lacks() -> None:
         load_settings(overrides={"console": {"oidc_issuer": ISSUER, "client_id": "c", "client_secret": "s"}})
     assert any("console.client_secret is a secret and may not be written in the configuration file: set the "
                "environment variable WARROOM_CONSOLE__CLIENT_SECRET" in p for p in in_file.value.problems)
+
+
+@pytest.mark.parametrize("module", ["warroom.web.statuspages", "warroom.web.status_subscribers",
+                                    "warroom.web.console.auth", "warroom.web.console.pages"])
+def test_each_web_module_imports_first(module: str) -> None:
+    # a fresh interpreter: the console's sign-in and the status pages import each other's modules
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-500:]

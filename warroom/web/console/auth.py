@@ -50,8 +50,6 @@ from warroom.adapters.errors import AdapterError
 from warroom.adapters.oidc import OidcProvider
 from warroom.response import signed_links
 
-from .. import status_subscribers  # its same-origin check of forms (a module: the two import each other's)
-
 if TYPE_CHECKING:
     from warroom.settings import Settings
 
@@ -442,6 +440,9 @@ def mount(app: web.Application, settings: Settings) -> None:
         return _html(200, "Sign out", f"You are signed in as {user.name} ({user.email}).", signout=True)
 
     async def signout(request: web.Request) -> web.StreamResponse:
+        # its same-origin check of forms, imported here: status_subscribers imports statuspages, which imports this
+        from .. import status_subscribers
+
         if status_subscribers.cross_site(request, settings):
             return _html(403, "Sign-out refused", "This sign-out form came from another site: sign out from "
                          "warroom's own page.", link=("/console/signout", "Sign out"))
