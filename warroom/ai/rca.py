@@ -259,6 +259,7 @@ def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
     _merge_same_evidence(candidates)
     _symptoms_of_changes(candidates)
     _below_ruled_out(candidates)
+    _signals_below_causes(candidates)
     candidates = [c for c in candidates if c.score >= 0.12]
     candidates.sort(key=lambda c: -c.score)
     records = {r.ref: r for r in build_records(ctx, facts=False)}
@@ -341,6 +342,9 @@ def _dependency_candidates(
 ) -> list[_Candidate]:
     own = [a for a in alerts if _alert_service(a) in (None, ctx.service)]
     own_first = min((utc(a.starts_at) for a in own if a.starts_at), default=None)
+    timed = sorted((a for a in alerts if a.starts_at), key=lambda a: utc(a.starts_at))  # type: ignore[arg-type]
+    first = utc(timed[0].starts_at) if timed and timed[0].starts_at else None
+    first_service = _alert_service(timed[0]) if timed else None
     by_service: dict[str, list[AlertFact]] = {}
     for a in alerts:
         service = _alert_service(a)
@@ -354,9 +358,15 @@ def _dependency_candidates(
             score += 0.2
             reasons.insert(0, f"{ctx.service} depends on {service}")
         dep_first = min((utc(a.starts_at) for a in hits if a.starts_at), default=None)
-        if dep_first is not None and (own_first is None or dep_first <= own_first):
+        if dep_first is not None and (own_first is None or dep_first <= own_first) and (
+            first is None or dep_first <= first
+        ):
             score += 0.15
             reasons.append(f"{service} alerted first")
+        elif dep_first is not None and (own_first is None or dep_first <= own_first):
+            # Before the service, after another dependency: as likely a victim of that one as a cause.
+            score += 0.05
+            reasons.append(f"{service} alerted before {ctx.service}, after {first_service}")
         elif dep_first is not None:
             score -= 0.1  # it alerted after the service did: more likely a victim than the cause
         # Named, or one of its instances is ("tracking-db-1", "kafka-events-4").
@@ -428,6 +438,10 @@ def _touches(signal: Signal, text: str, kind: str) -> bool:
         or (signal.touches is not None and signal.touches.search(text))
         or signal.key in _KIND_AREAS.get(kind, ())
     )
+
+
+#: A component that alerts first, within this many minutes of a change made on it, was most likely hurt by it.
+COINCIDENT_MINUTES = 30
 
 
 def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -> _Candidate:
@@ -525,6 +539,14 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
     elif words >= 0.3:
         reasons.append("its description shares words with the alerts")
     score = when * (0.6 * where + 0.4 * match)
+    own_alerts = sorted(
+        utc(a.starts_at) for a in scene.alerts if a.starts_at and change.service and _alert_service(a) == change.service
+    )
+    if (own_alerts and change.service == scene.origin and change.service != ctx.service
+            and 0 <= _minutes(own_alerts[0], change.at) <= COINCIDENT_MINUTES):
+        # The component it was made on alerted first, minutes later: where and when the trouble began.
+        score += 0.15
+        reasons.append(f"{change.service} began to alert {fmt_duration(own_alerts[0] - utc(change.at))} after it")
     if change.id in scene.latest:
         score += 0.1
         reasons.append(f"the last change to {change.service} before the trouble began")
@@ -813,6 +835,24 @@ def _below_ruled_out(candidates: list[_Candidate]) -> None:
     for c in candidates:
         if c.word < 0:
             c.score = min(c.score, RULED_OUT_CAP)
+
+
+#: A concrete cause (a change, a dependency, a provider) at least this likely puts every signal below it.
+CONCRETE_FLOOR = 0.4
+
+
+def _signals_below_causes(candidates: list[_Candidate]) -> None:
+    """Most signals say what is failing (memory, a pool, the network), not why: such a signal ranks below the
+    likeliest concrete cause — a change, a dependency or a provider — when one is at all likely, and leads only when
+    none is. A signal that can be the cause itself (a traffic surge, a provider's rate limit) is left as it is."""
+    concrete = [c.score for c in candidates if not c.key.startswith("signal:") and c.word >= 0]
+    best = max(concrete, default=0.0)
+    if best < CONCRETE_FLOOR:
+        return
+    for c in candidates:
+        if c.key.startswith("signal:") and c.score >= best and not BY_KEY[c.key.removeprefix("signal:")].itself:
+            c.score = best - 0.01
+            c.reasons.append("what is failing, not why: ranked below the likeliest cause")
 
 
 def _to_cause(c: _Candidate, records: dict[str, Record]) -> Cause:

@@ -32,6 +32,9 @@ class Signal:
     #: The failure surfaces at a time set when the thing was made (a certificate or a credential expiring): a change
     #: that touches it stays suspect for weeks.
     latent: bool = False
+    #: It can be the cause itself, with no change or dependency behind it (a traffic surge, a provider's rate limit),
+    #: rather than only what some cause did (memory, a pool, a network fault).
+    itself: bool = False
 
 
 def _p(pattern: str) -> re.Pattern[str]:
@@ -205,6 +208,7 @@ SIGNALS: tuple[Signal, ...] = (
         ),
         # A ceiling lowered in the morning is reached at the evening peak.
         slow=True,
+        itself=True,
     ),
     Signal(
         "third-party",
@@ -276,6 +280,7 @@ SIGNALS: tuple[Signal, ...] = (
         ("Alert on throttling{where}", "Alert on 429 rates from dependencies before users see errors."),
         weight=0.8,
         touches=_p(r"\b(?:rate[- ]?limit\w*|throttl\w*|quotas?|retr(?:y|ies)|backoff|batch\w*)\b"),
+        itself=True,
     ),
     Signal(
         "crash-loop",
