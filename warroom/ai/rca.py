@@ -258,6 +258,7 @@ def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
     _absorb_into_providers(candidates)
     _merge_same_evidence(candidates)
     _symptoms_of_changes(candidates)
+    _below_confirmed(candidates)
     _below_ruled_out(candidates)
     _signals_below_causes(candidates)
     candidates = [c for c in candidates if c.score >= 0.12]
@@ -822,6 +823,20 @@ def _symptoms_of_changes(candidates: list[_Candidate]) -> None:
             what = change.key.removeprefix("change:")
             other.reasons.append(f"more likely a symptom of change {what}, which {'touches it' if touched else 'is on it' if on_it else 'responders tie to it'}")
             change.add_evidence(*[r for r in other.evidence if r.startswith("alert:")][:3])
+
+
+def _below_confirmed(candidates: list[_Candidate]) -> None:
+    """A change responders confirmed ("the reindex is still running, it's doing a full rebuild now", a rollback
+    followed by recovery) ranks above every dependency and signal they have not confirmed themselves: those show
+    where its effect landed."""
+    confirmed = [c for c in candidates if c.key.startswith("change:") and c.word > 0 and c.score >= 0.35]
+    if not confirmed:
+        return
+    lead = max(confirmed, key=lambda c: c.score)
+    for c in candidates:
+        if c.key.startswith(("signal:", "dependency:")) and c.word <= 0 and c.score >= lead.score:
+            c.score = lead.score - 0.02
+            c.reasons.append(f"where change {lead.key.removeprefix('change:')}, which responders confirmed, showed")
 
 
 #: The most a cause that responders ruled out (their latest word) may score: below any cause still standing.

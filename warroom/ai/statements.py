@@ -65,7 +65,9 @@ RULED_OUT = re.compile(
     r"(?:only|just) an? (?:[\w-]+ ){0,3}(?:change|tweak|bump|update|copy|docs?|typo)\b|"
     r"(?:does ?n[o']t|did ?n[o']t|never) (?:even )?touch\w*|not (?:even )?(?:in|on) the (?:[\w-]+ )?path|"
     r"(?:is|was|are|were) (?:[\w-]+ ){1,3}only(?=\s*(?:[,.;:!)]|$|though|anyway|so|as far))|"
-    r"exonerat\w*|in the clear|(?:is|are|was|were)n'?t even (?:on|in|near|touching)\b|"
+    r"exonerat\w*|in the clear|"
+    # It never took effect: "v88 never got activated on prod", "the flag was never enabled".
+    r"never (?:got |was |were |been )?(?:activated|applied|enabled|deployed|rolled out|went out|shipped|merged|live)\b|(?:is|are|was|were)n'?t even (?:on|in|near|touching)\b|"
     r"(?:has|have|had|gets?|got|sees?|saw|takes?|took) (?:zero|no) (?:traffic|load|requests|writes|reads|users)\b|"
     # "ran fine all evening", "200 OK for 15 min after it": it worked after it went out, so it is not what broke.
     r"(?:fine|ok|okay|healthy|clean|green|normal|200 ok)\s+(?:for\s+(?:\d+|an?|the|several|a few|many|hours|days)\b|"
@@ -217,17 +219,25 @@ def _version_key(raw: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
+#: A revision numbered by one v-prefixed number (``hls property v88``, ``ruleset v41``): not ``v8`` (a schema, an
+#: engine), which is too short to name one change.
+_V_NUMBER = re.compile(r"(?<![\w.])v(\d{2,5})(?![\w.])", re.I)
+
+
 def _versions_of_change(text: str) -> set[tuple[str, ...]]:
-    """The versions a change carries: v-prefixed or three-part numbers (``4.18.0``, ``v2.3``), or numbers after
-    release/version/build (``release 41.2``). Bare two-part numbers (``2.5``, a percentage or a size) are not."""
+    """The versions a change carries: v-prefixed or three-part numbers (``4.18.0``, ``v2.3``, ``v88``), or numbers
+    after release/version/build (``release 41.2``). Bare two-part numbers (``2.5``, a percentage or a size) are
+    not."""
     out = {_version_key(m.group(2)) for m in _VERSION.finditer(text) if m.group(1) or m.group(2).count(".") >= 2}
     out |= {_version_key(m.group(1)) for m in _TAGGED_VERSION.finditer(text) if "." in m.group(1)}
+    out |= {("v", m.group(1)) for m in _V_NUMBER.finditer(text)}
     return out
 
 
 @lru_cache(maxsize=4096)
 def _versions_said(text: str) -> frozenset[tuple[str, ...]]:
-    return frozenset(_version_key(m.group(2)) for m in _VERSION.finditer(text))
+    said = {_version_key(m.group(2)) for m in _VERSION.finditer(text)}
+    return frozenset(said | {("v", m.group(1)) for m in _V_NUMBER.finditer(text)})
 
 
 def _version_match(said: tuple[str, ...], carried: tuple[str, ...]) -> bool:
@@ -268,7 +278,7 @@ class Handles:
         said = _versions_said(clause)
         for v in self.versions:
             if any(_version_match(s, v) for s in said):
-                return f"version {'.'.join(v)}"
+                return f"version {v[0] + v[1] if v[0] == 'v' else '.'.join(v)}"
         if self.builds and self.builds & _builds(clause):
             return "its build number"
         lowered = clause.lower()
@@ -368,13 +378,27 @@ def _phrase_pattern(phrase: str) -> re.Pattern[str]:
 
 
 def _title_phrases(change: ChangeFact, service_words: set[str]) -> set[str]:
-    """Pairs of adjacent distinctive words in a change's title: how people name the component it changed."""
-    words_ = re.findall(r"[A-Za-z][A-Za-z'-]*", without_instructions(change.title).lower())
-    return {
+    """Pairs of adjacent distinctive words in a change's title: how people name the component it changed; and the
+    two words a release's version follows ("web player 9.14.0": "the web player"), short as they may be."""
+    title = without_instructions(change.title).lower()
+    words_ = re.findall(r"[A-Za-z][A-Za-z'-]*", title)
+    out = {
         f"{a} {b}"
         for a, b in pairwise(words_)
         if _distinctive(a, service_words, 4) and _distinctive(b, service_words, 4)
     }
+    versioned = re.match(r"\s*([a-z][a-z'-]*)\s+([a-z][a-z'-]*)\s+v?\d+(?:\.\d+)+\b", title)
+    if versioned:
+        a, b = versioned.groups()
+        if a not in service_words and b not in service_words and not {a, b} & _NOT_COMPONENT and (
+            _distinctive(a, service_words, 3) or _distinctive(b, service_words, 4)
+        ):
+            out.add(f"{a} {b}")
+    return out
+
+
+#: Words before a version that name no component ("release 4.2", "bump to 3.1").
+_NOT_COMPONENT = frozenset("release version build image tag bump to from upgrade update deploy the new v".split())
 
 
 @lru_cache(maxsize=1024)
