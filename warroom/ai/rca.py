@@ -441,6 +441,13 @@ def _touches(signal: Signal, text: str, kind: str) -> bool:
     )
 
 
+#: A change's own words saying it stayed out of production.
+NOT_IN_PRODUCTION = re.compile(
+    r"(?i)\b(?:production|prod) (?:is )?(?:unaffected|not affected)|no (?:production|prod|customer) impact|"
+    r"(?:test|staging|stage|dev|sandbox|qa|uat|preprod|pre-prod)(?: env(?:ironment)?s?)? only\b|"
+    r"\bonly (?:on|in|to) (?:the )?(?:test|staging|stage|dev|sandbox|qa|uat|preprod|pre-prod)\b|"
+    r"activated (?:on |in )?(?:test|staging|stage)\b|not (?:yet )?(?:in|on|to) (?:production|prod)\b"
+)
 #: A component that alerts first, within this many minutes of a change made on it, was most likely hurt by it.
 COINCIDENT_MINUTES = 30
 
@@ -540,6 +547,10 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
     elif words >= 0.3:
         reasons.append("its description shares words with the alerts")
     score = when * (0.6 * where + 0.4 * match)
+    if NOT_IN_PRODUCTION.search(text):
+        # "planned maintenance on the test environment (production unaffected)", "activated on staging only".
+        score *= 0.4
+        reasons.append("its own description says it did not reach production")
     own_alerts = sorted(
         utc(a.starts_at) for a in scene.alerts if a.starts_at and change.service and _alert_service(a) == change.service
     )

@@ -214,10 +214,12 @@ SIGNALS: tuple[Signal, ...] = (
         "third-party",
         "Third-party provider outage{where}",
         _p(
-            r"(?:third[- ]party|upstream|provider|vendor|partner|external)\W+(?:\w+\W+){0,5}?"
+            # (not "upstream": in a proxy's or a mesh's words — envoy's "upstream request timeout" — it is the next
+            # service of ours along the path)
+            r"(?:third[- ]party|provider|vendor|partner|external)\W+(?:\w+\W+){0,5}?"
             r"(?:5\d\d|5xx|errors?|outage|down|unavailable|degraded|timeouts?|incident)|"
             r"(?:5\d\d|5xx|errors?|outage|degraded|timeouts?)\W+(?:\w+\W+){0,4}?(?:from|at|calling|on) (?:the )?"
-            r"(?:third[- ]party|upstream|provider|vendor|partner|external)|vendor status|provider status|"
+            r"(?:third[- ]party|provider|vendor|partner|external)|vendor status|provider status|"
             r"(?:their|vendor's|provider's) status ?page"
         ),
         (

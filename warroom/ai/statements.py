@@ -387,10 +387,10 @@ def _title_phrases(change: ChangeFact, service_words: set[str]) -> set[str]:
         for a, b in pairwise(words_)
         if _distinctive(a, service_words, 4) and _distinctive(b, service_words, 4)
     }
-    versioned = re.match(r"\s*([a-z][a-z'-]*)\s+([a-z][a-z'-]*)\s+v?\d+(?:\.\d+)+\b", title)
+    versioned = re.search(r"(?:^|:)\s*([a-z][a-z'-]*)\s+([a-z][a-z'-]*)\s+(?:v?\d+(?:\.\d+)+|v\d+)\b", title)
     if versioned:
         a, b = versioned.groups()
-        if a not in service_words and b not in service_words and not {a, b} & _NOT_COMPONENT and (
+        if not (a in service_words and b in service_words) and not {a, b} & _NOT_COMPONENT and (
             _distinctive(a, service_words, 3) or _distinctive(b, service_words, 4)
         ):
             out.add(f"{a} {b}")
@@ -521,11 +521,25 @@ _SINCE_BEFORE = re.compile(
 )
 
 
+#: The trouble traced to the change in one breath: "only started failing after the mesh defaults went in", "errors
+#: began right after 4.18" (not a bare "since 4.18 went out", which may only date it).
+_STARTED_SINCE = re.compile(
+    r"(?i)\b(?:start(?:ed|s)?|began|begins?|broke|breaks|fail(?:ed|ing|s)?|errors?|5xx|timeouts?|crash\w*|"
+    r"spik\w*|jump\w*)\s+(?:\w+\s+){0,2}?(?:right |just |only |straight )?(?:since|after)\s+"
+    r"(?:(?:the|we|it|they)\s+)?(?:\S+\s+){0,2}$"
+)
+
+
 #: Saying what the cause is, right before naming the change ("it's the currency migration", "must be 4.18").
 _IS_BEFORE = re.compile(
     r"(?i)\b(?:it'?s|it is|it was|that'?s|that is|this is|must be|has to be|definitely|clearly|culprit is|"
     r"cause is|caused by|root cause(?: is)?:?)\s+(?:(?:the|our|their)\s+)?"
-    r"(?:(?!(?:when|before|after|not|why|what|how|where|since)\b)[\w.-]+\s+){0,2}$"
+    r"(?:(?!(?:when|before|after|not|why|what|how|where|since)\b)[\w.-]+\s+){0,2}$|"
+    # A conclusion: "so the node pool upgrade this morning", "so it's the flag".
+    r"^\W*so,?\s+(?:it'?s\s+|it is\s+|it was\s+)?(?:the|this|that|our)\s+(?:[\w.-]+\s+){0,1}$|"
+    # Where every failure is: "the crashing pods are all on the upgraded apps-pool nodes".
+    r"\b(?:all|only)\s+(?:on|in|from|behind|through)\s+(?:the\s+)?(?:new|newly|upgraded|changed|updated|migrated|"
+    r"reimaged|patched|moved)?\s*(?:[\w.-]+\s+){0,1}$"
 )
 
 
@@ -637,6 +651,8 @@ def change_verdict(
                         verdict.refs.append(ref)
                 else:
                     weak += 0.1
+            elif said_here == 0 and _named_after(clause, at, _STARTED_SINCE):
+                said_here = 1  # "only started failing after the mesh defaults went in": they traced it there
             elif said_here == 0 and _named_after(clause, at, _SINCE_BEFORE):
                 weak += 0.1
             if said_here != 0:
