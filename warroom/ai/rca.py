@@ -67,11 +67,13 @@ from .safety import looks_like_injection
 from .signals import BY_KEY, SIGNALS, Signal
 from .statements import (
     GENERIC,
+    QUESTION,
     Handles,
     Line,
     change_handles,
     change_verdict,
     clauses,
+    judge,
     judgement,
     read_talk,
     without_instructions,
@@ -338,6 +340,15 @@ def _signal_candidates(
     return out
 
 
+#: A host or instance name in an alert ("redis-sess-02", "os-data-4"): hyphenated, with a number.
+_HOST_NAME = re.compile(r"(?<![\w./-])([a-z][a-z0-9]*(?:-[a-z0-9]+)*-\d+[a-z]?)(?![\w-])", re.I)
+#: Responders finding something healthy.
+_HEALTHY = re.compile(
+    r"(?i)\b(?:look(?:s|ed)?|is|are|was|were|seems?|all|both)\s+(?:\w+\s+)?(?:healthy|fine|green|normal|ok|okay)\b"
+    r"(?![^.;]*\b(?:but|except|until)\b)"
+)
+
+
 def _dependency_candidates(
     ctx: IncidentContext, alerts: list[AlertFact], events: list[EventFact]
 ) -> list[_Candidate]:
@@ -370,10 +381,24 @@ def _dependency_candidates(
             reasons.append(f"{service} alerted before {ctx.service}, after {first_service}")
         elif dep_first is not None:
             score -= 0.1  # it alerted after the service did: more likely a victim than the cause
-        # Named, or one of its instances is ("tracking-db-1", "kafka-events-4").
-        said_ = [e for e in events if re.search(rf"(?i)(?<![\w-]){re.escape(service)}(?:-\d+)?(?![\w-])", e.text)]
+        # Named, or one of its instances is ("tracking-db-1", "kafka-events-4", or a host its own alerts name:
+        # "redis-sess-02").
+        hosts = {h.lower() for a in hits for h in _HOST_NAME.findall(_alert_text(a))} - {service.lower()}
+        named = re.compile(
+            rf"(?i)(?<![\w-])(?:{re.escape(service)}(?:-\d+)?{''.join('|' + re.escape(h) for h in sorted(hosts))})(?![\w-])"
+        )
+        said_ = [e for e in events if named.search(e.text)]
         score += 0.04 * min(len(said_), 3)
         lift, _ = judgement(said_)
+        spoken = [c for e in said_ for c in clauses(e.text) if named.search(c) and not QUESTION.search(c)]
+        if any(_HEALTHY.search(c) and not judge(c) > 0 for c in spoken[-2:]):
+            # Their latest word on it: "tax-engine's own dashboards look healthy", "both readers healthy".
+            lift = min(lift, -0.3)
+            reasons.append(f"responders found {service} healthy")
+        elif any(s.pattern.search(c) for c in spoken for s in SIGNALS):
+            # "redis-sess-02 NIC is throwing crc errors", "vol_media is full": they saw it fail themselves.
+            score += 0.1
+            reasons.append(f"responders describe {service} failing")
         cand = _Candidate(
             key=f"dependency:{service}",
             title=f"Dependency {service} failing",

@@ -415,7 +415,18 @@ def _name_pattern(name: str) -> re.Pattern[str]:
     parts = [p for p in re.split(r"[-_]", name) if p]
     if len(parts) < 2 or any(len(p) < 3 or p.isdigit() for p in parts):
         return re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])")
-    return re.compile(rf"(?<![\w-]){_SEPARATOR.join(re.escape(p) for p in parts)}(?![\w-])")
+    return re.compile(rf"(?<![\w-]){_SEPARATOR.join(_number_free(p) for p in parts)}(?![\w-])")
+
+
+def _number_free(word: str) -> str:
+    """``word`` as a pattern that also takes its other number ("policies" for "policy", "rules" for "rule")."""
+    if word.endswith("ies") and len(word) > 4:
+        return re.escape(word[:-3]) + "(?:ies|y)"
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        return re.escape(word[:-1]) + "s?"
+    if word.endswith("y") and len(word) > 3 and word.isalpha():
+        return re.escape(word[:-1]) + "(?:y|ies)"
+    return re.escape(word) + "(?:s|es)?" if word.isalpha() else re.escape(word)
 
 
 def _change_names(change: ChangeFact, services: set[str]) -> list[str]:
@@ -700,13 +711,25 @@ def _named_after(clause: str, positions: list[int], before: re.Pattern[str]) -> 
     return any(before.search(clause[:at]) for at in positions)
 
 
+#: Ruling out a dependency or a signal itself (not a change made to it, nor a remedy tried on it).
+_NOT_THE_THING = re.compile(
+    r"(?i)\b(?:ruled? (?:it |that |them |this )?out|not (?:the )?(?:cause|culprit|related|it|problem|issue)\b|"
+    r"unrelated|red herring|doubt (?:it|that)|does ?n[o']t (?:look|seem) related|"
+    r"(?:can'?t|cannot|couldn'?t|could not) be (?:it|that|this|the (?:cause|culprit|problem))|"
+    r"(?:is|was)n'?t (?:it|that|the (?:cause|culprit|problem))|(?:is|was) not (?:it|that|the (?:cause|culprit))|"
+    r"exonerat\w*|in the clear)"
+)
+
+
 def judgement(texts: list[EventFact]) -> tuple[float, list[str]]:
     """Lift from responders' words about a signal or dependency, statement by statement: confirmation or rollback
     up, ruled out down (negated and asked statements count for nothing)."""
     lift = 0.0
     refs: list[str] = []
     for e in texts:
-        verdicts = [judge(c) for c in clauses(e.text)]
+        # "Nothing changed on the cluster, it's just the disk", "restarted it, no change": said of changes or of a
+        # remedy, not of the thing failing — only words about the thing itself rule it out.
+        verdicts = [judge(c) if judge(c) >= 0 or said(_NOT_THE_THING, c) else 0 for c in clauses(e.text)]
         if any(v < 0 for v in verdicts):
             lift -= 0.3
             refs.append(e.ref)
