@@ -340,6 +340,8 @@ def _signal_candidates(
     return out
 
 
+#: What alerting first adds to a dependency (where the trouble showed first — not yet why).
+DEP_FIRST = 0.15
 #: A host or instance name in an alert ("redis-sess-02", "os-data-4"): hyphenated, with a number.
 _HOST_NAME = re.compile(r"(?<![\w./-])([a-z][a-z0-9]*(?:-[a-z0-9]+)*-\d+[a-z]?)(?![\w-])", re.I)
 #: Responders finding something healthy.
@@ -373,7 +375,7 @@ def _dependency_candidates(
         if dep_first is not None and (own_first is None or dep_first <= own_first) and (
             first is None or dep_first <= first
         ):
-            score += 0.15
+            score += DEP_FIRST
             reasons.append(f"{service} alerted first")
         elif dep_first is not None and (own_first is None or dep_first <= own_first):
             # Before the service, after another dependency: as likely a victim of that one as a cause.

@@ -269,6 +269,10 @@ class Handles:
     phrases: tuple[str, ...] = ()
     #: The values a setting had before the change ("pool size 80 -> 40": 80): "put it back to 80" undoes it.
     old_values: frozenset[str] = frozenset()
+    #: The parts of the day it was made in ("last night", "this morning") and the stems of its title's distinctive
+    #: words: "all the nodes reimaged last night" names "Rolling reimage of nomad clients" made at 22:00.
+    dayparts: frozenset[str] = frozenset()
+    stems: frozenset[str] = frozenset()
 
     def mentioned_in(self, clause: str) -> str | None:
         """How ``clause`` names the change ("its id", "version 4.18", "flag new-pricing", "the previous build"),
@@ -297,7 +301,20 @@ class Handles:
             return f"its time {self.minute}"
         if self.releases & _release_refs(clause):
             return "the latest release"
+        if (m := self._by_daypart(clause)) is not None:
+            return f"“{m}”"
         return None
+
+    def _by_daypart(self, clause: str) -> str | None:
+        """A title word's stem and a part of the day it was made in, in one clause ("reimaged last night")."""
+        if not self.stems or not self.dayparts:
+            return None
+        lowered = clause.lower()
+        when = next((d for d in self.dayparts if d in lowered), None)
+        if when is None:
+            return None
+        word = next((w for w in re.findall(r"[a-z]{6,}", lowered) if w[:STEM] in self.stems), None)
+        return f"{word} {when}" if word else None
 
     def positions(self, clause: str) -> list[int]:
         """Where in ``clause`` the change is named."""
@@ -319,6 +336,8 @@ class Handles:
             found += [m.start() for m in _phrase_pattern(phrase).finditer(lowered)]
         if self.old_values:
             found += [m.start() for m in _BACK_TO.finditer(clause) if _number(m.group(1)) in self.old_values]
+        if (said_ := self._by_daypart(clause)) is not None:
+            found.append(clause.lower().find(said_.split()[0]))
         return sorted(found)
 
 
@@ -476,6 +495,12 @@ def change_handles(
         return any(value in v for k, v in values.items() if k != cid)
 
     releases = _releases(ctx, started)
+    dayparts = {c.id: _dayparts_of(c.at, started) for c in ctx.changes}
+    stems = {
+        c.id: {w[:STEM] for w in re.findall(r"[a-z]{6,}", without_instructions(c.title).lower())
+               if w not in service_words and _distinctive(w, service_words, 6)}
+        for c in ctx.changes
+    }
     out: dict[str, Handles] = {}
     for c in ctx.changes:
         out[c.id] = Handles(
@@ -488,6 +513,11 @@ def change_handles(
             minute=minutes[c.id] if list(minutes.values()).count(minutes[c.id]) == 1 else "",
             phrases=tuple(sorted(p for p in phrases[c.id] if not shared(phrases, c.id, p))),
             old_values=frozenset(v for v in old_values[c.id] if not shared(old_values, c.id, v)),
+            dayparts=frozenset(dayparts[c.id]),
+            stems=frozenset(
+                st for st in stems[c.id]
+                if not any(st in stems[o] and dayparts[o] & dayparts[c.id] for o in stems if o != c.id)
+            ),
         )
     return out
 
@@ -500,6 +530,25 @@ def _distinctive(word: str, service_words: set[str], least: int = 5) -> bool:
         len(word) >= least and word.isalpha() and word not in service_words and bool(stems)
         and not (stems & GENERIC)
     )
+
+
+#: How many letters of a word stand for it across its forms ("reimage", "reimaged", "reimaging").
+STEM = 6
+
+
+def _dayparts_of(at: datetime, started: datetime | None) -> set[str]:
+    """The parts of the day, as said when the trouble began at ``started``, that ``at`` falls in."""
+    if started is None:
+        return set()
+    start = utc(started)
+    day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    out = set()
+    for name, (back, h0, h1) in _DAYPARTS.items():
+        lo = day - timedelta(days=back) + timedelta(hours=h0)
+        hi = min(start, day - timedelta(days=back) + timedelta(hours=h1))
+        if lo <= utc(at) <= hi:
+            out.add(name)
+    return out
 
 
 def _releases(ctx: IncidentContext, started: datetime | None) -> dict[str, str]:
