@@ -237,7 +237,8 @@ def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
         alerts=alerts,
         alert_signals=alert_signals,
         seen_signals={s.key for sigs in alert_signals.values() for s in sigs}
-        | {s.key for s in title_signals},
+        | {s.key for s in title_signals}
+        | {s.key for e in events for s in event_signals[e.ref] if s.key in TOLD_SIGNALS and not QUESTION.search(e.text)},
         symptom_tokens=symptom_tokens - GENERIC - service_tokens,
         service_tokens=service_tokens,
         alert_services=alert_services,
@@ -340,6 +341,9 @@ def _signal_candidates(
     return out
 
 
+#: Failures responders find that alerts seldom name (a node's kernel, cgroups, conntrack): what they report counts
+#: as seen, so a change that touches it is weighed as one that touches an alert.
+TOLD_SIGNALS = frozenset({"node"})
 #: What alerting first adds to a dependency (where the trouble showed first — not yet why).
 DEP_FIRST = 0.15
 #: A host or instance name in an alert ("redis-sess-02", "os-data-4"): hyphenated, with a number.
@@ -349,6 +353,12 @@ _HEALTHY = re.compile(
     r"(?i)\b(?:look(?:s|ed)?|is|are|was|were|seems?|all|both)\s+(?:\w+\s+)?(?:healthy|fine|green|normal|ok|okay)\b"
     r"(?![^.;]*\b(?:but|except|until)\b)"
 )
+
+
+def _healthy_but(clause: str, text: str) -> bool:
+    """``clause`` found something healthy and ``text`` goes on "but …" ("looks fine but its disk is full")."""
+    at = text.find(clause)
+    return at >= 0 and re.match(r"\W*(?:but|except|though|however)\b", text[at + len(clause):], re.I) is not None
 
 
 def _dependency_candidates(
@@ -392,12 +402,12 @@ def _dependency_candidates(
         said_ = [e for e in events if named.search(e.text)]
         score += 0.04 * min(len(said_), 3)
         lift, _ = judgement(said_)
-        spoken = [c for e in said_ for c in clauses(e.text) if named.search(c) and not QUESTION.search(c)]
-        if any(_HEALTHY.search(c) and not judge(c) > 0 for c in spoken[-2:]):
+        spoken = [(c, e.text) for e in said_ for c in clauses(e.text) if named.search(c) and not QUESTION.search(c)]
+        if any(_HEALTHY.search(c) and not judge(c) > 0 and not _healthy_but(c, text) for c, text in spoken[-2:]):
             # Their latest word on it: "tax-engine's own dashboards look healthy", "both readers healthy".
             lift = min(lift, -0.3)
             reasons.append(f"responders found {service} healthy")
-        elif any(s.pattern.search(c) for c in spoken for s in SIGNALS):
+        elif any(s.pattern.search(c) for c, _ in spoken for s in SIGNALS):
             # "redis-sess-02 NIC is throwing crc errors", "vol_media is full": they saw it fail themselves.
             score += 0.1
             reasons.append(f"responders describe {service} failing")

@@ -239,7 +239,8 @@ SIGNALS: tuple[Signal, ...] = (
         _p(
             r"packet[_ ]?loss|\bbgp\b|link (?:down|flap\w*)|interface\W+(?:\w+\W+){0,2}?down|network partition|"
             r"no route to host|host unreachable|\bmtu\b|firewall|route (?:leak|withdraw\w*)|peering|transit|"
-            r"switch\w* (?:fail\w*|down|reboot\w*)|cross[- ]az|inter[- ]region|vpn tunnel|tcp retransmi\w*"
+            r"switch\w* (?:fail\w*|down|reboot\w*)|cross[- ]az|inter[- ]region|vpn tunnel|tcp retransmi\w*|"
+            r"crc errors?|rx_crc|\bnic\b|\bflapping\b"
         ),
         (
             "Remove the single network path{where}",
@@ -283,6 +284,29 @@ SIGNALS: tuple[Signal, ...] = (
         weight=0.8,
         touches=_p(r"\b(?:rate[- ]?limit\w*|throttl\w*|quotas?|retr(?:y|ies)|backoff|batch\w*)\b"),
         itself=True,
+    ),
+    Signal(
+        "node",
+        "Node-level fault (kernel, cgroups, conntrack, node image){where}",
+        _p(
+            r"\bcgroups?(?: ?v[12])?\b|nf_conntrack|\bconntrack\b|\bsysctl\b|\bdmesg\b|kernel(?::| panic| errors?| bug)|"
+            r"\bulimit\b|too many open files|(?:reads?|reading|sees?|seeing|thinks?) (?:the )?(?:whole )?node(?:'s)? memory|"
+            r"node (?:memory|image|kernel)|containerd|\bcos\b image"
+        ),
+        (
+            "Qualify node images{where}",
+            "Roll node pool and image upgrades through a canary pool running each workload, and keep kernel settings "
+            "(sysctls, conntrack limits) in the image, not in a role applied after it.",
+        ),
+        ("Alert on node-level limits{where}", "Alert on conntrack use, kernel errors and OOM kills per node."),
+        weight=0.8,
+        # A node image, node pool upgrade, reimage or kernel patch changes all of these at once; it reaches each
+        # workload as its pods land on the new nodes, hours after the change began.
+        touches=_p(
+            r"\b(?:node ?pools?|node images?|reimag\w*|kernel|os image|\bami\b|base image|cos_containerd|"
+            r"ubuntu|debian|rhel|packer|hypervisors?|node upgrade|gke|eks|aks)\b"
+        ),
+        slow=True,
     ),
     Signal(
         "crash-loop",

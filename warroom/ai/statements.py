@@ -584,8 +584,8 @@ _SINCE_BEFORE = re.compile(
 #: The trouble traced to the change in one breath: "only started failing after the mesh defaults went in", "errors
 #: began right after 4.18" (not a bare "since 4.18 went out", which may only date it).
 _STARTED_SINCE = re.compile(
-    r"(?i)\b(?:start(?:ed|s)?|began|begins?|broke|breaks|fail(?:ed|ing|s)?|errors?|5xx|timeouts?|crash\w*|"
-    r"spik\w*|jump\w*)\s+(?:\w+\s+){0,2}?(?:right |just |only |straight )?(?:since|after)\s+"
+    r"(?i)\b(?:start(?:ed|s)?|began|begins?|broke|breaks|fail(?:ed|ing|s)?|crash(?:ed|ing|es)?|"
+    r"spik(?:ed|ing)|jump(?:ed|ing))\s+(?:\w+\s+){0,2}?(?:right |just |only |straight )?(?:since|after)\s+"
     r"(?:(?:the|we|it|they)\s+)?(?:\S+\s+){0,2}$"
 )
 
@@ -596,7 +596,7 @@ _IS_BEFORE = re.compile(
     r"cause is|caused by|root cause(?: is)?:?)\s+(?:(?:the|our|their)\s+)?"
     r"(?:(?!(?:when|before|after|not|why|what|how|where|since)\b)[\w.-]+\s+){0,2}$|"
     # A conclusion: "so the node pool upgrade this morning", "so it's the flag".
-    r"^\W*so,?\s+(?:it'?s\s+|it is\s+|it was\s+)?(?:the|this|that|our)\s+(?:[\w.-]+\s+){0,1}$|"
+    r"^\W*so,?\s+(?:it'?s\s+|it is\s+|it was\s+)?(?:the|this|that|our)\s+(?:[\w.-]+\s+){0,2}$|"
     # Where every failure is: "the crashing pods are all on the upgraded apps-pool nodes".
     r"\b(?:all|only)\s+(?:on|in|from|behind|through)\s+(?:the\s+)?(?:new|newly|upgraded|changed|updated|migrated|"
     r"reimaged|patched|moved)?\s*(?:[\w.-]+\s+){0,1}$"

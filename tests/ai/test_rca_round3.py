@@ -1,0 +1,510 @@
+"""RCA rules of the third round, each on a small made-up incident with a counter-case: signals that only say what
+fails rank below a likely concrete cause; a change on the component that alerted first, minutes before; only the
+first service to alert "alerted first"; the wider list of providers, delivery failures and quoted status pages; a
+confirmed change above what it explains; how a change is named (a release's component, v-numbers, either number,
+a part of the day); what responders' words confirm or rule out; a proxy's "upstream"; changes that stayed out of
+production; and responders describing a dependency failing or healthy."""
+
+from __future__ import annotations
+
+import pytest
+
+from warroom.ai import ChangeFact, EventFact, IncidentContext
+from warroom.ai.rca import COINCIDENT_MINUTES, CONCRETE_FLOOR, RULED_OUT_CAP, rank_causes
+from warroom.ai.statements import judge
+
+from .conftest import at, incident
+from .test_rca_symptoms import _alert, _cause, _keys, _said
+
+
+def _explained(ctx: IncidentContext) -> dict[str, str]:
+    return {c.key: c.explanation for c in rank_causes(ctx)}
+
+
+def _scores(ctx: IncidentContext) -> dict[str, float]:
+    return {c.key: c.score for c in rank_causes(ctx)}
+
+
+# -- 1. a signal that only says what fails ranks below the likeliest concrete cause ----------------------------
+def _thumbnails(summary: str, changes: list[ChangeFact]) -> IncidentContext:
+    """thumb-api's own alerts, three of them, all showing one signal; whatever changes are given."""
+    return incident(
+        service="thumb-api",
+        title="Thumbnails failing",
+        details="",
+        dependencies=[],
+        events=[],
+        alerts=[_alert(f"m{i}", f"ThumbApiAlert{i}", "thumb-api", f"thumb-api {summary}", i) for i in range(3)],
+        changes=changes,
+    )
+
+
+_WEBP = ChangeFact(id="rel-32", source="deploy", service="thumb-api", at=at(-40),
+                   title="thumb-api 3.2.0 adds webp output")
+_OOM = "pods OOMKilled, memory 98% of limit"
+_THROTTLED = "429 Too Many Requests from blob-store: rate limit exceeded"
+
+
+def test_a_memory_signal_ranks_below_a_likely_change() -> None:
+    causes = rank_causes(_thumbnails(_OOM, [_WEBP]))
+    assert causes[0].key == "change:rel-32", [(c.key, c.score) for c in causes]
+    assert causes[0].score >= CONCRETE_FLOOR
+    memory = next(c for c in causes if c.key == "signal:memory")
+    assert "what is failing, not why" in memory.explanation
+    assert memory.score < causes[0].score
+
+
+def test_a_memory_signal_still_leads_without_a_likely_concrete_cause() -> None:
+    assert _keys(_thumbnails(_OOM, []))[0] == "signal:memory"
+    # a change made days ago on another service does not reach the floor
+    old = ChangeFact(id="ui-4", source="deploy", service="gallery-ui", at=at(-3 * 1440), title="gallery-ui 4.0 grid")
+    causes = rank_causes(_thumbnails(_OOM, [old]))
+    assert causes[0].key == "signal:memory", [(c.key, c.score) for c in causes]
+    assert "not why" not in causes[0].explanation
+
+
+def test_a_rate_limit_can_be_the_cause_itself_and_is_left_above_the_change() -> None:
+    causes = rank_causes(_thumbnails(_THROTTLED, [_WEBP]))
+    assert causes[0].key == "signal:rate-limit", [(c.key, c.score) for c in causes]
+    assert "not why" not in causes[0].explanation
+    assert next(c for c in causes if c.key == "change:rel-32").score >= CONCRETE_FLOOR
+
+
+# -- 2. a change on the component that alerted first, minutes before its first alert --------------------------
+def _feed(change_at: float, db_alert_at: float | None = None) -> IncidentContext:
+    alerts = [
+        _alert("c1", "FeedCacheEvictions", "feed-cache", "feed-cache evictions 40k/s, hit ratio 12%", 0),
+        _alert("f1", "FeedApiLatency", "feed-api", "feed-api p99 4s", 3),
+    ]
+    if db_alert_at is not None:
+        alerts.append(_alert("d1", "FeedDbSlowQueries", "feed-db", "feed-db slow queries 300/s", db_alert_at))
+    return incident(
+        service="feed-api",
+        title="Feed slow",
+        details="",
+        dependencies=["feed-cache", "feed-db"],
+        events=[],
+        alerts=alerts,
+        changes=[
+            ChangeFact(id="cfg-12", source="git", kind="config", service="feed-cache", at=at(change_at),
+                       title="feed-cache: maxmemory-policy allkeys-lru -> volatile-ttl"),
+            ChangeFact(id="rel-8", source="deploy", service="feed-api", at=at(-25), title="feed-api 8.0.2 ranking tweak"),
+        ],
+    )
+
+
+def test_a_change_on_the_component_that_alerted_first_minutes_later_is_where_it_began() -> None:
+    ctx = _feed(-12)
+    cause = _cause(ctx, "change:cfg-12")
+    assert "feed-cache began to alert 12 min after it" in cause.explanation
+    assert _keys(ctx)[0] == "change:cfg-12"
+    assert 12 <= COINCIDENT_MINUTES
+
+
+def test_no_lift_when_the_component_alerted_after_another_or_long_after_the_change() -> None:
+    # feed-db alerted before feed-cache: feed-cache is not where the trouble began
+    after_another = _explained(_feed(-12, db_alert_at=-4))
+    assert "began to alert" not in after_another.get("change:cfg-12", "")
+    # feed-cache alerted first, but well beyond COINCIDENT_MINUTES after the change
+    long_after = _explained(_feed(-(COINCIDENT_MINUTES + 15)))
+    assert "began to alert" not in long_after.get("change:cfg-12", "")
+
+
+# -- 3. only the first service to alert "alerted first" --------------------------------------------------------
+def test_only_the_first_dependency_to_alert_alerted_first() -> None:
+    ctx = incident(
+        service="cart-api",
+        title="Cart errors",
+        details="",
+        dependencies=["cart-db", "cart-cache"],
+        events=[],
+        changes=[],
+        alerts=[
+            _alert("d", "CartDbDown", "cart-db", "cart-db primary unreachable", -5),
+            _alert("c", "CartCacheErrors", "cart-cache", "cart-cache connection errors", -2),
+            _alert("a", "CartApi5xx", "cart-api", "cart-api 5xx 25%", 0),
+        ],
+    )
+    explained = _explained(ctx)
+    assert "cart-db alerted first" in explained["dependency:cart-db"]
+    assert "cart-cache alerted first" not in explained["dependency:cart-cache"]
+    assert "cart-cache alerted before cart-api, after cart-db" in explained["dependency:cart-cache"]
+    keys = _keys(ctx)
+    assert keys.index("dependency:cart-db") < keys.index("dependency:cart-cache")
+
+
+# -- 4. providers ----------------------------------------------------------------------------------------------
+def _otp(text: str, dependencies: tuple[str, ...] = ()) -> IncidentContext:
+    return incident(
+        service="otp-sender",
+        title="Login codes not arriving",
+        details="",
+        dependencies=list(dependencies),
+        alerts=[_alert("o1", "OtpSendErrors", "otp-sender", "otp-sender 5xx 30% on POST /send", 0)],
+        changes=[ChangeFact(id="rel-6", source="deploy", service="otp-sender", at=at(-120),
+                            title="otp-sender 6.0.1 copy")],
+        events=[_said(6, text, "1")],
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "provider"),
+    [
+        ("infobip status page shows degraded SMS delivery in the EU", "infobip"),
+        ("scaleway object storage outage in fr-par", "scaleway"),
+        ("gcore edge returning 502s for the login page", "gcore"),
+        ("easypost API errors on every label purchase", "easypost"),
+        # delivery failures are outage language
+        ("infobip: 40% of messages undeliverable to UK numbers", "infobip"),
+        ("texts through infobip are not being delivered since 09:58", "infobip"),
+    ],
+)
+def test_a_provider_from_the_wider_list_named_with_outage_language_is_a_cause(text: str, provider: str) -> None:
+    ctx = _otp(text)
+    assert _keys(ctx)[0] == f"provider:{provider}", _keys(ctx)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we moved the otp template in infobip yesterday",  # a provider named, no outage language
+        "errors here since 10:02",  # "here" is an everyday word, not HERE
+        "the square button on the login page errors",  # nor is "square"
+    ],
+)
+def test_no_provider_without_outage_language_or_from_everyday_words(text: str) -> None:
+    keys = _keys(_otp(text))
+    assert not any(k.startswith("provider:") for k in keys), keys
+
+
+def test_a_quoted_status_page_makes_a_declared_dependency_a_third_party() -> None:
+    quoted = _otp("sms-relay status: 'Degraded performance for EU routes'", ("sms-relay",))
+    assert _keys(quoted)[0] == "provider:sms-relay", _keys(quoted)
+    # the same words without "status:" say nothing of whose service it is
+    unquoted = _otp("sms-relay: 'Degraded performance for EU routes'", ("sms-relay",))
+    assert "provider:sms-relay" not in _keys(unquoted)
+
+
+# -- 5. a change responders confirmed ranks above what they did not confirm -----------------------------------
+def _search(events: list[EventFact]) -> IncidentContext:
+    return incident(
+        service="catalog-api",
+        title="Catalog search failing",
+        details="",
+        dependencies=["search-index"],
+        alerts=[
+            _alert("s1", "SearchIndexRejections", "search-index", "search-index write queue full, rejecting bulk", -3),
+            _alert("s2", "SearchIndexCpu", "search-index", "search-index cpu 99% on all nodes", -2),
+            _alert("c1", "CatalogApi5xx", "catalog-api", "catalog-api 5xx 35% on /search", 0),
+        ],
+        changes=[
+            ChangeFact(id="job-19", source="git", kind="config", service="catalog-importer", at=at(-240),
+                       title="catalog-importer: nightly full reindex moved to 09:55"),
+            ChangeFact(id="rel-3", source="deploy", service="reviews-api", at=at(-30), title="reviews-api 3.1 stars"),
+        ],
+        events=events,
+    )
+
+
+def test_a_confirmed_change_ranks_above_the_dependency_where_it_showed() -> None:
+    ctx = _search([_said(9, "Cause: the full reindex from catalog-importer, moved to 09:55 by job-19", "1", "note")])
+    keys = _keys(ctx)
+    assert keys[0] == "change:job-19", keys
+    assert "where change job-19, which responders confirmed, showed" in _cause(ctx, "dependency:search-index").explanation
+
+
+def test_a_change_only_asked_about_does_not_push_the_dependency_down() -> None:
+    for events in ([], [_said(9, "could it be job-19?", "1")]):
+        ctx = _search(events)
+        assert _keys(ctx)[0] == "dependency:search-index", _keys(ctx)
+        assert "which responders confirmed" not in _cause(ctx, "dependency:search-index").explanation
+
+
+# -- 6. names --------------------------------------------------------------------------------------------------
+def test_the_component_before_a_releases_version_names_it() -> None:
+    ctx = incident(
+        service="stream-web",
+        title="Playback failing",
+        details="",
+        dependencies=[],
+        alerts=[_alert("p1", "PlaybackErrors", "stream-web", "stream-web playback start failures 30%", 0)],
+        changes=[
+            ChangeFact(id="wp-914", source="deploy", service="stream-web", at=at(-20),
+                       title="web player 9.14.0 — new seek bar"),
+            ChangeFact(id="tv-32", source="deploy", service="stream-web", at=at(-15),
+                       title="tv player 3.2.0 — subtitles"),
+        ],
+        events=[_said(8, "it's the web player, the seek bar breaks playback start", "1")],
+    )
+    explained = _explained(ctx)
+    assert "responders confirmed it (by “web player”)" in explained["change:wp-914"]
+    assert "responders" not in explained.get("change:tv-32", "")
+    assert _keys(ctx)[0] == "change:wp-914"
+
+
+def _hls(text: str) -> IncidentContext:
+    return incident(
+        service="video-edge",
+        title="Live streams buffering",
+        details="",
+        dependencies=[],
+        alerts=[_alert("h1", "HlsSegmentErrors", "video-edge", "video-edge segment fetch errors 20%", 0)],
+        changes=[
+            ChangeFact(id="cdn-88", source="api", kind="config", service="video-edge", at=at(-30),
+                       title="hls property v88 — shorter segment duration"),
+            ChangeFact(id="rel-7", source="deploy", service="video-edge", at=at(-10), title="video-edge 7.0.3 logging"),
+        ],
+        events=[_said(8, text, "1")],
+    )
+
+
+def test_a_two_digit_v_number_names_a_change_and_v8_does_not() -> None:
+    assert "by version v88" in _explained(_hls("v88 is the culprit, rolling the property back"))["change:cdn-88"]
+    assert "responders" not in _explained(_hls("it's v8, the heap is full")).get("change:cdn-88", "")
+
+
+def _mesh(text: str) -> IncidentContext:
+    return incident(
+        service="orders-api",
+        title="Orders failing",
+        details="",
+        dependencies=[],
+        alerts=[_alert("o1", "Orders5xx", "orders-api", "orders-api 503 25%", 0)],
+        changes=[
+            ChangeFact(id="mp-4", source="git", kind="config", service="mesh-policies", at=at(-35),
+                       title="mesh-policies: retry budget 20% -> 5%"),
+            ChangeFact(id="rel-5", source="deploy", service="orders-api", at=at(-60), title="orders-api 5.5.0 invoices"),
+        ],
+        events=[_said(8, text, "1")],
+    )
+
+
+def test_a_name_is_matched_in_either_number() -> None:
+    assert "responders confirmed it (by mesh-policies)" in _explained(_mesh("it's the mesh policy"))["change:mp-4"]
+    assert "responders" not in _explained(_mesh("it's the mesh, retries are exhausted")).get("change:mp-4", "")
+
+
+def _reimaged(text: str, *changes: ChangeFact) -> IncidentContext:
+    return incident(
+        service="jobs-api",
+        title="Jobs failing",
+        details="",
+        dependencies=[],
+        alerts=[_alert("n1", "JobsFailing", "jobs-api", "jobs-api 30% of jobs fail", 0)],
+        changes=list(changes),
+        events=[_said(8, text, "1", "note")],
+    )
+
+
+# T0 is 10:00: 22:00 the evening before, and 07:30 this morning
+_LAST_NIGHT = ChangeFact(id="ops-61", source="itsm", kind="infrastructure", service="nomad-clients", at=at(-12 * 60),
+                         title="Rolling reimage of nomad clients")
+_THIS_MORNING = ChangeFact(id="ops-62", source="itsm", kind="infrastructure", service="worker-hosts", at=at(-150),
+                           title="Rolling reimage of worker hosts")
+
+
+def test_a_title_word_and_a_part_of_the_day_name_a_change() -> None:
+    text = "Cause: all the nodes reimaged last night"
+    explained = _explained(_reimaged(text, _LAST_NIGHT, _THIS_MORNING))
+    assert "responders confirmed it (by “reimaged last night”)" in explained["change:ops-61"]
+    assert "responders" not in explained.get("change:ops-62", "")
+    # with only this morning's reimage, "last night" names nothing
+    alone = _explained(_reimaged(text, _THIS_MORNING))
+    assert "responders" not in alone.get("change:ops-62", "")
+
+
+# -- 7. responders' words --------------------------------------------------------------------------------------
+def _waf(text: str) -> IncidentContext:
+    return incident(
+        service="login-api",
+        title="Logins blocked",
+        details="",
+        dependencies=[],
+        alerts=[_alert("w1", "Login403", "login-api", "login-api 403 rate 40%", 0)],
+        changes=[
+            ChangeFact(id="waf-41", source="api", kind="config", service="edge-waf", at=at(-20),
+                       title="edge-waf ruleset v41 — stricter bot rules"),
+            ChangeFact(id="rel-2", source="deploy", service="login-api", at=at(-50), title="login-api 2.9.0 passkeys"),
+        ],
+        events=[_said(8, text, "1")],
+    )
+
+
+def test_never_got_activated_rules_a_change_out() -> None:
+    assert judge("v41 never got activated on prod") == -1
+    assert judge("v41 got activated on prod at 09:40") == 0
+    ruled = next((c for c in rank_causes(_waf("v41 never got activated on prod, it's still in log-only"))
+                  if c.key == "change:waf-41"), None)
+    assert ruled is None or ("ruled it out" in ruled.explanation and ruled.score <= RULED_OUT_CAP)
+    assert "responders discussed it" in _explained(_waf("v41 got activated on prod at 09:40"))["change:waf-41"]
+
+
+def _checkout(text: str) -> IncidentContext:
+    return incident(
+        service="checkout-api",
+        title="Checkout failing",
+        details="",
+        dependencies=[],
+        alerts=[_alert("c1", "Checkout503", "checkout-api", "checkout-api 503 20%", 0)],
+        changes=[
+            ChangeFact(id="ist-7", source="git", kind="config", service="istio-system", at=at(-40),
+                       title="mesh defaults: outlier detection ejects after 1 error"),
+            ChangeFact(id="rel-4", source="deploy", service="checkout-api", at=at(-70),
+                       title="checkout-api 4.18.0 gift cards"),
+        ],
+        events=[_said(8, text, "1")],
+    )
+
+
+def test_started_failing_after_a_change_traces_the_trouble_to_it() -> None:
+    ctx = _checkout("checkout only started failing after the mesh defaults went in")
+    assert "responders confirmed it (by “mesh defaults”)" in _cause(ctx, "change:ist-7").explanation
+    assert _keys(ctx)[0] == "change:ist-7"
+    # only saying when it went in confirms nothing
+    dated = _explained(_checkout("the mesh defaults went in at 09:20"))
+    assert "confirmed" not in dated.get("change:ist-7", "")
+
+
+def test_a_bare_since_is_only_a_weak_tie() -> None:
+    explanation = _cause(_checkout("since 4.18 went out"), "change:rel-4").explanation
+    assert "responders rolled it back or tied the trouble to it (by version 4.18)" in explanation
+    assert "confirmed" not in explanation
+
+
+def _pods(text: str, title: str = "GKE node pool upgrade to 1.30", service: str = "gke-prod") -> IncidentContext:
+    return incident(
+        service="apps",
+        title="Pods crashing",
+        details="",
+        dependencies=[],
+        alerts=[_alert("k1", "PodCrashLooping", "apps", "apps pods CrashLoopBackOff", 0, cluster=service)],
+        changes=[
+            ChangeFact(id="gke-3", source="terraform", kind="infrastructure", service=service, at=at(-180),
+                       title=title),
+            ChangeFact(id="rel-9", source="deploy", service="apps", at=at(-45), title="apps 9.2.0 dashboards"),
+        ],
+        events=[_said(8, text, "1")],
+    )
+
+
+def test_a_conclusion_with_so_confirms_a_change() -> None:
+    assert "responders confirmed it" in _cause(_pods("so the node pool upgrade this morning"), "change:gke-3").explanation
+    # the same words, not as a conclusion
+    plain = _cause(_pods("the node pool upgrade this morning, we started it at 07:00"), "change:gke-3").explanation
+    assert "responders discussed it" in plain
+
+
+def test_a_conclusion_confirms_a_change_on_a_node_pool_named_by_its_title_word() -> None:
+    ctx = _pods("so the node pool upgrade this morning", title="node pool upgrade apps-pool 1.29 -> 1.30",
+                service="apps-pool")
+    assert "responders confirmed it" in _cause(ctx, "change:gke-3").explanation
+
+
+def test_every_failure_on_the_changed_thing_confirms_it() -> None:
+    ctx = _pods("the crashing pods are all on the upgraded apps-pool nodes", title="upgrade apps-pool to 1.30",
+                service="apps-pool")
+    assert "responders confirmed it (by apps-pool)" in _cause(ctx, "change:gke-3").explanation
+    # "some of" is no "all on"
+    some = _pods("some crashing pods are on apps-pool nodes", title="upgrade apps-pool to 1.30", service="apps-pool")
+    assert "confirmed" not in _cause(some, "change:gke-3").explanation
+
+
+# -- 8. a proxy's "upstream" is no third party -----------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("summary", "third_party"),
+    [
+        ("envoy: upstream request timeout on 30% of POST /charge", False),
+        ("vendor returns 503 on 30% of POST /charge", True),
+    ],
+)
+def test_upstream_in_a_proxys_words_is_not_a_third_party_outage(summary: str, third_party: bool) -> None:
+    ctx = incident(service="pay-gw", title="Payments failing", details="", dependencies=[], events=[], changes=[],
+                   alerts=[_alert("e1", "PayGw5xx", "pay-gw", summary, 0)])
+    assert ("signal:third-party" in _keys(ctx)) is third_party
+
+
+# -- 9. a change that stayed out of production -----------------------------------------------------------------
+def _ledger(title: str) -> IncidentContext:
+    return incident(
+        service="ledger-api",
+        title="Ledger writes failing",
+        details="",
+        dependencies=["ledger-db"],
+        events=[],
+        alerts=[_alert("l1", "LedgerDbErrors", "ledger-db", "ledger-db write errors 20%", 0),
+                _alert("l2", "Ledger5xx", "ledger-api", "ledger-api 5xx 20%", 1)],
+        changes=[ChangeFact(id="mnt-5", source="itsm", kind="database", service="ledger-db", at=at(-15), title=title)],
+    )
+
+
+@pytest.mark.parametrize("title", [
+    "ledger-db planned maintenance on the test environment (production unaffected)",
+    "ledger-db: vacuum settings change, staging only",
+])
+def test_a_change_that_says_it_stayed_out_of_production_is_weak(title: str) -> None:
+    weak = _cause(_ledger(title), "change:mnt-5")
+    assert "its own description says it did not reach production" in weak.explanation
+    reached = _cause(_ledger("ledger-db: vacuum settings change, promoted from staging to production"), "change:mnt-5")
+    assert "did not reach production" not in reached.explanation
+    assert weak.score < reached.score - 0.2
+
+
+# -- 10. responders on a dependency ----------------------------------------------------------------------------
+def _sessions(*texts: str) -> IncidentContext:
+    return incident(
+        service="web-login",
+        title="Logins dropping",
+        details="",
+        dependencies=["session-store", "user-db"],
+        alerts=[_alert("r1", "SessionStoreErrors", "session-store", "redis-sess-02 replication link down", 0),
+                _alert("w1", "LoginErrors", "web-login", "web-login 5xx 15%", 1)],
+        changes=[ChangeFact(id="rel-12", source="deploy", service="web-login", at=at(-6),
+                            title="web-login 12.0.1 remember-me")],
+        events=[_said(7 + i, t, str(i + 1)) for i, t in enumerate(texts)],
+    )
+
+
+@pytest.mark.parametrize("text", [
+    "session-store is out of memory",  # by its name
+    "redis-sess-02 has packet loss on its NIC",  # by a host its own alerts name
+])
+def test_responders_describing_a_dependency_failing_lift_it(text: str) -> None:
+    ctx = _sessions(text)
+    dep = _cause(ctx, "dependency:session-store")
+    assert "responders describe session-store failing" in dep.explanation
+    assert dep.score > _scores(_sessions("checking session-store now"))["dependency:session-store"] + 0.05
+    assert _keys(ctx)[0] == "dependency:session-store"
+
+
+def test_responders_only_naming_a_dependency_do_not_describe_it_failing() -> None:
+    dep = _cause(_sessions("checking session-store now"), "dependency:session-store")
+    assert "responders describe" not in dep.explanation
+
+
+def test_crc_errors_on_a_host_describe_its_dependency_failing() -> None:
+    dep = _cause(_sessions("redis-sess-02 NIC throwing crc errors"), "dependency:session-store")
+    assert "responders describe session-store failing" in dep.explanation
+
+
+def test_a_dependency_responders_find_healthy_sinks() -> None:
+    ctx = _sessions("session-store's own dashboards look healthy")
+    assert _keys(ctx)[0] == "change:rel-12", _keys(ctx)
+    assert any("responders found session-store healthy" in c.explanation for c in rank_causes(ctx))
+    # another dependency found healthy says nothing of this one
+    other = _sessions("user-db dashboards look healthy")
+    assert _keys(other)[0] == "dependency:session-store", _keys(other)
+    assert not any("found session-store healthy" in c.explanation for c in rank_causes(other))
+
+
+def test_healthy_but_failing_does_not_sink_a_dependency() -> None:
+    ctx = _sessions("session-store looks fine but its disk is full")
+    assert not any("found session-store healthy" in c.explanation for c in rank_causes(ctx))
+
+
+def test_nothing_changed_on_a_dependency_does_not_rule_it_out() -> None:
+    ctx = _sessions("nothing changed on the session-store cluster, it's just the disk")
+    dep = _cause(ctx, "dependency:session-store")
+    assert _keys(ctx)[0] == "dependency:session-store"
+    assert dep.score > RULED_OUT_CAP
+    # saying it is not the cause does
+    assert "dependency:session-store" not in _keys(_sessions("session-store is not the cause"))[:1]
