@@ -508,3 +508,47 @@ def test_nothing_changed_on_a_dependency_does_not_rule_it_out() -> None:
     assert dep.score > RULED_OUT_CAP
     # saying it is not the cause does
     assert "dependency:session-store" not in _keys(_sessions("session-store is not the cause"))[:1]
+
+
+# -- 11. node-level faults and the changes that touch them ---------------------------------------------------
+def _ledger_pods(events: list[EventFact], alerts_extra: str = "") -> IncidentContext:
+    """ledger-api pods OOMKilled; the node pool under them was upgraded the evening before; a release this morning."""
+    return incident(
+        service="ledger-api",
+        title="Ledger API pods crash-looping",
+        details="",
+        dependencies=["ledger-db", "main-pool"],
+        alerts=[_alert("k1", "KubePodOOMKilled", "ledger-api", f"ledger-api pods OOMKilled 14 times{alerts_extra}", 0)],
+        changes=[
+            ChangeFact(id="np-7", source="terraform", kind="infrastructure", service="main-pool", at=at(-15 * 60),
+                       title="main-pool node pool 1.28 -> 1.30 (new node image)"),
+            ChangeFact(id="rel-9", source="deploy", service="ledger-api", at=at(-50),
+                       title="ledger-api 9.1.0 statement export"),
+        ],
+        events=events,
+    )
+
+
+def test_responders_reporting_a_cgroup_fault_make_the_node_pool_upgrade_lead() -> None:
+    ctx = _ledger_pods([
+        _said(10, "rolled back to 9.0.4, still OOMKilled, so not 9.1.0", "1"),
+        _said(14, "the JVM reads node memory, no cgroup v2 support in that java build", "2"),
+    ])
+    causes = rank_causes(ctx)
+    assert causes[0].key == "change:np-7", [(c.key, c.score) for c in causes]
+    assert "node-level fault" in causes[0].explanation.lower()
+
+
+def test_without_a_node_level_fault_the_node_pool_upgrade_does_not_lead() -> None:
+    ctx = _ledger_pods([_said(10, "heap grows with each export, looks like 9.1.0 holds whole statements in memory", "1")])
+    assert _keys(ctx)[0] != "change:np-7"
+
+
+def test_a_question_about_cgroups_is_not_a_report() -> None:
+    ctx = _ledger_pods([
+        _said(10, "rolled back to 9.0.4, still OOMKilled, so not 9.1.0", "1"),
+        _said(14, "could it be a cgroup thing?", "2"),
+    ])
+    np7 = [c for c in rank_causes(ctx) if c.key == "change:np-7"]
+    assert not np7 or "node-level fault" not in np7[0].explanation.lower()
+    assert _keys(ctx)[0] != "change:np-7"
