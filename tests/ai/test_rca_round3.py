@@ -552,3 +552,36 @@ def test_a_question_about_cgroups_is_not_a_report() -> None:
     np7 = [c for c in rank_causes(ctx) if c.key == "change:np-7"]
     assert not np7 or "node-level fault" not in np7[0].explanation.lower()
     assert _keys(ctx)[0] != "change:np-7"
+
+
+# -- 12. "we didn't change anything": a dependency failing on its own fits better -----------------------------
+def _filing(last: str) -> IncidentContext:
+    """filing-api writes fail read-only after its database failed over; a scale-out of filing-api that morning."""
+    return incident(
+        service="filing-api",
+        title="Return submissions failing",
+        details="",
+        dependencies=["returns-db", "payment-hub"],
+        alerts=[
+            _alert("r1", "RdsEventFailover", "returns-db", "returns-db: Multi-AZ failover (host hardware)", 0),
+            _alert("f1", "FilingApiErrors", "filing-api",
+                   "POST /returns 500 ratio 71%: cannot execute INSERT in a read-only transaction", 2),
+        ],
+        changes=[ChangeFact(id="cr-11", source="itsm-rfc", kind="rfc", service="filing-api", at=at(-280),
+                            title="scale filing-api 12 -> 30 instances for the deadline")],
+        events=[_said(12, "returns-db failed over at 20:46, the app still talks to the old primary", "1"),
+                _said(16, last, "2")],
+    )
+
+
+def test_no_change_of_ours_lowers_the_changes_not_tied_to_the_trouble() -> None:
+    quiet = _cause(_filing("restarting filing-api now"), "change:cr-11")
+    told = _cause(_filing("we didn't change anything on the db, it's the failover"), "change:cr-11")
+    assert told.score < quiet.score
+    assert "no change of theirs" in told.explanation
+    assert _keys(_filing("we didn't change anything on the db, it's the failover"))[0] == "dependency:returns-db"
+
+
+def test_asking_whether_nothing_changed_says_nothing() -> None:
+    asked = _cause(_filing("did nothing change on our side?"), "change:cr-11")
+    assert "no change of theirs" not in asked.explanation

@@ -262,6 +262,7 @@ def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
     _merge_same_evidence(candidates)
     _symptoms_of_changes(candidates)
     _below_confirmed(candidates)
+    _no_change_of_ours(candidates, events)
     _below_ruled_out(candidates)
     _signals_below_causes(candidates)
     candidates = [c for c in candidates if c.score >= 0.12]
@@ -885,6 +886,31 @@ def _below_confirmed(candidates: list[_Candidate]) -> None:
         if c.key.startswith(("signal:", "dependency:")) and c.word <= 0 and c.score >= lead.score:
             c.score = lead.score - 0.02
             c.reasons.append(f"where change {lead.key.removeprefix('change:')}, which responders confirmed, showed")
+
+
+#: Responders saying no change of theirs is at fault: "we didn't change anything on the db", "nothing of ours
+#: changed on the sending path", "no change on our side".
+NO_CHANGE_OF_OURS = re.compile(
+    r"(?i)\b(?:we|nobody|no ?one|no team)\s+(?:didn'?t|did not|haven'?t|have not|has not|hasn'?t)\s+"
+    r"(?:change|touch|deploy|push|ship)\w*\s+(?:anything|a thing)|"
+    r"\bnothing (?:of ours |on our (?:side|end) |our side )?(?:has |was |got )?(?:changed|deployed|touched)\b|"
+    r"\bno (?:changes?|deploys?) (?:on|from) our (?:side|end)\b|\bnot (?:on )?our (?:side|end)\b"
+)
+
+
+def _no_change_of_ours(candidates: list[_Candidate], events: list[EventFact]) -> None:
+    """Responders who looked said no change of theirs is at fault (their word, not asked): each change they have
+    not tied to the trouble loses some of its weight — a dependency or provider failing on its own fits better."""
+    said_ = [
+        e for e in events
+        if any(NO_CHANGE_OF_OURS.search(c) and not QUESTION.search(c) for c in clauses(e.text))
+    ]
+    if not said_:
+        return
+    for c in candidates:
+        if c.key.startswith("change:") and c.word <= 0 and not c.tied:
+            c.score -= 0.1
+            c.reasons.append("responders found no change of theirs at fault")
 
 
 #: The most a cause that responders ruled out (their latest word) may score: below any cause still standing.
