@@ -585,3 +585,21 @@ def test_no_change_of_ours_lowers_the_changes_not_tied_to_the_trouble() -> None:
 def test_asking_whether_nothing_changed_says_nothing() -> None:
     asked = _cause(_filing("did nothing change on our side?"), "change:cr-11")
     assert "no change of theirs" not in asked.explanation
+
+
+def test_no_config_changed_counts_as_no_change_of_ours() -> None:
+    told = _cause(_filing("no config changed on the db hosts"), "change:cr-11")
+    assert "no change of theirs" in told.explanation
+
+
+def test_a_volume_its_alerts_name_names_the_dependency() -> None:
+    def media(text: str) -> IncidentContext:
+        return incident(
+            service="cms-publisher", title="Uploads failing", details="", dependencies=["media-nfs"],
+            alerts=[_alert("n1", "VolumeUsage", "media-nfs", "vol_media on filer-01: 100% used", 0),
+                    _alert("c1", "UploadErrors", "cms-publisher", "POST /media 500: ENOSPC no space left on device", 3)],
+            changes=[], events=[_said(10, text, "1")],
+        )
+    assert "responders describe media-nfs failing" in _cause(media("vol_media has no space left on device"),
+                                                            "dependency:media-nfs").explanation
+    assert "describe" not in _cause(media("uploads are slow for the desk"), "dependency:media-nfs").explanation

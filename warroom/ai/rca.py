@@ -347,8 +347,11 @@ def _signal_candidates(
 TOLD_SIGNALS = frozenset({"node"})
 #: What alerting first adds to a dependency (where the trouble showed first — not yet why).
 DEP_FIRST = 0.15
-#: A host or instance name in an alert ("redis-sess-02", "os-data-4"): hyphenated, with a number.
-_HOST_NAME = re.compile(r"(?<![\w./-])([a-z][a-z0-9]*(?:-[a-z0-9]+)*-\d+[a-z]?)(?![\w-])", re.I)
+#: A host, instance or volume name in an alert ("redis-sess-02", "os-data-4", "vol_media"): hyphenated with a
+#: number, or snake_case.
+_HOST_NAME = re.compile(
+    r"(?<![\w./-])([a-z][a-z0-9]*(?:-[a-z0-9]+)*-\d+[a-z]?|[a-z][a-z0-9]*(?:_[a-z0-9]+)+)(?![\w-])", re.I
+)
 #: Responders finding something healthy.
 _HEALTHY = re.compile(
     r"(?i)\b(?:look(?:s|ed)?|is|are|was|were|seems?|all|both)\s+(?:\w+\s+)?(?:healthy|fine|green|normal|ok|okay)\b"
@@ -396,7 +399,8 @@ def _dependency_candidates(
             score -= 0.1  # it alerted after the service did: more likely a victim than the cause
         # Named, or one of its instances is ("tracking-db-1", "kafka-events-4", or a host its own alerts name:
         # "redis-sess-02").
-        hosts = {h.lower() for a in hits for h in _HOST_NAME.findall(_alert_text(a))} - {service.lower()}
+        raw = [" ".join([a.summary, *a.labels.values(), *a.annotations.values()]) for a in hits]
+        hosts = {h.lower() for text in raw for h in _HOST_NAME.findall(text)} - {service.lower()}
         named = re.compile(
             rf"(?i)(?<![\w-])(?:{re.escape(service)}(?:-\d+)?{''.join('|' + re.escape(h) for h in sorted(hosts))})(?![\w-])"
         )
@@ -894,7 +898,8 @@ NO_CHANGE_OF_OURS = re.compile(
     r"(?i)\b(?:we|nobody|no ?one|no team)\s+(?:didn'?t|did not|haven'?t|have not|has not|hasn'?t)\s+"
     r"(?:change|touch|deploy|push|ship)\w*\s+(?:anything|a thing)|"
     r"\bnothing (?:of ours |on our (?:side|end) |our side )?(?:has |was |got )?(?:changed|deployed|touched)\b|"
-    r"\bno (?:changes?|deploys?) (?:on|from) our (?:side|end)\b|\bnot (?:on )?our (?:side|end)\b"
+    r"\bno (?:changes?|deploys?) (?:on|from) our (?:side|end)\b|\bnot (?:on )?our (?:side|end)\b|"
+    r"\bno (?:config|configuration|code|settings?) (?:has |was )?changed\b"
 )
 
 
