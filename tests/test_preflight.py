@@ -111,6 +111,7 @@ async def test_everything_configured_answers(world: World, sqlite_url: str) -> N
         ("Microsoft Teams", f"team {world.teams.team_ids['payments']}"),
         ("Microsoft Teams", "meeting organizer"),
         ("Model", "completion"),
+        ("Console sign-in", "identity provider"),
     ]
     assert all(o.ok for o in outcomes), [o.message for o in outcomes if not o.ok]
     said = by_check(outcomes)
@@ -121,6 +122,9 @@ async def test_everything_configured_answers(world: World, sqlite_url: str) -> N
     assert "services[0] (checkout-api).itsm.service_instance_id is 'checkout-api (production)'" in \
         said[("Xurrent", f"service instance #{world.service_instances['checkout-api']}")].message
     assert said[("Webex", "people/me")].message == "Webex (people/me): the token is Sandbox Host (host@example.com)."
+    assert said[("Console sign-in", "identity provider")].message == (
+        f"Console sign-in (identity provider): {world.oidc.issuer} answers its discovery document and publishes 1 "
+        "signing key(s).")
     assert said[("Zoom", "host_user")].message == (
         "Zoom (host_user): zoom.host_user is Owner (owner@example.com), an active, licensed user.")
     assert said[("Webex", "meetings")].message == (
@@ -145,6 +149,7 @@ async def test_only_what_is_configured_is_checked(world: World, sqlite_url: str)
         data["teams"]["enabled"] = False
         data["ai"]["enabled"] = False
         data["xurrent"]["enabled"] = False
+        del data["console"]
         for service in data["services"]:
             service["chat"] = "slack"
             service["bridge"] = "none"
@@ -162,6 +167,7 @@ async def test_refused_credentials_name_the_key(world: World, sqlite_url: str) -
         data["webex"]["token"] = "not-the-token"
         data["teams"]["app_password"] = "not-the-password"
         data["ai"]["api_key"] = "sk-not-the-key"
+        del data["console"]  # its check reads the provider's public documents only: no credential to refuse
 
     said = by_check(await run_checks(settings_of(world, sqlite_url, wrong)))
     expected = {
@@ -180,6 +186,22 @@ async def test_refused_credentials_name_the_key(world: World, sqlite_url: str) -
         assert "not-the" not in outcome.message  # no secret is repeated
     assert "invalid_auth" in said[("Slack", "auth.test")].message
     assert "WARROOM_AI__API_KEY" in said[("Model", "completion")].message
+
+
+async def test_the_console_identity_provider(world: World, sqlite_url: str) -> None:
+    def elsewhere(data: dict[str, Any]) -> None:
+        data["console"]["oidc_issuer"] = world.oidc.issuer.replace("127.0.0.1", "localhost")
+
+    def missing(data: dict[str, Any]) -> None:
+        data["console"]["oidc_issuer"] = world.oidc.issuer + "/realms/none"
+
+    renamed = by_check(await run_checks(settings_of(world, sqlite_url, elsewhere)))[
+        ("Console sign-in", "identity provider")]
+    absent = by_check(await run_checks(settings_of(world, sqlite_url, missing)))[
+        ("Console sign-in", "identity provider")]
+    assert (renamed.status, renamed.key) == ("failed", "console.oidc_issuer")
+    assert f"names the issuer '{world.oidc.issuer}'" in renamed.message
+    assert (absent.status, absent.key) == ("failed", "console.oidc_issuer") and "HTTP 404" in absent.message
 
 
 async def test_an_account_that_refuses_the_token(world: World, sqlite_url: str) -> None:
@@ -381,14 +403,14 @@ async def test_check_config_online(
     path = config_file(tmp_path, world_data(world, sqlite_url), monkeypatch)
     assert await asyncio.to_thread(main, ["--config", path, "check-config", "--online"]) == 0
     out = capsys.readouterr().out
-    assert "The configuration is valid" in out and "Online checks (15):" in out and "All 15 online checks passed." in out
+    assert "The configuration is valid" in out and "Online checks (16):" in out and "All 16 online checks passed." in out
     assert "  ok    Webex (people/me): the token is Sandbox Host (host@example.com)." in out
     monkeypatch.setenv("WARROOM_WEBEX__TOKEN", "not-the-token")
     assert await asyncio.to_thread(main, ["--config", path, "check-config", "--online"]) == 1
     captured = capsys.readouterr()
     assert "  FAIL  Webex (people/me): Webex refused the access token" in captured.out
-    # the token refused, whether it may schedule meetings is not asked: 14 checks
-    assert "webex.token" in captured.out and "1 of 14 online check(s) failed." in captured.err
+    # the token refused, whether it may schedule meetings is not asked: 15 checks
+    assert "webex.token" in captured.out and "1 of 15 online check(s) failed." in captured.err
     # without --online nothing is asked
     calls = len(world.webex.calls)
     assert await asyncio.to_thread(main, ["--config", path, "check-config"]) == 0

@@ -171,6 +171,7 @@ async def test_check_config_online_prints_a_line_per_source(
     data = sources.data(world, sqlite_url)
     # the operator's way: the sources' secrets in the environment, not in the file
     del data["evidence"]["sources"]["prom"]["token"]
+    del data["console"]  # the evidence sources' lines alone
     monkeypatch.setenv("WARROOM_EVIDENCE__SOURCES__prom__TOKEN", PROM_TOKEN)
     path = config_file(tmp_path, data, monkeypatch)
     assert await asyncio.to_thread(main, ["--config", path, "check-config", "--online"]) == 1

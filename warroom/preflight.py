@@ -579,6 +579,37 @@ class _Checks:
                 "Microsoft 365 group id (the groupId of its 'Get link to team')"))
         return _ok(system, check, f"{key} is a team whose channels the app can read")
 
+    async def console(self) -> list[Outcome]:
+        """The console's identity provider: its discovery document names this issuer, and its keys can be read."""
+        from warroom.adapters.oidc import OidcProvider
+
+        c = self.settings.console
+        system, check = "Console sign-in", "identity provider"
+        url = f"{c.oidc_issuer.rstrip('/')}/.well-known/openid-configuration"
+        if (far := await self._reach(system, check, [(url, "console.oidc_issuer")])) is not None:
+            return [far]
+        secret = c.client_secret.get_secret_value() if c.client_secret is not None else ""
+        provider = OidcProvider(c.oidc_issuer, c.client_id, secret, timeout=self.probe.timeout)
+        try:
+            meta = await provider.metadata()
+            keys = await provider.keys()
+        except AdapterError as exc:
+            return [Outcome(system, check, "failed" if isinstance(exc, Permanent) else "unreachable",
+                            f"{system} ({check}): {exc.reason.rstrip('.')}: check console.oidc_issuer (the issuer "
+                            "URL the identity provider gives, e.g. https://login.microsoftonline.com/<tenant>/v2.0).",
+                            "console.oidc_issuer")]
+        finally:
+            await provider.aclose()
+        if not keys.keys:
+            return [Outcome(system, check, "failed", f"{system} ({check}): the identity provider publishes no RSA "
+                            "signing key at its jwks_uri: warroom verifies RS256 ID tokens only.", "console.oidc_issuer")]
+        methods = meta.get("code_challenge_methods_supported")
+        if isinstance(methods, list) and "S256" not in methods:
+            return [Outcome(system, check, "failed", f"{system} ({check}): the identity provider does not support "
+                            "PKCE with S256, which warroom's sign-in uses.", "console.oidc_issuer")]
+        return [_ok(system, check, f"{meta['issuer']} answers its discovery document and publishes "
+                                   f"{len(keys.keys)} signing key(s)")]
+
     async def model(self) -> list[Outcome]:
         from pydantic import BaseModel
 
@@ -663,6 +694,8 @@ def _planned(settings: Settings, checks: _Checks) -> list[tuple[str, Callable[[]
         plan.append(("Statuspage", checks.statuspage))
     if settings.evidence.sources:
         plan.append(("Evidence sources", checks.evidence))
+    if settings.console.oidc_issuer and settings.console.client_id:
+        plan.append(("Console sign-in", checks.console))
     return plan
 
 
@@ -683,7 +716,7 @@ async def run_checks(
     app_token: bool = True,
 ) -> list[Outcome]:
     """Every online check the settings call for, at once; the outcomes in a fixed order (Slack, Xurrent, Zoom,
-    Webex, Teams, the model, Statuspage, the evidence sources). ``on_outcome`` hears each as soon as its system is done. ``app_token=False`` leaves
+    Webex, Teams, the model, Statuspage, the evidence sources, the console's identity provider). ``on_outcome`` hears each as soon as its system is done. ``app_token=False`` leaves
     Slack's app-level token out (``serve`` tries it by connecting). Raises nothing: a check that cannot run is a
     failed outcome."""
     probe = _Probe(probe_timeout)

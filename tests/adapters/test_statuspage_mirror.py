@@ -37,6 +37,7 @@ def settings_with(world: World, sqlite_url: str, *pages: dict[str, Any], api_key
         del data["statuspage"]["api_key"]
     if not others:
         data["slack"]["enabled"] = data["xurrent"]["enabled"] = False
+        data.pop("console", None)  # no web console sign-in either
         for service in data["services"]:
             service["bridge"] = "none"
     return Settings(**data)

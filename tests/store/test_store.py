@@ -39,7 +39,7 @@ async def test_migrate_creates_every_table_and_is_idempotent(store: Store) -> No
     assert {"incidents", "alerts", "timeline", "links", "outbox", "timers", "incident_roles", "stakeholders",
             "pages", "changes", "postmortems", "tasks", "oncall_overrides", "escalations", "notifications",
             "oncall_turns"} <= names
-    assert version == "0009"
+    assert version == "0010"
 
 
 async def test_the_migrations_build_exactly_the_schema_the_code_declares(store: Store) -> None:

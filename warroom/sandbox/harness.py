@@ -64,6 +64,7 @@ class Harness:
         base = f"http://127.0.0.1:{port}"
         settings.server.public_url = base
         world.twilio.sms_webhook_url = f"{base}/oncall/twilio/sms"  # the number's "a message comes in" webhook
+        world.oidc.redirect_uris.add(f"{base}/console/callback")  # warroom registered as the console's client
         harness = cls(world, settings, app, runner, base, httpx.AsyncClient(base_url=base, timeout=30))
         if settings.slack.enabled and settings.slack.mode == "socket":
             await world.slack.socket.wait_connected(timeout=30)  # warroom connects in the background once started

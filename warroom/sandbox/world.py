@@ -8,6 +8,8 @@ from typing import Any
 
 from .base import EmulatorConfig
 from .llm import LlmEmulator
+from .oidc import CLIENT_ID as OIDC_CLIENT_ID
+from .oidc import OidcEmulator
 from .slack import SlackEmulator
 from .smtp import SmtpEmulator
 from .statuspage import StatuspageEmulator
@@ -28,6 +30,7 @@ LLM_KEY = "sk-sandbox-key"
 LLM_MODEL = "sandbox-model"
 LINK_SECRET = "sandbox-link-secret"
 STATUSPAGE_KEY = "statuspage-sandbox-key"
+OIDC_SECRET = "oidc-sandbox-secret"
 #: The sandbox's Statuspage pace: a request every 20 ms (Statuspage's 1 request/s would make the tests crawl); the
 #: emulator's limit is raised to match, so a client that keeps this pace never meets it.
 STATUSPAGE_PACE = 0.02
@@ -80,6 +83,8 @@ class World:
     statuspage: StatuspageEmulator = field(default_factory=lambda: StatuspageEmulator(api_key=STATUSPAGE_KEY))
     statuspage_page: str = ""
     statuspage_components: dict[str, str] = field(default_factory=dict)
+    #: The organisation's OpenID Connect identity provider (the web console signs in with it), knowing :data:`PEOPLE`.
+    oidc: OidcEmulator = field(default_factory=lambda: OidcEmulator(client_secret=OIDC_SECRET))
 
     @classmethod
     async def start(cls, latencies: Latencies | None = None, *, rate_limits: bool = True) -> World:
@@ -113,6 +118,9 @@ class World:
         await world.smtp.start()
         await world.twilio.start()
         await world.statuspage.start()
+        await world.oidc.start()
+        for name, email in PEOPLE.items():
+            world.oidc.add_person(email, name)
         world.statuspage.limit = round(world.statuspage.window / STATUSPAGE_PACE)
         world.statuspage_page = world.statuspage.add_page("Sandbox Status")
         world.statuspage_components = {
@@ -128,6 +136,7 @@ class World:
         await self.twilio.stop()
         await self.llm.stop()
         await self.statuspage.stop()
+        await self.oidc.stop()
 
     def settings_data(self, database_url: str, *, port: int = 0, slack_mode: str = "http") -> dict[str, Any]:
         """Configuration (as the YAML file would hold it, secrets included for the sandbox) for this world.
@@ -176,6 +185,9 @@ class World:
             "statuspage": {"api_url": f"{self.statuspage.base_url}/v1", "api_key": STATUSPAGE_KEY,
                            "pace_seconds": STATUSPAGE_PACE},
             "teams": self.teams.settings(),
+            # the web console signs in with the sandbox's identity provider (warroom's redirect URI is registered
+            # there once the server's port is known: Harness.start)
+            "console": {"oidc_issuer": self.oidc.issuer, "client_id": OIDC_CLIENT_ID, "client_secret": OIDC_SECRET},
             "intake": {"digest_seconds": 0.05, "alertmanager_token": INTAKE_TOKEN, "grafana_token": INTAKE_TOKEN, "generic_token": INTAKE_TOKEN,
                        "changes_token": INTAKE_TOKEN},
             # the model is off (the deterministic engine answers) unless a test or the demo sets ai.enabled; the AI

@@ -138,6 +138,35 @@ def check(settings: Settings) -> list[str]:
     problems.extend(_check_metrics(settings))
     problems.extend(_check_oncall(settings))
     problems.extend(_check_status_pages(settings))
+    problems.extend(_check_console(settings))
+    return problems
+
+
+def _check_console(settings: Settings) -> list[str]:
+    """The web console's sign-in (``console``): all of issuer, client id and secret, or none."""
+    c = settings.console
+    problems: list[str] = []
+    if not c.oidc_issuer:
+        if c.client_id or c.client_secret is not None:
+            problems.append("console.client_id is set but console.oidc_issuer is not: set it to your identity "
+                            "provider's issuer URL (e.g. https://login.microsoftonline.com/<tenant>/v2.0), or clear "
+                            "console.client_id and WARROOM_CONSOLE__CLIENT_SECRET.")
+        return problems
+    if not c.client_id:
+        problems.append("console.oidc_issuer is set but console.client_id is not: register warroom as a web "
+                        "application at the identity provider (redirect URI <server.public_url>/console/callback) "
+                        "and set console.client_id to the client id it gives.")
+    if c.client_secret is None or not c.client_secret.get_secret_value():
+        problems.append("console.oidc_issuer is set but console.client_secret is not: set "
+                        "WARROOM_CONSOLE__CLIENT_SECRET (or console.client_secret_file) to the client secret the "
+                        "identity provider gave warroom.")
+    if "openid" not in c.scopes or "email" not in c.scopes:
+        problems.append(f"console.scopes is {' '.join(c.scopes) or 'empty'}: it must include openid and email "
+                        "(the default is openid email profile).")
+    if (settings.server.link_secret is None and settings.slack.signing_secret is None
+            and settings.teams.app_password is None):
+        problems.append("console.oidc_issuer is set but there is no secret to sign the console's sessions with: set "
+                        "WARROOM_SERVER__LINK_SECRET to a long random string.")
     return problems
 
 
@@ -431,6 +460,7 @@ def _urls(settings: Settings) -> list[tuple[str, str]]:
         ("webex.api_url", settings.webex.api_url),
         ("statuspage.api_url", settings.statuspage.api_url),
         ("ai.base_url", settings.ai.base_url),
+        ("console.oidc_issuer", settings.console.oidc_issuer),
     ]
     for i, svc in enumerate(settings.services):
         for title, link in svc.slack.bookmarks.items():

@@ -52,6 +52,7 @@ SECRET_KEYS: frozenset[tuple[str, str]] = frozenset(
         ("server", "link_secret"),
         ("server", "metrics_token"),
         ("ai", "api_key"),
+        ("console", "client_secret"),
     }
 )
 
@@ -323,6 +324,40 @@ class TwilioSettings(_Section):
         return value
 
 
+class ConsoleSettings(_Section):
+    """Signing in to the web console (``/console``) with the organisation's OpenID Connect identity provider; people
+    signed in also read private and scoped status pages without a signed link."""
+
+    #: The identity provider's issuer URL (its ``/.well-known/openid-configuration`` is read from it), e.g.
+    #: ``https://login.microsoftonline.com/<tenant>/v2.0``. Unset: the console is off.
+    oidc_issuer: str = ""
+    #: The client id warroom is registered with at the identity provider.
+    client_id: str = ""
+    #: The client's secret (sent to the token endpoint with HTTP Basic, ``client_secret_basic``).
+    client_secret: SecretStr | None = None
+    #: Email domains let in (``example.com``); empty: anyone the identity provider signs in with a verified email.
+    allowed_domains: list[str] = Field(default_factory=list)
+    #: Hours a sign-in lasts before the console asks again.
+    session_hours: float = Field(12.0, gt=0, le=24 * 30)
+    #: Scopes asked for; ``openid`` and ``email`` are needed.
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"])
+
+    @field_validator("allowed_domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        out = [d.strip().lower().removeprefix("@") for d in value if d.strip()]
+        bad = [d for d in out if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", d)]
+        if bad:
+            raise ValueError(f"console.allowed_domains lists {', '.join(bad)}, which is not an email domain: write "
+                             "it as example.com")
+        return out
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _issuer(cls, value: str) -> str:
+        return value.strip()
+
+
 class IntakeSettings(_Section):
     alertmanager_token: SecretStr | None = None
     grafana_token: SecretStr | None = None
@@ -454,6 +489,8 @@ class StatusSubscriberSettings(_Section):
     subscribe_per_client: int = Field(20, ge=1, le=10_000)
     subscribe_overall: int = Field(300, ge=1, le=1_000_000)
     subscribe_window_seconds: int = Field(600, ge=1, le=86_400)
+    #: Minutes before a scheduled maintenance window starts that its subscribers are reminded (0: no reminder).
+    maintenance_reminder_minutes: int = Field(60, ge=0, le=10_080)
 
 
 def _default_priority_status() -> dict[str, ComponentStatus]:
@@ -787,6 +824,7 @@ class Settings(BaseSettings):
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
     oncall: OnCallSettings = Field(default_factory=OnCallSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     #: Highest first.
     priorities: list[str] = Field(default_factory=lambda: ["P1", "P2", "P3", "P4", "P5"])
     services: list[ServiceSettings] = Field(default_factory=list)

@@ -589,21 +589,28 @@ status_subscribers = Table(
     UniqueConstraint("token", name="uq_status_subscribers_token"),
     UniqueConstraint("page", "scope", "kind", "address", name="uq_status_subscribers_address"),
 )
-# One delivery of one published update to one subscriber: exactly once (the unique pair), its state
-# pending | sending | sent | failed | skipped.
+# One delivery to one subscriber of one published update (``update_id``) or of one maintenance notice
+# (``maintenance_id``, ``notice`` scheduled | reminder | started | completed | rescheduled | cancelled, ``revision``:
+# which reschedule of the window it follows, 0 before any): exactly once (the unique pair, the unique notice), its
+# state pending | sending | sent | failed | skipped.
 status_deliveries = Table(
     "status_deliveries",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("subscriber_id", Id, ForeignKey("status_subscribers.id", ondelete="CASCADE"), nullable=False),
-    Column("update_id", Id, ForeignKey("status_page_updates.id", ondelete="CASCADE"), nullable=False),
+    Column("update_id", Id, ForeignKey("status_page_updates.id", ondelete="CASCADE")),
+    Column("maintenance_id", Id, ForeignKey("status_maintenances.id", ondelete="CASCADE")),
+    Column("notice", String(16)),
+    Column("revision", Integer, nullable=False, default=0, server_default="0"),
     Column("state", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
     Column("created_at", TS, nullable=False),
     Column("sent_at", TS),
     UniqueConstraint("subscriber_id", "update_id", name="uq_status_deliveries_pair"),
+    UniqueConstraint("subscriber_id", "maintenance_id", "notice", "revision", name="uq_status_deliveries_notice"),
 )
+Index("ix_status_deliveries_maintenance", status_deliveries.c.maintenance_id, status_deliveries.c.notice)
 
 # Scheduled maintenance on a page: its components show ``under_maintenance`` between ``starts_at`` and ``ends_at``
 # (incidents still win), announced on the page and its feeds. ``state`` scheduled | in_progress | completed |

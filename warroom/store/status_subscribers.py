@@ -4,8 +4,9 @@
 - A subscriber (``status_subscribers``) is an email address — confirmed by a link before anything is sent to it; for
   an unconfirmed one, ``created_at`` is when its confirmation was last mailed — or a webhook (confirmed when it is
   added), with its signing secret and the owner told when it is disabled.
-- A delivery (``status_deliveries``) is one published update for one subscriber: the pair is unique, so an update
-  reaches a subscriber once. ``state``: pending → sending (an attempt is under way: its outcome is unknown until
+- A delivery (``status_deliveries``) is one published update for one subscriber — the pair is unique, so an update
+  reaches a subscriber once — or one notice of a scheduled maintenance window (scheduled, reminder, started,
+  completed, rescheduled, cancelled; with the window's reschedule it follows), unique the same way. ``state``: pending → sending (an attempt is under way: its outcome is unknown until
   it is recorded) → sent | failed | skipped.
 """
 
@@ -14,15 +15,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, literal, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .schema import (
     TS,
-    Id,
     incidents,
     outbox,
     status_deliveries,
+    status_maintenances,
     status_page_incidents,
     status_page_updates,
     status_subscribers,
@@ -121,14 +122,46 @@ class StatusSubscriberRepo:
         outbox job ``kind`` ({"delivery": id}) for each — three statements whatever the number of subscribers. A
         subscriber's jobs share an ordering key: its updates arrive in the order they were published, a retried one
         holding back the next. Returns how many."""
-        active = select(sub.c.id, literal(update_id, Id), literal(PENDING), literal(0), literal(self.now, TS)).where(
-            sub.c.page == page, sub.c.confirmed_at.is_not(None), sub.c.disabled_at.is_(None)
+        return await self._fan_out(page, {"update_id": update_id}, dlv.c.update_id == update_id, kind)
+
+    async def fan_out_notice(
+        self, page: str, maintenance_id: int, notice: str, revision: int, scopes: list[str], kind: str
+    ) -> int:
+        """A pending delivery of maintenance ``maintenance_id``'s ``notice`` (after its ``revision``-th reschedule)
+        to each active, confirmed subscriber of ``page`` with no scope or one of ``scopes``, and an outbox job each,
+        as :meth:`fan_out` makes them. A subscriber that has it already (the unique notice) gets no second one.
+        Returns how many were made."""
+        return await self._fan_out(
+            page, {"maintenance_id": maintenance_id, "notice": notice, "revision": revision},
+            (dlv.c.maintenance_id == maintenance_id) & (dlv.c.notice == notice) & (dlv.c.revision == revision), kind,
+            scopes=scopes,
         )
+
+    async def notice_revision(self, maintenance_id: int) -> int:
+        """The highest revision a notice of the window was delivered under (0: none yet)."""
+        found = (await self.conn.execute(
+            select(func.max(dlv.c.revision)).where(dlv.c.maintenance_id == maintenance_id))).scalar()
+        return int(found or 0)
+
+    async def _fan_out(
+        self, page: str, what: dict[str, Any], made_where: ColumnElement[bool], kind: str,
+        scopes: list[str] | None = None,
+    ) -> int:
+        had = select(dlv.c.subscriber_id).where(made_where)
+        active = select(sub.c.id, *(literal(v, dlv.c[k].type) for k, v in what.items()),
+                        literal(PENDING), literal(0), literal(self.now, TS)).where(
+            sub.c.page == page, sub.c.confirmed_at.is_not(None), sub.c.disabled_at.is_(None), sub.c.id.not_in(had)
+        )
+        if scopes is not None:
+            active = active.where(or_(sub.c.scope == "", sub.c.scope.in_(scopes)))
+        before = (await self.conn.execute(select(func.max(dlv.c.id)))).scalar()
         await self.conn.execute(
-            insert(dlv).from_select(["subscriber_id", "update_id", "state", "attempts", "created_at"], active)
+            insert(dlv).from_select(["subscriber_id", *what, "state", "attempts", "created_at"], active)
         )
-        made = (await self.conn.execute(
-            select(dlv.c.id, dlv.c.subscriber_id).where(dlv.c.update_id == update_id).order_by(dlv.c.id))).all()
+        query = select(dlv.c.id, dlv.c.subscriber_id).where(made_where)
+        if before is not None:
+            query = query.where(dlv.c.id > before)
+        made = (await self.conn.execute(query.order_by(dlv.c.id))).all()
         if made:
             await self.conn.execute(insert(outbox), [
                 {"kind": kind, "payload": {"delivery": int(i)}, "ordering_key": f"status-subscriber:{s}",
@@ -139,17 +172,31 @@ class StatusSubscriberRepo:
 
     async def delivery(self, delivery_id: int) -> dict[str, Any] | None:
         """A delivery with what it delivers: the update (``update_status``, ``body``, ``published_at``), its page
-        incident (``page_incident_id``, ``incident_name``, ``incident_status``), the incident's ``service``."""
-        upd, pinc = status_page_updates, status_page_incidents
-        row = (await self.conn.execute(
-            select(dlv, upd.c.status.label("update_status"), upd.c.body, upd.c.published_at,
-                   pinc.c.id.label("page_incident_id"), pinc.c.name.label("incident_name"),
-                   pinc.c.status.label("incident_status"), pinc.c.page, incidents.c.service)
-            .select_from(dlv.join(upd, dlv.c.update_id == upd.c.id)
-                         .join(pinc, upd.c.page_incident_id == pinc.c.id)
-                         .join(incidents, pinc.c.incident_id == incidents.c.id))
-            .where(dlv.c.id == delivery_id)
-        )).mappings().first()
+        incident (``page_incident_id``, ``incident_name``, ``incident_status``), the incident's ``service`` — or, for
+        a maintenance notice (``maintenance_id`` set), the window: its ``page``, ``title``, ``body``,
+        ``components``, ``starts_at``, ``ends_at`` and ``maintenance_state``."""
+        found = (await self.conn.execute(select(dlv.c.maintenance_id).where(dlv.c.id == delivery_id))).first()
+        if found is None:
+            return None
+        if found[0] is not None:
+            mnt = status_maintenances
+            query = (
+                select(dlv, mnt.c.page, mnt.c.title, mnt.c.body, mnt.c.components, mnt.c.starts_at, mnt.c.ends_at,
+                       mnt.c.state.label("maintenance_state"))
+                .select_from(dlv.join(mnt, dlv.c.maintenance_id == mnt.c.id)).where(dlv.c.id == delivery_id)
+            )
+        else:
+            upd, pinc = status_page_updates, status_page_incidents
+            query = (
+                select(dlv, upd.c.status.label("update_status"), upd.c.body, upd.c.published_at,
+                       pinc.c.id.label("page_incident_id"), pinc.c.name.label("incident_name"),
+                       pinc.c.status.label("incident_status"), pinc.c.page, incidents.c.service)
+                .select_from(dlv.join(upd, dlv.c.update_id == upd.c.id)
+                             .join(pinc, upd.c.page_incident_id == pinc.c.id)
+                             .join(incidents, pinc.c.incident_id == incidents.c.id))
+                .where(dlv.c.id == delivery_id)
+            )
+        row = (await self.conn.execute(query)).mappings().first()
         return dict(row) if row is not None else None
 
     async def sending(self, delivery_id: int) -> int | None:

@@ -70,6 +70,8 @@ from . import (
 )
 from . import metrics as metrics_http
 from .body import SLACK_MAX_BODY, TEAMS_MAX_BODY, BodyRefused, check_slack_signature, read_body, slack_body_ok
+from .console import auth as console_auth
+from .console import pages as console_pages
 from .metrics import Metrics
 
 if TYPE_CHECKING:
@@ -512,6 +514,8 @@ def create_app(
     status_subscribers.mount(app, rt)  # /status/…/subscribe, confirm, unsubscribe: the pages' email subscribers
     oncall_calendars.mount(app, rt)  # /oncall/calendars/…: signed iCalendar feeds
     oncall.mount(app, rt)
+    console_auth.mount(app, rt.settings)  # /console/signin, /callback, /signout: signing in (OpenID Connect)
+    console_pages.mount(app, rt)  # /console, /console/incidents/{id}, /console/oncall: the web console's pages
     if rt.sync is not None:
         itsm_webhook.mount(app, rt)
 

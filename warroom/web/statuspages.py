@@ -44,6 +44,8 @@ from warroom.settings import Settings
 from warroom.settings.model import StatusPageSettings
 from warroom.store.db import Tx
 
+from .console import auth as console_auth
+
 if TYPE_CHECKING:
     from .app import Runtime
 
@@ -191,7 +193,8 @@ style="font:inherit;padding:.45rem;border:1px solid #595959;border-radius:.3rem;
 _NOT_FOUND = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ heading }}</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;color:#1a1a1a;max-width:40rem;margin:3rem auto;padding:0 1rem}</style>
-</head><body><header><h1>{{ heading }}</h1></header><main><p>{{ text }}</p></main></body></html>
+</head><body><header><h1>{{ heading }}</h1></header><main><p>{{ text }}</p>
+{% if link %}<p><a href="{{ link.href }}">{{ link.text }}</a></p>{% endif %}</main></body></html>
 """
 
 _env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
@@ -339,7 +342,7 @@ def _bars(days: list[dict[str, Any]]) -> Markup:
         for d in days for label in (escape(f"{d['date']}: {d['label']}"),)))
 
 
-def render_html(snap: dict[str, Any], query: str = "") -> str:
+def render_html(snap: dict[str, Any], query: str = "", *, feeds: bool = True) -> str:
     groups: list[dict[str, Any]] = []
     for c in snap["components"]:
         if not groups or groups[-1]["name"] != c["group"]:
@@ -347,8 +350,9 @@ def render_html(snap: dict[str, Any], query: str = "") -> str:
         groups[-1]["components"].append({**c, "bars": _bars(c["days"])})
     suffix = f"?{query}" if query else ""
     base = f"/status/{snap['name']}"
-    feeds = {"atom": f"{base}/feed.atom{suffix}", "rss": f"{base}/feed.rss{suffix}", "json": f"{base}/index.json{suffix}"}
-    return _page.render(**snap, groups=groups, days=DAYS, feeds=feeds)
+    links = {"atom": f"{base}/feed.atom{suffix}", "rss": f"{base}/feed.rss{suffix}", "json": f"{base}/index.json{suffix}"}
+    # without the signed link (a signed-in reader of the console) there are no feed links to give
+    return _page.render(**snap, groups=groups, days=DAYS, feeds=links if feeds else None)
 
 
 def render_json(snap: dict[str, Any]) -> str:
@@ -505,10 +509,27 @@ _TYPES = {"html": "text/html", "json": "application/json", "atom": "application/
           "rss": "application/rss+xml"}
 
 
-def _plain(status: int, heading: str, text: str) -> web.Response:
-    return web.Response(status=status, text=_plain_page.render(heading=heading, text=text), content_type="text/html",
+def _plain(status: int, heading: str, text: str, link: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, text=_plain_page.render(heading=heading, text=text, link=link),
+                        content_type="text/html",
                         charset="utf-8", headers={**_COMMON, "Content-Security-Policy": _CSP,
                                                   "Cache-Control": "no-store"})
+
+
+#: The cache's query key of a private or scoped page read by a person signed in to the console (never a link's).
+SIGNED_IN = "console"
+
+
+def _refused(request: web.Request, kind: str) -> web.Response:
+    """A private or scoped page without a valid link: the page offers signing in to the console (feeds are read by
+    feed readers, which carry no cookie: they need the signed link)."""
+    text = "Open it with the link you were given; links expire — ask for a new one."
+    settings: Settings | None = request.app.get(console_auth.SETTINGS)
+    if kind == "html" and settings is not None and console_auth.configured(settings):
+        return _plain(403, "This status page is not public",
+                      text[:-1] + ", or sign in to the warroom console with your work account.",
+                      link={"href": console_auth.signin_path(request.path), "text": "Sign in"})
+    return _plain(403, "This status page is not public", text)
 
 
 def mount(app: web.Application, rt: Runtime) -> None:
@@ -528,7 +549,7 @@ def mount(app: web.Application, rt: Runtime) -> None:
                 snap = await snapshot(tx, page, settings, scope)
                 base = settings.server.public_url.rstrip("/")
                 if kind == "html":
-                    body = render_html(snap, query)
+                    body = render_html(snap, query, feeds=query != SIGNED_IN)
                 elif kind == "json":
                     body = render_json(snap)
                 elif kind == "atom":
@@ -563,13 +584,14 @@ def mount(app: web.Application, rt: Runtime) -> None:
         if page.visibility != "public":
             expires, token = request.query.get("expires", ""), request.query.get("token", "")
             scope = request.query.get("scope", "") if page.visibility == "scoped" else ""
-            if page.visibility == "scoped" and scope not in page.scopes:
-                return _plain(403, "This status page is not public",
-                              "Open it with the link you were given; links expire — ask for a new one.")
-            if not sp.link_ok(settings, page.name, expires, token, scope=scope):
-                return _plain(403, "This status page is not public",
-                              "Open it with the link you were given; links expire — ask for a new one.")
-            query = f"expires={expires}" + (f"&scope={scope}" if scope else "") + f"&token={token}"
+            if (page.visibility == "scoped" and scope not in page.scopes) or not sp.link_ok(
+                    settings, page.name, expires, token, scope=scope):
+                if kind != "html" or console_auth.user_of(request) is None:
+                    return _refused(request, kind)
+                # a person signed in to the console reads the page in full (every scope) without a link
+                query, scope = SIGNED_IN, ""
+            else:
+                query = f"expires={expires}" + (f"&scope={scope}" if scope else "") + f"&token={token}"
         key = (page.name, kind, query)
         generation = rt.store.status_generation  # read before the database: a change committing meanwhile re-renders
         found = cache.fresh(key, generation, datetime.now(UTC).date().isoformat())

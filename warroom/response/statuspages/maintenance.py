@@ -10,13 +10,20 @@ people announce ahead, as Atlassian Statuspage and instatus users know it.
   of ``status_component_history`` (the page's bars show maintenance apart, and it is not downtime). A job whose
   window was cancelled, ended or moved meanwhile (its ``at`` no longer the window's edge) does nothing; changing a
   window's start or end moves its timer.
+- **Subscribers are told** (:func:`warroom.response.statuspages.subscribers.maintenance_notice`, in the transaction
+  of the change): ``scheduled`` when a window is added with a start ahead, ``rescheduled`` when its start or end
+  moves, ``cancelled`` when it is cancelled before it starts, ``started`` and ``completed`` at its edges (a window
+  cancelled while it runs is ``completed``), and a ``reminder`` ``status_subscribers.maintenance_reminder_minutes``
+  before its start — on a third timer (``…:reminder``, payload ``{"maintenance", "edge": "reminder", "at": <the
+  start it reminds of>, "revision"}``) that does nothing once the window was cancelled or its start moved. A scoped
+  subscriber hears only of windows touching its group's components.
 - Every change runs in one transaction: refused input (:class:`MaintenanceRefused`, a sentence) changes nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -25,6 +32,8 @@ from warroom.settings import Settings
 from warroom.settings.model import StatusPageSettings
 from warroom.store.db import Store, Tx
 from warroom.store.outbox import Commit, Handler, Job
+
+from .subscribers import maintenance_notice
 
 #: A window's states, and those it can still change from.
 STATES = ("scheduled", "in_progress", "completed", "cancelled")
@@ -121,6 +130,27 @@ async def _schedule_edge(tx: Tx, row: dict[str, Any], edge: str, at: datetime) -
     )
 
 
+async def _schedule_reminder(tx: Tx, settings: Settings, row: dict[str, Any], revision: int) -> None:
+    """The reminder of the window's (new) start, when reminders are on and it is still ahead; else none."""
+    minutes = settings.status_subscribers.maintenance_reminder_minutes
+    start = _utc(row["starts_at"])
+    remind_at = start - timedelta(minutes=minutes)
+    if minutes == 0 or remind_at <= tx.now or row["state"] != "scheduled":
+        await tx.timers.cancel(timer_key(int(row["id"]), "reminder"))
+        return
+    await tx.timers.schedule(
+        timer_key(int(row["id"]), "reminder"), STATUS_MAINTENANCE, delay=(remind_at - tx.now).total_seconds(),
+        payload={"maintenance": int(row["id"]), "edge": "reminder", "at": start.isoformat(), "revision": revision},
+    )
+
+
+async def _tell(tx: Tx, settings: Settings, row: dict[str, Any], notice: str, revision: int = 0) -> None:
+    """Tell the page's subscribers ``notice`` about the window (nothing when its page is no longer configured)."""
+    page = settings.status_page(str(row["page"]))
+    if page is not None:
+        await maintenance_notice(tx, page, row, notice, revision)
+
+
 async def _follow(tx: Tx, settings: Settings, page: str, components: list[str]) -> None:
     """Bring the window's components to what they should show now (incidents win over maintenance)."""
     from . import _apply
@@ -155,6 +185,9 @@ async def add(
     assert row is not None
     await _schedule_edge(tx, row, "start", starts_at)
     await _schedule_edge(tx, row, "end", ends_at)
+    if starts_at > tx.now:  # one starting at once is told when it starts
+        await _tell(tx, settings, row, "scheduled")
+        await _schedule_reminder(tx, settings, row, 0)
     return row
 
 
@@ -210,6 +243,11 @@ async def extend(
         await _schedule_edge(tx, row, "end", ends_at)
     changed = await tx.statuspages.maintenance(maintenance_id)
     assert changed is not None
+    if start != _utc(row["starts_at"]) or end != _utc(row["ends_at"]):  # new times: a new revision of the window
+        revision = await tx.status_subscribers.notice_revision(maintenance_id) + 1
+        await _tell(tx, settings, changed, "rescheduled", revision)
+        if start != _utc(row["starts_at"]):
+            await _schedule_reminder(tx, settings, changed, revision)
     return changed
 
 
@@ -217,8 +255,8 @@ async def cancel(tx: Tx, settings: Settings, maintenance_id: int) -> dict[str, A
     """Cancel a scheduled window (its timers with it), or end a running one now (its components back to what
     incidents give them); returns it."""
     row = await _live(tx, maintenance_id, "cancel")
-    await tx.timers.cancel(timer_key(maintenance_id, "start"))
-    await tx.timers.cancel(timer_key(maintenance_id, "end"))
+    for which in ("start", "end", "reminder"):
+        await tx.timers.cancel(timer_key(maintenance_id, which))
     if row["state"] == "scheduled":
         await tx.statuspages.change_maintenance(maintenance_id, state="cancelled")
     else:
@@ -226,6 +264,7 @@ async def cancel(tx: Tx, settings: Settings, maintenance_id: int) -> dict[str, A
         await _follow(tx, settings, str(row["page"]), list(row["components"]))
     changed = await tx.statuspages.maintenance(maintenance_id)
     assert changed is not None
+    await _tell(tx, settings, changed, "cancelled" if row["state"] == "scheduled" else "completed")
     return changed
 
 
@@ -235,12 +274,20 @@ async def listed(tx: Tx, settings: Settings, page: str, *, every: bool = False) 
     return await tx.statuspages.maintenances(found.name, states=None if every else LIVE, limit=200)
 
 
-async def edge(tx: Tx, settings: Settings, maintenance_id: int, which: str, at: str) -> bool:
-    """A window's start or end has come (its timer fired): the state moves on and its components follow. Nothing
-    happens (False) when the window is gone, cancelled or over, or its edge is no longer ``at`` (moved since)."""
+async def edge(tx: Tx, settings: Settings, maintenance_id: int, which: str, at: str, revision: int = 0) -> bool:
+    """A window's start or end has come (its timer fired): the state moves on, its components follow and its
+    subscribers are told. Nothing happens (False) when the window is gone, cancelled or over, or its edge is no
+    longer ``at`` (moved since). ``reminder``: the subscribers are reminded of the start ``at``, if it still is."""
     row = await tx.statuspages.maintenance(maintenance_id, lock=True)
-    if row is None or row["state"] not in LIVE or which not in ("start", "end"):
+    if row is None or row["state"] not in LIVE or which not in ("start", "end", "reminder"):
         return False
+    if which == "reminder":
+        if row["state"] != "scheduled" or _utc(row["starts_at"]).isoformat() != at or not (
+            settings.status_subscribers.maintenance_reminder_minutes
+        ):
+            return False  # started, cancelled or moved since (a moved start has a reminder of its own), or off
+        await _tell(tx, settings, row, "reminder", revision)
+        return True
     moment = _utc(row["starts_at" if which == "start" else "ends_at"])
     moved = moment.isoformat() != at if at else moment > tx.now
     if moved:
@@ -252,8 +299,12 @@ async def edge(tx: Tx, settings: Settings, maintenance_id: int, which: str, at: 
     else:
         await tx.statuspages.change_maintenance(maintenance_id, state="completed")
         await tx.timers.cancel(timer_key(maintenance_id, "start"))  # ended before its start ran: never starts
+    await tx.timers.cancel(timer_key(maintenance_id, "reminder"))
     if settings.status_page(str(row["page"])) is not None:
         await _follow(tx, settings, str(row["page"]), list(row["components"]))
+    changed = await tx.statuspages.maintenance(maintenance_id)
+    assert changed is not None
+    await _tell(tx, settings, changed, "started" if which == "start" else "completed")
     return True
 
 
@@ -271,8 +322,9 @@ class MaintenanceJobs:
         maintenance_id = int(job.payload.get("maintenance") or 0)
         which = str(job.payload.get("edge") or "")
         at = str(job.payload.get("at") or "")
+        revision = int(job.payload.get("revision") or 0)
 
         async def commit(tx: Tx) -> None:
-            await edge(tx, self.settings, maintenance_id, which, at)
+            await edge(tx, self.settings, maintenance_id, which, at, revision)
 
         return commit

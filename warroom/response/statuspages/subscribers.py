@@ -15,8 +15,15 @@ them once.
   exponential backoff; after ``status_subscribers.max_attempts`` the delivery has failed for good and the webhook
   is disabled; ``disable_after`` deliveries failed for good in a row (4xx answers) disable it too, a 410 Gone at
   once. Its owner is told by email, once; a disabled subscriber gets nothing more.
+- **Scheduled maintenance** (:func:`maintenance_notice`, called by :mod:`.maintenance` in the transaction of the
+  change): each notice of a window — ``scheduled``, ``reminder``, ``started``, ``completed``, ``rescheduled``,
+  ``cancelled`` — is a delivery like an update's, by email (``[<page>] Scheduled maintenance: <title>``, the window
+  in UTC, its components and text) and by webhook (a ``"maintenance"`` object instead of ``"incident"`` and
+  ``"update"``), signed, retried and unsubscribed from the same way. A scoped subscriber gets only the notices of
+  windows touching its group's components, and sees only those of the window's components.
 - **Exactly once**: a delivery row per (subscriber, update) pair, made in the transaction that publishes the update
-  (:func:`update_published`), with one outbox job each. An attempt marks the row ``sending`` first; if the process
+  (:func:`update_published`) — per (subscriber, window, notice, reschedule) for maintenance — with one outbox job
+  each. An attempt marks the row ``sending`` first; if the process
   dies before the outcome is recorded, the retry sends again — with the same ``Warroom-Delivery`` id (and the same
   email ``Message-ID``), by which receivers de-duplicate.
 """
@@ -271,6 +278,33 @@ async def update_published(tx: Tx, page: StatusPageSettings, incident_id: int, u
     tx.outbox.enqueued += made  # the workers wake up once this commits
 
 
+#: A maintenance notice → its email subject's words, and the sentence its email opens with.
+NOTICES: dict[str, tuple[str, str]] = {
+    "scheduled": ("Scheduled maintenance", "Maintenance is scheduled."),
+    "reminder": ("Maintenance reminder", "Reminder: this maintenance starts soon."),
+    "started": ("Maintenance in progress", "This maintenance has started."),
+    "completed": ("Maintenance completed", "This maintenance is completed."),
+    "rescheduled": ("Maintenance rescheduled", "This maintenance has new times."),
+    "cancelled": ("Maintenance cancelled", "This maintenance was cancelled: it will not take place."),
+}
+
+
+async def maintenance_notice(
+    tx: Tx, page: StatusPageSettings, window: dict[str, Any], notice: str, revision: int = 0
+) -> int:
+    """Tell ``page``'s subscribers ``notice`` (one of :data:`NOTICES`) about the maintenance ``window`` (a
+    ``status_maintenances`` row), in the transaction of the change: a pending delivery and its outbox job for each
+    active, confirmed subscriber — of a scoped page, only those whose group sees one of the window's components —
+    that has not had this notice of this ``revision`` (the window's reschedules so far) already. Returns how many."""
+    assert notice in NOTICES, notice
+    touched = set(window["components"])
+    scopes = [name for name, shown in page.scopes.items() if touched & set(shown)]
+    made = await tx.status_subscribers.fan_out_notice(page.name, int(window["id"]), notice, revision, scopes,
+                                                      STATUS_DELIVER)
+    tx.outbox.enqueued += made
+    return made
+
+
 # -- the messages ---------------------------------------------------------------------------------------------
 _env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
 _UPDATE_HTML = _env.from_string("""<!doctype html>
@@ -280,6 +314,20 @@ _UPDATE_HTML = _env.from_string("""<!doctype html>
 <h1 style="font-size:1.3rem;margin:.25rem 0 1rem">{{ name }}</h1>
 <p><strong>{{ state }}</strong> — <span style="white-space:pre-wrap">{{ body }}</span></p>
 <p style="color:#4a4a4a;font-size:.9rem">{{ published }} UTC{% if components %} · Affected: {{ components }}{% endif %}</p>
+{% if page_url %}<p><a href="{{ page_url }}" style="color:#0645ad">See the status page</a></p>{% endif %}
+<hr style="border:0;border-top:1px solid #d0d0d0">
+<p style="color:#4a4a4a;font-size:.85rem">You get this email because you subscribed to updates of {{ title }}.
+<a href="{{ unsubscribe }}" style="color:#0645ad">Unsubscribe</a>.</p>
+</body></html>
+""")
+_NOTICE_HTML = _env.from_string("""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ subject }}</title></head>
+<body style="font:16px/1.5 system-ui,sans-serif;color:#1a1a1a;background:#fff;max-width:40rem;margin:0 auto;padding:1rem">
+<p style="color:#4a4a4a;margin:0">{{ title }} status · {{ label }}</p>
+<h1 style="font-size:1.3rem;margin:.25rem 0 1rem">{{ name }}</h1>
+<p><strong>{{ lead }}</strong></p>
+<p>When: {{ window }}{% if components %}<br>Components: {{ components }}{% endif %}</p>
+{% if body %}<p style="white-space:pre-wrap">{{ body }}</p>{% endif %}
 {% if page_url %}<p><a href="{{ page_url }}" style="color:#0645ad">See the status page</a></p>{% endif %}
 <hr style="border:0;border-top:1px solid #d0d0d0">
 <p style="color:#4a4a4a;font-size:.85rem">You get this email because you subscribed to updates of {{ title }}.
@@ -330,13 +378,50 @@ class _Update:
 
     def payload(self, settings: Settings) -> dict[str, Any]:
         return {
-            "page": {"name": self.page.name, "title": self.page.title or self.page.name,
-                     "url": f"{settings.server.public_url.rstrip('/')}/status/{self.page.name}"},
+            "page": _page_json(settings, self.page),
             "incident": {"id": self.incident_id, "name": self.name, "status": self.incident_status},
             "update": {"status": self.status, "body": self.body,
                        "published_at": self.published_at.astimezone(UTC).isoformat()},
             "components": self.components,
         }
+
+
+@dataclass(frozen=True)
+class _Notice:
+    """What one delivery of a maintenance notice carries: the window as it is now (``affected``: its components
+    the subscriber sees)."""
+
+    delivery_id: int
+    page: StatusPageSettings
+    maintenance_id: int
+    notice: str
+    title: str
+    body: str
+    status: str
+    starts_at: datetime
+    ends_at: datetime
+    components: list[dict[str, str]]
+    affected: list[str]
+
+    def payload(self, settings: Settings) -> dict[str, Any]:
+        return {
+            "page": _page_json(settings, self.page),
+            "maintenance": {"id": self.maintenance_id, "title": self.title, "body": self.body, "status": self.status,
+                            "notice": self.notice, "starts_at": self.starts_at.astimezone(UTC).isoformat(),
+                            "ends_at": self.ends_at.astimezone(UTC).isoformat(), "components": self.affected},
+            "components": self.components,
+        }
+
+    def window(self) -> str:
+        """``2026-12-10 02:00 – 04:00 UTC`` (the end's date too when it is another day)."""
+        start, end = self.starts_at.astimezone(UTC), self.ends_at.astimezone(UTC)
+        until = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%Y-%m-%d %H:%M}"
+        return f"{start:%Y-%m-%d %H:%M} – {until} UTC"
+
+
+def _page_json(settings: Settings, page: StatusPageSettings) -> dict[str, str]:
+    return {"name": page.name, "title": page.title or page.name,
+            "url": f"{settings.server.public_url.rstrip('/')}/status/{page.name}"}
 
 
 # -- webhooks through the HTTP choke point ----------------------------------------------------------------------
@@ -384,7 +469,8 @@ class Webhooks:
 # -- the job ------------------------------------------------------------------------------------------------------
 @dataclass
 class SubscriberJobs:
-    """The ``STATUS_DELIVER`` job: ``{"delivery": id}`` delivers one update to one subscriber, ``{"confirm": id}``
+    """The ``STATUS_DELIVER`` job: ``{"delivery": id}`` delivers one update or maintenance notice to one subscriber
+    (a reminder whose window started or was cancelled meanwhile is skipped), ``{"confirm": id}``
     mails an address its confirmation link, ``{"disabled": id}`` tells a disabled webhook's owner."""
 
     settings: Settings
@@ -418,17 +504,20 @@ class SubscriberJobs:
             attempt = await tx.status_subscribers.sending(delivery_id)
             if attempt is None:
                 return None  # its outcome is recorded already
-            update = await self._update(tx, found, subscriber)
+            message = await (self._notice(tx, found, subscriber) if found["maintenance_id"] is not None
+                             else self._update(tx, found, subscriber))
         try:
             if subscriber["kind"] == "webhook":
                 try:  # the settings may have changed since it was added (http:// on loopback no longer allowed)
                     url = webhook_url(str(subscriber["address"]), self.settings)
                 except SubscribeRefused as exc:
                     raise Permanent(SYSTEM, str(exc)) from None
-                await self.webhooks.post(url, update.payload(self.settings), str(subscriber["secret"] or ""),
+                await self.webhooks.post(url, message.payload(self.settings), str(subscriber["secret"] or ""),
                                          delivery_id)
+            elif isinstance(message, _Notice):
+                await self._mail_notice(subscriber, message)
             else:
-                await self._mail_update(subscriber, update)
+                await self._mail_update(subscriber, message)
         except AdapterError as exc:
             return await self._failed(job, delivery_id, subscriber, attempt, exc)
         subscriber_id = int(subscriber["id"])
@@ -445,19 +534,28 @@ class SubscriberJobs:
         page = self.settings.status_page(str(found["page"]))
         if page is None:
             return "the page is no longer configured"
+        notice = found["maintenance_id"] is not None
+        if notice and found["notice"] == "reminder" and found["maintenance_state"] != "scheduled":
+            return "the maintenance started or was cancelled before its reminder went"
         scope = str(subscriber["scope"] or "")
         if scope:
             if scope not in page.scopes:
                 return f"the page has no scope '{scope}' any more"
-            if not set(page.scopes[scope]) & set(self._components_of(page, str(found["service"]))):
-                return "the update is about components outside the subscriber's scope"
+            touched = list(found["components"]) if notice else self._components_of(page, str(found["service"]))
+            if not set(page.scopes[scope]) & set(touched):
+                return ("the maintenance is" if notice else "the update is") + (
+                    " about components outside the subscriber's scope")
         return None
 
     def _components_of(self, page: StatusPageSettings, service: str) -> list[str]:
         svc = self.settings.service(service)
         return list(svc.status.components) if svc is not None and svc.status.page == page.name else []
 
-    async def _update(self, tx: Tx, found: dict[str, Any], subscriber: dict[str, Any]) -> _Update:
+    async def _seen(
+        self, tx: Tx, found: dict[str, Any], subscriber: dict[str, Any], touched: list[str]
+    ) -> tuple[StatusPageSettings, list[dict[str, str]], list[str]]:
+        """The delivery's page, its components' statuses and which of ``touched`` the subscriber sees (a scoped
+        one: its group's only)."""
         page = self.settings.status_page(str(found["page"]))
         assert page is not None
         scope = str(subscriber["scope"] or "")
@@ -465,10 +563,22 @@ class SubscriberJobs:
         current = await tx.statuspages.current(page.name)
         components = [{"name": c.name, "status": current.get(c.name, "operational")}
                       for c in page.components if shown is None or c.name in shown]
-        affected = [c for c in self._components_of(page, str(found["service"])) if shown is None or c in shown]
+        return page, components, [c for c in touched if shown is None or c in shown]
+
+    async def _update(self, tx: Tx, found: dict[str, Any], subscriber: dict[str, Any]) -> _Update:
+        page = self.settings.status_page(str(found["page"]))
+        assert page is not None
+        page, components, affected = await self._seen(tx, found, subscriber,
+                                                      self._components_of(page, str(found["service"])))
         return _Update(int(found["id"]), page, str(found["incident_name"]), int(found["page_incident_id"]),
                        str(found["incident_status"]), str(found["update_status"]), str(found["body"]),
                        found["published_at"], components, affected)
+
+    async def _notice(self, tx: Tx, found: dict[str, Any], subscriber: dict[str, Any]) -> _Notice:
+        page, components, affected = await self._seen(tx, found, subscriber, list(found["components"]))
+        return _Notice(int(found["id"]), page, int(found["maintenance_id"]), str(found["notice"]),
+                       str(found["title"]), str(found["body"]), str(found["maintenance_state"]), found["starts_at"],
+                       found["ends_at"], components, affected)
 
     async def _failed(
         self, job: Job, delivery_id: int, subscriber: dict[str, Any], attempt: int, exc: AdapterError
@@ -518,7 +628,7 @@ class SubscriberJobs:
         state = _label(update.status)
         subject = f"[{title}] {state}: {update.name}"
         unsubscribe = link(self.settings, page.name, "unsubscribe", str(subscriber["token"]))
-        page_url = f"{self.settings.server.public_url.rstrip('/')}/status/{page.name}" if page.visibility == "public" else ""
+        page_url = self._page_url(page)
         published = f"{update.published_at.astimezone(UTC):%Y-%m-%d %H:%M}"
         affected = ", ".join(update.affected)
         text = "\n".join([
@@ -531,12 +641,43 @@ class SubscriberJobs:
         html = _UPDATE_HTML.render(subject=subject, title=title, name=update.name, state=state, body=update.body,
                                    published=published, components=affected, page_url=page_url,
                                    unsubscribe=unsubscribe)
+        await self._send_delivery(subscriber, page, update.delivery_id, subject, text, html, unsubscribe)
+
+    async def _send_delivery(self, subscriber: dict[str, Any], page: StatusPageSettings, delivery_id: int,
+                             subject: str, text: str, html: str, unsubscribe: str) -> None:
+        """One delivery's email, with its one-click unsubscribe headers (RFC 8058) and a Message-ID of its own
+        (the same on every attempt)."""
+        title = page.title or page.name
         await self._mailer().send(
             to=str(subscriber["address"]), subject=subject, text=text, html=html,
-            message_id=f"<status-delivery-{update.delivery_id}@{_host(self.settings)}>",
+            message_id=f"<status-delivery-{delivery_id}@{_host(self.settings)}>",
             headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
                      "List-Id": f"{title} status <{page.name}.status.{_host(self.settings)}>"},
         )
+
+    def _page_url(self, page: StatusPageSettings) -> str:
+        """The page's address for an email (only a public page's: the others need a signed link)."""
+        return f"{self.settings.server.public_url.rstrip('/')}/status/{page.name}" if page.visibility == "public" else ""
+
+    async def _mail_notice(self, subscriber: dict[str, Any], notice: _Notice) -> None:
+        page = notice.page
+        title = page.title or page.name
+        label, lead = NOTICES.get(notice.notice, ("Maintenance", "This maintenance changed."))
+        subject = f"[{title}] {label}: {notice.title}"
+        unsubscribe = link(self.settings, page.name, "unsubscribe", str(subscriber["token"]))
+        page_url = self._page_url(page)
+        affected = ", ".join(notice.affected)
+        text = "\n".join([
+            notice.title, "", lead, f"When: {notice.window()}",
+            *([f"Components: {affected}"] if affected else []), *(["", notice.body] if notice.body else []), "",
+            *([f"See the status page: {page_url}"] if page_url else []), "--",
+            f"You get this email because you subscribed to updates of {title}.",
+            f"Unsubscribe: {unsubscribe}", "",
+        ])
+        html = _NOTICE_HTML.render(subject=subject, title=title, label=label, name=notice.title, lead=lead,
+                                   window=notice.window(), components=affected, body=notice.body,
+                                   page_url=page_url, unsubscribe=unsubscribe)
+        await self._send_delivery(subscriber, page, notice.delivery_id, subject, text, html, unsubscribe)
 
     async def _confirmation(self, subscriber_id: int) -> None:
         async with self.store.read() as tx:
