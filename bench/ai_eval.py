@@ -220,8 +220,9 @@ def load_case(path: Path) -> Case:
         causes=tuple(
             k.lower() if str(k).lower().startswith("provider:") else str(k) for k in truth["causes"]
         ),
-        summary_facts=tuple(truth.get("summary_facts", [])),
-        postmortem_facts=tuple(truth.get("postmortem_facts", [])),
+        # a fact written as a bare number in YAML (503) is that number's text
+        summary_facts=tuple(str(f) for f in truth.get("summary_facts", [])),
+        postmortem_facts=tuple(str(f) for f in truth.get("postmortem_facts", [])),
     )
 
 

@@ -83,7 +83,7 @@ async def test_sign_in_opens_private_pages_and_sign_out_closes_them(h: Harness,
         done = await http.get(back)
         assert done.status_code == 302 and done.headers["Location"] == "/status/ops"
         session = next(c for c in done.headers.get_list("Set-Cookie") if c.startswith("warroom_session="))
-        assert "HttpOnly" in session and "SameSite=Lax" in session and "Max-Age=43200" in session
+        assert "HttpOnly" in session and "SameSite=Lax" in session and "Max-Age=28800" in session
 
         page = await http.get("/status/ops")
         assert page.status_code == 200 and "Operations" in page.text

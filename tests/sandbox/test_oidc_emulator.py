@@ -176,3 +176,35 @@ async def test_a_discovery_document_naming_another_issuer_is_refused(idp: OidcEm
         await missing.aclose()
     assert f"names the issuer '{idp.issuer}'" in wrong.value.reason and "console.oidc_issuer" in wrong.value.reason
     assert "HTTP 404" in absent.value.reason and "console.oidc_issuer" in absent.value.reason
+
+
+async def test_plain_http_issuer_and_endpoints_are_refused_off_loopback(idp: OidcEmulator) -> None:
+    remote = OidcProvider("http://idp.example.com/tenant", CLIENT_ID, SECRET)  # refused before any request
+    local = OidcProvider(idp.issuer, CLIENT_ID, SECRET)
+    try:
+        with pytest.raises(Permanent) as plain:
+            await remote.metadata()
+        assert (await local.metadata())["token_endpoint"].startswith("http://127.0.0.1:")  # the sandbox: loopback
+        idp.endpoint_base = "http://idp.example.com"
+        fresh = OidcProvider(idp.issuer, CLIENT_ID, SECRET)
+        try:
+            with pytest.raises(Permanent) as endpoints:
+                await fresh.metadata()
+        finally:
+            await fresh.aclose()
+    finally:
+        await remote.aclose()
+        await local.aclose()
+    assert "console.oidc_issuer 'http://idp.example.com/tenant' is not an https:// URL" in plain.value.reason
+    assert "names a plain http:// authorization_endpoint" in endpoints.value.reason
+
+
+@pytest.mark.parametrize(("url", "secure"), [
+    ("https://login.microsoftonline.com/t/v2.0", True), ("http://127.0.0.1:8080", True), ("http://localhost", True),
+    ("http://[::1]:9000/x", True), ("http://idp.example.com", False), ("http://10.0.0.1", False),
+    ("ftp://idp.example.com", False), ("https://", False), ("http://[::1", False),
+])
+def test_secure_url(url: str, secure: bool) -> None:
+    from warroom.adapters.oidc import secure_url
+
+    assert secure_url(url) is secure

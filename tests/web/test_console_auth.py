@@ -163,6 +163,52 @@ def test_id_token_refusals_say_what_to_do(idp: OidcEmulator, case: str, says: st
     assert refused.value.sentence.endswith(".") and ":" in refused.value.sentence  # what happened: what to do
 
 
+def test_azp_when_present_must_be_the_client_even_with_one_audience(idp: OidcEmulator) -> None:
+    with pytest.raises(SignInRefused, match=r"issued to another application than console\.client_id"):
+        verify(idp, idp.id_token("ana@example.com", nonce="n-1", azp="another-client"))
+    assert verify(idp, idp.id_token("ana@example.com", nonce="n-1", azp=CLIENT_ID)) == ANA
+
+
+ENTRA = "https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000/v2.0"
+GOOGLE = "https://accounts.google.com"
+
+
+def issued_by(idp: OidcEmulator, issuer: str, domains: list[str], **claims: Any) -> ConsoleUser:
+    idp.base_url = issuer
+    token = idp.id_token("ana@example.com", nonce="n-1", **claims)
+    return auth.verify_id_token(token, keys(idp), issuer=issuer, client_id=CLIENT_ID, nonce="n-1",
+                                now=datetime.now(UTC), allowed_domains=domains)
+
+
+def test_entra_work_accounts_sign_in_by_xms_edov_with_allowed_domains(idp: OidcEmulator) -> None:
+    # Entra ID sends no email_verified for work accounts; xms_edov (the domain owner verified it) stands in
+    assert issued_by(idp, ENTRA, ["example.com"], email_verified=None, xms_edov=True) == ANA
+    with pytest.raises(SignInRefused) as no_domains:
+        issued_by(idp, ENTRA, [], email_verified=None, xms_edov=True)
+    assert "only when console.allowed_domains is set" in no_domains.value.sentence
+    assert "sets console.allowed_domains" in no_domains.value.sentence
+    for claims in ({"email_verified": None}, {"email_verified": None, "xms_edov": False},
+                   {"email_verified": None, "xms_edov": "true"}):
+        with pytest.raises(SignInRefused) as no_edov:
+            issued_by(idp, ENTRA, ["example.com"], **claims)
+        assert "optional ID-token claims email and xms_edov" in no_edov.value.sentence, claims
+    with pytest.raises(SignInRefused, match="has not verified your email address"):
+        issued_by(idp, ENTRA, ["example.com"], email_verified=False, xms_edov=True)
+    # another provider's token without email_verified is not taken on xms_edov's word
+    with pytest.raises(SignInRefused, match="has not verified your email address"):
+        issued_by(idp, ISSUER, ["example.com"], email_verified=None, xms_edov=True)
+
+
+def test_google_needs_the_workspace_hd_claim_when_domains_are_set(idp: OidcEmulator) -> None:
+    assert issued_by(idp, GOOGLE, ["example.com"], hd="example.com") == ANA
+    for hd in (None, "gmail.com"):  # a personal account with a verified work address, or another Workspace
+        with pytest.raises(SignInRefused) as personal:
+            issued_by(idp, GOOGLE, ["example.com"], hd=hd)
+        assert "not an account of the organisation's Google Workspace" in personal.value.sentence
+    assert issued_by(idp, GOOGLE, []) == ANA  # allow_any_account: anyone, as configured
+    assert issued_by(idp, ISSUER, ["example.com"]) == ANA  # hd is Google's alone
+
+
 # -- check-config -------------------------------------------------------------------------------------------------
 def test_check_config_names_what_the_console_lacks() -> None:
     from warroom.settings import ConfigError, load_settings
@@ -171,7 +217,22 @@ def test_check_config_names_what_the_console_lacks() -> None:
     def check(s: Settings) -> list[str]:  # the console's problems (the bare settings lack Slack's token and more)
         return [p for p in check_all(s) if "console" in p]
 
-    assert check(settings()) == []
+    assert check(settings(allowed_domains=["example.com"])) == []
+    assert check(settings(allow_any_account=True)) == []
+    anyone = " ".join(check(settings()))
+    assert ("console.allowed_domains is empty, so anyone the identity provider signs in can read the private status "
+            "pages and the console" in anyone and "console.allow_any_account: true" in anyone)
+    plain = " ".join(check(Settings(server={"link_secret": "x", "public_url": "http://warroom.example.com"},
+                                    console={"oidc_issuer": "http://idp.example.com", "client_id": "c",
+                                             "client_secret": "s", "allowed_domains": ["example.com"]})))
+    assert "server.public_url is 'http://warroom.example.com', plain http, while the console is on" in plain
+    assert "without Secure" in plain and "console.oidc_issuer is 'http://idp.example.com', plain http" in plain
+    on_loopback = Settings(server={"link_secret": "x", "public_url": "http://127.0.0.1:8080"},
+                           console={"oidc_issuer": "http://localhost:9000", "client_id": "c", "client_secret": "s",
+                                    "allow_any_account": True})
+    assert check(on_loopback) == []  # the sandbox: nothing crosses a network
+    assert "http" not in " ".join(check(Settings(server={"public_url": "http://warroom.example.com"})))  # console off
+    assert Settings().console.session_hours == 8
     half = Settings(server={"link_secret": "x"}, console={"oidc_issuer": ISSUER})
     problems = " ".join(check(half))
     assert "console.client_id is not" in problems and "WARROOM_CONSOLE__CLIENT_SECRET" in problems

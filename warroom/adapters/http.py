@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import ipaddress
 import logging
 import random
 import time
@@ -61,6 +62,16 @@ def error_reason(response: httpx.Response) -> str:
                     value = "; ".join(str(v.get("message", v)) if isinstance(v, dict) else str(v) for v in value)
                 return f"HTTP {response.status_code}: {str(value)[:300]}"
     return f"HTTP {response.status_code}"
+
+
+def loopback_host(host: str) -> bool:
+    """Whether ``host`` (a URL's hostname) is this machine's loopback: ``localhost``, 127.0.0.0/8, ``::1``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def backoff(attempt: int, base: float = 0.25, cap: float = 4.0) -> float:

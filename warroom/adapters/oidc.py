@@ -1,6 +1,7 @@
 """An OpenID Connect identity provider (Entra ID, Okta, Google, Keycloak…), as the web console's sign-in uses it: its
 discovery document (OpenID Connect Discovery 1.0), its signing keys (the JWKS) and its token endpoint (the
-authorization code grant with PKCE, the client authenticating with ``client_secret_basic``).
+authorization code grant with PKCE, the client authenticating with ``client_secret_basic``). The issuer and the
+endpoints it names must be https:// (:func:`secure_url`; plain http only on loopback, as the sandbox's provider is).
 
 The discovery document and the keys are kept for :data:`TTL` seconds; the keys are read again, at most every
 :data:`REFRESH` seconds, when a token names a key they do not hold (the provider rotated its keys). Failures are
@@ -13,13 +14,14 @@ from __future__ import annotations
 import re
 import time
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from .errors import Permanent, Transient
+from .http import loopback_host
 
 SYSTEM = "the identity provider"
 #: Seconds the discovery document and the keys are kept.
@@ -28,6 +30,19 @@ TTL = 3600.0
 REFRESH = 60.0
 #: Bytes at most of any answer read.
 MAX_BODY = 512 * 1024
+
+
+def secure_url(url: str) -> bool:
+    """Whether ``url`` is https://, or http:// to this machine's loopback (the sandbox's provider), where nothing
+    travels over a network."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return False
+    if parts.scheme == "https" and host:
+        return True
+    return parts.scheme == "http" and loopback_host(host)
 
 
 class OidcProvider:
@@ -62,6 +77,9 @@ class OidcProvider:
         """The discovery document, checked: its ``issuer`` is the configured one, and it names the endpoints."""
         if self._metadata is not None and time.monotonic() - self._metadata[0] < TTL:
             return self._metadata[1]
+        if not secure_url(self.issuer):
+            raise Permanent(SYSTEM, f"console.oidc_issuer '{self.issuer}' is not an https:// URL: set it to the "
+                                    "identity provider's https:// issuer (plain http only on this machine's loopback)")
         url = f"{self.issuer}/.well-known/openid-configuration"
         try:
             data = await self._get_json(url, "the discovery document")
@@ -73,6 +91,9 @@ class OidcProvider:
         for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
             if not isinstance(data.get(key), str) or not str(data[key]).startswith(("https://", "http://")):
                 raise Permanent(SYSTEM, f"the discovery document at {url} has no {key}")
+            if not secure_url(str(data[key])):
+                raise Permanent(SYSTEM, f"the discovery document at {url} names a plain http:// {key}: the identity "
+                                        "provider must serve it over https://")
         self._metadata = (time.monotonic(), data)
         return data
 

@@ -104,6 +104,9 @@ class OidcEmulator(Emulator):
         self.redirect_uris: set[str] = set()
         #: email → (name, email_verified).
         self.people: dict[str, tuple[str, bool]] = {}
+        #: Where the discovery document says its endpoints are (None: here), as a provider misconfigured behind a
+        #: proxy would say, e.g. plain ``http://idp.example.com``.
+        self.endpoint_base: str | None = None
         self.code_seconds = code_seconds
         self.token_seconds = token_seconds
         self.key = RSAKey.generate_key(2048, parameters={"kid": secrets.token_hex(8), "use": "sig", "alg": "RS256"})
@@ -144,9 +147,9 @@ class OidcEmulator(Emulator):
 
     # -- endpoints ------------------------------------------------------------------------------------------------
     async def _discovery(self, _request: web.Request) -> web.Response:
-        base = self.issuer
+        base = self.endpoint_base or self.issuer
         return web.json_response({
-            "issuer": base,
+            "issuer": self.issuer,
             "authorization_endpoint": f"{base}/authorize",
             "token_endpoint": f"{base}/token",
             "userinfo_endpoint": f"{base}/userinfo",

@@ -187,7 +187,8 @@ class World:
             "teams": self.teams.settings(),
             # the web console signs in with the sandbox's identity provider (warroom's redirect URI is registered
             # there once the server's port is known: Harness.start)
-            "console": {"oidc_issuer": self.oidc.issuer, "client_id": OIDC_CLIENT_ID, "client_secret": OIDC_SECRET},
+            "console": {"oidc_issuer": self.oidc.issuer, "client_id": OIDC_CLIENT_ID, "client_secret": OIDC_SECRET,
+                        "allow_any_account": True},
             "intake": {"digest_seconds": 0.05, "alertmanager_token": INTAKE_TOKEN, "grafana_token": INTAKE_TOKEN, "generic_token": INTAKE_TOKEN,
                        "changes_token": INTAKE_TOKEN},
             # the model is off (the deterministic engine answers) unless a test or the demo sets ai.enabled; the AI

@@ -143,7 +143,7 @@ def check(settings: Settings) -> list[str]:
 
 
 def _check_console(settings: Settings) -> list[str]:
-    """The web console's sign-in (``console``): all of issuer, client id and secret, or none."""
+    """The web console's sign-in (``console``): all of issuer, client id and secret, or none; whom it lets in; https."""
     c = settings.console
     problems: list[str] = []
     if not c.oidc_issuer:
@@ -167,6 +167,16 @@ def _check_console(settings: Settings) -> list[str]:
             and settings.teams.app_password is None):
         problems.append("console.oidc_issuer is set but there is no secret to sign the console's sessions with: set "
                         "WARROOM_SERVER__LINK_SECRET to a long random string.")
+    if not c.allowed_domains and not c.allow_any_account:
+        problems.append("console.allowed_domains is empty, so anyone the identity provider signs in can read the "
+                        "private status pages and the console: set console.allowed_domains to your organisation's "
+                        "email domains (e.g. [example.com]), or console.allow_any_account: true if that is meant.")
+    for key, url in (("console.oidc_issuer", c.oidc_issuer), ("server.public_url", settings.server.public_url)):
+        parts = urlsplit(url)
+        if parts.scheme == "http" and not _loopback(parts.hostname or ""):
+            why = ("the sign-in's tokens would travel unencrypted" if key == "console.oidc_issuer" else
+                   "the console's session cookie would be sent without Secure, readable on the network")
+            problems.append(f"{key} is '{url}', plain http, while the console is on: {why}; use an https:// URL.")
     return problems
 
 

@@ -335,10 +335,15 @@ class ConsoleSettings(_Section):
     client_id: str = ""
     #: The client's secret (sent to the token endpoint with HTTP Basic, ``client_secret_basic``).
     client_secret: SecretStr | None = None
-    #: Email domains let in (``example.com``); empty: anyone the identity provider signs in with a verified email.
+    #: Email domains let in (``example.com``); empty: anyone the identity provider signs in with a verified email
+    #: — which check-config reports as a problem unless :attr:`allow_any_account` says it is meant.
     allowed_domains: list[str] = Field(default_factory=list)
-    #: Hours a sign-in lasts before the console asks again.
-    session_hours: float = Field(12.0, gt=0, le=24 * 30)
+    #: With no ``allowed_domains``, let in anyone the identity provider signs in (say so on purpose: a public
+    #: provider such as Google signs in anyone at all).
+    allow_any_account: bool = False
+    #: Hours a sign-in lasts before the console asks again (sign-out clears only this browser's cookie: a copied
+    #: cookie lasts this long).
+    session_hours: float = Field(8.0, gt=0, le=24 * 30)
     #: Scopes asked for; ``openid`` and ``email`` are needed.
     scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"])
 

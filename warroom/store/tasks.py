@@ -42,6 +42,12 @@ class TaskLinkRepo:
         row = (await self.conn.execute(select(task_links).where(task_links.c.task_id == task_id))).mappings().first()
         return _link(row) if row else None
 
+    async def for_incident(self, incident_id: int) -> dict[int, TaskLink]:
+        """The RFC links of the incident's tasks (task id → link), in one read."""
+        rows = await self.conn.execute(select(task_links).join(tasks, tasks.c.id == task_links.c.task_id)
+                                       .where(tasks.c.incident_id == incident_id))
+        return {link.task_id: link for link in map(_link, rows.mappings())}
+
     async def find(self, remote_id: str) -> TaskLink | None:
         """The link of the RFC with this request id, if it is a task's."""
         row = (await self.conn.execute(

@@ -47,6 +47,7 @@ from jinja2 import Environment
 
 from warroom.adapters.errors import AdapterError, Permanent, RateLimited, Transient
 from warroom.adapters.http import JsonApi
+from warroom.adapters.http import loopback_host as _loopback
 from warroom.adapters.observe import CallObserver, ignore
 from warroom.adapters.smtp import CONTROL_RE, Mailer
 from warroom.core.jobs import STATUS_DELIVER
@@ -160,15 +161,6 @@ def _internal(host: str) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return not address.is_global or address.is_multicast
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def owner_address(raw: str) -> str:

@@ -9,10 +9,13 @@ The flow (OpenID Connect Core's authorization code flow, with RFC 7636 PKCE ``S2
   cookie (:data:`FLOW_COOKIE`, :data:`FLOW_SECONDS`), and the browser is sent to the provider's authorization endpoint;
 - ``GET /console/callback``: the ``state`` must be the cookie's; the code is exchanged at the token endpoint
   (:class:`~warroom.adapters.oidc.OidcProvider`); the ID token is verified — its RS256 signature against the
-  provider's keys, ``iss``, ``aud`` (and ``azp`` when several audiences), ``exp``, ``iat``, ``nonce`` — then
-  ``email_verified`` and ``console.allowed_domains``; the session cookie (:data:`COOKIE`) is set and the browser sent
+  provider's keys, ``iss``, ``aud`` (and ``azp`` when present or several audiences), ``exp``, ``iat``, ``nonce`` —
+  then ``email_verified`` (Entra ID, which sends none for work accounts: ``xms_edov`` and a non-empty
+  ``console.allowed_domains``) and ``console.allowed_domains`` (Google: its ``hd`` claim too); the session cookie (:data:`COOKIE`) is set and the browser sent
   to ``next``, which is only ever a local path under ``/console`` or ``/status`` (:func:`safe_next`);
-- ``POST /console/signout`` (same-origin forms only) clears it; ``GET /console/signout`` shows the button.
+- ``POST /console/signout`` (same-origin forms only) clears this browser's cookie; ``GET /console/signout`` shows the
+  button. Nothing is kept on the server, so a copied session cookie stays good until it expires
+  (``console.session_hours``).
 
 Cookies are HttpOnly, ``SameSite=Lax`` (the provider's redirect back is a top-level GET, which Lax lets through) and
 ``Secure`` when ``server.public_url`` is https. Their values are ``<base64url JSON>.<HMAC-SHA256>`` under a key derived
@@ -30,6 +33,7 @@ import json
 import logging
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -203,6 +207,15 @@ def safe_next(value: str | None) -> str:
 
 
 # -- verifying the ID token -------------------------------------------------------------------------------------
+#: Entra ID's issuers start so (``https://login.microsoftonline.com/<tenant>/v2.0``); Google's is exactly that.
+ENTRA = "https://login.microsoftonline.com/"
+GOOGLE = "https://accounts.google.com"
+
+
+def has_control(value: str) -> bool:
+    """Whether ``value`` holds a control character (NUL, a line break, DEL, C1…), which no input here needs."""
+    return any(unicodedata.category(c) in ("Cc", "Cs") for c in value)
+
 _COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
@@ -221,7 +234,8 @@ def token_kid(token: str) -> str:
 def verify_id_token(token: str, keys: KeySet, *, issuer: str, client_id: str, nonce: str, now: datetime,
                     allowed_domains: list[str]) -> ConsoleUser:
     """The person an ID token names, after every check OpenID Connect Core 3.1.3.7 asks of it and ours
-    (``email_verified``, ``allowed_domains``); :class:`SignInRefused` with the sentence otherwise."""
+    (``email_verified`` or Entra ID's ``xms_edov``, ``allowed_domains``, Google's ``hd``); :class:`SignInRefused`
+    with the sentence otherwise."""
     again = "start the sign-in again"
     token_kid(token)
     try:
@@ -236,9 +250,10 @@ def verify_id_token(token: str, keys: KeySet, *, issuer: str, client_id: str, no
     if str(claims.get("iss", "")).rstrip("/") != issuer.rstrip("/"):
         raise SignInRefused("The ID token was issued by another identity provider than console.oidc_issuer: "
                             f"{again}; if it happens again, check console.oidc_issuer.", 400)
-    aud = claims.get("aud")
+    aud, azp = claims.get("aud"), claims.get("azp")
     audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-    if client_id not in audiences or (len(audiences) > 1 and claims.get("azp") != client_id):
+    # azp, when present, names the party the token was issued to (OpenID Connect Core 2): it must be us
+    if client_id not in audiences or ((azp is not None or len(audiences) > 1) and azp != client_id):
         raise SignInRefused("The ID token was issued to another application than console.client_id: "
                             f"{again}; if it happens again, check console.client_id.", 400)
     exp, iat = claims.get("exp"), claims.get("iat")
@@ -252,16 +267,34 @@ def verify_id_token(token: str, keys: KeySet, *, issuer: str, client_id: str, no
     if not isinstance(claims.get("sub"), str) or not claims["sub"]:
         raise SignInRefused(f"The ID token names nobody (it has no sub): {again}.", 400)
     email = claims.get("email")
-    if not isinstance(email, str) or "@" not in email or len(email) > 254:
+    if not isinstance(email, str) or "@" not in email or len(email) > 254 or has_control(email):
         raise SignInRefused("The identity provider did not say your email address: ask the administrator to let "
                             "warroom read it (the email scope and claim).")
-    if claims.get("email_verified") is not True:
+    verified = claims.get("email_verified")
+    if verified is None and issuer.startswith(ENTRA):
+        # Entra ID sends no email_verified for work accounts; xms_edov says the tenant verified the email's domain —
+        # which only means something together with the domains this console lets in
+        if claims.get("xms_edov") is not True:
+            raise SignInRefused("Entra ID did not say that your email address's domain is verified: the "
+                                "administrator adds the optional ID-token claims email and xms_edov to warroom's app "
+                                "registration (Token configuration), then you sign in again.")
+        if not allowed_domains:
+            raise SignInRefused("This console lets in Entra ID accounts only when console.allowed_domains is set "
+                                "(Entra ID does not say whether an email address is verified): the administrator "
+                                "sets console.allowed_domains to the organisation's email domains.")
+    elif verified is not True:
         raise SignInRefused(f"The identity provider has not verified your email address {email}: verify it there, "
                             "then sign in again.")
     domain = email.rsplit("@", 1)[1].lower()
     if allowed_domains and domain not in allowed_domains:
         raise SignInRefused(f"Accounts of {domain} may not use this console (it lets in "
                             f"{', '.join(allowed_domains)}): sign in with your work account.")
+    hd = claims.get("hd")
+    if allowed_domains and issuer.rstrip("/") == GOOGLE and (not isinstance(hd, str) or hd.lower() not in
+                                                              allowed_domains):
+        # a personal Google account can carry a verified work address; only the hd claim says it is the Workspace's
+        raise SignInRefused(f"Your Google account {email} is not an account of the organisation's Google Workspace "
+                            f"({', '.join(allowed_domains)}): sign in with your work Google account.")
     name = claims.get("name")
     email = email.strip().lower()  # as the settings write people's addresses
     return ConsoleUser(email, name.strip()[:200] if isinstance(name, str) and name.strip() else email)
@@ -361,6 +394,9 @@ def mount(app: web.Application, settings: Settings) -> None:
             return restart(f"The identity provider did not sign you in ({said}): sign in again; if it says the same, "
                            "ask the administrator whether your account may use warroom.", 403, next_path)
         state, code = request.query.get("state", ""), request.query.get("code", "")
+        if any(has_control(v) or len(v) > 4096 for k, v in request.query.items() if k in ("state", "code", "iss")):
+            return restart("This answer from the identity provider carries characters or lengths no sign-in answer "
+                           "has: start the sign-in again.", 400, next_path)
         if not hmac.compare_digest(state.encode("utf-8", "replace"), str(flow.get("state", "")).encode()):
             return restart("This answer from the identity provider is not for the sign-in this browser started "
                            "(another tab may have started a newer one): start it again.", 400, next_path)

@@ -56,7 +56,8 @@ class Filters:
                 "next": self.link(self.page + 1) if self.page < pages else None}
 
 
-def _shown(value: str) -> str:
+def shown(value: str) -> str:
+    """``value`` as a sentence quotes it: its first 40 characters."""
     return value if len(value) <= 40 else value[:40] + "…"
 
 
@@ -65,18 +66,18 @@ def parse(params: Mapping[str, str], services: Sequence[str], priorities: Sequen
     parameters mean any, unknown ones are ignored."""
     status = (params.get("status") or "all").strip().lower()
     if status not in STATUSES:
-        return f"Unknown status '{_shown(status)}'. Choose open, resolved or all."
+        return f"Unknown status '{shown(status)}'. Choose open, resolved or all."
     service = (params.get("service") or "").strip()
     if service and service not in services:
         known = ", ".join(services) or "none are configured"
-        return f"No service is called '{_shown(service)}'. Choose one of the services ({known}), or any."
+        return f"No service is called '{shown(service)}'. Choose one of the services ({known}), or any."
     priority = (params.get("priority") or "").strip()
     if priority and priority not in priorities:
-        return f"Unknown priority '{_shown(priority)}'. Choose one of {', '.join(priorities)}, or any."
+        return f"Unknown priority '{shown(priority)}'. Choose one of {', '.join(priorities)}, or any."
     text = " ".join((params.get("q") or "").split())
     if len(text) > MAX_TEXT:
         return f"The title search is {len(text)} characters long; search for at most {MAX_TEXT}."
     raw_page = (params.get("page") or "1").strip()
     if not (raw_page.isascii() and raw_page.isdigit() and len(raw_page) <= 6 and 1 <= int(raw_page) <= MAX_PAGE):
-        return f"Page '{_shown(raw_page)}' is not a page number: give a whole number from 1 to {MAX_PAGE}."
+        return f"Page '{shown(raw_page)}' is not a page number: give a whole number from 1 to {MAX_PAGE}."
     return Filters(status=status, service=service, priority=priority, text=text, page=int(raw_page))

@@ -229,7 +229,7 @@ async def incident_page(rt: Runtime, request: web.Request, user: auth.ConsoleUse
         links = await tx.links.all(incident_id)
         events = await tx.timeline.for_incident(incident_id)
         tasks = await tx.records.tasks(incident_id)
-        task_links = {t["id"]: await tx.task_links.get(int(t["id"])) for t in tasks}
+        task_links = await tx.task_links.for_incident(incident_id)
         entries = await reads.status_entries(tx.conn, incident_id)
         has_postmortem = await tx.records.postmortem(incident_id) is not None
         names = await tx.people.names([*(e.actor for e in events if e.actor),
@@ -252,7 +252,7 @@ async def incident_page(rt: Runtime, request: web.Request, user: auth.ConsoleUse
         })
     task_rows = []
     for t in tasks:
-        link = task_links.get(t["id"])
+        link = task_links.get(int(t["id"]))
         task_rows.append({
             "title": str(t["title"]), "status": str(t["status"]).replace("_", " "),
             "owner": _person(settings, t.get("owner")), "due": when(t["due_at"]) if t.get("due_at") else "",
@@ -335,6 +335,23 @@ async def oncall_page(rt: Runtime, request: web.Request, user: auth.ConsoleUser)
 
 # ---------------------------------------------------------------------------------------------- routes
 
+#: Characters at most of any one query parameter or path part (the title search takes fewer: filters.MAX_TEXT).
+MAX_PARAM = 1000
+
+
+def _bad_input(request: web.Request) -> str | None:
+    """A sentence when the address carries what no page takes (control characters such as NUL, which PostgreSQL
+    refuses in text, or an over-long value); else None."""
+    for name, value in [*request.query.items(), *request.match_info.items()]:
+        if auth.has_control(name) or auth.has_control(value):
+            return (f"The address's {filters.shown(name)} holds a control character (such as NUL or a line break): "
+                    "remove it, or start again from the incident list.")
+        if len(name) > MAX_PARAM or len(value) > MAX_PARAM:
+            return (f"The address's {filters.shown(name)} is {max(len(name), len(value))} characters long: give at "
+                    f"most {MAX_PARAM}, or start again from the incident list.")
+    return None
+
+
 
 def mount(app: web.Application, rt: Runtime) -> None:
     """The console's pages (sign-in and sign-out are :mod:`.auth`'s)."""
@@ -344,6 +361,8 @@ def mount(app: web.Application, rt: Runtime) -> None:
             user = auth.user_of(request)
             if user is None:
                 raise auth.signin_redirect(request)
+            if (refused := _bad_input(request)) is not None:
+                return message(400, "Not a question the console understands", refused, user)
             return await page(rt, request, user)
 
         return handler
