@@ -603,3 +603,39 @@ def test_a_volume_its_alerts_name_names_the_dependency() -> None:
     assert "responders describe media-nfs failing" in _cause(media("vol_media has no space left on device"),
                                                             "dependency:media-nfs").explanation
     assert "describe" not in _cause(media("uploads are slow for the desk"), "dependency:media-nfs").explanation
+
+
+# -- 13. where the investigation has got to ------------------------------------------------------------------
+def _orders(events: list[EventFact]) -> IncidentContext:
+    """orders-api errors; two changes equally near in time on two of its dependencies."""
+    return incident(
+        service="orders-api", title="Orders failing", details="", dependencies=["tax-svc", "promo-svc"],
+        alerts=[_alert("o1", "OrdersApi5xx", "orders-api", "orders-api 5xx 9%", 0)],
+        changes=[
+            ChangeFact(id="tax-41", source="deploy", service="tax-svc", at=at(-20), title="tax-svc 4.1.0 vat tables"),
+            ChangeFact(id="promo-9", source="deploy", service="promo-svc", at=at(-20),
+                       title="promo-svc 9.0.0 stacking rules"),
+        ],
+        events=events,
+    )
+
+
+def test_the_change_the_latest_statements_speak_of_gains() -> None:
+    early = [_said(6, "tax-svc 4.1.0 changed the vat tables this morning", "1"),
+             _said(7, "customers in three countries affected", "2"),
+             _said(8, "support has a macro out", "3"),
+             _said(9, "promo-svc 9.0.0 went out at the same time", "4"),
+             _said(12, "the failing orders all carry stacked coupons, 9.0.0 rejects them", "5")]
+    causes = rank_causes(_orders(early))
+    assert causes[0].key == "change:promo-9", [(c.key, c.score) for c in causes]
+    assert "latest discussion" in causes[0].explanation
+    tax = _cause(_orders(early), "change:tax-41")
+    assert "latest discussion" not in tax.explanation
+
+
+def test_a_question_at_the_end_is_no_focus_and_a_ruled_out_change_gains_nothing() -> None:
+    asked = rank_causes(_orders([_said(6, "anything else?", "1"), _said(9, "is it promo-svc 9.0.0?", "2")]))
+    assert all("latest discussion" not in c.explanation for c in asked)
+    ruled = [c for c in rank_causes(_orders([_said(9, "promo-svc 9.0.0 rolled back, no change", "1")]))
+             if c.key == "change:promo-9"]
+    assert not ruled or ("latest discussion" not in ruled[0].explanation and ruled[0].score <= RULED_OUT_CAP)

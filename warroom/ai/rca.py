@@ -97,6 +97,8 @@ class _Candidate:
     word: int = 0
     #: Responders tied the trouble to it: confirmed it, rolled it back, said "since …" (their lift > 0).
     tied: bool = False
+    #: The timeline entries that speak of it (not only ask).
+    talked: set[str] = field(default_factory=set)
 
     def add_evidence(self, *refs: str) -> None:
         for ref in refs:
@@ -260,6 +262,7 @@ def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
     _cite_inflections(ctx, candidates)
     _absorb_into_providers(candidates)
     _merge_same_evidence(candidates)
+    _latest_focus(candidates, events)
     _symptoms_of_changes(candidates)
     _below_confirmed(candidates)
     _no_change_of_ours(candidates, events)
@@ -423,6 +426,7 @@ def _dependency_candidates(
             reasons=reasons,
         )
         cand.add_evidence(*(a.ref for a in hits[:6]), *(e.ref for e in said_[:4]))
+        cand.talked = {e.ref for e in said_}
         out.append(cand)
     return out
 
@@ -628,6 +632,7 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
         tied=verdict.lift > 0,
     )
     cand.add_evidence(change.ref, *verdict.refs, *(e.ref for e in verdict.said[:3]))
+    cand.talked = {e.ref for e in verdict.said}
     related = [a for a in scene.alerts if any(s in scene.alert_signals[a.ref] for s in shared_signals)]
     related = named_by + [a for a in related if a not in named_by]
     if not related:
@@ -762,6 +767,7 @@ def _provider_candidates(
             word=-1 if lift < 0 else 1 if lift > 0 else 0,
         )
         cand.add_evidence(*(a.ref for a in hit_alerts[:6]), *(e.ref for e in hit_events[:4]), *judged)
+        cand.talked = {e.ref for e in hit_events}
         out.append(cand)
     return out
 
@@ -916,6 +922,23 @@ def _no_change_of_ours(candidates: list[_Candidate], events: list[EventFact]) ->
         if c.key.startswith("change:") and c.word <= 0 and not c.tied:
             c.score -= 0.1
             c.reasons.append("responders found no change of theirs at fault")
+
+
+#: How many of the last statements in the discussion show where the investigation has got to.
+FOCUS_EVENTS = 3
+FOCUS_LIFT = 0.08
+
+
+def _latest_focus(candidates: list[_Candidate], events: list[EventFact]) -> None:
+    """Where the people working it have got to: a cause the last statements of the discussion speak of (not only
+    ask about), and have not ruled out, gains a little — investigations converge, and the latest word is the
+    best informed."""
+    said_ = [e for e in events if e.kind in ("discussion", "note") and not QUESTION.search(e.text.strip()[-1:] or "")]
+    last = {e.ref for e in said_[-FOCUS_EVENTS:]}
+    for c in candidates:
+        if c.word >= 0 and c.talked & last:
+            c.score += FOCUS_LIFT
+            c.reasons.append("what the latest discussion is about")
 
 
 #: The most a cause that responders ruled out (their latest word) may score: below any cause still standing.
