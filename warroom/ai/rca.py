@@ -263,7 +263,7 @@ def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
     _absorb_into_providers(candidates)
     _merge_same_evidence(candidates)
     _latest_focus(candidates, events)
-    _symptoms_of_changes(candidates)
+    _symptoms_of_changes(candidates, {a.ref: a for a in alerts})
     _below_confirmed(candidates)
     _no_change_of_ours(candidates, events)
     _below_ruled_out(candidates)
@@ -362,6 +362,15 @@ _HEALTHY = re.compile(
 )
 
 
+def _raw_text(a: AlertFact) -> str:
+    """An alert's words as written (its summary, labels and annotations), names unsplit."""
+    return " ".join([a.summary, *a.labels.values(), *a.annotations.values()])
+
+
+def _named_in(name: str, text: str) -> bool:
+    return re.search(rf"(?i)(?<![\w-]){re.escape(name)}(?![\w-])", text) is not None
+
+
 def _healthy_but(clause: str, text: str) -> bool:
     """``clause`` found something healthy and ``text`` goes on "but …" ("looks fine but its disk is full")."""
     at = text.find(clause)
@@ -402,7 +411,7 @@ def _dependency_candidates(
             score -= 0.1  # it alerted after the service did: more likely a victim than the cause
         # Named, or one of its instances is ("tracking-db-1", "kafka-events-4", or a host its own alerts name:
         # "redis-sess-02").
-        raw = [" ".join([a.summary, *a.labels.values(), *a.annotations.values()]) for a in hits]
+        raw = [_raw_text(a) for a in hits]
         hosts = {h.lower() for text in raw for h in _HOST_NAME.findall(text)} - {service.lower()}
         named = re.compile(
             rf"(?i)(?<![\w-])(?:{re.escape(service)}(?:-\d+)?{''.join('|' + re.escape(h) for h in sorted(hosts))})(?![\w-])"
@@ -853,7 +862,7 @@ def _merge_same_evidence(candidates: list[_Candidate]) -> None:
                 candidates.remove(other)
 
 
-def _symptoms_of_changes(candidates: list[_Candidate]) -> None:
+def _symptoms_of_changes(candidates: list[_Candidate], alerts: Mapping[str, AlertFact] | None = None) -> None:
     """What a change explains ranks below it. A signal the change touches (a pool exhausted after a pool-size cut,
     an expired certificate after a change to its renewal) and a dependency the change was made on or is tied to
     (a migration on the database that then locks up; a job that responders name with the database it loads) are
@@ -873,14 +882,20 @@ def _symptoms_of_changes(candidates: list[_Candidate]) -> None:
             deps = {k.removeprefix("dependency:") for k in keys if k.startswith("dependency:")}
             touched = signals & set(change.touches)
             on_it = change.service is not None and change.service in deps
+            # Its alerts name the changed service as what holds it ("blocking pid … application_name=payout-recon").
+            blamed = change.service is not None and any(
+                _alert_service(alerts[r]) != change.service
+                and _named_in(change.service, " ".join([alerts[r].summary, *alerts[r].annotations.values()]))
+                for r in other.evidence if alerts and r in alerts
+            )
             # Responders named the change and the dependency in the same breath, and tied the trouble to the change
             # (confirmed it, undid it, "since …"): the dependency is where its effect showed.
             tied = change.tied and bool(deps) and bool(said_with & set(other.evidence))
-            if not (touched or on_it or tied):
+            if not (touched or on_it or tied or blamed):
                 continue
             other.score = change.score - 0.05
             what = change.key.removeprefix("change:")
-            other.reasons.append(f"more likely a symptom of change {what}, which {'touches it' if touched else 'is on it' if on_it else 'responders tie to it'}")
+            other.reasons.append(f"more likely a symptom of change {what}, which {'touches it' if touched else 'is on it' if on_it else 'its alerts name' if blamed else 'responders tie to it'}")
             change.add_evidence(*[r for r in other.evidence if r.startswith("alert:")][:3])
 
 
@@ -961,13 +976,15 @@ CONCRETE_FLOOR = 0.4
 def _signals_below_causes(candidates: list[_Candidate]) -> None:
     """Most signals say what is failing (memory, a pool, the network), not why: such a signal ranks below the
     likeliest concrete cause — a change, a dependency or a provider — when one is at all likely, and leads only when
-    none is. A signal that can be the cause itself (a traffic surge, a provider's rate limit) is left as it is."""
+    none is. A signal that can be the cause itself (a traffic surge, a provider's rate limit), or that stands for a
+    failing dependency or provider (merged with it, resting on the same alerts), is left as it is."""
     concrete = [c.score for c in candidates if not c.key.startswith("signal:") and c.word >= 0]
     best = max(concrete, default=0.0)
     if best < CONCRETE_FLOOR:
         return
     for c in candidates:
-        if c.key.startswith("signal:") and c.score >= best and not BY_KEY[c.key.removeprefix("signal:")].itself:
+        if (c.key.startswith("signal:") and c.score >= best and not BY_KEY[c.key.removeprefix("signal:")].itself
+                and not any(k.startswith(("dependency:", "provider:")) for k in c.also)):
             c.score = best - 0.01
             c.reasons.append("what is failing, not why: ranked below the likeliest cause")
 

@@ -95,7 +95,8 @@ SIGNALS: tuple[Signal, ...] = (
         _p(
             r"connection[_ ]?pool|pool\w*\W+(?:\w+\W+){0,3}?(?:exhaust|saturat|full|timeout|limit)|too many connections|"
             r"max[_ ]connections|remaining connection slots|could not (?:obtain|acquire|get) (?:a )?connection|"
-            r"pgbouncer|hikari\w*|no (?:free|available) connections|connections? (?:exhausted|saturated)"
+            r"pgbouncer|hikari\w*|no (?:free|available) connections|connections? (?:exhausted|saturated)|"
+            r"pool[_ ]?wait|(?:waiting|queu\w*) (?:on|for) (?:a )?(?:free )?connection"
         ),
         (
             "Right-size connection pools{where}",

@@ -269,6 +269,10 @@ class Handles:
     phrases: tuple[str, ...] = ()
     #: The values a setting had before the change ("pool size 80 -> 40": 80): "put it back to 80" undoes it.
     old_values: frozenset[str] = frozenset()
+    #: The values it set ("maxConnections 200 -> 60": 60), with the distinctive words of its title: "only 60
+    #: sessions per pod on the CICS side" (the value and a title word in one clause) names it.
+    new_values: frozenset[str] = frozenset()
+    title_words: frozenset[str] = frozenset()
     #: The parts of the day it was made in ("last night", "this morning") and the stems of its title's distinctive
     #: words: "all the nodes reimaged last night" names "Rolling reimage of nomad clients" made at 22:00.
     dayparts: frozenset[str] = frozenset()
@@ -303,7 +307,18 @@ class Handles:
             return "the latest release"
         if (m := self._by_daypart(clause)) is not None:
             return f"“{m}”"
+        if (value := self._new_value_in(clause)) is not None:
+            return f"its new value {value}"
         return None
+
+    def _new_value_in(self, clause: str) -> str | None:
+        """A value the change set and one of its title's words, in one clause."""
+        if not self.new_values or not self.title_words:
+            return None
+        said_ = self.new_values & _numbers_said(clause)
+        if not said_ or not self.title_words & set(tokens(clause)):
+            return None
+        return min(said_)
 
     def _by_daypart(self, clause: str) -> str | None:
         """A title word's stem and a part of the day it was made in, in one clause ("reimaged last night")."""
@@ -338,6 +353,8 @@ class Handles:
             found += [m.start() for m in _BACK_TO.finditer(clause) if _number(m.group(1)) in self.old_values]
         if (said_ := self._by_daypart(clause)) is not None:
             found.append(clause.lower().find(said_.split()[0]))
+        if (value := self._new_value_in(clause)) is not None:
+            found.append(max(0, clause.find(value)))
         return sorted(found)
 
 
@@ -383,6 +400,22 @@ def _number(raw: str) -> str:
 
 def _old_values(title: str) -> set[str]:
     return {_number(m.group(1) or m.group(2)) for m in _FROM_TO.finditer(title)}
+
+
+#: The value a setting was changed to: "200 -> 60", "from 60 to 20".
+_TO_VALUE = re.compile(
+    r"(?<![\w.])\d[\d,]*(?:\.\d+)?\s*%?\s*(?:->|→|=>)\s*~?(\d[\d,]*(?:\.\d+)?)(?![\d.])|"
+    r"\bfrom\s+\d[\d,]*(?:\.\d+)?\s*%?\s+to\s+~?(\d[\d,]*(?:\.\d+)?)(?![\d.])",
+    re.I,
+)
+
+
+def _new_values(title: str) -> set[str]:
+    return {_number(m.group(1) or m.group(2)) for m in _TO_VALUE.finditer(title)}
+
+
+def _numbers_said(clause: str) -> set[str]:
+    return {_number(m) for m in re.findall(r"(?<![\w.:/-])(\d[\d,]*(?:\.\d+)?)(?![\d.:/-])", clause)}
 
 
 @lru_cache(maxsize=4096)
@@ -486,6 +519,7 @@ def change_handles(
     service_words = {w for name in services for w in re.split(r"[-_.\s]+", name)}
     phrases = {c.id: _title_phrases(c, service_words) for c in ctx.changes}
     old_values = {c.id: _old_values(without_instructions(c.title)) for c in ctx.changes}
+    new_values = {c.id: _new_values(without_instructions(c.title)) for c in ctx.changes}
     parts = {
         cid: {p for n in found for p in re.split(r"[-_]", n) if _distinctive(p, service_words)}
         for cid, found in names.items()
@@ -513,6 +547,11 @@ def change_handles(
             minute=minutes[c.id] if list(minutes.values()).count(minutes[c.id]) == 1 else "",
             phrases=tuple(sorted(p for p in phrases[c.id] if not shared(phrases, c.id, p))),
             old_values=frozenset(v for v in old_values[c.id] if not shared(old_values, c.id, v)),
+            new_values=frozenset(v for v in new_values[c.id] if not shared(new_values, c.id, v)),
+            title_words=frozenset(
+                t for t in set(tokens(without_instructions(c.title))) - GENERIC
+                if not t.isdigit() and t not in service_words and len(t) >= 3
+            ),
             dayparts=frozenset(dayparts[c.id]),
             stems=frozenset(
                 st for st in stems[c.id]
@@ -585,9 +624,15 @@ _SINCE_BEFORE = re.compile(
 #: began right after 4.18" (not a bare "since 4.18 went out", which may only date it).
 _STARTED_SINCE = re.compile(
     r"(?i)\b(?:start(?:ed|s)?|began|begins?|broke|breaks|fail(?:ed|ing|s)?|crash(?:ed|ing|es)?|"
-    r"spik(?:ed|ing)|jump(?:ed|ing))\s+(?:\w+\s+){0,2}?(?:right |just |only |straight )?(?:since|after)\s+"
+    r"spik(?:ed|ing)|jump(?:ed|ing)|creep(?:ing|s)?|crept|climb(?:ed|ing)|grow(?:n|ing)|grew|leak(?:ed|ing)|"
+    r"ris(?:en|ing))\s+(?:\w+\s+){0,2}?(?:right |just |only |straight |ever )?(?:since|after)\s+"
     r"(?:(?:the|we|it|they)\s+)?(?:\S+\s+){0,2}$"
 )
+
+
+#: The trouble came before the change: "they were restarting before 11:55 too", "errors already before 4.18".
+_BEFORE_IT = re.compile(r"(?i)\b(?:before|prior to|ahead of)\s+(?:the\s+)?$")
+_TOO_AFTER = re.compile(r"(?i)[^\s]*\s*(?:\w+\s+){0,2}?(?:too|as well|already)\b")
 
 
 #: Saying what the cause is, right before naming the change ("it's the currency migration", "must be 4.18").
@@ -711,6 +756,10 @@ def change_verdict(
                         verdict.refs.append(ref)
                 else:
                     weak += 0.1
+            elif said_here == 0 and _named_after(clause, at, _BEFORE_IT) and _TOO_AFTER.match(
+                clause[max(at) :].split(None, 1)[-1] if at else ""
+            ):
+                said_here = -1  # "they were restarting before 11:55 too": the trouble came first
             elif said_here == 0 and _named_after(clause, at, _STARTED_SINCE):
                 said_here = 1  # "only started failing after the mesh defaults went in": they traced it there
             elif said_here == 0 and _named_after(clause, at, _SINCE_BEFORE):
