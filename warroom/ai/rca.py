@@ -420,9 +420,11 @@ def _dependency_candidates(
         score += 0.04 * min(len(said_), 3)
         lift, _ = judgement(said_)
         spoken = [(c, e.text) for e in said_ for c in clauses(e.text) if named.search(c) and not QUESTION.search(c)]
+        found_healthy = False
         if any(_HEALTHY.search(c) and not judge(c) > 0 and not _healthy_but(c, text) for c, text in spoken[-2:]):
             # Their latest word on it: "tax-engine's own dashboards look healthy", "both readers healthy".
             lift = min(lift, -0.3)
+            found_healthy = True
             reasons.append(f"responders found {service} healthy")
         elif any(s.pattern.search(c) for c, _ in spoken for s in SIGNALS):
             # "redis-sess-02 NIC is throwing crc errors", "vol_media is full": they saw it fail themselves.
@@ -433,6 +435,7 @@ def _dependency_candidates(
             title=f"Dependency {service} failing",
             score=score + lift,
             reasons=reasons,
+            word=-1 if found_healthy else 0,
         )
         cand.add_evidence(*(a.ref for a in hits[:6]), *(e.ref for e in said_[:4]))
         cand.talked = {e.ref for e in said_}
@@ -856,6 +859,7 @@ def _merge_same_evidence(candidates: list[_Candidate]) -> None:
                 continue
             if {r for r in other.evidence if r.startswith("alert:")} == alerts:
                 keep.also.extend([other.key, *other.also])
+                keep.word = min(keep.word, other.word)  # one cause: ruled out if either side was
                 keep.reasons.extend(r for r in other.reasons if r not in keep.reasons)
                 keep.add_evidence(*other.evidence)
                 keep.score = min(0.99, keep.score + 0.05)
@@ -875,7 +879,11 @@ def _symptoms_of_changes(candidates: list[_Candidate], alerts: Mapping[str, Aler
     for change in changes:
         said_with = {r for r in change.evidence if r.startswith("event:")}
         for other in candidates:
-            if other.score < change.score - 0.05 or not other.key.startswith(("signal:", "dependency:")):
+            if not other.key.startswith(("signal:", "dependency:")):
+                continue
+            # Below it already: only the likeliest change says so (once); above or near it: it drops below.
+            near = other.score >= change.score - 0.05
+            if not near and (change is not changes[0] or any("likely a symptom" in r for r in other.reasons)):
                 continue
             keys = {other.key, *other.also}
             signals = {k.removeprefix("signal:") for k in keys if k.startswith("signal:")}
@@ -893,7 +901,8 @@ def _symptoms_of_changes(candidates: list[_Candidate], alerts: Mapping[str, Aler
             tied = change.tied and bool(deps) and bool(said_with & set(other.evidence))
             if not (touched or on_it or tied or blamed):
                 continue
-            other.score = change.score - 0.05
+            if near:
+                other.score = change.score - 0.05
             what = change.key.removeprefix("change:")
             other.reasons.append(f"more likely a symptom of change {what}, which {'touches it' if touched else 'is on it' if on_it else 'its alerts name' if blamed else 'responders tie to it'}")
             change.add_evidence(*[r for r in other.evidence if r.startswith("alert:")][:3])

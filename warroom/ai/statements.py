@@ -305,8 +305,8 @@ class Handles:
             return f"its time {self.minute}"
         if self.releases & _release_refs(clause):
             return "the latest release"
-        if (m := self._by_daypart(clause)) is not None:
-            return f"“{m}”"
+        if (by_day := self._by_daypart(clause)) is not None:
+            return f"“{by_day}”"
         if (value := self._new_value_in(clause)) is not None:
             return f"its new value {value}"
         return None
