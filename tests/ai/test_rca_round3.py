@@ -639,3 +639,232 @@ def test_a_question_at_the_end_is_no_focus_and_a_ruled_out_change_gains_nothing(
     ruled = [c for c in rank_causes(_orders([_said(9, "promo-svc 9.0.0 rolled back, no change", "1")]))
              if c.key == "change:promo-9"]
     assert not ruled or ("latest discussion" not in ruled[0].explanation and ruled[0].score <= RULED_OUT_CAP)
+
+
+# -- 14. a change named by the value it set, said with a word of its title ----------------------------------
+_MAXCONN = ChangeFact(id="gw-31", source="git", kind="config", service="mainframe-gw", at=at(-25),
+                      title="gw: cics.pool.maxConnections 200 -> 60 per pod")
+
+
+def _mainframe(text: str, *more: ChangeFact) -> IncidentContext:
+    """mainframe-gw times out towards CICS; its pool cap was cut that morning; a release elsewhere."""
+    return incident(
+        service="mainframe-gw",
+        title="Mainframe calls timing out",
+        details="",
+        dependencies=[],
+        alerts=[_alert("g1", "GwTimeouts", "mainframe-gw", "mainframe-gw upstream timeouts 18%", 0)],
+        changes=[_MAXCONN, ChangeFact(id="rel-21", source="deploy", service="mainframe-gw", at=at(-40),
+                                      title="mainframe-gw 2.1.0 audit log"), *more],
+        events=[_said(8, text, "1")],
+    )
+
+
+def test_the_new_value_with_a_title_word_names_the_change() -> None:
+    named = _cause(_mainframe("only 60 sessions per pod on the cics side"), "change:gw-31")
+    assert "its new value 60" in named.explanation, named.explanation
+    # the value alone, with no word of the title, names nothing
+    bare = _cause(_mainframe("60 errors a minute"), "change:gw-31")
+    assert "new value" not in bare.explanation and "responders" not in bare.explanation
+    # nor does a value another change also set
+    other = ChangeFact(id="jvm-4", source="git", kind="config", service="batch-runner", at=at(-30),
+                       title="batch-runner: cics timeout 30 -> 60")
+    shared = _mainframe("only 60 sessions per pod on the cics side", other)
+    assert "new value" not in _cause(shared, "change:gw-31").explanation
+    assert "new value" not in _cause(shared, "change:jvm-4").explanation
+
+
+# -- 15. the trouble came before the change ----------------------------------------------------------------
+def _restarts(text: str) -> IncidentContext:
+    """quote-api pods restarting; a config change at 09:55, its time unique among the changes."""
+    return incident(
+        service="quote-api",
+        title="Quote pods restarting",
+        details="",
+        dependencies=[],
+        alerts=[_alert("q1", "QuotePodRestarts", "quote-api", "quote-api pods restarting, 9 restarts in 10m", 0)],
+        changes=[
+            ChangeFact(id="qc-55", source="git", kind="config", service="quote-api", at=at(-5),
+                       title="quote-api: liveness probe period 10s -> 5s"),
+            ChangeFact(id="rel-30", source="deploy", service="pricing-ui", at=at(-90), title="pricing-ui 3.0 banner"),
+        ],
+        events=[_said(8, text, "1")],
+    )
+
+
+def test_trouble_before_the_change_too_rules_it_out() -> None:
+    text = "they were restarting before the 09:55 change too"
+    before = [c for c in rank_causes(_restarts(text)) if c.key == "change:qc-55"]
+    assert not before or ("ruled it out (by its time 09:55)" in before[0].explanation
+                          and before[0].score <= RULED_OUT_CAP), before
+    after = _cause(_restarts("they were restarting after the 09:55 change"), "change:qc-55")
+    assert "its time 09:55" in after.explanation and "ruled it out" not in after.explanation
+    assert after.score > RULED_OUT_CAP
+
+
+# -- 16. a build-up "ever since" a release traces it there -------------------------------------------------
+def _heap(text: str) -> IncidentContext:
+    return incident(
+        service="ledger-web",
+        title="Ledger web slow",
+        details="",
+        dependencies=[],
+        alerts=[_alert("h1", "LedgerWebLatency", "ledger-web", "ledger-web p99 6s on /statements", 0)],
+        changes=[
+            ChangeFact(id="rel-54", source="deploy", service="ledger-web", at=at(-6 * 60), title="ledger-web 5.4.0 filters"),
+            ChangeFact(id="cfg-2", source="git", kind="config", service="ledger-web", at=at(-30),
+                       title="ledger-web: log level debug -> info"),
+        ],
+        events=[_said(8, text, "1")],
+    )
+
+
+@pytest.mark.parametrize("text", [
+    "memory has been creeping ever since 5.4 went out",
+    "heap climbing since 5.4 went out",
+    "old gen growing since 5.4 went out",
+])
+def test_a_build_up_ever_since_a_release_confirms_it(text: str) -> None:
+    assert "responders confirmed it (by version 5.4)" in _cause(_heap(text), "change:rel-54").explanation
+
+
+def test_since_a_release_with_no_build_up_does_not_confirm_it() -> None:
+    assert "confirmed" not in _cause(_heap("since 5.4 went out we have more users"), "change:rel-54").explanation
+
+
+# -- 17. waits for a pooled connection ---------------------------------------------------------------------
+@pytest.mark.parametrize("summary", ["claims-api pool wait p95 2.9s", "claims-api requests queuing for a connection"])
+def test_waits_for_a_pooled_connection_are_the_pool_signal(summary: str) -> None:
+    ctx = incident(service="claims-api", title="Claims slow", details="", dependencies=[], events=[], changes=[],
+                   alerts=[_alert("p1", "ClaimsSlow", "claims-api", summary, 0)])
+    assert "signal:connection-pool" in _keys(ctx), _keys(ctx)
+    plain = incident(service="claims-api", title="Claims slow", details="", dependencies=[], events=[], changes=[],
+                     alerts=[_alert("p1", "ClaimsSlow", "claims-api", "claims-api requests queuing at the gateway", 0)])
+    assert "signal:connection-pool" not in _keys(plain)
+
+
+# -- 18. a signal merged with a dependency stands for it ---------------------------------------------------
+def _claims_db(events: list[EventFact], on: str = "claims-db") -> IncidentContext:
+    """claims-api 5xx; then claims-db's alerts, all of them pool exhaustion; an unrelated release of claims-api."""
+    return incident(
+        service="claims-api",
+        title="Claims failing",
+        details="",
+        dependencies=["claims-db"],
+        alerts=[
+            _alert("a1", "ClaimsApi5xx", "claims-api", "claims-api 5xx 20%", 0),
+            _alert("d1", "ClaimsDbConnections", on, f"{on} too many connections (500/500)", 2),
+            _alert("d2", "ClaimsDbSlots", on, f"{on} remaining connection slots are reserved", 3),
+            _alert("d3", "ClaimsDbPool", on, f"{on} pgbouncer pool exhausted", 4),
+        ],
+        changes=[ChangeFact(id="rel-77", source="deploy", service="claims-api", at=at(-20),
+                            title="claims-api 7.7.0 pdf export")],
+        events=events,
+    )
+
+
+def test_a_signal_merged_with_a_dependency_is_not_pushed_below_as_a_mere_signal() -> None:
+    causes = rank_causes(_claims_db([]))
+    pool = next(c for c in causes if c.key == "signal:connection-pool")
+    assert "dependency:claims-db" in pool.also
+    assert "not why" not in pool.explanation
+    assert causes[0].key == "signal:connection-pool", [(c.key, c.score) for c in causes]
+    assert _cause(_claims_db([]), "change:rel-77").score >= CONCRETE_FLOOR
+    # the same alerts on claims-api itself: a mere signal, below the likely change
+    own = rank_causes(_claims_db([], on="claims-api"))
+    assert own[0].key == "change:rel-77", [(c.key, c.score) for c in own]
+    assert next(c for c in own if c.key == "signal:connection-pool").also == ()
+
+
+def test_a_signal_merged_with_a_dependency_found_healthy_is_ruled_out() -> None:
+    ctx = _claims_db([_said(8, "claims-db's own dashboards look healthy", "1")])
+    merged = next((c for c in rank_causes(ctx) if "dependency:claims-db" in (c.key, *c.also)), None)
+    assert merged is None or (merged.score <= RULED_OUT_CAP
+                              and "responders found claims-db healthy" in merged.explanation), merged
+    assert _keys(ctx)[0] == "change:rel-77", _keys(ctx)
+
+
+# -- 19. a dependency whose alerts name a changed service as what holds it --------------------------------
+def _payouts(summary: str, **labels: str) -> IncidentContext:
+    """payout-api times out; payout-db lock waits; the reconciliation job was rescheduled 15 min before."""
+    return incident(
+        service="payout-api",
+        title="Payouts stuck",
+        details="",
+        dependencies=["payout-db"],
+        alerts=[
+            _alert("a1", "PayoutApiTimeouts", "payout-api", "payout-api timeouts 30% on POST /payouts", 0),
+            _alert("d1", "PgLockWait", "payout-db", summary, 1, **labels),
+        ],
+        changes=[
+            ChangeFact(id="job-5", source="git", kind="config", service="payout-recon", at=at(-15),
+                       title="payout-recon: run reconciliation every 5 min"),
+            ChangeFact(id="rel-9", source="deploy", service="payout-ui", at=at(-60), title="payout-ui 9.0 theme"),
+        ],
+        events=[],
+    )
+
+
+def _on_payout_db(ctx: IncidentContext) -> str:
+    return next(c.explanation for c in rank_causes(ctx) if "dependency:payout-db" in (c.key, *c.also))
+
+
+def test_a_dependency_whose_alerts_name_the_changed_holder_is_its_symptom() -> None:
+    ctx = _payouts("payout-db lock wait 40s: blocking pid 88121 (application_name=payout-recon)")
+    assert "more likely a symptom of change job-5, which its alerts name" in _on_payout_db(ctx)
+    assert _keys(ctx)[0] == "change:job-5", _keys(ctx)
+    # the changed service's name only as a label of the alert is not the alert naming it
+    labelled = _payouts("payout-db lock wait 40s on the payouts table", app="payout-recon")
+    assert "symptom of change" not in _on_payout_db(labelled)
+
+
+# -- 20. the likeliest change names what it explains, even when already below it --------------------------
+def _pool_cut(summary: str, *more: ChangeFact) -> IncidentContext:
+    """claims-api 5xx; its pool was cut 8 min before and responders confirm it; a late second alert."""
+    return incident(
+        service="claims-api",
+        title="Claims failing",
+        details="",
+        dependencies=[],
+        alerts=[_alert("a1", "Claims5xx", "claims-api", "claims-api 5xx 20% on POST /claims", 0),
+                _alert("a2", "ClaimsLate", "claims-api", summary, 30)],
+        changes=[ChangeFact(id="cfg-40", source="git", kind="config", service="claims-api", at=at(-8),
+                            title="claims-api: db pool size 40 -> 10"), *more],
+        events=[_said(8, "cfg-40 is the culprit", "1")],
+    )
+
+
+_WORKER_POOL = ChangeFact(id="cfg-41", source="git", kind="config", service="claims-worker", at=at(-300),
+                          title="claims-worker: db pool size 20 -> 15")
+
+
+def test_the_likeliest_change_annotates_a_signal_it_touches_already_well_below_it() -> None:
+    causes = rank_causes(_pool_cut("claims-api hikari pool: connection timeout", _WORKER_POOL))
+    assert causes[0].key == "change:cfg-40", [(c.key, c.score) for c in causes]
+    pool = next(c for c in causes if c.key == "signal:connection-pool")
+    assert pool.score < causes[0].score - 0.05
+    assert "more likely a symptom of change cfg-40, which touches it" in pool.explanation
+    # once, and by the likeliest change only: the other pool change, also above it, says nothing
+    assert pool.explanation.count("likely a symptom") == 1 and "cfg-41" not in pool.explanation
+    # a signal it does not touch is not its symptom
+    memory = _cause(_pool_cut("claims-api pods OOMKilled"), "signal:memory")
+    assert "symptom" not in memory.explanation
+
+
+@pytest.mark.parametrize(("clause", "name"), [
+    ("they were restarting before the 09:55 change too", "09:55"),
+    ("before the change at 09:55 too", "change"),
+    ("errors already before 5.4", "5.4"),
+    ("latency was bad before 5.4 too", "5.4"),
+])
+def test_the_trouble_came_before_the_change(clause: str, name: str) -> None:
+    from warroom.ai.statements import _came_first
+
+    assert _came_first(clause, [clause.find(name)])
+
+
+def test_after_the_change_too_is_not_before_it() -> None:
+    from warroom.ai.statements import _came_first
+
+    assert not _came_first("restarting after 5.4 too", [20])
+    assert not _came_first("before lunch 5.4 went out", [13])

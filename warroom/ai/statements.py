@@ -632,7 +632,18 @@ _STARTED_SINCE = re.compile(
 
 #: The trouble came before the change: "they were restarting before 11:55 too", "errors already before 4.18".
 _BEFORE_IT = re.compile(r"(?i)\b(?:before|prior to|ahead of)\s+(?:the\s+)?$")
-_TOO_AFTER = re.compile(r"(?i)[^\s]*\s*(?:\w+\s+){0,2}?(?:too|as well|already)\b")
+
+
+def _came_first(clause: str, positions: list[int]) -> bool:
+    """``clause`` says the trouble was there before the change named at ``positions``: "before 4.18 too", "already
+    before the 09:55 change"."""
+    for at in positions:
+        if not _BEFORE_IT.search(clause[:at]):
+            continue
+        if re.search(r"(?i)\balready\b", clause[:at]) or re.match(r"(?i)\S+(?:\s+\S+){0,2}?\s+(?:too|as well)\b",
+                                                                   clause[at:]):
+            return True
+    return False
 
 
 #: Saying what the cause is, right before naming the change ("it's the currency migration", "must be 4.18").
@@ -756,9 +767,7 @@ def change_verdict(
                         verdict.refs.append(ref)
                 else:
                     weak += 0.1
-            elif said_here == 0 and _named_after(clause, at, _BEFORE_IT) and _TOO_AFTER.match(
-                clause[max(at) :].split(None, 1)[-1] if at else ""
-            ):
+            elif said_here == 0 and _came_first(clause, at):
                 said_here = -1  # "they were restarting before 11:55 too": the trouble came first
             elif said_here == 0 and _named_after(clause, at, _STARTED_SINCE):
                 said_here = 1  # "only started failing after the mesh defaults went in": they traced it there
