@@ -868,3 +868,30 @@ def test_after_the_change_too_is_not_before_it() -> None:
 
     assert not _came_first("restarting after 5.4 too", [20])
     assert not _came_first("before lunch 5.4 went out", [13])
+
+
+def _storage(text: str) -> IncidentContext:
+    return incident(
+        service="git-frontend", title="Pushes failing", details="", dependencies=["repo-db", "git-storage"],
+        alerts=[_alert("d1", "PostgresDiskFull", "repo-db", "repo-db pg_wal 100% used", 0),
+                _alert("g1", "GitPushFailures", "git-frontend", "100% of pushes error", 2)],
+        changes=[ChangeFact(id="chg-77", source="itsm-rfc", kind="infrastructure", service="git-storage", at=at(-90),
+                            title="add storage-09 node, rebalance 4% of repos"),
+                 ChangeFact(id="chg-12", source="itsm-rfc", kind="config", service="repo-db", at=at(-1800),
+                            title="repo-db: statement logging threshold lowered")],
+        events=[_said(8, text, "1")],
+    )
+
+
+def test_a_distinctive_title_word_said_as_a_noun_names_the_change() -> None:
+    c77 = _cause(_storage("moving repos around in the rebalance writes a lot of metadata"), "change:chg-77")
+    assert "“the rebalance”" in c77.explanation
+
+
+def test_trouble_that_fired_before_the_change_rules_it_out() -> None:
+    causes = rank_causes(_storage("the filling-up warning fired at 17:20, before the rebalance"))
+    c77 = [c for c in causes if c.key == "change:chg-77"]
+    assert not c77 or (c77[0].score <= RULED_OUT_CAP and "ruled it out" in c77[0].explanation)
+    # without the trouble coming first, "before the rebalance" rules nothing out
+    kept = _cause(_storage("we snapshotted the db before the rebalance"), "change:chg-77")
+    assert "ruled it out" not in kept.explanation

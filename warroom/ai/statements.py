@@ -277,6 +277,9 @@ class Handles:
     #: words: "all the nodes reimaged last night" names "Rolling reimage of nomad clients" made at 22:00.
     dayparts: frozenset[str] = frozenset()
     stems: frozenset[str] = frozenset()
+    #: Distinctive words of its title that no other change's title has, said as a noun: "before the rebalance"
+    #: names "add gitaly-storage-09 node, rebalance 4% of repos".
+    nouns: tuple[str, ...] = ()
 
     def mentioned_in(self, clause: str) -> str | None:
         """How ``clause`` names the change ("its id", "version 4.18", "flag new-pricing", "the previous build"),
@@ -309,6 +312,9 @@ class Handles:
             return f"“{by_day}”"
         if (value := self._new_value_in(clause)) is not None:
             return f"its new value {value}"
+        for noun in self.nouns:
+            if (m := _noun_pattern(noun).search(lowered)) is not None:
+                return f"“{m.group(0)}”"
         return None
 
     def _new_value_in(self, clause: str) -> str | None:
@@ -355,6 +361,8 @@ class Handles:
             found.append(clause.lower().find(said_.split()[0]))
         if (value := self._new_value_in(clause)) is not None:
             found.append(max(0, clause.find(value)))
+        for noun in self.nouns:
+            found += [m.start() for m in _noun_pattern(noun).finditer(lowered)]
         return sorted(found)
 
 
@@ -454,6 +462,12 @@ _NOT_COMPONENT = frozenset("release version build image tag bump to from upgrade
 
 
 @lru_cache(maxsize=1024)
+def _noun_pattern(noun: str) -> re.Pattern[str]:
+    """``noun`` said as the thing done: "the rebalance", "that reimage"."""
+    return re.compile(rf"\b(?:the|that|this|our|their|yesterday'?s|today'?s)\s+{re.escape(noun)}(?![\w-])")
+
+
+@lru_cache(maxsize=1024)
 def _part_pattern(part: str) -> re.Pattern[str]:
     return re.compile(
         rf"(?<![\w-]){re.escape(part)}\s+(?:{_KIND_NOUNS})\b|\b(?:{_KIND_NOUNS})\s+(?:the\s+)?{re.escape(part)}(?![\w-])"
@@ -535,6 +549,11 @@ def change_handles(
                if w not in service_words and _distinctive(w, service_words, 6)}
         for c in ctx.changes
     }
+    nouns = {
+        c.id: {w for w in re.findall(r"[a-z]{6,}", without_instructions(c.title).lower())
+               if w not in service_words and _distinctive(w, service_words, 6)}
+        for c in ctx.changes
+    }
     out: dict[str, Handles] = {}
     for c in ctx.changes:
         out[c.id] = Handles(
@@ -553,6 +572,7 @@ def change_handles(
                 if not t.isdigit() and t not in service_words and len(t) >= 3
             ),
             dayparts=frozenset(dayparts[c.id]),
+            nouns=tuple(sorted(w for w in nouns[c.id] if not any(w in nouns[o] for o in nouns if o != c.id))),
             stems=frozenset(
                 st for st in stems[c.id]
                 if not any(st in stems[o] and dayparts[o] & dayparts[c.id] for o in stems if o != c.id)
@@ -634,6 +654,12 @@ _STARTED_SINCE = re.compile(
 _BEFORE_IT = re.compile(r"(?i)\b(?:before|prior to|ahead of)\s+(?:the\s+)?$")
 
 
+_TROUBLE_FIRST = re.compile(
+    r"(?i)\b(?:fired|alerted|warned|started|began|failing|failed|filling|climbing|growing|crash\w*|restarting|errors?|"
+    r"warnings?)\b[^.;!?]*?\bbefore\s+(?:the\s+)?$"
+)
+
+
 def _came_first(clause: str, positions: list[int]) -> bool:
     """``clause`` says the trouble was there before the change named at ``positions``: "before 4.18 too", "already
     before the 09:55 change"."""
@@ -642,6 +668,9 @@ def _came_first(clause: str, positions: list[int]) -> bool:
             continue
         if re.search(r"(?i)\balready\b", clause[:at]) or re.match(r"(?i)\S+(?:\s+\S+){0,2}?\s+(?:too|as well)\b",
                                                                    clause[at:]):
+            return True
+        # "the filling-up warning fired at 17:20, before the rebalance"
+        if _TROUBLE_FIRST.search(clause[:at]):
             return True
     return False
 
