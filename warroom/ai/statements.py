@@ -162,7 +162,12 @@ def _minutes(later: datetime, earlier: datetime) -> float:
 
 
 # -- what responders call a change: versions, names, "the previous build" ------------------------------------
-_VERSION = re.compile(r"(?<![\w.])(v)?(\d+(?:\.\d+){1,3})(?:[-+][0-9a-z][\w.]*)?(?![\w.]|\s*(?:%|ms\b|x\b))", re.I)
+_VERSION = re.compile(
+    r"(?<![\w.])(v)?(\d+(?:\.\d+){1,3})(?:[-+][0-9a-z][\w.]*)?"
+    # not a quantity: "7.4 GB", "2.5 s", "1.5x", "99.9%"
+    r"(?![\w.]|\s*(?:%|ms\b|x\b|[kmgt]i?b\b|s\b|secs?\b|seconds?\b|mins?\b|minutes?\b|h\b|hours?\b))",
+    re.I,
+)
 _TAGGED_VERSION = re.compile(r"(?i)\b(?:release|version|ver|build|image|tag|rel)\s*[#:]?\s*v?(\d+(?:\.\d+)*)\b")
 #: "build 5120", "run #88", "PR 3317", "#5571": a number that names one build, run or pull request.
 _BUILD = re.compile(
@@ -238,6 +243,13 @@ def _versions_of_change(text: str) -> set[tuple[str, ...]]:
 def _versions_said(text: str) -> frozenset[tuple[str, ...]]:
     said = {_version_key(m.group(2)) for m in _VERSION.finditer(text)}
     return frozenset(said | {("v", m.group(1)) for m in _V_NUMBER.finditer(text)})
+
+
+def names_release(title: str, said: str) -> bool:
+    """Whether ``said`` names a version that a change titled ``title`` carries ("since lb 7.4.1" for
+    "leaderboard-service 7.4.1 — rich entries"): how responders point at another team's release."""
+    carried = _versions_of_change(title)
+    return bool(carried) and any(_version_match(v, c) for v in _versions_said(said) for c in carried)
 
 
 def _version_match(said: tuple[str, ...], carried: tuple[str, ...]) -> bool:
