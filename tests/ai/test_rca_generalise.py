@@ -347,7 +347,8 @@ def test_release_phrases_pick_the_release_they_mean() -> None:
         )
 
     since_morning = {c.key: c.explanation for c in rank_causes(ctx("memory climbing since this morning's release"))}
-    assert "responders rolled it back or tied the trouble to it" in since_morning["change:deploy-am"]
+    # a build-up "climbing since" the release traces the trouble to it
+    assert "responders confirmed it (by the latest release)" in since_morning["change:deploy-am"]
     assert "responders" not in since_morning.get("change:deploy-pm", "")
     reverted = {c.key: c.explanation for c in rank_causes(ctx("reverted to 4.17.2 at 16:08. no difference"))}
     pm = reverted.get("change:deploy-pm")

@@ -93,3 +93,20 @@ async def test_an_alert_elsewhere_that_names_the_service_is_related_and_shown_do
     ctx = build_context(snap, s)
     text = draft(ctx, now, None, []).impact
     assert "Seen downstream: search SearchTimeouts: 12% of searches time out waiting for portal" in text
+
+
+def test_another_teams_release_is_weighed_when_responders_say_its_version() -> None:
+    from warroom.core.model import TimelineEvent
+    from warroom.response.ai.context import changes_on
+
+    rows = [
+        {"id": 1, "service": "leaderboard-service", "title": "leaderboard-service 7.4.1 — rich entries"},
+        {"id": 2, "service": "shop-web", "title": "shop-web 3.2.0 banners"},
+    ]
+
+    def said(text: str) -> list[TimelineEvent]:
+        return [TimelineEvent(id=1, incident_id=1, kind="discussion", text=text, at=datetime(2026, 1, 1, tzinfo=UTC))]
+
+    picked = changes_on(rows, ["session-service", "redis-core"], said("since lb 7.4.1 each member is a whole profile"))
+    assert [r["id"] for r in picked] == [1]
+    assert changes_on(rows, ["session-service"], said("memory at 7.4 GB, checking")) == []

@@ -24,22 +24,36 @@ def _p(pattern: str) -> re.Pattern[str]:
 #: provider is recognised when one of these — or a declared dependency that is not one of our services — is named
 #: together with outage or status-page language (:data:`OUTAGE`). Lower-case, as written in text.
 PROVIDERS: tuple[str, ...] = (
-    # payments
-    "stripe", "adyen", "braintree", "paypal", "worldpay", "klarna", "plaid", "checkout.com",
-    # messaging and e-mail
-    "twilio", "vonage", "nexmo", "messagebird", "sinch", "sendgrid", "mailgun", "postmark", "mailchimp", "mandrill",
+    # payments and banking
+    "stripe", "adyen", "braintree", "paypal", "worldpay", "worldline", "klarna", "plaid", "checkout.com",
+    "mollie", "paddle", "razorpay", "nuvei", "cybersource", "authorize.net", "global payments", "fiserv", "marqeta",
+    "gocardless", "afterpay", "truelayer", "ingenico", "paysafe", "dlocal",
+    # messaging, voice and e-mail
+    "twilio", "vonage", "nexmo", "messagebird", "sinch", "infobip", "plivo", "telnyx",
+    "clickatell", "sendgrid", "mailgun", "postmark", "mailchimp", "mandrill", "sparkpost", "amazon ses", "mailjet",
+    "brevo", "sendinblue", "customer.io", "braze", "onesignal", "pusher", "ably", "intercom",
     # cloud and hosting
     "aws", "amazon web services", "gcp", "google cloud", "azure", "digitalocean", "heroku", "vercel", "netlify",
-    "hetzner", "ovh", "linode", "oracle cloud", "ibm cloud",
+    "hetzner", "ovh", "ovhcloud", "linode", "akamai cloud", "oracle cloud", "ibm cloud", "scaleway", "vultr",
+    "upcloud", "exoscale", "fly.io", "backblaze", "wasabi", "cloudinary", "imgix",
     # CDN, DNS and edge
-    "cloudflare", "fastly", "akamai", "cloudfront", "ns1", "dyn",
+    "cloudflare", "fastly", "akamai", "cloudfront", "ns1", "dyn", "gcore", "bunny", "bunnycdn", "stackpath",
+    "edgio", "limelight", "imperva", "incapsula", "keycdn", "cdn77", "verizon edgecast", "edgecast", "dnsimple",
+    "route53", "ultradns", "neustar", "quic.cloud",
     # identity
-    "okta", "auth0", "onelogin", "ping identity",
+    "okta", "auth0", "onelogin", "ping identity", "pingone", "jumpcloud", "workos", "stytch",
+    "cognito", "keycloak cloud",
+    # maps, shipping, tax and other APIs
+    "google maps", "mapbox", "tomtom", "easypost", "shippo", "shipengine", "aftership", "avalara",
+    "taxjar", "onfido", "jumio", "sumsub", "veriff", "experian", "equifax", "transunion",
     # developer platforms and SaaS
-    # (monitoring tools — Datadog, Sentry, PagerDuty — are left out: responders name them as where they saw errors)
-    "github", "gitlab", "bitbucket", "docker hub", "npm", "pypi", "atlassian",
-    "salesforce", "shopify", "zendesk", "algolia", "mapbox", "openai", "anthropic", "firebase", "apns", "fcm",
-    "mongodb atlas", "snowflake", "confluent", "elastic cloud", "redis cloud",
+    # (monitoring tools — Datadog, Sentry, PagerDuty — are left out: responders name them as where they saw errors;
+    # names that are everyday words — Here, Square, Stream, Split, Render, Segment — are left out too: "here" in
+    # "errors here since 10:02" names no one)
+    "github", "gitlab", "bitbucket", "docker hub", "npm", "pypi", "atlassian", "circleci",
+    "salesforce", "shopify", "zendesk", "algolia", "openai", "anthropic", "firebase", "apns", "fcm",
+    "mongodb atlas", "snowflake", "confluent", "elastic cloud", "redis cloud", "aiven", "planetscale",
+    "supabase", "launchdarkly", "contentful", "hubspot",
 )
 
 #: Well-known providers' products, named in alerts and chat instead of the provider ("S3 PutObject InternalError",
@@ -68,13 +82,16 @@ STATUS_PAGE = _p(r"status ?page|status\.\S+|health dashboard|service health|heal
 OUTAGE = re.compile(
     r"(?i)\b(?:outage|status ?page|status\.\S+|health dashboard|incident|degrad\w*|down\b|unavailable|disruption|"
     r"elevated (?:error|latenc|5xx|fail)\w*|(?:5\d\d|5xx)s?|errors?|timeouts?|timing out|failing|failures?|"
-    r"unreachable|not responding|investigating|partial|major|recover\w*|service (?:issue|interruption))"
+    r"unreachable|not responding|investigating|partial|major|recover\w*|service (?:issue|interruption)|"
+    r"undeliver\w*|not (?:being )?delivered)"
 )
 #: Words that say a named thing is someone else's service, for a dependency not in the well-known list.
 THIRD_PARTY = re.compile(
     r"(?i)\b(?:status ?page|status\.\S+|health dashboard|vendor|provider|third[- ]party|"
     r"their (?:side|end|api|status|support)|"
-    r"on their|support ticket|opened a (?:ticket|case) with)\b"
+    r"on their|support ticket|opened a (?:ticket|case) with)\b|"
+    # quoting a status page: "scaleway status: 'Object Storage fr-par - elevated error rates'"
+    r"\bstatus\s*(?:says|:)\s*['\"‘“]"
 )
 
 

@@ -67,11 +67,13 @@ from .safety import looks_like_injection
 from .signals import BY_KEY, SIGNALS, Signal
 from .statements import (
     GENERIC,
+    QUESTION,
     Handles,
     Line,
     change_handles,
     change_verdict,
     clauses,
+    judge,
     judgement,
     read_talk,
     without_instructions,
@@ -95,6 +97,8 @@ class _Candidate:
     word: int = 0
     #: Responders tied the trouble to it: confirmed it, rolled it back, said "since …" (their lift > 0).
     tied: bool = False
+    #: The timeline entries that speak of it (not only ask).
+    talked: set[str] = field(default_factory=set)
 
     def add_evidence(self, *refs: str) -> None:
         for ref in refs:
@@ -235,7 +239,8 @@ def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
         alerts=alerts,
         alert_signals=alert_signals,
         seen_signals={s.key for sigs in alert_signals.values() for s in sigs}
-        | {s.key for s in title_signals},
+        | {s.key for s in title_signals}
+        | {s.key for e in events for s in event_signals[e.ref] if s.key in TOLD_SIGNALS and not QUESTION.search(e.text)},
         symptom_tokens=symptom_tokens - GENERIC - service_tokens,
         service_tokens=service_tokens,
         alert_services=alert_services,
@@ -257,8 +262,12 @@ def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
     _cite_inflections(ctx, candidates)
     _absorb_into_providers(candidates)
     _merge_same_evidence(candidates)
-    _symptoms_of_changes(candidates)
+    _latest_focus(candidates, events)
+    _symptoms_of_changes(candidates, {a.ref: a for a in alerts})
+    _below_confirmed(candidates)
+    _no_change_of_ours(candidates, events)
     _below_ruled_out(candidates)
+    _signals_below_causes(candidates)
     candidates = [c for c in candidates if c.score >= 0.12]
     candidates.sort(key=lambda c: -c.score)
     records = {r.ref: r for r in build_records(ctx, facts=False)}
@@ -336,11 +345,46 @@ def _signal_candidates(
     return out
 
 
+#: Failures responders find that alerts seldom name (a node's kernel, cgroups, conntrack): what they report counts
+#: as seen, so a change that touches it is weighed as one that touches an alert.
+TOLD_SIGNALS = frozenset({"node"})
+#: What alerting first adds to a dependency (where the trouble showed first — not yet why).
+DEP_FIRST = 0.15
+#: A host, instance or volume name in an alert ("redis-sess-02", "os-data-4", "vol_media"): hyphenated with a
+#: number, or snake_case.
+_HOST_NAME = re.compile(
+    r"(?<![\w./-])([a-z][a-z0-9]*(?:-[a-z0-9]+)*-\d+[a-z]?|[a-z][a-z0-9]*(?:_[a-z0-9]+)+)(?![\w-])", re.I
+)
+#: Responders finding something healthy.
+_HEALTHY = re.compile(
+    r"(?i)\b(?:look(?:s|ed)?|is|are|was|were|seems?|all|both)\s+(?:\w+\s+)?(?:healthy|fine|green|normal|ok|okay)\b"
+    r"(?![^.;]*\b(?:but|except|until)\b)"
+)
+
+
+def _raw_text(a: AlertFact) -> str:
+    """An alert's words as written (its summary, labels and annotations), names unsplit."""
+    return " ".join([a.summary, *a.labels.values(), *a.annotations.values()])
+
+
+def _named_in(name: str, text: str) -> bool:
+    return re.search(rf"(?i)(?<![\w-]){re.escape(name)}(?![\w-])", text) is not None
+
+
+def _healthy_but(clause: str, text: str) -> bool:
+    """``clause`` found something healthy and ``text`` goes on "but …" ("looks fine but its disk is full")."""
+    at = text.find(clause)
+    return at >= 0 and re.match(r"\W*(?:but|except|though|however)\b", text[at + len(clause):], re.I) is not None
+
+
 def _dependency_candidates(
     ctx: IncidentContext, alerts: list[AlertFact], events: list[EventFact]
 ) -> list[_Candidate]:
     own = [a for a in alerts if _alert_service(a) in (None, ctx.service)]
     own_first = min((utc(a.starts_at) for a in own if a.starts_at), default=None)
+    timed = sorted((a for a in alerts if a.starts_at), key=lambda a: utc(a.starts_at))  # type: ignore[arg-type]
+    first = utc(timed[0].starts_at) if timed and timed[0].starts_at else None
+    first_service = _alert_service(timed[0]) if timed else None
     by_service: dict[str, list[AlertFact]] = {}
     for a in alerts:
         service = _alert_service(a)
@@ -354,22 +398,47 @@ def _dependency_candidates(
             score += 0.2
             reasons.insert(0, f"{ctx.service} depends on {service}")
         dep_first = min((utc(a.starts_at) for a in hits if a.starts_at), default=None)
-        if dep_first is not None and (own_first is None or dep_first <= own_first):
-            score += 0.15
+        if dep_first is not None and (own_first is None or dep_first <= own_first) and (
+            first is None or dep_first <= first
+        ):
+            score += DEP_FIRST
             reasons.append(f"{service} alerted first")
+        elif dep_first is not None and (own_first is None or dep_first <= own_first):
+            # Before the service, after another dependency: as likely a victim of that one as a cause.
+            score += 0.05
+            reasons.append(f"{service} alerted before {ctx.service}, after {first_service}")
         elif dep_first is not None:
             score -= 0.1  # it alerted after the service did: more likely a victim than the cause
-        # Named, or one of its instances is ("tracking-db-1", "kafka-events-4").
-        said_ = [e for e in events if re.search(rf"(?i)(?<![\w-]){re.escape(service)}(?:-\d+)?(?![\w-])", e.text)]
+        # Named, or one of its instances is ("tracking-db-1", "kafka-events-4", or a host its own alerts name:
+        # "redis-sess-02").
+        raw = [_raw_text(a) for a in hits]
+        hosts = {h.lower() for text in raw for h in _HOST_NAME.findall(text)} - {service.lower()}
+        named = re.compile(
+            rf"(?i)(?<![\w-])(?:{re.escape(service)}(?:-\d+)?{''.join('|' + re.escape(h) for h in sorted(hosts))})(?![\w-])"
+        )
+        said_ = [e for e in events if named.search(e.text)]
         score += 0.04 * min(len(said_), 3)
         lift, _ = judgement(said_)
+        spoken = [(c, e.text) for e in said_ for c in clauses(e.text) if named.search(c) and not QUESTION.search(c)]
+        found_healthy = False
+        if any(_HEALTHY.search(c) and not judge(c) > 0 and not _healthy_but(c, text) for c, text in spoken[-2:]):
+            # Their latest word on it: "tax-engine's own dashboards look healthy", "both readers healthy".
+            lift = min(lift, -0.3)
+            found_healthy = True
+            reasons.append(f"responders found {service} healthy")
+        elif any(s.pattern.search(c) for c, _ in spoken for s in SIGNALS):
+            # "redis-sess-02 NIC is throwing crc errors", "vol_media is full": they saw it fail themselves.
+            score += 0.1
+            reasons.append(f"responders describe {service} failing")
         cand = _Candidate(
             key=f"dependency:{service}",
             title=f"Dependency {service} failing",
             score=score + lift,
             reasons=reasons,
+            word=-1 if found_healthy else 0,
         )
         cand.add_evidence(*(a.ref for a in hits[:6]), *(e.ref for e in said_[:4]))
+        cand.talked = {e.ref for e in said_}
         out.append(cand)
     return out
 
@@ -428,6 +497,17 @@ def _touches(signal: Signal, text: str, kind: str) -> bool:
         or (signal.touches is not None and signal.touches.search(text))
         or signal.key in _KIND_AREAS.get(kind, ())
     )
+
+
+#: A change's own words saying it stayed out of production.
+NOT_IN_PRODUCTION = re.compile(
+    r"(?i)\b(?:production|prod) (?:is )?(?:unaffected|not affected)|no (?:production|prod|customer) impact|"
+    r"(?:test|staging|stage|dev|sandbox|qa|uat|preprod|pre-prod)(?: env(?:ironment)?s?)? only\b|"
+    r"\bonly (?:on|in|to) (?:the )?(?:test|staging|stage|dev|sandbox|qa|uat|preprod|pre-prod)\b|"
+    r"activated (?:on |in )?(?:test|staging|stage)\b|not (?:yet )?(?:in|on|to) (?:production|prod)\b"
+)
+#: A component that alerts first, within this many minutes of a change made on it, was most likely hurt by it.
+COINCIDENT_MINUTES = 30
 
 
 def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -> _Candidate:
@@ -525,6 +605,18 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
     elif words >= 0.3:
         reasons.append("its description shares words with the alerts")
     score = when * (0.6 * where + 0.4 * match)
+    if NOT_IN_PRODUCTION.search(text):
+        # "planned maintenance on the test environment (production unaffected)", "activated on staging only".
+        score *= 0.4
+        reasons.append("its own description says it did not reach production")
+    own_alerts = sorted(
+        utc(a.starts_at) for a in scene.alerts if a.starts_at and change.service and _alert_service(a) == change.service
+    )
+    if (own_alerts and change.service == scene.origin and change.service != ctx.service
+            and 0 <= _minutes(own_alerts[0], change.at) <= COINCIDENT_MINUTES):
+        # The component it was made on alerted first, minutes later: where and when the trouble began.
+        score += 0.15
+        reasons.append(f"{change.service} began to alert {fmt_duration(own_alerts[0] - utc(change.at))} after it")
     if change.id in scene.latest:
         score += 0.1
         reasons.append(f"the last change to {change.service} before the trouble began")
@@ -552,6 +644,7 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
         tied=verdict.lift > 0,
     )
     cand.add_evidence(change.ref, *verdict.refs, *(e.ref for e in verdict.said[:3]))
+    cand.talked = {e.ref for e in verdict.said}
     related = [a for a in scene.alerts if any(s in scene.alert_signals[a.ref] for s in shared_signals)]
     related = named_by + [a for a in related if a not in named_by]
     if not related:
@@ -686,6 +779,7 @@ def _provider_candidates(
             word=-1 if lift < 0 else 1 if lift > 0 else 0,
         )
         cand.add_evidence(*(a.ref for a in hit_alerts[:6]), *(e.ref for e in hit_events[:4]), *judged)
+        cand.talked = {e.ref for e in hit_events}
         out.append(cand)
     return out
 
@@ -765,13 +859,14 @@ def _merge_same_evidence(candidates: list[_Candidate]) -> None:
                 continue
             if {r for r in other.evidence if r.startswith("alert:")} == alerts:
                 keep.also.extend([other.key, *other.also])
+                keep.word = min(keep.word, other.word)  # one cause: ruled out if either side was
                 keep.reasons.extend(r for r in other.reasons if r not in keep.reasons)
                 keep.add_evidence(*other.evidence)
                 keep.score = min(0.99, keep.score + 0.05)
                 candidates.remove(other)
 
 
-def _symptoms_of_changes(candidates: list[_Candidate]) -> None:
+def _symptoms_of_changes(candidates: list[_Candidate], alerts: Mapping[str, AlertFact] | None = None) -> None:
     """What a change explains ranks below it. A signal the change touches (a pool exhausted after a pool-size cut,
     an expired certificate after a change to its renewal) and a dependency the change was made on or is tied to
     (a migration on the database that then locks up; a job that responders name with the database it loads) are
@@ -784,22 +879,90 @@ def _symptoms_of_changes(candidates: list[_Candidate]) -> None:
     for change in changes:
         said_with = {r for r in change.evidence if r.startswith("event:")}
         for other in candidates:
-            if other.score < change.score - 0.05 or not other.key.startswith(("signal:", "dependency:")):
+            if not other.key.startswith(("signal:", "dependency:")):
+                continue
+            # Below it already: only the likeliest change says so (once); above or near it: it drops below.
+            near = other.score >= change.score - 0.05
+            if not near and (change is not changes[0] or any("likely a symptom" in r for r in other.reasons)):
                 continue
             keys = {other.key, *other.also}
             signals = {k.removeprefix("signal:") for k in keys if k.startswith("signal:")}
             deps = {k.removeprefix("dependency:") for k in keys if k.startswith("dependency:")}
             touched = signals & set(change.touches)
             on_it = change.service is not None and change.service in deps
+            # Its alerts name the changed service as what holds it ("blocking pid … application_name=payout-recon").
+            blamed = change.service is not None and any(
+                _alert_service(alerts[r]) != change.service
+                and _named_in(change.service, " ".join([alerts[r].summary, *alerts[r].annotations.values()]))
+                for r in other.evidence if alerts and r in alerts
+            )
             # Responders named the change and the dependency in the same breath, and tied the trouble to the change
             # (confirmed it, undid it, "since …"): the dependency is where its effect showed.
             tied = change.tied and bool(deps) and bool(said_with & set(other.evidence))
-            if not (touched or on_it or tied):
+            if not (touched or on_it or tied or blamed):
                 continue
-            other.score = change.score - 0.05
+            if near:
+                other.score = change.score - 0.05
             what = change.key.removeprefix("change:")
-            other.reasons.append(f"more likely a symptom of change {what}, which {'touches it' if touched else 'is on it' if on_it else 'responders tie to it'}")
+            other.reasons.append(f"more likely a symptom of change {what}, which {'touches it' if touched else 'is on it' if on_it else 'its alerts name' if blamed else 'responders tie to it'}")
             change.add_evidence(*[r for r in other.evidence if r.startswith("alert:")][:3])
+
+
+def _below_confirmed(candidates: list[_Candidate]) -> None:
+    """A change responders confirmed ("the reindex is still running, it's doing a full rebuild now", a rollback
+    followed by recovery) ranks above every dependency and signal they have not confirmed themselves: those show
+    where its effect landed."""
+    confirmed = [c for c in candidates if c.key.startswith("change:") and c.word > 0 and c.score >= 0.35]
+    if not confirmed:
+        return
+    lead = max(confirmed, key=lambda c: c.score)
+    for c in candidates:
+        if c.key.startswith(("signal:", "dependency:")) and c.word <= 0 and c.score >= lead.score:
+            c.score = lead.score - 0.02
+            c.reasons.append(f"where change {lead.key.removeprefix('change:')}, which responders confirmed, showed")
+
+
+#: Responders saying no change of theirs is at fault: "we didn't change anything on the db", "nothing of ours
+#: changed on the sending path", "no change on our side".
+NO_CHANGE_OF_OURS = re.compile(
+    r"(?i)\b(?:we|nobody|no ?one|no team)\s+(?:didn'?t|did not|haven'?t|have not|has not|hasn'?t)\s+"
+    r"(?:change|touch|deploy|push|ship)\w*\s+(?:anything|a thing)|"
+    r"\bnothing (?:of ours |on our (?:side|end) |our side )?(?:has |was |got )?(?:changed|deployed|touched)\b|"
+    r"\bno (?:changes?|deploys?) (?:on|from) our (?:side|end)\b|\bnot (?:on )?our (?:side|end)\b|"
+    r"\bno (?:config|configuration|code|settings?) (?:has |was )?changed\b"
+)
+
+
+def _no_change_of_ours(candidates: list[_Candidate], events: list[EventFact]) -> None:
+    """Responders who looked said no change of theirs is at fault (their word, not asked): each change they have
+    not tied to the trouble loses some of its weight — a dependency or provider failing on its own fits better."""
+    said_ = [
+        e for e in events
+        if any(NO_CHANGE_OF_OURS.search(c) and not QUESTION.search(c) for c in clauses(e.text))
+    ]
+    if not said_:
+        return
+    for c in candidates:
+        if c.key.startswith("change:") and c.word <= 0 and not c.tied:
+            c.score -= 0.1
+            c.reasons.append("responders found no change of theirs at fault")
+
+
+#: How many of the last statements in the discussion show where the investigation has got to.
+FOCUS_EVENTS = 3
+FOCUS_LIFT = 0.08
+
+
+def _latest_focus(candidates: list[_Candidate], events: list[EventFact]) -> None:
+    """Where the people working it have got to: a cause the last statements of the discussion speak of (not only
+    ask about), and have not ruled out, gains a little — investigations converge, and the latest word is the
+    best informed."""
+    said_ = [e for e in events if e.kind in ("discussion", "note") and not QUESTION.search(e.text.strip()[-1:] or "")]
+    last = {e.ref for e in said_[-FOCUS_EVENTS:]}
+    for c in candidates:
+        if c.word >= 0 and c.talked & last:
+            c.score += FOCUS_LIFT
+            c.reasons.append("what the latest discussion is about")
 
 
 #: The most a cause that responders ruled out (their latest word) may score: below any cause still standing.
@@ -813,6 +976,26 @@ def _below_ruled_out(candidates: list[_Candidate]) -> None:
     for c in candidates:
         if c.word < 0:
             c.score = min(c.score, RULED_OUT_CAP)
+
+
+#: A concrete cause (a change, a dependency, a provider) at least this likely puts every signal below it.
+CONCRETE_FLOOR = 0.4
+
+
+def _signals_below_causes(candidates: list[_Candidate]) -> None:
+    """Most signals say what is failing (memory, a pool, the network), not why: such a signal ranks below the
+    likeliest concrete cause — a change, a dependency or a provider — when one is at all likely, and leads only when
+    none is. A signal that can be the cause itself (a traffic surge, a provider's rate limit), or that stands for a
+    failing dependency or provider (merged with it, resting on the same alerts), is left as it is."""
+    concrete = [c.score for c in candidates if not c.key.startswith("signal:") and c.word >= 0]
+    best = max(concrete, default=0.0)
+    if best < CONCRETE_FLOOR:
+        return
+    for c in candidates:
+        if (c.key.startswith("signal:") and c.score >= best and not BY_KEY[c.key.removeprefix("signal:")].itself
+                and not any(k.startswith(("dependency:", "provider:")) for k in c.also)):
+            c.score = best - 0.01
+            c.reasons.append("what is failing, not why: ranked below the likeliest cause")
 
 
 def _to_cause(c: _Candidate, records: dict[str, Record]) -> Cause:

@@ -32,6 +32,9 @@ class Signal:
     #: The failure surfaces at a time set when the thing was made (a certificate or a credential expiring): a change
     #: that touches it stays suspect for weeks.
     latent: bool = False
+    #: It can be the cause itself, with no change or dependency behind it (a traffic surge, a provider's rate limit),
+    #: rather than only what some cause did (memory, a pool, a network fault).
+    itself: bool = False
 
 
 def _p(pattern: str) -> re.Pattern[str]:
@@ -92,7 +95,8 @@ SIGNALS: tuple[Signal, ...] = (
         _p(
             r"connection[_ ]?pool|pool\w*\W+(?:\w+\W+){0,3}?(?:exhaust|saturat|full|timeout|limit)|too many connections|"
             r"max[_ ]connections|remaining connection slots|could not (?:obtain|acquire|get) (?:a )?connection|"
-            r"pgbouncer|hikari\w*|no (?:free|available) connections|connections? (?:exhausted|saturated)"
+            r"pgbouncer|hikari\w*|no (?:free|available) connections|connections? (?:exhausted|saturated)|"
+            r"pool[_ ]?wait|(?:waiting|queu\w*) (?:on|for) (?:a )?(?:free )?connection"
         ),
         (
             "Right-size connection pools{where}",
@@ -205,15 +209,18 @@ SIGNALS: tuple[Signal, ...] = (
         ),
         # A ceiling lowered in the morning is reached at the evening peak.
         slow=True,
+        itself=True,
     ),
     Signal(
         "third-party",
         "Third-party provider outage{where}",
         _p(
-            r"(?:third[- ]party|upstream|provider|vendor|partner|external)\W+(?:\w+\W+){0,5}?"
+            # (not "upstream": in a proxy's or a mesh's words — envoy's "upstream request timeout" — it is the next
+            # service of ours along the path)
+            r"(?:third[- ]party|provider|vendor|partner|external)\W+(?:\w+\W+){0,5}?"
             r"(?:5\d\d|5xx|errors?|outage|down|unavailable|degraded|timeouts?|incident)|"
             r"(?:5\d\d|5xx|errors?|outage|degraded|timeouts?)\W+(?:\w+\W+){0,4}?(?:from|at|calling|on) (?:the )?"
-            r"(?:third[- ]party|upstream|provider|vendor|partner|external)|vendor status|provider status|"
+            r"(?:third[- ]party|provider|vendor|partner|external)|vendor status|provider status|"
             r"(?:their|vendor's|provider's) status ?page"
         ),
         (
@@ -233,7 +240,8 @@ SIGNALS: tuple[Signal, ...] = (
         _p(
             r"packet[_ ]?loss|\bbgp\b|link (?:down|flap\w*)|interface\W+(?:\w+\W+){0,2}?down|network partition|"
             r"no route to host|host unreachable|\bmtu\b|firewall|route (?:leak|withdraw\w*)|peering|transit|"
-            r"switch\w* (?:fail\w*|down|reboot\w*)|cross[- ]az|inter[- ]region|vpn tunnel|tcp retransmi\w*"
+            r"switch\w* (?:fail\w*|down|reboot\w*)|cross[- ]az|inter[- ]region|vpn tunnel|tcp retransmi\w*|"
+            r"crc errors?|rx_crc|\bnic\b|\bflapping\b"
         ),
         (
             "Remove the single network path{where}",
@@ -276,6 +284,30 @@ SIGNALS: tuple[Signal, ...] = (
         ("Alert on throttling{where}", "Alert on 429 rates from dependencies before users see errors."),
         weight=0.8,
         touches=_p(r"\b(?:rate[- ]?limit\w*|throttl\w*|quotas?|retr(?:y|ies)|backoff|batch\w*)\b"),
+        itself=True,
+    ),
+    Signal(
+        "node",
+        "Node-level fault (kernel, cgroups, conntrack, node image){where}",
+        _p(
+            r"\bcgroups?(?: ?v[12])?\b|nf_conntrack|\bconntrack\b|\bsysctl\b|\bdmesg\b|kernel(?::| panic| errors?| bug)|"
+            r"\bulimit\b|too many open files|(?:reads?|reading|sees?|seeing|thinks?) (?:the )?(?:whole )?node(?:'s)? memory|"
+            r"node (?:memory|image|kernel)|containerd|\bcos\b image"
+        ),
+        (
+            "Qualify node images{where}",
+            "Roll node pool and image upgrades through a canary pool running each workload, and keep kernel settings "
+            "(sysctls, conntrack limits) in the image, not in a role applied after it.",
+        ),
+        ("Alert on node-level limits{where}", "Alert on conntrack use, kernel errors and OOM kills per node."),
+        weight=0.8,
+        # A node image, node pool upgrade, reimage or kernel patch changes all of these at once; it reaches each
+        # workload as its pods land on the new nodes, hours after the change began.
+        touches=_p(
+            r"\b(?:node ?pools?|node images?|reimag\w*|kernel|os image|\bami\b|base image|cos_containerd|"
+            r"ubuntu|debian|rhel|packer|hypervisors?|node upgrade|gke|eks|aks)\b"
+        ),
+        slow=True,
     ),
     Signal(
         "crash-loop",

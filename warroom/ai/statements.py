@@ -65,7 +65,9 @@ RULED_OUT = re.compile(
     r"(?:only|just) an? (?:[\w-]+ ){0,3}(?:change|tweak|bump|update|copy|docs?|typo)\b|"
     r"(?:does ?n[o']t|did ?n[o']t|never) (?:even )?touch\w*|not (?:even )?(?:in|on) the (?:[\w-]+ )?path|"
     r"(?:is|was|are|were) (?:[\w-]+ ){1,3}only(?=\s*(?:[,.;:!)]|$|though|anyway|so|as far))|"
-    r"exonerat\w*|in the clear|(?:is|are|was|were)n'?t even (?:on|in|near|touching)\b|"
+    r"exonerat\w*|in the clear|"
+    # It never took effect: "v88 never got activated on prod", "the flag was never enabled".
+    r"never (?:got |was |were |been )?(?:activated|applied|enabled|deployed|rolled out|went out|shipped|merged|live)\b|(?:is|are|was|were)n'?t even (?:on|in|near|touching)\b|"
     r"(?:has|have|had|gets?|got|sees?|saw|takes?|took) (?:zero|no) (?:traffic|load|requests|writes|reads|users)\b|"
     # "ran fine all evening", "200 OK for 15 min after it": it worked after it went out, so it is not what broke.
     r"(?:fine|ok|okay|healthy|clean|green|normal|200 ok)\s+(?:for\s+(?:\d+|an?|the|several|a few|many|hours|days)\b|"
@@ -160,7 +162,12 @@ def _minutes(later: datetime, earlier: datetime) -> float:
 
 
 # -- what responders call a change: versions, names, "the previous build" ------------------------------------
-_VERSION = re.compile(r"(?<![\w.])(v)?(\d+(?:\.\d+){1,3})(?:[-+][0-9a-z][\w.]*)?(?![\w.]|\s*(?:%|ms\b|x\b))", re.I)
+_VERSION = re.compile(
+    r"(?<![\w.])(v)?(\d+(?:\.\d+){1,3})(?:[-+][0-9a-z][\w.]*)?"
+    # not a quantity: "7.4 GB", "2.5 s", "1.5x", "99.9%"
+    r"(?![\w.]|\s*(?:%|ms\b|x\b|[kmgt]i?b\b|s\b|secs?\b|seconds?\b|mins?\b|minutes?\b|h\b|hours?\b))",
+    re.I,
+)
 _TAGGED_VERSION = re.compile(r"(?i)\b(?:release|version|ver|build|image|tag|rel)\s*[#:]?\s*v?(\d+(?:\.\d+)*)\b")
 #: "build 5120", "run #88", "PR 3317", "#5571": a number that names one build, run or pull request.
 _BUILD = re.compile(
@@ -217,17 +224,32 @@ def _version_key(raw: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
+#: A revision numbered by one v-prefixed number (``hls property v88``, ``ruleset v41``): not ``v8`` (a schema, an
+#: engine), which is too short to name one change.
+_V_NUMBER = re.compile(r"(?<![\w.])v(\d{2,5})(?![\w.])", re.I)
+
+
 def _versions_of_change(text: str) -> set[tuple[str, ...]]:
-    """The versions a change carries: v-prefixed or three-part numbers (``4.18.0``, ``v2.3``), or numbers after
-    release/version/build (``release 41.2``). Bare two-part numbers (``2.5``, a percentage or a size) are not."""
+    """The versions a change carries: v-prefixed or three-part numbers (``4.18.0``, ``v2.3``, ``v88``), or numbers
+    after release/version/build (``release 41.2``). Bare two-part numbers (``2.5``, a percentage or a size) are
+    not."""
     out = {_version_key(m.group(2)) for m in _VERSION.finditer(text) if m.group(1) or m.group(2).count(".") >= 2}
     out |= {_version_key(m.group(1)) for m in _TAGGED_VERSION.finditer(text) if "." in m.group(1)}
+    out |= {("v", m.group(1)) for m in _V_NUMBER.finditer(text)}
     return out
 
 
 @lru_cache(maxsize=4096)
 def _versions_said(text: str) -> frozenset[tuple[str, ...]]:
-    return frozenset(_version_key(m.group(2)) for m in _VERSION.finditer(text))
+    said = {_version_key(m.group(2)) for m in _VERSION.finditer(text)}
+    return frozenset(said | {("v", m.group(1)) for m in _V_NUMBER.finditer(text)})
+
+
+def names_release(title: str, said: str) -> bool:
+    """Whether ``said`` names a version that a change titled ``title`` carries ("since lb 7.4.1" for
+    "leaderboard-service 7.4.1 — rich entries"): how responders point at another team's release."""
+    carried = _versions_of_change(title)
+    return bool(carried) and any(_version_match(v, c) for v in _versions_said(said) for c in carried)
 
 
 def _version_match(said: tuple[str, ...], carried: tuple[str, ...]) -> bool:
@@ -259,6 +281,17 @@ class Handles:
     phrases: tuple[str, ...] = ()
     #: The values a setting had before the change ("pool size 80 -> 40": 80): "put it back to 80" undoes it.
     old_values: frozenset[str] = frozenset()
+    #: The values it set ("maxConnections 200 -> 60": 60), with the distinctive words of its title: "only 60
+    #: sessions per pod on the CICS side" (the value and a title word in one clause) names it.
+    new_values: frozenset[str] = frozenset()
+    title_words: frozenset[str] = frozenset()
+    #: The parts of the day it was made in ("last night", "this morning") and the stems of its title's distinctive
+    #: words: "all the nodes reimaged last night" names "Rolling reimage of nomad clients" made at 22:00.
+    dayparts: frozenset[str] = frozenset()
+    stems: frozenset[str] = frozenset()
+    #: Distinctive words of its title that no other change's title has, said as a noun: "before the rebalance"
+    #: names "add gitaly-storage-09 node, rebalance 4% of repos".
+    nouns: tuple[str, ...] = ()
 
     def mentioned_in(self, clause: str) -> str | None:
         """How ``clause`` names the change ("its id", "version 4.18", "flag new-pricing", "the previous build"),
@@ -268,7 +301,7 @@ class Handles:
         said = _versions_said(clause)
         for v in self.versions:
             if any(_version_match(s, v) for s in said):
-                return f"version {'.'.join(v)}"
+                return f"version {v[0] + v[1] if v[0] == 'v' else '.'.join(v)}"
         if self.builds and self.builds & _builds(clause):
             return "its build number"
         lowered = clause.lower()
@@ -287,7 +320,34 @@ class Handles:
             return f"its time {self.minute}"
         if self.releases & _release_refs(clause):
             return "the latest release"
+        if (by_day := self._by_daypart(clause)) is not None:
+            return f"“{by_day}”"
+        if (value := self._new_value_in(clause)) is not None:
+            return f"its new value {value}"
+        for noun in self.nouns:
+            if (m := _noun_pattern(noun).search(lowered)) is not None:
+                return f"“{m.group(0)}”"
         return None
+
+    def _new_value_in(self, clause: str) -> str | None:
+        """A value the change set and one of its title's words, in one clause."""
+        if not self.new_values or not self.title_words:
+            return None
+        said_ = self.new_values & _numbers_said(clause)
+        if not said_ or not self.title_words & set(tokens(clause)):
+            return None
+        return min(said_)
+
+    def _by_daypart(self, clause: str) -> str | None:
+        """A title word's stem and a part of the day it was made in, in one clause ("reimaged last night")."""
+        if not self.stems or not self.dayparts:
+            return None
+        lowered = clause.lower()
+        when = next((d for d in self.dayparts if d in lowered), None)
+        if when is None:
+            return None
+        word = next((w for w in re.findall(r"[a-z]{6,}", lowered) if w[:STEM] in self.stems), None)
+        return f"{word} {when}" if word else None
 
     def positions(self, clause: str) -> list[int]:
         """Where in ``clause`` the change is named."""
@@ -309,6 +369,12 @@ class Handles:
             found += [m.start() for m in _phrase_pattern(phrase).finditer(lowered)]
         if self.old_values:
             found += [m.start() for m in _BACK_TO.finditer(clause) if _number(m.group(1)) in self.old_values]
+        if (said_ := self._by_daypart(clause)) is not None:
+            found.append(clause.lower().find(said_.split()[0]))
+        if (value := self._new_value_in(clause)) is not None:
+            found.append(max(0, clause.find(value)))
+        for noun in self.nouns:
+            found += [m.start() for m in _noun_pattern(noun).finditer(lowered)]
         return sorted(found)
 
 
@@ -356,6 +422,22 @@ def _old_values(title: str) -> set[str]:
     return {_number(m.group(1) or m.group(2)) for m in _FROM_TO.finditer(title)}
 
 
+#: The value a setting was changed to: "200 -> 60", "from 60 to 20".
+_TO_VALUE = re.compile(
+    r"(?<![\w.])\d[\d,]*(?:\.\d+)?\s*%?\s*(?:->|→|=>)\s*~?(\d[\d,]*(?:\.\d+)?)(?![\d.])|"
+    r"\bfrom\s+\d[\d,]*(?:\.\d+)?\s*%?\s+to\s+~?(\d[\d,]*(?:\.\d+)?)(?![\d.])",
+    re.I,
+)
+
+
+def _new_values(title: str) -> set[str]:
+    return {_number(m.group(1) or m.group(2)) for m in _TO_VALUE.finditer(title)}
+
+
+def _numbers_said(clause: str) -> set[str]:
+    return {_number(m) for m in re.findall(r"(?<![\w.:/-])(\d[\d,]*(?:\.\d+)?)(?![\d.:/-])", clause)}
+
+
 @lru_cache(maxsize=4096)
 def _set_back_to(clause: str) -> frozenset[str]:
     return frozenset(_number(m.group(1)) for m in _BACK_TO.finditer(clause))
@@ -368,13 +450,33 @@ def _phrase_pattern(phrase: str) -> re.Pattern[str]:
 
 
 def _title_phrases(change: ChangeFact, service_words: set[str]) -> set[str]:
-    """Pairs of adjacent distinctive words in a change's title: how people name the component it changed."""
-    words_ = re.findall(r"[A-Za-z][A-Za-z'-]*", without_instructions(change.title).lower())
-    return {
+    """Pairs of adjacent distinctive words in a change's title: how people name the component it changed; and the
+    two words a release's version follows ("web player 9.14.0": "the web player"), short as they may be."""
+    title = without_instructions(change.title).lower()
+    words_ = re.findall(r"[A-Za-z][A-Za-z'-]*", title)
+    out = {
         f"{a} {b}"
         for a, b in pairwise(words_)
         if _distinctive(a, service_words, 4) and _distinctive(b, service_words, 4)
     }
+    versioned = re.search(r"(?:^|:)\s*([a-z][a-z'-]*)\s+([a-z][a-z'-]*)\s+(?:v?\d+(?:\.\d+)+|v\d+)\b", title)
+    if versioned:
+        a, b = versioned.groups()
+        if not (a in service_words and b in service_words) and not {a, b} & _NOT_COMPONENT and (
+            _distinctive(a, service_words, 3) or _distinctive(b, service_words, 4)
+        ):
+            out.add(f"{a} {b}")
+    return out
+
+
+#: Words before a version that name no component ("release 4.2", "bump to 3.1").
+_NOT_COMPONENT = frozenset("release version build image tag bump to from upgrade update deploy the new v".split())
+
+
+@lru_cache(maxsize=1024)
+def _noun_pattern(noun: str) -> re.Pattern[str]:
+    """``noun`` said as the thing done: "the rebalance", "that reimage"."""
+    return re.compile(rf"\b(?:the|that|this|our|their|yesterday'?s|today'?s)\s+{re.escape(noun)}(?![\w-])")
 
 
 @lru_cache(maxsize=1024)
@@ -391,7 +493,18 @@ def _name_pattern(name: str) -> re.Pattern[str]:
     parts = [p for p in re.split(r"[-_]", name) if p]
     if len(parts) < 2 or any(len(p) < 3 or p.isdigit() for p in parts):
         return re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])")
-    return re.compile(rf"(?<![\w-]){_SEPARATOR.join(re.escape(p) for p in parts)}(?![\w-])")
+    return re.compile(rf"(?<![\w-]){_SEPARATOR.join(_number_free(p) for p in parts)}(?![\w-])")
+
+
+def _number_free(word: str) -> str:
+    """``word`` as a pattern that also takes its other number ("policies" for "policy", "rules" for "rule")."""
+    if word.endswith("ies") and len(word) > 4:
+        return re.escape(word[:-3]) + "(?:ies|y)"
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        return re.escape(word[:-1]) + "s?"
+    if word.endswith("y") and len(word) > 3 and word.isalpha():
+        return re.escape(word[:-1]) + "(?:y|ies)"
+    return re.escape(word) + "(?:s|es)?" if word.isalpha() else re.escape(word)
 
 
 def _change_names(change: ChangeFact, services: set[str]) -> list[str]:
@@ -432,6 +545,7 @@ def change_handles(
     service_words = {w for name in services for w in re.split(r"[-_.\s]+", name)}
     phrases = {c.id: _title_phrases(c, service_words) for c in ctx.changes}
     old_values = {c.id: _old_values(without_instructions(c.title)) for c in ctx.changes}
+    new_values = {c.id: _new_values(without_instructions(c.title)) for c in ctx.changes}
     parts = {
         cid: {p for n in found for p in re.split(r"[-_]", n) if _distinctive(p, service_words)}
         for cid, found in names.items()
@@ -441,6 +555,17 @@ def change_handles(
         return any(value in v for k, v in values.items() if k != cid)
 
     releases = _releases(ctx, started)
+    dayparts = {c.id: _dayparts_of(c.at, started) for c in ctx.changes}
+    stems = {
+        c.id: {w[:STEM] for w in re.findall(r"[a-z]{6,}", without_instructions(c.title).lower())
+               if w not in service_words and _distinctive(w, service_words, 6)}
+        for c in ctx.changes
+    }
+    nouns = {
+        c.id: {w for w in re.findall(r"[a-z]{6,}", without_instructions(c.title).lower())
+               if w not in service_words and _distinctive(w, service_words, 6)}
+        for c in ctx.changes
+    }
     out: dict[str, Handles] = {}
     for c in ctx.changes:
         out[c.id] = Handles(
@@ -453,6 +578,17 @@ def change_handles(
             minute=minutes[c.id] if list(minutes.values()).count(minutes[c.id]) == 1 else "",
             phrases=tuple(sorted(p for p in phrases[c.id] if not shared(phrases, c.id, p))),
             old_values=frozenset(v for v in old_values[c.id] if not shared(old_values, c.id, v)),
+            new_values=frozenset(v for v in new_values[c.id] if not shared(new_values, c.id, v)),
+            title_words=frozenset(
+                t for t in set(tokens(without_instructions(c.title))) - GENERIC
+                if not t.isdigit() and t not in service_words and len(t) >= 3
+            ),
+            dayparts=frozenset(dayparts[c.id]),
+            nouns=tuple(sorted(w for w in nouns[c.id] if not any(w in nouns[o] for o in nouns if o != c.id))),
+            stems=frozenset(
+                st for st in stems[c.id]
+                if not any(st in stems[o] and dayparts[o] & dayparts[c.id] for o in stems if o != c.id)
+            ),
         )
     return out
 
@@ -465,6 +601,25 @@ def _distinctive(word: str, service_words: set[str], least: int = 5) -> bool:
         len(word) >= least and word.isalpha() and word not in service_words and bool(stems)
         and not (stems & GENERIC)
     )
+
+
+#: How many letters of a word stand for it across its forms ("reimage", "reimaged", "reimaging").
+STEM = 6
+
+
+def _dayparts_of(at: datetime, started: datetime | None) -> set[str]:
+    """The parts of the day, as said when the trouble began at ``started``, that ``at`` falls in."""
+    if started is None:
+        return set()
+    start = utc(started)
+    day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    out = set()
+    for name, (back, h0, h1) in _DAYPARTS.items():
+        lo = day - timedelta(days=back) + timedelta(hours=h0)
+        hi = min(start, day - timedelta(days=back) + timedelta(hours=h1))
+        if lo <= utc(at) <= hi:
+            out.add(name)
+    return out
 
 
 def _releases(ctx: IncidentContext, started: datetime | None) -> dict[str, str]:
@@ -497,11 +652,51 @@ _SINCE_BEFORE = re.compile(
 )
 
 
+#: The trouble traced to the change in one breath: "only started failing after the mesh defaults went in", "errors
+#: began right after 4.18" (not a bare "since 4.18 went out", which may only date it).
+_STARTED_SINCE = re.compile(
+    r"(?i)\b(?:start(?:ed|s)?|began|begins?|broke|breaks|fail(?:ed|ing|s)?|crash(?:ed|ing|es)?|"
+    r"spik(?:ed|ing)|jump(?:ed|ing)|creep(?:ing|s)?|crept|climb(?:ed|ing)|grow(?:n|ing)|grew|leak(?:ed|ing)|"
+    r"ris(?:en|ing))\s+(?:\w+\s+){0,2}?(?:right |just |only |straight |ever )?(?:since|after)\s+"
+    r"(?:(?:the|we|it|they)\s+)?(?:\S+\s+){0,2}$"
+)
+
+
+#: The trouble came before the change: "they were restarting before 11:55 too", "errors already before 4.18".
+_BEFORE_IT = re.compile(r"(?i)\b(?:before|prior to|ahead of)\s+(?:the\s+)?$")
+
+
+_TROUBLE_FIRST = re.compile(
+    r"(?i)\b(?:fired|alerted|warned|started|began|failing|failed|filling|climbing|growing|crash\w*|restarting|errors?|"
+    r"warnings?)\b[^.;!?]*?\bbefore\s+(?:the\s+)?$"
+)
+
+
+def _came_first(clause: str, positions: list[int]) -> bool:
+    """``clause`` says the trouble was there before the change named at ``positions``: "before 4.18 too", "already
+    before the 09:55 change"."""
+    for at in positions:
+        if not _BEFORE_IT.search(clause[:at]):
+            continue
+        if re.search(r"(?i)\balready\b", clause[:at]) or re.match(r"(?i)\S+(?:\s+\S+){0,2}?\s+(?:too|as well)\b",
+                                                                   clause[at:]):
+            return True
+        # "the filling-up warning fired at 17:20, before the rebalance"
+        if _TROUBLE_FIRST.search(clause[:at]):
+            return True
+    return False
+
+
 #: Saying what the cause is, right before naming the change ("it's the currency migration", "must be 4.18").
 _IS_BEFORE = re.compile(
     r"(?i)\b(?:it'?s|it is|it was|that'?s|that is|this is|must be|has to be|definitely|clearly|culprit is|"
     r"cause is|caused by|root cause(?: is)?:?)\s+(?:(?:the|our|their)\s+)?"
-    r"(?:(?!(?:when|before|after|not|why|what|how|where|since)\b)[\w.-]+\s+){0,2}$"
+    r"(?:(?!(?:when|before|after|not|why|what|how|where|since)\b)[\w.-]+\s+){0,2}$|"
+    # A conclusion: "so the node pool upgrade this morning", "so it's the flag".
+    r"^\W*so,?\s+(?:it'?s\s+|it is\s+|it was\s+)?(?:the|this|that|our)\s+(?:[\w.-]+\s+){0,2}$|"
+    # Where every failure is: "the crashing pods are all on the upgraded apps-pool nodes".
+    r"\b(?:all|only)\s+(?:on|in|from|behind|through)\s+(?:the\s+)?(?:new|newly|upgraded|changed|updated|migrated|"
+    r"reimaged|patched|moved)?\s*(?:[\w.-]+\s+){0,1}$"
 )
 
 
@@ -613,6 +808,10 @@ def change_verdict(
                         verdict.refs.append(ref)
                 else:
                     weak += 0.1
+            elif said_here == 0 and _came_first(clause, at):
+                said_here = -1  # "they were restarting before 11:55 too": the trouble came first
+            elif said_here == 0 and _named_after(clause, at, _STARTED_SINCE):
+                said_here = 1  # "only started failing after the mesh defaults went in": they traced it there
             elif said_here == 0 and _named_after(clause, at, _SINCE_BEFORE):
                 weak += 0.1
             if said_here != 0:
@@ -660,13 +859,25 @@ def _named_after(clause: str, positions: list[int], before: re.Pattern[str]) -> 
     return any(before.search(clause[:at]) for at in positions)
 
 
+#: Ruling out a dependency or a signal itself (not a change made to it, nor a remedy tried on it).
+_NOT_THE_THING = re.compile(
+    r"(?i)\b(?:ruled? (?:it |that |them |this )?out|not (?:the )?(?:cause|culprit|related|it|problem|issue)\b|"
+    r"unrelated|red herring|doubt (?:it|that)|does ?n[o']t (?:look|seem) related|"
+    r"(?:can'?t|cannot|couldn'?t|could not) be (?:it|that|this|the (?:cause|culprit|problem))|"
+    r"(?:is|was)n'?t (?:it|that|the (?:cause|culprit|problem))|(?:is|was) not (?:it|that|the (?:cause|culprit))|"
+    r"exonerat\w*|in the clear)"
+)
+
+
 def judgement(texts: list[EventFact]) -> tuple[float, list[str]]:
     """Lift from responders' words about a signal or dependency, statement by statement: confirmation or rollback
     up, ruled out down (negated and asked statements count for nothing)."""
     lift = 0.0
     refs: list[str] = []
     for e in texts:
-        verdicts = [judge(c) for c in clauses(e.text)]
+        # "Nothing changed on the cluster, it's just the disk", "restarted it, no change": said of changes or of a
+        # remedy, not of the thing failing — only words about the thing itself rule it out.
+        verdicts = [judge(c) if judge(c) >= 0 or said(_NOT_THE_THING, c) else 0 for c in clauses(e.text)]
         if any(v < 0 for v in verdicts):
             lift -= 0.3
             refs.append(e.ref)

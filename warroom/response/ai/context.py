@@ -31,6 +31,7 @@ from warroom.adapters.ports import ItsmPort
 from warroom.ai import AlertFact, ChangeFact, EventFact, IncidentContext
 from warroom.ai.context import CHANGE_KINDS, ChangeKind, EvidenceFact, RelatedIncidentFact
 from warroom.ai.rca import platform_values
+from warroom.ai.statements import names_release
 from warroom.ai.text import stem, words
 from warroom.core.model import Incident, Link, LinkKind, Origin, RoleHolder, Status, TimelineEvent
 from warroom.response import related
@@ -201,14 +202,16 @@ def changes_on(rows: Sequence[Mapping[str, Any]], services: Sequence[str], event
 ]:
     """The changes near the start that the assistant weighs: those on the affected service, the services it
     depends on and the services that alerted (or on none named), and those on any other service that the
-    responders name in the war room, or whose title they quote — a change by another team (a migration on a shared
+    responders name in the war room, whose title they quote, or whose version they say ("since lb 7.4.1") — a
+    change by another team (a migration on a shared
     database, a network maintenance) is found by the people who say whose it was or what it did, and the catalog's
     dependencies cannot know it."""
     events = list(events)
     wanted = {s.lower() for s in services}
     others = {str(r["service"]) for r in rows if r.get("service") and str(r["service"]).lower() not in wanted}
     named = named_services(events, others)
-    said = _stems(" ".join(e.text for e in events if e.kind in _SAID and e.text))
+    text = " ".join(e.text for e in events if e.kind in _SAID and e.text)
+    said = _stems(text)
     return [
         dict(r)
         for r in rows
@@ -216,6 +219,7 @@ def changes_on(rows: Sequence[Mapping[str, Any]], services: Sequence[str], event
         or str(r["service"]).lower() in wanted
         or str(r["service"]) in named
         or talked_about(str(r.get("title") or ""), said)
+        or names_release(str(r.get("title") or ""), text)
     ]
 
 
