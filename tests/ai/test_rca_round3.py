@@ -895,3 +895,41 @@ def test_trouble_that_fired_before_the_change_rules_it_out() -> None:
     # without the trouble coming first, "before the rebalance" rules nothing out
     kept = _cause(_storage("we snapshotted the db before the rebalance"), "change:chg-77")
     assert "ruled it out" not in kept.explanation
+
+
+# -- 21. a reply about the change just named; alerts blaming a changed service ---------------------------------
+def _consumers(reply: str) -> IncidentContext:
+    return incident(
+        service="edi-sender", title="EDI stalled", details="", dependencies=["kafka-main"],
+        alerts=[_alert("k1", "ConsumerGroupRebalancing", "edi-sender", "consumer group edi-sender rebalancing", 0)],
+        changes=[ChangeFact(id="kcfg-1", source="itsm-rfc", kind="config", service="kafka-main", at=at(-20),
+                            title="kafka-main: group.initial.rebalance.delay.ms 3000 -> 0")],
+        events=[_said(5, "someone set the initial rebalance delay to 0 at 06:30, revert?", "1"), _said(7, reply, "2")],
+    )
+
+
+def test_a_reply_opening_on_that_speaks_of_the_change_just_named() -> None:
+    ruled = [c for c in rank_causes(_consumers("that only affects the very first join of an empty group"))
+             if c.key == "change:kcfg-1"]
+    assert not ruled or "ruled it out" in ruled[0].explanation
+    kept = _cause(_consumers("members are kicked for poll timeouts, client side"), "change:kcfg-1")
+    assert "ruled it out" not in kept.explanation
+
+
+def _portal(lock_alert: str) -> IncidentContext:
+    return incident(
+        service="portal", title="Portal timing out", details="", dependencies=["billing-db", "billing-batch"],
+        alerts=[_alert("d1", "PostgresLockWaits", "billing-db", lock_alert, 0),
+                _alert("p1", "Portal504", "portal", "31% of requests return 504", 10)],
+        changes=[ChangeFact(id="cron-41", source="itsm-rfc", kind="config", service="billing-batch", at=at(-900),
+                            title="billing-batch: move invoice run schedule"),
+                 ChangeFact(id="rel-87", source="deploy", service="portal", at=at(-25), title="portal 3.87.7 widget")],
+        events=[],
+    )
+
+
+def test_an_alert_on_another_service_naming_the_changed_service_names_the_change() -> None:
+    blamed = _cause(_portal("412 sessions waiting; blocking pid 88 application_name=billing-batch"), "change:cron-41")
+    assert "the alerts on billing-db name billing-batch" in blamed.explanation
+    plain = [c for c in rank_causes(_portal("412 sessions waiting on locks")) if c.key == "change:cron-41"]
+    assert not plain or plain[0].score < blamed.score

@@ -522,8 +522,14 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
         s for s in SIGNALS
         if component and s.key in scene.seen_signals and s not in shared_signals and _touches(s, component, "")
     ]
-    # Alerts that name what the change carries (its job, flag, host or version) are about it.
+    # Alerts that name what the change carries (its job, flag, host or version) are about it; so are alerts on
+    # another service that name the changed one as what holds it ("blocking pid … application_name=billing-batch").
     named_by = [a for a in scene.alerts if handles.mentioned_in(_alert_text(a)) not in (None, "the latest release")]
+    named_by += [
+        a for a in scene.alerts
+        if a not in named_by and change.service and _alert_service(a) not in (None, change.service)
+        and _named_in(change.service, " ".join([a.summary, *a.annotations.values()]))
+    ]
     change_tokens = set(tokens(text))
     # Numbers (versions, percentages) match by accident; service names say nothing about what changed.
     distinct = {t for t in change_tokens - GENERIC - scene.service_tokens if not t.isdigit()}
@@ -598,7 +604,10 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
     match = 1.0 if shared_signals or named_by else max(0.5 if by_component else 0.0, min(1.0, 1.6 * words))
     if named_by:
         where = max(where, 0.8)
-        reasons.append(f"the alerts name {handles.mentioned_in(_alert_text(named_by[0]))}")
+        said_as = handles.mentioned_in(_alert_text(named_by[0]))
+        reasons.append(
+            f"the alerts name {said_as}" if said_as else f"the alerts on {_alert_service(named_by[0])} name {change.service}"
+        )
     if shared_signals or by_component:
         area = [*shared_signals, *by_component][0].title.format(where="").lower()
         reasons.append(f"it touches what the alerts show failing ({area})")

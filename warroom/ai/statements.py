@@ -740,14 +740,22 @@ class Line:
     words: frozenset[str]
 
 
+#: A reply that opens on the thing just named: "that only affects the first join", "it went in after the stall".
+_ANAPHOR = re.compile(r"(?i)^\W*(?:no,?\s+|yes,?\s+|nope,?\s+)?(?:that|it|this)(?:\s+one)?\b(?!\s+(?:is|was)\s+(?:a|an)\b)")
+
+
 def read_talk(events: list[EventFact], handles: Mapping[str, Handles]) -> list[Line]:
-    out = []
+    out: list[Line] = []
     for e in events:
         parts = tuple(clauses(e.text))
-        named = tuple(
+        named = [
             {cid: how for cid, h in handles.items() if (how := h.mentioned_in(c)) is not None} for c in parts
-        )
-        out.append(Line(e, parts, named, frozenset(tokens(e.text))))
+        ]
+        # The next message answering "that …" about the one change the message before named speaks of it.
+        before = {cid for n in out[-1].named for cid in n} if out else set()
+        if parts and not any(named) and len(before) == 1 and _ANAPHOR.search(parts[0]):
+            named[0] = {next(iter(before)): "“that”"}
+        out.append(Line(e, parts, tuple(named), frozenset(tokens(e.text))))
     return out
 
 
