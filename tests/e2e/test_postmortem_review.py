@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -91,11 +92,14 @@ async def test_review_comment_approve_publish_with_timeline_edits_and_versions(h
     # the timeline's edits: an entry hidden, a time corrected, a fact added
     hidden = await say(h, f"postmortem hide {hide_id}", user=ana, channel=channel)
     assert f"hid timeline entry {hide_id}" in hidden["text"] and hidden["response_type"] == "in_channel"
-    moved = await say(h, f"postmortem time {move_id} 05:30", user=ana, channel=channel)
-    assert "05:30 UTC" in moved["text"]
-    fact = await say(h, "postmortem fact Support saw the first complaint at 05:45",
+    # times before the incident was declared, whatever the time of day the test runs at (ISO: across midnight too)
+    moved_at = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=40)
+    fact_at = moved_at + timedelta(minutes=15)
+    moved = await say(h, f"postmortem time {move_id} {moved_at:%Y-%m-%dT%H:%M}Z", user=ana, channel=channel)
+    assert f"{moved_at:%H:%M} UTC" in moved["text"]
+    fact = await say(h, f"postmortem fact Support saw the first complaint at {fact_at:%Y-%m-%dT%H:%M}Z",
                      user=ana, channel=channel)
-    assert "added a fact" in fact["text"] and "05:45 UTC" in fact["text"]
+    assert "added a fact" in fact["text"] and f"{fact_at:%H:%M} UTC" in fact["text"]
     # bad input gets a sentence saying what to write
     for wrong, wanted in (("postmortem time 1 tomorrow", "HH:MM"), ("postmortem hide 999999", "no timeline entry"),
                           ("postmortem hide x", "not a timeline entry"), ("postmortem frobnicate", "Unknown postmortem"),
@@ -142,7 +146,8 @@ async def test_review_comment_approve_publish_with_timeline_edits_and_versions(h
     rows = timeline.strip().splitlines()
     moved_row = next(n for n, r in enumerate(rows) if f"[event:{move_id}]" in r)
     fact_row = next(n for n, r in enumerate(rows) if "Support saw" in r)
-    assert "05:30 UTC" in rows[moved_row] and "05:45 UTC" in rows[fact_row] and moved_row < fact_row
+    assert f"{moved_at:%H:%M} UTC" in rows[moved_row] and f"{fact_at:%H:%M} UTC" in rows[fact_row]
+    assert moved_row < fact_row
     declared = next(n for n, r in enumerate(rows) if "incident declared" in r)
     assert fact_row < declared  # re-sorted by the corrected times
     # the card's Postmortem button and the request's internal note point at the published version
