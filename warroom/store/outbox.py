@@ -300,8 +300,9 @@ class OutboxWorker:
         self._stopping = True
         self.store.wakeup.set()
         if self._loop_task is not None:
-            if cancel_running:
-                self._loop_task.cancel()
+            # The claiming loop ends at its next turn (it is woken, and claims nothing once stopping), never cut off
+            # inside its claim: a transaction cancelled half-way can leave its connection holding SQLite's write
+            # lock until that connection is collected, and the next writer waits out the busy timeout.
             await asyncio.gather(self._loop_task, return_exceptions=True)
         if cancel_running:
             for task in list(self._running):
