@@ -294,7 +294,10 @@ async def test_a_task_change_is_one_patch_and_its_echo_reads_nothing(both: Harne
     desk(h, rid, status="completed", completion_reason="solved")
     await sync_all(h)
     assert (await task(h, task_id))["status"] == "done"
-    assert desk_calls.ops()["GET /requests/:id"] == 1 and not desk_calls.writes()
+    # one status change in Xurrent sends two webhooks (request.update and request.status-changed); they share one
+    # read when the second arrives before the first one's pull has run, else each reads once — never a write back
+    reads = desk_calls.ops()["GET /requests/:id"]
+    assert 1 <= reads <= 2 and not desk_calls.writes(), (reads, desk_calls.writes())
 
 
 async def test_rfc_direction_imr_to_itsm_never_reads_back(start: Callable[..., Any]) -> None:
