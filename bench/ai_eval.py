@@ -67,9 +67,16 @@ DEV_6 = Path(__file__).with_name("ai_cases_blind_6")
 #: A second held-out set: written blind from the brief in the third round, committed (63340da) before anything was
 #: tuned while it existed; only its totals are read (like the first held-out set's).
 HELD_OUT_2 = Path(__file__).with_name("ai_cases_blind_7")
+#: Round 4: two more development sets and a third held-out set, written blind from the brief by three helpers at once
+#: (one theme each) and committed (de96e01, the two commits after) before anything was measured on them. Their scores
+#: on arrival, by round 3's engine, are in docs/ai-eval.md; the third held-out set's cases are never printed.
+DEV_7 = Path(__file__).with_name("ai_cases_blind_8")
+DEV_8 = Path(__file__).with_name("ai_cases_blind_9")
+HELD_OUT_3 = Path(__file__).with_name("ai_cases_blind_10")
 SET_NAMES = {CASES.resolve(): "tuned", SEEN.resolve(): "seen", DEV.resolve(): "dev", DEV_4.resolve(): "dev 4",
              DEV_5.resolve(): "dev 5", DEV_6.resolve(): "dev 6", HELD_OUT.resolve(): "held-out",
-             HELD_OUT_2.resolve(): "held-out 2"}
+             DEV_7.resolve(): "dev 7", DEV_8.resolve(): "dev 8", HELD_OUT_2.resolve(): "held-out 2",
+             HELD_OUT_3.resolve(): "held-out 3"}
 GOAL_TOP3 = 0.9
 
 
@@ -431,9 +438,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=Path, action="append",
                         help="a folder of case files (YAML); repeat for several; default: the tuned set "
                              "(bench/ai_cases), the first blind set since tuned on (bench/ai_cases_blind, 'seen'), the "
-                             "development set written blind (bench/ai_cases_blind_3, 'dev'), three more "
-                             "(bench/ai_cases_blind_4, _5, _6: 'dev 4', 'dev 5', 'dev 6') and the two held-out sets "
-                             "written blind (bench/ai_cases_blind_2 and _7)")
+                             "development sets written blind (bench/ai_cases_blind_3, 'dev'; _4, _5, _6, _8, _9: "
+                             "'dev 4' to 'dev 8') and the three held-out sets written blind (bench/ai_cases_blind_2, "
+                             "_7 and _10)")
     parser.add_argument("--e2e", action="store_true",
                         help="also run every case end to end through the real server (bench/ai_e2e.py)")
     parser.add_argument("-v", "--verbose", action="store_true",
@@ -441,7 +448,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show-held-out", action="store_true",
                         help="with -v, print the held-out set's cases too: once read, they are no longer held out")
     args = parser.parse_args(argv)
-    folders: list[Path] = args.cases or [CASES, SEEN, DEV, DEV_4, DEV_5, DEV_6, HELD_OUT, HELD_OUT_2]
+    folders: list[Path] = args.cases or [CASES, SEEN, DEV, DEV_4, DEV_5, DEV_6, DEV_7, DEV_8, HELD_OUT, HELD_OUT_2,
+                                           HELD_OUT_3]
     for folder in folders:
         if not sorted(folder.glob("*.yaml")):
             print(f"No case files (*.yaml) in {folder}: point --cases at bench/ai_cases.", file=sys.stderr)

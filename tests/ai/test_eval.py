@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,18 @@ async def test_a_case_end_to_end_through_the_server() -> None:
     assert answer.problem is None, answer.problem
     assert "change:RFC-4410" in [keys.split("|")[0] for keys in answer.causes[:3]], answer.causes
     assert all(has_fact(answer.summary, fact) for fact in case.summary_facts), answer.summary
+    # on the case's own clock: declared by its alert when the alert came (by the time the case says it was), each
+    # line of discussion recorded at its own moment
+    said = [e.at for e in case.ctx.events if e.kind == "discussion" and e.at <= case.asked_at]
+    first_alert = min(a.starts_at for a in case.ctx.alerts if a.starts_at)
+    assert answer.declared_at is not None and case.ctx.created_at is not None
+    assert first_alert <= _aware(answer.declared_at) <= case.ctx.created_at + timedelta(seconds=30), answer.declared_at
+    assert len(answer.said_at) == len(said) >= 2
+    assert all(abs(_aware(got) - want) < timedelta(seconds=30) for got, want in zip(answer.said_at, said, strict=True))
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 async def test_end_to_end_the_incident_stands_as_the_case_records_it() -> None:
