@@ -207,7 +207,10 @@ def _search(events: list[EventFact]) -> IncidentContext:
 
 
 def test_a_confirmed_change_ranks_above_the_dependency_where_it_showed() -> None:
-    ctx = _search([_said(9, "Cause: the full reindex from catalog-importer, moved to 09:55 by job-19", "1", "note")])
+    # (the talk goes on after the note, so that the latest statements alone do not lift the change)
+    ctx = _search([_said(9, "Cause: the full reindex from catalog-importer, moved to 09:55 by job-19", "1", "note"),
+                   *(_said(10 + n, text, str(n + 2)) for n, text in enumerate(
+                       ["paging the search team", "customers see empty results", "drafting the customer update"]))])
     keys = _keys(ctx)
     assert keys[0] == "change:job-19", keys
     assert "where change job-19, which responders confirmed, showed" in _cause(ctx, "dependency:search-index").explanation

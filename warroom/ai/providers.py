@@ -76,18 +76,25 @@ REGION_OUTAGE = _p(
     r"region(?:al)? (?:issue|event|failure|incident))"
 )
 #: A provider's own word on its state: its status page, health dashboard or status site.
-STATUS_PAGE = _p(r"status ?page|status\.\S+|health dashboard|service health|health status")
+#: Where a provider says how its service is: its status page or site ("status.stripe.com", DocuSign's "trust site"),
+#: its cloud's health dashboard ("Azure Service Health", "GCP status dashboard", "AWS Health").
+STATUS_PAGE = _p(
+    r"status ?(?:page|site|dashboard)|status\.\S+|trust ?(?:site|page)|trust\.\S+|health dashboard|service health|"
+    r"health status|personal health dashboard|aws health"
+)
 
 #: Outage or status-page language: a clause naming a provider with these words says the provider is failing.
 OUTAGE = re.compile(
-    r"(?i)\b(?:outage|status ?page|status\.\S+|health dashboard|incident|degrad\w*|down\b|unavailable|disruption|"
+    r"(?i)\b(?:outage|status ?(?:page|site|dashboard)|status\.\S+|trust ?(?:site|page)|health dashboard|"
+    r"service health|incident|active event|degrad\w*|down\b|unavailable|disruption|"
     r"elevated (?:error|latenc|5xx|fail)\w*|(?:5\d\d|5xx)s?|errors?|timeouts?|timing out|failing|failures?|"
     r"unreachable|not responding|investigating|partial|major|recover\w*|service (?:issue|interruption)|"
     r"undeliver\w*|not (?:being )?delivered)"
 )
 #: Words that say a named thing is someone else's service, for a dependency not in the well-known list.
 THIRD_PARTY = re.compile(
-    r"(?i)\b(?:status ?page|status\.\S+|health dashboard|vendor|provider|third[- ]party|"
+    r"(?i)\b(?:status ?(?:page|site|dashboard)|status\.\S+|trust ?(?:site|page)|trust\.\S+|health dashboard|"
+    r"service health|vendor|provider|third[- ]party|waiting (?:on|for) (?:them|their)|"
     r"their (?:side|end|api|status|support)|"
     r"on their|support ticket|opened a (?:ticket|case) with)\b|"
     # quoting a status page: "scaleway status: 'Object Storage fr-par - elevated error rates'"

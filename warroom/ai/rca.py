@@ -75,6 +75,8 @@ from .statements import (
     clauses,
     judge,
     judgement,
+    latest_named,
+    lowers_a_ceiling,
     read_talk,
     without_instructions,
 )
@@ -210,6 +212,8 @@ class _Scene:
     handles: dict[str, Handles]
     #: The timeline read once: statements and the changes they name.
     talk: list[Line]
+    #: The change the latest statements settle on (:func:`latest_named`), if any.
+    settled: str | None = None
 
 
 def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
@@ -248,7 +252,8 @@ def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
         latest=_latest_changes(ctx, started, {s for s in (ctx.service, origin) if s}),
         events=events,
         handles=handles,
-        talk=read_talk(events, handles),
+        talk=(talk := read_talk(events, handles)),
+        settled=latest_named(talk, stop=_AWAY_FROM_CHANGES),
     )
     candidates: list[_Candidate] = []
     candidates.extend(
@@ -345,9 +350,10 @@ def _signal_candidates(
     return out
 
 
-#: Failures responders find that alerts seldom name (a node's kernel, cgroups, conntrack): what they report counts
-#: as seen, so a change that touches it is weighed as one that touches an alert.
-TOLD_SIGNALS = frozenset({"node"})
+#: Failures responders find that alerts seldom name (a node's kernel, cgroups, conntrack; a certificate or credential
+#: that expired, read in the logs): what they report counts as seen, so a change that touches it is weighed as one
+#: that touches an alert.
+TOLD_SIGNALS = frozenset({"node", "certificate-expiry", "credentials"})
 #: What alerting first adds to a dependency (where the trouble showed first — not yet why).
 DEP_FIRST = 0.15
 #: A host, instance or volume name in an alert ("redis-sess-02", "os-data-4", "vol_media"): hyphenated with a
@@ -506,6 +512,8 @@ NOT_IN_PRODUCTION = re.compile(
     r"\bonly (?:on|in|to) (?:the )?(?:test|staging|stage|dev|sandbox|qa|uat|preprod|pre-prod)\b|"
     r"activated (?:on |in )?(?:test|staging|stage)\b|not (?:yet )?(?:in|on|to) (?:production|prod)\b"
 )
+#: What the change the latest statements settle on gains (:func:`~warroom.ai.statements.latest_named`).
+SETTLED_LIFT = 0.15
 #: A component that alerts first, within this many minutes of a change made on it, was most likely hurt by it.
 COINCIDENT_MINUTES = 30
 
@@ -541,7 +549,9 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
     slow_here = change.service is not None and any(
         s.slow for a in scene.alerts if _alert_service(a) == change.service for s in scene.alert_signals[a.ref]
     )
-    slow = any(s.slow for s in [*shared_signals, *by_component]) or slow_here or bool(slow_seen and verdict.lift > 0)
+    # … or that lowered a ceiling (a pool, maxconn, a concurrency limit): it bites at the next peak, days later.
+    slow = (any(s.slow for s in [*shared_signals, *by_component]) or slow_here or bool(slow_seen and verdict.lift > 0)
+            or lowers_a_ceiling(text))
     started = scene.started
     when = time_proximity(change.at, started, slow=slow, kind=change.kind)
     if named_by and started is not None and _minutes(started, change.at) >= 0:
@@ -557,7 +567,8 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
         # A new schedule bites at its first run, not when it was merged.
         when = max(when, time_proximity(first_run, started, kind="config"))
         reasons.append(f"its new schedule first ran at {fmt_time(first_run, day_of=started)}")
-    if verdict.lift >= 0.3:
+    settled = scene.settled == change.id and verdict.lift >= 0
+    if verdict.lift >= 0.3 or settled:
         # Responders traced the trouble to it: how long ago it was made no longer argues against it.
         when = max(when, 0.5)
     if started is not None:
@@ -641,6 +652,9 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
         else:
             reasons.append(f"responders discussed it{named}")
     score += verdict.lift
+    if settled:
+        score += SETTLED_LIFT
+        reasons.append("the latest statements settle on it")
     cand = _Candidate(
         key=f"change:{change.id}",
         title=_change_title(change),
@@ -811,7 +825,9 @@ def _absorb_into_providers(candidates: list[_Candidate]) -> None:
         if p is lead:
             absorbed += [c for c in candidates if c.key == "signal:third-party"]
         for other in absorbed:
-            p.also.extend([other.key, *other.also])
+            # "azure-front-door", "stripe-api": the provider's own service, by the name this incident knows it by
+            named = other.key.removeprefix("dependency:")
+            p.also.extend([other.key, *other.also, *([f"provider:{named}"] if named != name else [])])
             p.add_evidence(*other.evidence)
             p.score = max(p.score, other.score) + 0.05
             candidates.remove(other)
@@ -938,8 +954,16 @@ NO_CHANGE_OF_OURS = re.compile(
     r"(?:change|touch|deploy|push|ship)\w*\s+(?:anything|a thing)|"
     r"\bnothing (?:of ours |on our (?:side|end) |our side )?(?:has |was |got )?(?:changed|deployed|touched)\b|"
     r"\bno (?:changes?|deploys?) (?:on|from) our (?:side|end)\b|\bnot (?:on )?our (?:side|end)\b|"
-    r"\bno (?:config|configuration|code|settings?) (?:has |was )?changed\b"
+    r"\bno (?:config|configuration|code|settings?) (?:has |was )?changed\b|"
+    # "nothing we shipped today touches this", "so nothing we deployed", "nothing from yesterday's changes"
+    r"\bnothing (?:we|I|anyone|anybody) (?:shipped|deployed|changed|pushed|released|rolled out|did)\b|"
+    r"\bnothing from (?:(?:yesterday|today|last night|this morning|the weekend)'?s|our|the|recent) "
+    r"(?:\w+ )?(?:changes?|deploys?|releases?)\b|\bno change of ours\b|\bnot (?:a|any) change of ours\b"
 )
+
+
+#: A line that turns the investigation away from changes of ours: a provider's status page, "nothing we shipped".
+_AWAY_FROM_CHANGES = re.compile(f"{STATUS_PAGE.pattern}|{NO_CHANGE_OF_OURS.pattern.removeprefix('(?i)')}", re.I)
 
 
 def _no_change_of_ours(candidates: list[_Candidate], events: list[EventFact]) -> None:

@@ -61,17 +61,34 @@ RULED_OUT = re.compile(
     r"did not (?:help|change anything|fix)|does ?n[o']t (?:look|seem) related|"
     r"(?:can'?t|cannot|couldn'?t|could not) be (?:it|that|this|the (?:cause|culprit|problem))|"
     r"(?:is|was)n'?t (?:it|that|the (?:cause|culprit|problem))|(?:is|was) not (?:it|that|the (?:cause|culprit))|"
-    r"(?:only|just) (?:touched|touches|changed|affected|affects|applies|applied) (?:to )?(?:the )?\S+|"
-    r"(?:only|just) an? (?:[\w-]+ ){0,3}(?:change|tweak|bump|update|copy|docs?|typo)\b|"
+    r"(?:only|just) (?:touched|touches|changed|affected|affects|applies|applied|added|adds|removed|removes|"
+    r"renamed|renames|bumped|bumps) (?:to )?(?:the |a |an )?\S+|"
+    # "just a copy tweak", "is just template copy" (not "the only config change today was …")
+    r"(?<!the )(?:only|just) (?:an? (?:[\w-]+ ){0,3}|(?:[\w-]+ ){1,3})(?:change|tweak|bump|update|copy|docs?|typo)\b|"
+    # "7.2.1 is just the receipt footer": cosmetic
+    r"\b(?:is|was|are|were) (?:just|only) (?:the |a |an |some )?(?:[\w-]+ ){0,3}(?:footer|header|copy|text|label|"
+    r"logging|log line|docs?|typo|styling|css|cosmetic\w*|readme|comments?|tests?|icons?|translations?|strings?|"
+    r"banner|colou?rs?|wording|screenshot|fonts?)s?\b|"
+    # "different entity", "a different queue": what it changed is not what fails
+    r"\b(?:a |an? )?(?:different|separate|another) (?:entity|service|cluster|queue|topic|namespace|region|path|host|"
+    r"database|db|table|component|system|bucket|subscription|pool|account)\b(?! (?:is|was) (?:failing|down|the))|"
     r"(?:does ?n[o']t|did ?n[o']t|never) (?:even )?touch\w*|not (?:even )?(?:in|on) the (?:[\w-]+ )?path|"
-    r"(?:is|was|are|were) (?:[\w-]+ ){1,3}only(?=\s*(?:[,.;:!)]|$|though|anyway|so|as far))|"
+    # "that one doesn't affect delivery latency", "rounding wouldn't duplicate anything", "has nothing to do with it"
+    r"(?:does|did|do|would|could|can|will)(?:n'?t| not) (?:even |possibly |really )?(?:affect|explain|cause|impact|"
+    r"duplicate|produce|break|slow|use|call|read|need|depend on|hit|involve|go through|run on)\w*\b|"
+    r"(?:has|had|have) nothing to do with\b|not (?:\w+ )?relevant\b|irrelevant\b|"
+    r"(?:is|was|are|were) (?:[\w-]+ ){1,3}only(?=\s*(?:[,.;:!)]|$|though|anyway|so|as far|and\b))|"
     r"exonerat\w*|in the clear|"
+    # "Not rolling back 12.4.0", "no need to roll it back": they judged it not the cause
+    r"\bnot (?:going to |gonna )?(?:roll(?:ing)?(?: it| that| this)? ?back|revert(?:ing)?)\b|"
+    r"no (?:need|reason) to (?:roll(?: it| that| this)? ?back|revert)\b|"
     # It never took effect: "v88 never got activated on prod", "the flag was never enabled".
     r"never (?:got |was |were |been )?(?:activated|applied|enabled|deployed|rolled out|went out|shipped|merged|live)\b|(?:is|are|was|were)n'?t even (?:on|in|near|touching)\b|"
     r"(?:has|have|had|gets?|got|sees?|saw|takes?|took) (?:zero|no) (?:traffic|load|requests|writes|reads|users)\b|"
     # "ran fine all evening", "200 OK for 15 min after it": it worked after it went out, so it is not what broke.
     r"(?:fine|ok|okay|healthy|clean|green|normal|200 ok)\s+(?:for\s+(?:\d+|an?|the|several|a few|many|hours|days)\b|"
-    r"all (?:evening|day|night|morning|afternoon|week)\b|(?:right )?after (?:it|that|the)\b)"
+    r"all (?:of )?(?:yesterday |last |the |this )?(?:evening|day|night|morning|afternoon|week|weekend)\b|"
+    r"(?:right )?after (?:it|that|the)\b)"
     # … unless the clause goes on to say why it held until now ("fine all day because traffic was half the peak").
     r"(?![^.;]*\b(?:because|until|till|then|but|when|as long as)\b))"
 )
@@ -92,8 +109,17 @@ RECOVERED = re.compile(
 NO_EFFECT = re.compile(
     r"(?i)\b(?:no (?:effect|change|improvement|difference)|nothing changed|(?:made|makes) no difference|"
     r"didn'?t (?:help|change anything|fix)|did not (?:help|fix)|still (?:failing|erroring|broken|down|seeing|"
-    r"getting|the same|happening|elevated|high|~?\d+|5\d\d|5xx|timing out|throwing|oom\w*)|same (?:errors?|rate)|"
+    r"getting|the same|happening|elevated|high|~?\d+|5\d\d|5xx|timing out|throwing|oom\w*)|"
+    r"same (?:[\w-]+ ){0,2}(?:errors?|rate|failures?|timeouts?|exceptions?|symptoms?|picture|graphs?)\b|"
+    # "still queueing", "still climbing": the trouble goes on (not "still waiting on the rollback", "still fine")
+    r"still (?!waiting|rolling|deploying|working|looking|checking|investigating|digging|trying|running|draining|"
+    r"recovering|syncing|pending|propagating|going through|in progress)[a-z]+ing\b|"
     r"(?:errors?|5xx|failures?|latency|rate|lag|backlog)\s+(?:\w+\s+)?unchanged)"
+)
+#: Undoing something only to be sure ("turning it off to be safe"): no judgement of it.
+PRECAUTION = re.compile(
+    r"(?i)\b(?:to be (?:safe|sure)|just in case|as a precaution|precaution\w*|to rule it out|for safety|"
+    r"to (?:eliminate|exclude) it|while we (?:look|dig|investigate))\b"
 )
 #: Words before a phrase that turn it around ("not confirmed", "hasn't recovered", "can't rule it out").
 _NEGATED = re.compile(
@@ -165,7 +191,7 @@ def _minutes(later: datetime, earlier: datetime) -> float:
 _VERSION = re.compile(
     r"(?<![\w.])(v)?(\d+(?:\.\d+){1,3})(?:[-+][0-9a-z][\w.]*)?"
     # not a quantity: "7.4 GB", "2.5 s", "1.5x", "99.9%"
-    r"(?![\w.]|\s*(?:%|ms\b|x\b|[kmgt]i?b\b|s\b|secs?\b|seconds?\b|mins?\b|minutes?\b|h\b|hours?\b))",
+    r"(?!\w|\.\w|\s*(?:%|ms\b|x\b|[kmgt]i?b\b|s\b|secs?\b|seconds?\b|mins?\b|minutes?\b|h\b|hours?\b))",
     re.I,
 )
 _TAGGED_VERSION = re.compile(r"(?i)\b(?:release|version|ver|build|image|tag|rel)\s*[#:]?\s*v?(\d+(?:\.\d+)*)\b")
@@ -384,11 +410,18 @@ _KIND_NOUNS = (
     r"queues?|tables?|buckets?|schedules?|rules?|pools?"
 )
 #: A clause that names a time ("the 19:14 deploy", "the change at 10:02") speaks of the change made then.
-_NOUN = r"(?:[\w-]+\s+)?(?:deploy(?:ment)?|release|change|push|rollout|flag|migration|rfc|upgrade|config)"
+_NOUN = (
+    r"(?:[\w-]+\s+)?(?:deploy(?:ment)?|release|change|push|rollout|flag|migration|rfc|upgrade|config|record|rule|"
+    r"switch(?:over)?|cutover|patch|merge|apply|terraform run|pr)"
+)
 #: "the 19:14 deploy", "the checkout-web deploy at 19:14", "the change from 10:02" (not "rolled back at 10:41").
 _CLOCK = re.compile(
     rf"(?i)\bthe\s+(?P<a>[01]?\d|2[0-3]):(?P<b>[0-5]\d)\s+{_NOUN}\b|"
-    rf"\b{_NOUN}\s+(?:at|from|of)\s+(?P<c>[01]?\d|2[0-3]):(?P<d>[0-5]\d)(?![\d:])"
+    rf"\b{_NOUN}\s+(?:at|from|of)\s+(?P<c>[01]?\d|2[0-3]):(?P<d>[0-5]\d)(?![\d:])|"
+    # "we added a dns record at 06:10", "someone pushed the new limits at 14:02" (not "rolled back at 10:41")
+    r"\b(?:we|they|someone|somebody|i|he|she|ops|sre)\s+(?:added|made|pushed|changed|merged|applied|shipped|"
+    r"deployed|flipped|enabled|switched|bumped|updated|created|deleted|removed|lowered|raised)\b(?:\s+[\w.-]+){0,5}?"
+    r"\s+at\s+(?P<e>[01]?\d|2[0-3]):(?P<f>[0-5]\d)(?![\d:])"
 )
 
 
@@ -397,7 +430,7 @@ def _times_said(clause: str) -> frozenset[str]:
     """The change times ``clause`` names ("the 19:14 deploy" → 19:14)."""
     out = set()
     for m in _CLOCK.finditer(clause):
-        hour, minute = (m.group("a"), m.group("b")) if m.group("a") else (m.group("c"), m.group("d"))
+        hour, minute = next((m.group(h), m.group(n)) for h, n in (("a", "b"), ("c", "d"), ("e", "f")) if m.group(h))
         out.add(f"{int(hour):02d}:{minute}")
     return frozenset(out)
 
@@ -428,6 +461,32 @@ _TO_VALUE = re.compile(
     r"\bfrom\s+\d[\d,]*(?:\.\d+)?\s*%?\s+to\s+~?(\d[\d,]*(?:\.\d+)?)(?![\d.])",
     re.I,
 )
+
+
+#: A setting that caps how much can happen at once: a change that lowers it bites at the next peak, days later.
+_CEILING = re.compile(
+    r"(?i)\b(?:max\w*|limits?|caps?|ceiling|pool|conn\w*|concurren\w*|quota|threads?|workers?|replicas?|"
+    r"capacity|slots?|sessions?|rate|rps|qps|throughput|burst|size|heap|memory|mem|xmx|instances?|nodes?|"
+    r"provisioned|reserved|partitions?|consumers?|tasks?|batch)\b"
+)
+
+
+def lowers_a_ceiling(text: str) -> bool:
+    """``text`` lowers a limit ("per-server maxconn 500 -> 100", "pool size from 50 to 20", "reserved concurrency
+    100 → 10"): what it caps fails only when demand reaches the new value."""
+    for m in _FROM_TO.finditer(text):
+        old_raw = m.group(1) or m.group(2)
+        new = _TO_VALUE.match(text, m.start()) if m.group(1) else _TO_VALUE.search(text, m.start())
+        new_raw = (new.group(1) or new.group(2)) if new is not None else None
+        if new_raw is None:
+            continue
+        try:
+            lowered = float(_number(new_raw)) < float(_number(old_raw))
+        except ValueError:
+            continue
+        if lowered and _CEILING.search(text[max(0, m.start() - 60) : m.start()]):
+            return True
+    return False
 
 
 def _new_values(title: str) -> set[str]:
@@ -759,6 +818,34 @@ def read_talk(events: list[EventFact], handles: Mapping[str, Handles]) -> list[L
     return out
 
 
+def latest_named(talk: list[Line], within: int = 3, stop: re.Pattern[str] | None = None) -> str | None:
+    """The change the latest statements of the discussion settle on: read from the last of the last ``within``
+    lines back, the first statement that names a change as a statement — not asked, not undone, not ruled out —
+    when it names that one alone ("cfg-9004 dropped it to 100", "the new failover client never disposes it").
+    None when that statement names several, or none does, or when a later line turns away from changes (``stop``:
+    a provider's status page cited, "nothing of ours changed"). Where an investigation has got to is where the people
+    with the logs and graphs open point."""
+    for line in reversed(talk[-within:]):
+        if stop is not None and not any(line.named) and any(stop.search(c) for c in line.parts):
+            return None  # the latest word is on something else: a provider's status page, "nothing of ours changed"
+        for clause, names in zip(reversed(line.parts), reversed(line.named), strict=True):
+            named = {cid for cid, how in names.items() if _exactly(how)}
+            if not named or QUESTION.search(clause) or said(ROLLBACK, clause) or judge(clause) < 0:
+                continue
+            if _NOT_BEFORE.search(clause) or PRECAUTION.search(clause):
+                continue
+            return next(iter(named)) if len(named) == 1 else None
+    return None
+
+
+def _exactly(how: str) -> bool:
+    """A change named exactly: by its id, version, build, time or value, or by a name no phrase shares (one with a
+    digit, or of three parts or more: "internal-ca-v2", "payroll-export-worker"; not "month-end")."""
+    if how == "its id" or how.startswith(("version ", "its build", "its time", "its new value", "its old value")):
+        return True
+    return bool(_NAME.fullmatch(how)) and (any(ch.isdigit() for ch in how) or len(re.split(r"[-_]", how)) >= 3)
+
+
 def change_verdict(
     change: ChangeFact, handles: Handles, talk: list[Line], events: list[EventFact], words: set[str]
 ) -> Verdict:
@@ -814,7 +901,7 @@ def change_verdict(
                     said_here = outcome
                     if ref is not None and ref not in verdict.refs:
                         verdict.refs.append(ref)
-                else:
+                elif not PRECAUTION.search(clause):
                     weak += 0.1
             elif said_here == 0 and _came_first(clause, at):
                 said_here = -1  # "they were restarting before 11:55 too": the trouble came first
