@@ -75,8 +75,10 @@ from .statements import (
     clauses,
     judge,
     judgement,
+    ceiling_values,
     latest_named,
     lowers_a_ceiling,
+    pinned_at,
     read_talk,
     without_instructions,
 )
@@ -512,8 +514,10 @@ NOT_IN_PRODUCTION = re.compile(
     r"\bonly (?:on|in|to) (?:the )?(?:test|staging|stage|dev|sandbox|qa|uat|preprod|pre-prod)\b|"
     r"activated (?:on |in )?(?:test|staging|stage)\b|not (?:yet )?(?:in|on|to) (?:production|prod)\b"
 )
+#: What a change gains when something is found pinned at the limit it set.
+PINNED_LIFT = 0.15
 #: What the change the latest statements settle on gains (:func:`~warroom.ai.statements.latest_named`).
-SETTLED_LIFT = 0.15
+SETTLED_LIFT = 0.25
 #: A component that alerts first, within this many minutes of a change made on it, was most likely hurt by it.
 COINCIDENT_MINUTES = 30
 
@@ -568,6 +572,16 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
         when = max(when, time_proximity(first_run, started, kind="config"))
         reasons.append(f"its new schedule first ran at {fmt_time(first_run, day_of=started)}")
     settled = scene.settled == change.id and verdict.lift >= 0
+    # A limit it set is where the alerts or responders find something pinned ("ConcurrentExecutions flat at 50"):
+    # the trouble is that limit, reached — however long ago it was set.
+    caps = ceiling_values(text)
+    pinned = next(
+        (v for v in (pinned_at(caps, t) for t in [*(_alert_text(a) for a in scene.alerts),
+                                                   *(e.text for e in scene.events)]) if v), None
+    )
+    if pinned:
+        slow = True
+        when = max(when, 0.6)
     if verdict.lift >= 0.3 or settled:
         # Responders traced the trouble to it: how long ago it was made no longer argues against it.
         when = max(when, 0.5)
@@ -655,6 +669,9 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
     if settled:
         score += SETTLED_LIFT
         reasons.append("the latest statements settle on it")
+    if pinned:
+        score += PINNED_LIFT
+        reasons.append(f"something is pinned at {pinned}, the limit it set")
     cand = _Candidate(
         key=f"change:{change.id}",
         title=_change_title(change),
@@ -663,7 +680,8 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
         service=change.service,
         touches=tuple(s.key for s in [*shared_signals, *by_component]),
         fits=when,
-        word=-1 if verdict.lift < 0 else 1 if verdict.lift >= 0.3 else 0,
+        # settled on by the latest statements: as good as confirmed, for what it explains
+        word=-1 if verdict.lift < 0 else 1 if verdict.lift >= 0.3 or settled else 0,
         tied=verdict.lift > 0,
     )
     cand.add_evidence(change.ref, *verdict.refs, *(e.ref for e in verdict.said[:3]))

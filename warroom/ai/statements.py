@@ -465,10 +465,41 @@ _TO_VALUE = re.compile(
 
 #: A setting that caps how much can happen at once: a change that lowers it bites at the next peak, days later.
 _CEILING = re.compile(
-    r"(?i)\b(?:max\w*|limits?|caps?|ceiling|pool|conn\w*|concurren\w*|quota|threads?|workers?|replicas?|"
+    # (words inside snake_case names too: "reserved_concurrent_executions", "max_connections")
+    r"(?i)(?<![a-z])(?:max\w*|limits?|caps?|ceiling|pool|conn\w*|concurren\w*|quota|threads?|workers?|replicas?|"
     r"capacity|slots?|sessions?|rate|rps|qps|throughput|burst|size|heap|memory|mem|xmx|instances?|nodes?|"
-    r"provisioned|reserved|partitions?|consumers?|tasks?|batch)\b"
+    r"provisioned|reserved|partitions?|consumers?|tasks?|batch)(?![a-z])"
 )
+
+
+#: A limit set to a value: "reserved_concurrent_executions = 50", "maxconn 500 -> 100", "pool size to 20".
+_SET_TO = re.compile(r"(?i)(?:=|:|->|→|=>|\bto)\s*~?(\d[\d,]*)(?![\d.,]*\s*(?:%|ms\b|s\b|secs?\b|seconds?\b|m\b|mins?\b|h\b|hours?\b))")
+#: Something pinned at a value: "ConcurrentExecutions flat at 50", "stuck at 50 concurrent", "every server at 100 sessions".
+_PINNED = re.compile(
+    r"(?i)\b(?:flat|stuck|pinned|capped|maxed(?: out)?|plateau\w*|saturated|limited|hard[- ]capped|sitting|"
+    r"hitting|hits?|at the (?:limit|cap|max(?:imum)?))\s+(?:right\s+)?(?:at|on|of)?\s*~?(\d[\d,]*)(?![\d.])|"
+    r"\b(\d[\d,]*)\s*/\s*\1\b"
+)
+
+
+def ceiling_values(text: str) -> set[str]:
+    """The values ``text`` sets a limit to ("reserved_concurrent_executions = 50" → 50), when it names a limit."""
+    out = set()
+    for m in _SET_TO.finditer(text):
+        if _CEILING.search(text[max(0, m.start() - 60) : m.start()]):
+            out.add(_number(m.group(1)))
+    return out
+
+
+def pinned_at(values: set[str], text: str) -> str | None:
+    """One of ``values`` that ``text`` says something is pinned at ("flat at 50 since 18:27", "stuck at 50")."""
+    if not values:
+        return None
+    for m in _PINNED.finditer(text):
+        value = _number(m.group(1) or m.group(2))
+        if value in values and not QUESTION.search(text):
+            return value
+    return None
 
 
 def lowers_a_ceiling(text: str) -> bool:
