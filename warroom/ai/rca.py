@@ -975,6 +975,8 @@ NO_CHANGE_OF_OURS = re.compile(
     r"\bno (?:config|configuration|code|settings?) (?:has |was )?changed\b|"
     # "nothing we shipped today touches this", "so nothing we deployed", "nothing from yesterday's changes"
     r"\bnothing (?:we|I|anyone|anybody) (?:shipped|deployed|changed|pushed|released|rolled out|did)\b|"
+    # "nobody touched nats", "no one deployed memcached"
+    r"\b(?:nobody|no ?one|no team) (?:has |had )?(?:touched|changed|deployed|pushed|modified|upgraded)\b|"
     r"\bnothing from (?:(?:yesterday|today|last night|this morning|the weekend)'?s|our|the|recent) "
     r"(?:\w+ )?(?:changes?|deploys?|releases?)\b|\bno change of ours\b|\bnot (?:a|any) change of ours\b"
 )

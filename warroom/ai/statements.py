@@ -57,7 +57,11 @@ RULED_OUT = re.compile(
     r"(?i)\b(?:ruled? (?:it |that |them |this )?out|not (?:the )?(?:cause|culprit|related|it|problem|issue)\b|"
     r"unrelated|red herring|doubt (?:it|that)|no (?:effect|change|improvement|difference)|nothing changed|"
     r"(?:made|makes|making) no difference|didn'?t (?:help|change anything|fix (?:it|anything))|"
-    r"(?:errors?|5xx|failures?|latency|rate|lag|backlog)\s+(?:\w+\s+)?unchanged|"
+    r"(?:errors?|5xx|failures?|latency|rate|lag|backlog|timeouts?|p9\d|numbers|graphs?|queue|throttl\w*)\s+"
+    r"(?:\w+\s+)?unchanged|"
+    # "1.14 has been running since yesterday afternoon fine": it worked, long after it went out
+    r"(?:has been|had been|been|was|is) (?:running|live|out|deployed|up|in prod\w*)\b[^.;]{0,40}?\b(?:fine|ok|okay|"
+    r"cleanly|without (?:issues|problems|errors)|no (?:issues|problems|errors))\b|"
     r"did not (?:help|change anything|fix)|does ?n[o']t (?:look|seem) related|"
     r"(?:can'?t|cannot|couldn'?t|could not) be (?:it|that|this|the (?:cause|culprit|problem))|"
     r"(?:is|was)n'?t (?:it|that|the (?:cause|culprit|problem))|(?:is|was) not (?:it|that|the (?:cause|culprit))|"
@@ -110,11 +114,13 @@ NO_EFFECT = re.compile(
     r"(?i)\b(?:no (?:effect|change|improvement|difference)|nothing changed|(?:made|makes) no difference|"
     r"didn'?t (?:help|change anything|fix)|did not (?:help|fix)|still (?:failing|erroring|broken|down|seeing|"
     r"getting|the same|happening|elevated|high|~?\d+|5\d\d|5xx|timing out|throwing|oom\w*)|"
-    r"same (?:[\w-]+ ){0,2}(?:errors?|rate|failures?|timeouts?|exceptions?|symptoms?|picture|graphs?)\b|"
+    r"same (?:[\w-]+ ){0,2}(?:errors?|rate|failures?|timeouts?|exceptions?|symptoms?|picture|graphs?|numbers|"
+    r"p9\d|latency|behaviou?r|story|results?|curve)\b|"
     # "still queueing", "still climbing": the trouble goes on (not "still waiting on the rollback", "still fine")
     r"still (?!waiting|rolling|deploying|working|looking|checking|investigating|digging|trying|running|draining|"
     r"recovering|syncing|pending|propagating|going through|in progress)[a-z]+ing\b|"
-    r"(?:errors?|5xx|failures?|latency|rate|lag|backlog)\s+(?:\w+\s+)?unchanged)"
+    r"(?:errors?|5xx|failures?|latency|rate|lag|backlog|timeouts?|p9\d|numbers|graphs?|queue|throttl\w*)\s+"
+    r"(?:\w+\s+)?unchanged)"
 )
 #: Undoing something only to be sure ("turning it off to be safe"): no judgement of it.
 PRECAUTION = re.compile(
@@ -857,9 +863,9 @@ def latest_named(talk: list[Line], within: int = 3, stop: re.Pattern[str] | None
     a provider's status page cited, "nothing of ours changed"). Where an investigation has got to is where the people
     with the logs and graphs open point."""
     for line in reversed(talk[-within:]):
-        if stop is not None and not any(line.named) and any(stop.search(c) for c in line.parts):
-            return None  # the latest word is on something else: a provider's status page, "nothing of ours changed"
         for clause, names in zip(reversed(line.parts), reversed(line.named), strict=True):
+            if stop is not None and not names and stop.search(clause) and not QUESTION.search(clause):
+                return None  # the latest word is on something else: a provider's status page, "nothing we pushed"
             named = {cid for cid, how in names.items() if _exactly(how)}
             if not named or QUESTION.search(clause) or said(ROLLBACK, clause) or judge(clause) < 0:
                 continue
