@@ -156,14 +156,17 @@ async def test_the_neighbours_alerts_in_the_window_in_other_incidents_or_none(st
     in_pay = await record(store, alert("pay", "payments", real_now - timedelta(minutes=20)), pay.id)
     loose = await record(store, alert("loose", "payments", real_now - timedelta(minutes=60), "warning"))
     dependent = await record(store, alert("web", "web", real_now - timedelta(minutes=1)))
-    await record(store, alert("old", "payments", real_now - timedelta(hours=3)))  # before the window
+    # before the window: one that ended before it opened is not evidence; one still firing is (broken for hours)
+    gone = alert("old", "payments", real_now - timedelta(hours=3), "warning")
+    await record(store, replace(gone, status=AlertStatus.RESOLVED, ends_at=real_now - timedelta(hours=2, minutes=30)))
+    lasting = await record(store, alert("lasting", "payments", real_now - timedelta(hours=6), "warning"))
     await record(store, alert("far", "search", real_now - timedelta(minutes=2)))  # no neighbour
     snap = await snapshot(store, s, checkout.id)
     assert snap is not None
     assert [a["id"] for a in snap.alerts] == [own]
     # critical first, then the earliest; each marked with the incident it is in (or none)
     assert [(a["id"], a["related_incident"]) for a in snap.related_alerts] == [
-        (in_pay, pay.ref), (dependent, None), (loose, None)]
+        (in_pay, pay.ref), (dependent, None), (lasting, None), (loose, None)]
     assert [(i.ref, rel) for i, rel, _ in snap.related_incidents] == [(pay.ref, "dependency")]
 
     ctx = build_context(snap, s)

@@ -324,6 +324,9 @@ class Handles:
     #: Distinctive words of its title that no other change's title has, said as a noun: "before the rebalance"
     #: names "add gitaly-storage-09 node, rebalance 4% of repos".
     nouns: tuple[str, ...] = ()
+    #: The settings its title names in code form, no other change's title has ("maxProcesses", "refresh_interval"):
+    #: "reverted the horizon maxProcesses bump" names "horizon: push-ios maxProcesses 8 -> 12".
+    settings: tuple[str, ...] = ()
 
     def mentioned_in(self, clause: str) -> str | None:
         """How ``clause`` names the change ("its id", "version 4.18", "flag new-pricing", "the previous build"),
@@ -340,6 +343,9 @@ class Handles:
         for name in self.names:
             if _name_pattern(name).search(lowered):
                 return name
+        for setting in self.settings:
+            if _name_pattern(setting).search(lowered):
+                return setting
         for part in self.parts:
             if (m := _part_pattern(part).search(lowered)) is not None:
                 return m.group(0)
@@ -389,7 +395,7 @@ class Handles:
             if any(_version_match(_version_key(m.group(2)), v) for v in self.versions)
         ]
         lowered = clause.lower()
-        for name in self.names:
+        for name in (*self.names, *self.settings):
             found += [m.start() for m in _name_pattern(name).finditer(lowered)]
         if self.releases:
             found += [m.start() for m in _RELEASE_REF.finditer(clause) if self.releases & _release_refs(m.group(0))]
@@ -662,9 +668,11 @@ def change_handles(
                if w not in service_words and _distinctive(w, service_words, 6)}
         for c in ctx.changes
     }
+    settings = {c.id: {w.lower() for w in _SETTING.findall(without_instructions(c.title))} for c in ctx.changes}
     out: dict[str, Handles] = {}
     for c in ctx.changes:
         out[c.id] = Handles(
+            settings=tuple(sorted(w for w in settings[c.id] if not shared(settings, c.id, w) and w not in names[c.id])),
             id_pattern=re.compile(rf"(?i)(?<![\w-]){re.escape(c.id)}(?![\w-])"),
             versions=frozenset(v for v in versions[c.id] if not shared(versions, c.id, v)),
             builds=frozenset(b for b in builds[c.id] if not shared(builds, c.id, b)),
@@ -687,6 +695,10 @@ def change_handles(
             ),
         )
     return out
+
+
+#: A setting's name in code form: camelCase ("maxProcesses") or snake_case ("refresh_interval").
+_SETTING = re.compile(r"(?<![\w.-])(?:[a-z]+[A-Z][A-Za-z0-9]*|[a-z][a-z0-9]*(?:_[a-z0-9]+)+)(?![\w-])")
 
 
 def _distinctive(word: str, service_words: set[str], least: int = 5) -> bool:

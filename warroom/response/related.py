@@ -39,7 +39,8 @@ from warroom.settings import Settings
 from warroom.store.db import Tx
 from warroom.store.outbox import Commit, Handler, Job
 
-#: Alerts of the neighbours this long before the incident's trouble began are evidence (and any until now).
+#: Alerts of the neighbours this long before the incident's trouble began are evidence (and any until now, and any
+#: that began earlier and was still firing then).
 ALERTS_BEFORE = timedelta(hours=2)
 #: Related alerts in a context, at most (critical first, then the earliest).
 MAX_ALERTS = 12
@@ -152,7 +153,8 @@ def most_relevant(rows: Iterable[Mapping[str, Any]], limit: int = MAX_ALERTS) ->
 async def related_alerts(
     tx: Tx, settings: Settings, incident: Incident, started: datetime, now: datetime, *, limit: int = MAX_ALERTS
 ) -> list[dict[str, Any]]:
-    """The neighbours' alerts that began in :func:`alert_window`, in other incidents or in none; each row has
+    """The neighbours' alerts that began in :func:`alert_window` or were still firing when it opened, in other
+    incidents or in none; each row has
     ``related_incident`` (``INC-7`` or None)."""
     since, until = alert_window(started, incident, now)
     rows = await tx.alerts.of_services_between(neighbours(settings, incident.service).all, since, until,

@@ -253,14 +253,16 @@ class AlertRepo:
     async def of_services_between(
         self, services: list[str], since: datetime, until: datetime, *, besides: int, limit: int = 200
     ) -> list[dict[str, Any]]:
-        """Alerts of ``services`` that began (``starts_at``, else when received) from ``since`` to ``until``, in any
-        incident but ``besides`` or in none; the earliest first, at most ``limit``."""
+        """Alerts of ``services`` that began (``starts_at``, else when received) from ``since`` to ``until`` — or
+        earlier and still firing at ``since`` (a dependency broken for hours is broken now) — in any incident but
+        ``besides`` or in none; the earliest first, at most ``limit``."""
         if not services:
             return []
         began = func.coalesce(alerts.c.starts_at, alerts.c.received_at)
+        still_firing = (alerts.c.ends_at >= since) | ((alerts.c.ends_at.is_(None)) & (alerts.c.status == "firing"))
         rows = await self.conn.execute(
             select(alerts)
-            .where(alerts.c.service.in_(services), began >= since, began <= until)
+            .where(alerts.c.service.in_(services), began <= until, (began >= since) | still_firing)
             .where((alerts.c.incident_id.is_(None)) | (alerts.c.incident_id != besides))
             .order_by(began, alerts.c.id)
             .limit(limit)
