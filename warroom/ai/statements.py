@@ -107,7 +107,7 @@ RECOVERED = re.compile(
     r"(?i)\b(?:recover\w*|back to normal|(?:errors?|5xx|\d{3}s?|alerts?|latency|timeouts?|ooms?|restarts?)\w* "
     r"(?:are |is |have )?(?:gone|cleared|resolved|stopped|dropp\w*|falling|down to|back)|(?:fixed|mitigated|resolved) it|"
     r"all green|green again|healthy again|that fixed|that did it|that'?s it|(?:locks?|connections?) released|"
-    r"draining|drained|unstuck|(?:flowing|moving|working|arriving|succeed\w*) again|(?:lookups|requests) succeed\w*)\b"
+    r"(?:queues?|backlogs?|lag|messages|consumers?)\s+(?:is |are |has |have )?(?:draining|drained)|unstuck|(?:flowing|moving|working|arriving|succeed\w*) again|(?:lookups|requests) succeed\w*)\b"
 )
 #: … or it did not (the change was not the cause).
 NO_EFFECT = re.compile(
@@ -119,6 +119,9 @@ NO_EFFECT = re.compile(
     # "still queueing", "still climbing": the trouble goes on (not "still waiting on the rollback", "still fine")
     r"still (?!waiting|rolling|deploying|working|looking|checking|investigating|digging|trying|running|draining|"
     r"recovering|syncing|pending|propagating|going through|in progress)[a-z]+ing\b|"
+    # "still connection reset", "still seeing 403s", "still the same timeouts"
+    r"still (?:(?:getting|seeing|the same|lots of|all) )?(?:[\w-]+ )?(?:resets?|refused|errors?|timeouts?|failures?|"
+    r"exceptions?|rejects?|rejections?|drops?|\d{3}s)\b|"
     r"(?:errors?|5xx|failures?|latency|rate|lag|backlog|timeouts?|p9\d|numbers|graphs?|queue|throttl\w*)\s+"
     r"(?:\w+\s+)?unchanged)"
 )
@@ -249,8 +252,13 @@ def _release_refs(clause: str) -> frozenset[str]:
 
 
 def _version_key(raw: str) -> tuple[str, ...]:
-    """``v4.2.0`` → ("4", "2"): trailing zero parts dropped so that 4.2 and 4.2.0 are one version."""
-    parts = raw.lower().lstrip("v").split(".")
+    """``v4.2.0`` → ("4", "2", "0"): its parts as written (:func:`_version_match` reads 4.2 and 4.2.0 as one)."""
+    return tuple(raw.lower().lstrip("v").split("."))
+
+
+def _without_zeros(version: tuple[str, ...]) -> tuple[str, ...]:
+    """Trailing zero parts dropped, so that 4.2 and 4.2.0 are one version."""
+    parts = list(version)
     while len(parts) > 2 and parts[-1].strip("0") == "":
         parts.pop()
     return tuple(parts)
@@ -285,8 +293,14 @@ def names_release(title: str, said: str) -> bool:
 
 
 def _version_match(said: tuple[str, ...], carried: tuple[str, ...]) -> bool:
-    """``4.18`` said matches ``4.18.3`` carried (a responder shortens a version); ``4`` alone matches nothing."""
-    return len(said) >= 2 and carried[: len(said)] == said
+    """``4.18`` said matches ``4.18.3`` carried (a responder shortens a version); a version said in full matches only
+    itself (``7.2.0`` is not ``7.2.1``; ``4.2.0`` is ``4.2``); ``4`` alone matches nothing."""
+    if len(said) < 2:
+        return False
+    whole, carried = _without_zeros(said), _without_zeros(carried)
+    if len(said) >= 3:
+        return whole == carried
+    return carried[: len(whole)] == whole
 
 
 @lru_cache(maxsize=4096)
