@@ -32,3 +32,22 @@ async def test_a_speaker_is_named_in_the_summary_by_their_slack_name(start: Any)
     assert gus not in summary and "someone in Slack" not in summary
     # asked once for the person, not once per message
     assert len([c for c in lookups if gus in (c.body or "") + (c.path or "")]) == 1
+
+
+async def test_a_second_command_does_not_put_the_handle_back_in_place_of_the_name(start: Any) -> None:
+    """A slash command carries the person's handle (``user_name``): it stands in for a name only until Slack has
+    said the person's name, and never replaces it — on their second command or after a restart."""
+    h: Harness = await start()
+    _, channel, _ = await open_room(h)
+    hana = h.world.slack.add_user("hana@example.com", "Hana Hughes")
+    await h.slack.command("note Customers in EU see 500s on checkout", channel=channel, user=hana)
+    await settle(h)
+    await h.slack.command("note Rolled back the checkout deploy, error rate falling", channel=channel, user=hana)
+    await settle(h)
+    async with h.runtime.store.read() as tx:
+        assert (await tx.people.names([f"slack:{hana}"])) == {f"slack:{hana}": "Hana Hughes"}
+    await h.slack.command("summary", channel=channel)
+    await settle(h)
+    summary = next(str(m["text"]) for m in reversed(h.world.slack.messages(channel))
+                   if str(m.get("text", "")).startswith("🤖 Status"))
+    assert "Hana Hughes" in summary, summary

@@ -575,15 +575,16 @@ async def test_change_events_are_checked_stored_once_and_refused_with_sentences(
 async def test_the_assistant_names_people_as_the_chat_does_never_by_chat_id(sqlite_harness: Harness) -> None:
     h = sqlite_harness
     incident, channel, _ = await open_room(h)
-    ana = h.world.slack.add_user("ana@example.com", "Ana Lopez")
+    ana = h.world.slack.add_user("ana@example.com", "Ana Lopez")  # (the workspace has her already, as "Ana Ops")
     await h.slack.command("note the pool is exhausted since the 09:52 deploy", user=ana, channel=channel)
     await h.slack.command("ask what is exhausted?", user=ana, channel=channel)
     await h.slack.command("resolve", user=ana, channel=channel)
     await h.slack.command("postmortem", user=ana, channel=channel)
     await settle(h)
     (answer,) = [line for line in ai_lines(h, channel) if line.startswith("🤖 Answer")]
-    assert "note by ana" in answer and "slack:" not in answer
+    # by the name Slack shows for her, not by the handle her commands carry
+    assert "note by Ana Ops" in answer and "note by ana" not in answer and "slack:" not in answer
     async with h.runtime.store.read() as tx:
         draft = await tx.records.postmortem(incident)
-    assert draft is not None and "note by ana: the pool is exhausted" in draft["markdown"]
+    assert draft is not None and "note by Ana Ops: the pool is exhausted" in draft["markdown"]
     assert "slack:" not in draft["markdown"]

@@ -144,6 +144,7 @@ class Actions:
         self.response = response or ResponseService(settings, service.store, command=ctx.command)
         #: names already remembered (known_as), so that a person's every command does not write theirs again
         self._names: dict[str, str] = {}
+        self._stood_in: dict[str, str] = {}  # handles written as stand-ins (kept only until a name is known)
 
     async def allowed(self, verb: str, incident: Incident, actor: Actor, edge: ChatEdge) -> None:
         """Raise RuleError with the reason when the actor may not run ``verb`` on the incident."""
@@ -164,15 +165,21 @@ class Actions:
         except (RuleError, ValueError) as exc:
             return Reply(str(exc))
 
-    async def known_as(self, key: str, name: str | None) -> None:
+    async def known_as(self, key: str, name: str | None, *, stand_in: bool = False) -> None:
         """Remember the name a chat shows for a person (``key``: ``slack:U123``), so that what warroom writes about
-        them (summaries, answers, postmortems) names them; written only when new or changed."""
+        them (summaries, answers, postmortems) names them; written only when new or changed. ``stand_in``: a name
+        that serves only until the real one is known (the handle a Slack slash command carries), never over it."""
         name = " ".join((name or "").split())
         if not key or not name or self._names.get(key) == name:
             return
+        if stand_in and (key in self._names or self._stood_in.get(key) == name):
+            return
         async with self.service.store.tx() as tx:
-            await tx.people.remember(key, name)
-        self._names[key] = name
+            await tx.people.remember(key, name, stand_in=stand_in)
+        if stand_in:
+            self._stood_in[key] = name
+        else:
+            self._names[key] = name
 
     def default_service(self, incident: Incident | None, channels: Sequence[str]) -> str | None:
         """The service a ``declare`` without one is for: the war room's, a channel's (``declare_channels``: ids or

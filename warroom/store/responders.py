@@ -117,13 +117,17 @@ class PeopleRepo:
         self.now = now
         self.dialect = dialect
 
-    async def remember(self, key: str, name: str) -> None:
+    async def remember(self, key: str, name: str, *, stand_in: bool = False) -> None:
+        """The name a chat shows for ``key``; ``stand_in``: only until one is known (a slash command's handle)."""
         name = " ".join(name.split())[:255]
         if not key or not name:
             return
         values = {"name": name, "updated_at": self.now}
         stmt = upsert_insert(self.dialect, people).values(key=key[:320], **values)
-        await self.conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_=values))
+        if stand_in:
+            await self.conn.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
+        else:
+            await self.conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_=values))
 
     async def names(self, keys: Iterable[str]) -> dict[str, str]:
         wanted = sorted({k for k in keys if k})

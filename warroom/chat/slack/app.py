@@ -141,7 +141,7 @@ def create_slack_app(
             return
         user_id = str(command.get("user_id") or "")
         channel_id = str(command.get("channel_id") or "")
-        await actions.known_as(f"slack:{user_id}", str(command.get("user_name") or ""))
+        await actions.known_as(f"slack:{user_id}", str(command.get("user_name") or ""), stand_in=True)
         if isinstance(parsed, cmd.Declare) and parsed.title is not None and parsed.service is None:
             service = actions.default_service(await war_room(channel_id),
                                               [channel_id, str(command.get("channel_name") or "")])

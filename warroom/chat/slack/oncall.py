@@ -38,7 +38,7 @@ def register(app: AsyncApp, actions: Actions, edge: ChatEdge,
             return
         user_id = str(command.get("user_id") or "")
         channel_id = str(command.get("channel_id") or "")
-        await actions.known_as(f"slack:{user_id}", str(command.get("user_name") or ""))
+        await actions.known_as(f"slack:{user_id}", str(command.get("user_name") or ""), stand_in=True)
         incident = None
         if isinstance(parsed, _BY_CHANNEL):
             incident = await war_room(channel_id)
