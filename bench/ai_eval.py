@@ -73,9 +73,14 @@ HELD_OUT_2 = Path(__file__).with_name("ai_cases_blind_7")
 DEV_7 = Path(__file__).with_name("ai_cases_blind_8")
 DEV_8 = Path(__file__).with_name("ai_cases_blind_9")
 HELD_OUT_3 = Path(__file__).with_name("ai_cases_blind_10")
+#: Two more development sets written blind mid-round (5e0239f and b8e4037), measured once on
+#: arrival by the round's engine as it then stood (docs/ai-eval.md), then tuned on.
+DEV_9 = Path(__file__).with_name("ai_cases_blind_11")
+DEV_10 = Path(__file__).with_name("ai_cases_blind_12")
 SET_NAMES = {CASES.resolve(): "tuned", SEEN.resolve(): "seen", DEV.resolve(): "dev", DEV_4.resolve(): "dev 4",
              DEV_5.resolve(): "dev 5", DEV_6.resolve(): "dev 6", HELD_OUT.resolve(): "held-out",
-             DEV_7.resolve(): "dev 7", DEV_8.resolve(): "dev 8", HELD_OUT_2.resolve(): "held-out 2",
+             DEV_7.resolve(): "dev 7", DEV_8.resolve(): "dev 8", DEV_9.resolve(): "dev 9", DEV_10.resolve(): "dev 10",
+             HELD_OUT_2.resolve(): "held-out 2",
              HELD_OUT_3.resolve(): "held-out 3"}
 GOAL_TOP3 = 0.9
 
@@ -438,8 +443,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=Path, action="append",
                         help="a folder of case files (YAML); repeat for several; default: the tuned set "
                              "(bench/ai_cases), the first blind set since tuned on (bench/ai_cases_blind, 'seen'), the "
-                             "development sets written blind (bench/ai_cases_blind_3, 'dev'; _4, _5, _6, _8, _9: "
-                             "'dev 4' to 'dev 8') and the three held-out sets written blind (bench/ai_cases_blind_2, "
+                             "development sets written blind (bench/ai_cases_blind_3, 'dev'; _4, _5, _6, _8, _9, _11, _12: "
+                             "'dev 4' to 'dev 10') and the three held-out sets written blind (bench/ai_cases_blind_2, "
                              "_7 and _10)")
     parser.add_argument("--e2e", action="store_true",
                         help="also run every case end to end through the real server (bench/ai_e2e.py)")
@@ -448,7 +453,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show-held-out", action="store_true",
                         help="with -v, print the held-out set's cases too: once read, they are no longer held out")
     args = parser.parse_args(argv)
-    folders: list[Path] = args.cases or [CASES, SEEN, DEV, DEV_4, DEV_5, DEV_6, DEV_7, DEV_8, HELD_OUT, HELD_OUT_2,
+    folders: list[Path] = args.cases or [CASES, SEEN, DEV, DEV_4, DEV_5, DEV_6, DEV_7, DEV_8, DEV_9, DEV_10, HELD_OUT,
+                                           HELD_OUT_2,
                                            HELD_OUT_3]
     for folder in folders:
         if not sorted(folder.glob("*.yaml")):

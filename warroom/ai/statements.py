@@ -350,7 +350,7 @@ class Handles:
         said = _versions_said(clause)
         for v in self.versions:
             if any(_version_match(s, v) for s in said):
-                return f"version {v[0] + v[1] if v[0] == 'v' else '.'.join(v)}"
+                return f"version {v[0] + v[1] if v[0] == 'v' else '.'.join(_without_zeros(v))}"
         if self.builds and self.builds & _builds(clause):
             return "its build number"
         lowered = clause.lower()
