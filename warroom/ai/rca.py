@@ -255,7 +255,9 @@ def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
         events=events,
         handles=handles,
         talk=(talk := read_talk(events, handles)),
-        settled=latest_named(talk, stop=_AWAY_FROM_CHANGES),
+        settled=latest_named(talk, stop=_AWAY_FROM_CHANGES, among={
+            c.id for c in ctx.changes if started is None or _minutes(started, c.at) >= -15
+        }),
     )
     candidates: list[_Candidate] = []
     candidates.extend(
@@ -970,7 +972,9 @@ def _below_confirmed(candidates: list[_Candidate]) -> None:
 NO_CHANGE_OF_OURS = re.compile(
     r"(?i)\b(?:we|nobody|no ?one|no team)\s+(?:didn'?t|did not|haven'?t|have not|has not|hasn'?t)\s+"
     r"(?:change|touch|deploy|push|ship)\w*\s+(?:anything|a thing)|"
-    r"\bnothing (?:of ours |on our (?:side|end) |our side )?(?:has |was |got )?(?:changed|deployed|touched)\b|"
+    # ("nothing changed" alone is what a revert did: no effect)
+    r"\bnothing (?:of ours |on our (?:side|end) |our side )(?:has |was |got )?(?:changed|deployed|touched)\b|"
+    r"\bnothing (?:has been|was|got|has) (?:changed|deployed|touched)\b|"
     r"\bno (?:changes?|deploys?) (?:on|from) our (?:side|end)\b|\bnot (?:on )?our (?:side|end)\b|"
     r"\bno (?:config|configuration|code|settings?) (?:has |was )?changed\b|"
     # "nothing we shipped today touches this", "so nothing we deployed", "nothing from yesterday's changes"

@@ -51,7 +51,8 @@ ROLLBACK = re.compile(
     # "rolling inventory-hold back to 2.32.4", "turning it back to 0", "killing the job".
     r"roll(?:ed|ing|s)?\s+(?:[\w.-]+\s+){1,2}?back\b|(?:(?:put|set|turn\w*|dial\w*|ramp\w*|it|flag)\s+)"
     r"(?:[\w.-]+\s+){0,2}?back to ~?\d|down to 0\b%?|"
-    r"kill(?:ed|ing|s)?\s+(?:the |that |this )?(?:[\w.-]+\s+){0,2}?(?:job|task|run|process|query|queries|worker|script)\b)"
+    r"(?:kill|stop)(?:ped|ed|ping|ing|s)?\s+(?:the |that |this )?(?:[\w.-]+\s+){0,2}?(?:job|task|run|process|query|"
+    r"queries|worker|script|consumer|rollout|migration|backfill)\b)"
 )
 RULED_OUT = re.compile(
     r"(?i)\b(?:ruled? (?:it |that |them |this )?out|not (?:the )?(?:cause|culprit|related|it|problem|issue)\b|"
@@ -114,6 +115,8 @@ NO_EFFECT = re.compile(
     r"(?i)\b(?:no (?:effect|change|improvement|difference)|nothing changed|(?:made|makes) no difference|"
     r"didn'?t (?:help|change anything|fix)|did not (?:help|fix)|still (?:failing|erroring|broken|down|seeing|"
     r"getting|the same|happening|elevated|high|~?\d+|5\d\d|5xx|timing out|throwing|oom\w*)|"
+    r"(?:latency|errors?|error rate|5xx|p9\d|numbers|rate|lag|backlog|timeouts?|graphs?)\s+(?:is |are |stays? |stayed |"
+    r"looks? |looked )?(?:exactly |still )?the same\b|"
     r"same (?:[\w-]+ ){0,2}(?:errors?|rate|failures?|timeouts?|exceptions?|symptoms?|picture|graphs?|numbers|"
     r"p9\d|latency|behaviou?r|story|results?|curve)\b|"
     # "still queueing", "still climbing": the trouble goes on (not "still waiting on the rollback", "still fine")
@@ -341,6 +344,8 @@ class Handles:
     #: The settings its title names in code form, no other change's title has ("maxProcesses", "refresh_interval"):
     #: "reverted the horizon maxProcesses bump" names "horizon: push-ios maxProcesses 8 -> 12".
     settings: tuple[str, ...] = ()
+    #: The initials of its names of three parts or more, as people say them ("SBR" for split-brain-resolver).
+    initials: tuple[str, ...] = ()
 
     def mentioned_in(self, clause: str) -> str | None:
         """How ``clause`` names the change ("its id", "version 4.18", "flag new-pricing", "the previous build"),
@@ -360,6 +365,9 @@ class Handles:
         for setting in self.settings:
             if _name_pattern(setting).search(lowered):
                 return setting
+        for short in self.initials:
+            if re.search(rf"(?<![\w-]){short}(?![\w-])", clause):
+                return f"its initials {short}"
         for part in self.parts:
             if (m := _part_pattern(part).search(lowered)) is not None:
                 return m.group(0)
@@ -411,6 +419,8 @@ class Handles:
         lowered = clause.lower()
         for name in (*self.names, *self.settings):
             found += [m.start() for m in _name_pattern(name).finditer(lowered)]
+        for short in self.initials:
+            found += [m.start() for m in re.finditer(rf"(?<![\w-]){short}(?![\w-])", clause)]
         if self.releases:
             found += [m.start() for m in _RELEASE_REF.finditer(clause) if self.releases & _release_refs(m.group(0))]
         for part in self.parts:
@@ -445,6 +455,9 @@ _CLOCK = re.compile(
     rf"(?i)\bthe\s+(?P<a>[01]?\d|2[0-3]):(?P<b>[0-5]\d)\s+{_NOUN}\b|"
     rf"\b{_NOUN}\s+(?:at|from|of)\s+(?P<c>[01]?\d|2[0-3]):(?P<d>[0-5]\d)(?![\d:])|"
     # "we added a dns record at 06:10", "someone pushed the new limits at 14:02" (not "rolled back at 10:41")
+    # "lab-results-dedup came up at 13:05", "the new chart went out at 09:12"
+    r"\b(?:came up|went out|went live|went in|landed|rolled out|was deployed|got deployed|was applied|got applied|"
+    r"was merged|got merged|restarted)\s+at\s+(?P<g>[01]?\d|2[0-3]):(?P<h>[0-5]\d)(?![\d:])|"
     r"\b(?:we|they|someone|somebody|i|he|she|ops|sre)\s+(?:added|made|pushed|changed|merged|applied|shipped|"
     r"deployed|flipped|enabled|switched|bumped|updated|created|deleted|removed|lowered|raised)\b(?:\s+[\w.-]+){0,5}?"
     r"\s+at\s+(?P<e>[01]?\d|2[0-3]):(?P<f>[0-5]\d)(?![\d:])"
@@ -456,7 +469,9 @@ def _times_said(clause: str) -> frozenset[str]:
     """The change times ``clause`` names ("the 19:14 deploy" → 19:14)."""
     out = set()
     for m in _CLOCK.finditer(clause):
-        hour, minute = next((m.group(h), m.group(n)) for h, n in (("a", "b"), ("c", "d"), ("e", "f")) if m.group(h))
+        hour, minute = next(
+            (m.group(h), m.group(n)) for h, n in (("a", "b"), ("c", "d"), ("e", "f"), ("g", "h")) if m.group(h)
+        )
         out.add(f"{int(hour):02d}:{minute}")
     return frozenset(out)
 
@@ -649,7 +664,11 @@ def change_handles(
     ``watched``: the services whose own trouble the incident is about (its service, the services that alerted, its
     dependencies). A change's service that is none of those — a job, a pipeline, a component only the change
     touched ("the listings-reindex job") — names the change."""
-    versions = {c.id: _versions_of_change(f"{c.title} {c.details[:400]}") for c in ctx.changes}
+    # A rollback's title names the releases it undoes and returns to ("rollback 3.12.1 → 3.12.0"): not its own.
+    versions = {
+        c.id: set() if said(ROLLBACK, without_instructions(c.title)) else _versions_of_change(f"{c.title} {c.details[:400]}")
+        for c in ctx.changes
+    }
     builds = {c.id: _builds(f"{c.title} {c.details[:400]}") for c in ctx.changes}
     names = {c.id: _change_names(c, services) for c in ctx.changes}
     watched_ = {w.lower() for w in watched}
@@ -683,10 +702,17 @@ def change_handles(
         for c in ctx.changes
     }
     settings = {c.id: {w.lower() for w in _SETTING.findall(without_instructions(c.title))} for c in ctx.changes}
+    initials = {
+        c.id: {"".join(p[0] for p in bits).upper()
+               for n in _NAME.findall(without_instructions(c.title)) if len(bits := re.split(r"[-_]", n)) >= 3
+               and all(p.isalpha() for p in bits)}
+        for c in ctx.changes
+    }
     out: dict[str, Handles] = {}
     for c in ctx.changes:
         out[c.id] = Handles(
             settings=tuple(sorted(w for w in settings[c.id] if not shared(settings, c.id, w) and w not in names[c.id])),
+            initials=tuple(sorted(i for i in initials[c.id] if not shared(initials, c.id, i))),
             id_pattern=re.compile(rf"(?i)(?<![\w-]){re.escape(c.id)}(?![\w-])"),
             versions=frozenset(v for v in versions[c.id] if not shared(versions, c.id, v)),
             builds=frozenset(b for b in builds[c.id] if not shared(builds, c.id, b)),
@@ -779,8 +805,11 @@ _SINCE_BEFORE = re.compile(
 _STARTED_SINCE = re.compile(
     r"(?i)\b(?:start(?:ed|s)?|began|begins?|broke|breaks|fail(?:ed|ing|s)?|crash(?:ed|ing|es)?|"
     r"spik(?:ed|ing)|jump(?:ed|ing)|creep(?:ing|s)?|crept|climb(?:ed|ing)|grow(?:n|ing)|grew|leak(?:ed|ing)|"
-    r"ris(?:en|ing))\s+(?:\w+\s+){0,2}?(?:right |just |only |straight |ever )?(?:since|after)\s+"
-    r"(?:(?:the|we|it|they)\s+)?(?:\S+\s+){0,2}$"
+    r"ris(?:en|ing))\s+(?:\w+\s+){0,2}?(?:right |just |only |straight |ever )?(?:since|after|when|as soon as|the "
+    r"moment)\s+(?:(?:the|we|it|they)\s+)?(?:\S+\s+){0,2}$|"
+    # "the leak has been there since 3.12.0", "the bug was in since 4.2"
+    r"\b(?:leak|bug|regression|problem|issue|defect)\s+(?:has been|had been|was|is)\s+(?:there|in|present|around|"
+    r"live)\s+(?:ever )?since\s+(?:(?:the|we|it|they)\s+)?(?:\S+\s+){0,2}$"
 )
 
 
@@ -881,32 +910,48 @@ def read_talk(events: list[EventFact], handles: Mapping[str, Handles]) -> list[L
     return out
 
 
-def latest_named(talk: list[Line], within: int = 3, stop: re.Pattern[str] | None = None) -> str | None:
+def latest_named(
+    talk: list[Line], within: int = 3, stop: re.Pattern[str] | None = None, among: Collection[str] | None = None
+) -> str | None:
     """The change the latest statements of the discussion settle on: read from the last of the last ``within``
     lines back, the first statement that names a change as a statement — not asked, not undone, not ruled out —
     when it names that one alone ("cfg-9004 dropped it to 100", "the new failover client never disposes it").
     None when that statement names several, or none does, or when a later line turns away from changes (``stop``:
-    a provider's status page cited, "nothing of ours changed"). Where an investigation has got to is where the people
+    a provider's status page cited, "nothing of ours changed"). ``among``: the changes that can have caused it (made
+    before the trouble began: not the rollback responders ran since). Where an investigation has got to is where the people
     with the logs and graphs open point."""
     for line in reversed(talk[-within:]):
         for clause, names in zip(reversed(line.parts), reversed(line.named), strict=True):
             if stop is not None and not names and stop.search(clause) and not QUESTION.search(clause):
                 return None  # the latest word is on something else: a provider's status page, "nothing we pushed"
-            named = {cid for cid, how in names.items() if _exactly(how)}
+            named = {cid for cid, how in names.items() if _exactly(how) and (among is None or cid in among)}
             if not named or QUESTION.search(clause) or said(ROLLBACK, clause) or judge(clause) < 0:
                 continue
-            if _NOT_BEFORE.search(clause) or PRECAUTION.search(clause):
+            if _NOT_BEFORE.search(clause) or PRECAUTION.search(clause) or _TELLING.search(clause):
                 continue
             return next(iter(named)) if len(named) == 1 else None
     return None
 
 
+#: Telling people, not finding things out: "tell bank-ostra the export will be late", "let support know".
+_TELLING = re.compile(
+    r"(?i)^\W*(?:ok\W+|so\W+)?(?:tell|let|notify|inform|ping|email|e-mail|message|page|call|loop in|update|warn|"
+    r"post|draft|send)\b"
+)
+
+
 def _exactly(how: str) -> bool:
     """A change named exactly: by its id, version, build, time or value, or by a name no phrase shares (one with a
-    digit, or of three parts or more: "internal-ca-v2", "payroll-export-worker"; not "month-end")."""
+    digit, of three parts or more, or of long parts: "internal-ca-v2", "payroll-export-worker", "static-quorum";
+    not "month-end", "scale-in"), or by its initials ("SBR" for split-brain-resolver)."""
+    if how.startswith("its initials"):
+        return True
     if how == "its id" or how.startswith(("version ", "its build", "its time", "its new value", "its old value")):
         return True
-    return bool(_NAME.fullmatch(how)) and (any(ch.isdigit() for ch in how) or len(re.split(r"[-_]", how)) >= 3)
+    parts = re.split(r"[-_]", how)
+    return bool(_NAME.fullmatch(how)) and (
+        any(ch.isdigit() for ch in how) or len(parts) >= 3 or all(len(p) >= 4 for p in parts)
+    )
 
 
 def change_verdict(
@@ -992,6 +1037,8 @@ def _set_aside(clause: str, change: ChangeFact, named: int) -> bool:
         if _NEGATED.search(clause[: m.start()]):
             continue
         noun = (m.group("noun") or "").lower().rstrip("s")
+        if noun in _NOUN_KINDS and change.kind not in _NOUN_KINDS[noun]:
+            continue  # "it's the 3.12.0 frame batching, not the flag": another kind of change is set aside
         if named == 1 or (noun and change.kind in _NOUN_KINDS.get(noun, ("deploy", "rfc", "other"))):
             return True
     return False
