@@ -767,7 +767,8 @@ def _provider_candidates(
     together with outage or status-page language. Strong when an alert says so (the first alert the more), when
     responders confirm it (their status page, their support); weaker when a change of ours is confirmed."""
     out: list[_Candidate] = []
-    confirmed_change = any(c.score >= 0.6 and "responders confirmed it" in " ".join(c.reasons) for c in changes)
+    # (confirmed, or settled on by the latest statements)
+    confirmed_change = any(c.score >= 0.6 and c.word > 0 for c in changes)
     first = alerts[0] if alerts else None
     texts = [*(_alert_text(a) for a in alerts), *(e.text for e in events)]
     for name, known in provider_names(ctx, alerts, events).items():

@@ -50,7 +50,7 @@ ROLLBACK = re.compile(
     r"flipp?\w*\s+(?:[\w.-]+\s+){0,3}?(?:back|off)\b|(?:flag|toggle|switch) (?:is )?off\b|kill[- ]switch|"
     # "rolling inventory-hold back to 2.32.4", "turning it back to 0", "killing the job".
     r"roll(?:ed|ing|s)?\s+(?:[\w.-]+\s+){1,2}?back\b|(?:(?:put|set|turn\w*|dial\w*|ramp\w*|it|flag)\s+)"
-    r"(?:[\w.-]+\s+){0,2}?back to ~?\d|down to 0\b%?|"
+    r"(?:[\w.-]+\s+){0,2}?back to ~?\d|down to 0\b%?|\bput (?:[\w.-]+\s+){0,3}?back\b|"
     r"(?:kill|stop)(?:ped|ed|ping|ing|s)?\s+(?:the |that |this )?(?:[\w.-]+\s+){0,2}?(?:job|task|run|process|query|"
     r"queries|worker|script|consumer|rollout|migration|backfill)\b)"
 )
@@ -74,6 +74,10 @@ RULED_OUT = re.compile(
     r"\b(?:is|was|are|were) (?:just|only) (?:the |a |an |some )?(?:[\w-]+ ){0,3}(?:footer|header|copy|text|label|"
     r"logging|log line|docs?|typo|styling|css|cosmetic\w*|readme|comments?|tests?|icons?|translations?|strings?|"
     r"banner|colou?rs?|wording|screenshot|fonts?)s?\b|"
+    # "7.9.1 is a banner copy fix", "… , ignore": set aside
+    r"\b(?:is|was) (?:just |only )?(?:an? |the )?(?:[\w-]+ ){0,2}(?:copy|typo|cosmetic|text|wording|label|css|styling|"
+    r"docs?|readme|translation|banner|footer|logging|log level)s? (?:fix|change|tweak|update|bump)\b|"
+    r"(?:^|,\s*)ignore(?: it| that| this)?\s*[.!]?\s*$|"
     # "different entity", "a different queue": what it changed is not what fails
     r"\b(?:a |an? )?(?:different|separate|another) (?:entity|service|cluster|queue|topic|namespace|region|path|host|"
     r"database|db|table|component|system|bucket|subscription|pool|account)\b(?! (?:is|was) (?:failing|down|the))|"
@@ -95,7 +99,9 @@ RULED_OUT = re.compile(
     r"all (?:of )?(?:yesterday |last |the |this )?(?:evening|day|night|morning|afternoon|week|weekend)\b|"
     r"(?:right )?after (?:it|that|the)\b)"
     # … unless the clause goes on to say why it held until now ("fine all day because traffic was half the peak").
-    r"(?![^.;]*\b(?:because|until|till|then|but|when|as long as)\b))"
+    # … or that it held only under less load ("fine all day at normal traffic, storm peak needs ~130").
+    r"(?![^.;]*\b(?:because|until|till|then|but|when|as long as|at (?:normal|low|usual|typical)|normal (?:traffic|"
+    r"load|volume)|peak|needs?)\b))"
 )
 CONFIRMED = re.compile(
     r"(?i)\b(?:confirm\w*|root cause|caused by|culprit|that'?s it|smoking gun|"
@@ -514,12 +520,14 @@ _CEILING = re.compile(
 
 
 #: A limit set to a value: "reserved_concurrent_executions = 50", "maxconn 500 -> 100", "pool size to 20".
-_SET_TO = re.compile(r"(?i)(?:=|:|->|→|=>|\bto)\s*~?(\d[\d,]*)(?![\d.,]*\s*(?:%|ms\b|s\b|secs?\b|seconds?\b|m\b|mins?\b|h\b|hours?\b))")
+_SET_TO = re.compile(r"(?i)(?:=|:|->|→|=>|\bto|\b(?:amount|limit|cap|quota|count|size|max))\s*~?(\d[\d,]*)(?![\d.,]*\s*(?:%|ms\b|s\b|secs?\b|seconds?\b|m\b|mins?\b|h\b|hours?\b))")
 #: Something pinned at a value: "ConcurrentExecutions flat at 50", "stuck at 50 concurrent", "every server at 100 sessions".
 _PINNED = re.compile(
     r"(?i)\b(?:flat|stuck|pinned|capped|maxed(?: out)?|plateau\w*|saturated|limited|hard[- ]capped|sitting|"
     r"hitting|hits?|at the (?:limit|cap|max(?:imum)?))\s+(?:right\s+)?(?:at|on|of)?\s*~?(\d[\d,]*)(?![\d.])|"
-    r"\b(\d[\d,]*)\s*/\s*\1\b"
+    r"\b(\d[\d,]*)\s*/\s*\2\b|"
+    # "at 200 in flight per source we're capped"
+    r"\b(?:at|of)\s+~?(\d[\d,]*)\b[^.;]{0,40}?\b(?:capped|pinned|maxed|saturated|throttled|limited)\b"
 )
 
 
@@ -527,7 +535,7 @@ def ceiling_values(text: str) -> set[str]:
     """The values ``text`` sets a limit to ("reserved_concurrent_executions = 50" → 50), when it names a limit."""
     out = set()
     for m in _SET_TO.finditer(text):
-        if _CEILING.search(text[max(0, m.start() - 60) : m.start()]):
+        if _CEILING.search(text[max(0, m.start() - 60) : m.start(1)]):
             out.add(_number(m.group(1)))
     return out
 
@@ -537,7 +545,7 @@ def pinned_at(values: set[str], text: str) -> str | None:
     if not values:
         return None
     for m in _PINNED.finditer(text):
-        value = _number(m.group(1) or m.group(2))
+        value = _number(m.group(1) or m.group(2) or m.group(3))
         if value in values and not QUESTION.search(text):
             return value
     return None
