@@ -88,6 +88,8 @@ RULED_OUT = re.compile(
     r"(?:has|had|have) nothing to do with\b|not (?:\w+ )?relevant\b|irrelevant\b|"
     r"(?:is|was|are|were) (?:[\w-]+ ){1,3}only(?=\s*(?:[,.;:!)]|$|though|anyway|so|as far|and\b))|"
     r"exonerat\w*|in the clear|"
+    # a reply to "… did that eat memory?": "replication buffer is 60MB on a 5GB instance, no."
+    r"(?:^|,\s*)no\s*[.!]?\s*$|"
     # "Not rolling back 12.4.0", "no need to roll it back": they judged it not the cause
     r"\bnot (?:going to |gonna )?(?:roll(?:ing)?(?: it| that| this)? ?back|revert(?:ing)?)\b|"
     r"no (?:need|reason) to (?:roll(?: it| that| this)? ?back|revert)\b|"
@@ -104,7 +106,8 @@ RULED_OUT = re.compile(
     r"load|volume)|peak|needs?)\b))"
 )
 CONFIRMED = re.compile(
-    r"(?i)\b(?:confirm\w*|root cause|caused by|culprit|that'?s it|smoking gun|"
+    r"(?i)\b(?:confirm\w*|root cause|caused by|culprit|that'?s it|smoking gun|head blocker|my bad|"
+    r"found it(?=\s*[.!:]|\s*$)|"
     r"recover\w*|error rate (?:back|dropped)|fixed|mitigated|back to normal)\b|"
     # A note that states the cause: "Cause: …", "Likely cause: …", "Leading hypothesis: …".
     r"\b(?:(?:likely|probable|root) )?cause\s*:|\b(?:leading|working|main|top) (?:hypothesis|theory|suspect)\b"
@@ -128,6 +131,8 @@ NO_EFFECT = re.compile(
     # "still queueing", "still climbing": the trouble goes on (not "still waiting on the rollback", "still fine")
     r"still (?!waiting|rolling|deploying|working|looking|checking|investigating|digging|trying|running|draining|"
     r"recovering|syncing|pending|propagating|going through|in progress)[a-z]+ing\b|"
+    r"still (?:being )?(?:throttled|rejected|blocked|killed|dropped|refused|rate[- ]limited|hanging|stuck|slow|queued|"
+    r"broken|red|down|degraded|elevated)\b|"
     # "still connection reset", "still seeing 403s", "still the same timeouts"
     r"still (?:(?:getting|seeing|the same|lots of|all) )?(?:[\w-]+ )?(?:resets?|refused|errors?|timeouts?|failures?|"
     r"exceptions?|rejects?|rejections?|drops?|\d{3}s)\b|"
@@ -275,7 +280,7 @@ def _without_zeros(version: tuple[str, ...]) -> tuple[str, ...]:
 
 #: A revision numbered by one v-prefixed number (``hls property v88``, ``ruleset v41``): not ``v8`` (a schema, an
 #: engine), which is too short to name one change.
-_V_NUMBER = re.compile(r"(?<![\w.])v(\d{2,5})(?![\w.])", re.I)
+_V_NUMBER = re.compile(r"(?<![\w.])v(\d{2,5})(?![0-9a-z.])", re.I)  # ("Flyway V87__bookings_…" too)
 
 
 def _versions_of_change(text: str) -> set[tuple[str, ...]]:
@@ -520,7 +525,7 @@ _CEILING = re.compile(
 
 
 #: A limit set to a value: "reserved_concurrent_executions = 50", "maxconn 500 -> 100", "pool size to 20".
-_SET_TO = re.compile(r"(?i)(?:=|:|->|→|=>|\bto|\b(?:amount|limit|cap|quota|count|size|max))\s*~?(\d[\d,]*)(?![\d.,]*\s*(?:%|ms\b|s\b|secs?\b|seconds?\b|m\b|mins?\b|h\b|hours?\b))")
+_SET_TO = re.compile(r"(?i)(?:=|:|->|→|=>|\bto|\b(?:amount|limit|cap|quota|count|size|max\w*))\s*~?\s*(\d[\d,]*)(?![\d.,]*\s*(?:%|ms\b|s\b|secs?\b|seconds?\b|m\b|mins?\b|h\b|hours?\b))")
 #: Something pinned at a value: "ConcurrentExecutions flat at 50", "stuck at 50 concurrent", "every server at 100 sessions".
 _PINNED = re.compile(
     r"(?i)\b(?:flat|stuck|pinned|capped|maxed(?: out)?|plateau\w*|saturated|limited|hard[- ]capped|sitting|"
@@ -545,7 +550,10 @@ def pinned_at(values: set[str], text: str) -> str | None:
     if not values:
         return None
     for m in _PINNED.finditer(text):
-        value = _number(m.group(1) or m.group(2) or m.group(3))
+        raw = m.group(1) or m.group(2) or m.group(3)
+        value = _number(raw)
+        if text[m.end() : m.end() + 1].lower() == "k" and "." not in value:
+            value = f"{value}000"  # "sitting at ~50k"
         if value in values and not QUESTION.search(text):
             return value
     return None
@@ -903,6 +911,10 @@ class Line:
 _ANAPHOR = re.compile(r"(?i)^\W*(?:no,?\s+|yes,?\s+|nope,?\s+)?(?:that|it|this)(?:\s+one)?\b(?!\s+(?:is|was)\s+(?:a|an)\b)")
 
 
+#: A "no" that answers the question before it.
+_NO_ANSWER = re.compile(r"(?i)(?:^|,\s*)no\s*[.!]?\s*$|^\W*(?:no|nope)[,.!]\s")
+
+
 def read_talk(events: list[EventFact], handles: Mapping[str, Handles]) -> list[Line]:
     out: list[Line] = []
     for e in events:
@@ -914,6 +926,11 @@ def read_talk(events: list[EventFact], handles: Mapping[str, Handles]) -> list[L
         before = {cid for n in out[-1].named for cid in n} if out else set()
         if parts and not any(named) and len(before) == 1 and _ANAPHOR.search(parts[0]):
             named[0] = {next(iter(before)): "“that”"}
+        elif parts and not any(named) and len(before) == 1 and out and out[-1].parts[-1].rstrip().endswith("?"):
+            # the answer to a question about the one change just named: "…, no." / "no, …"
+            for i, part in enumerate(parts):
+                if _NO_ANSWER.search(part):
+                    named[i] = {next(iter(before)): "“no”"}
         out.append(Line(e, parts, tuple(named), frozenset(tokens(e.text))))
     return out
 
@@ -929,11 +946,15 @@ def latest_named(
     before the trouble began: not the rollback responders ran since). Where an investigation has got to is where the people
     with the logs and graphs open point."""
     for line in reversed(talk[-within:]):
-        for clause, names in zip(reversed(line.parts), reversed(line.named), strict=True):
+        for i in reversed(range(len(line.parts))):
+            clause, names = line.parts[i], line.named[i]
+            if i + 1 < len(line.parts) and _ASKED_OF_IT.search(line.parts[i + 1]):
+                continue  # "the read replica we added at 07:45 — did that eat memory?": asked, not said
             if stop is not None and not names and stop.search(clause) and not QUESTION.search(clause):
                 return None  # the latest word is on something else: a provider's status page, "nothing we pushed"
             named = {cid for cid, how in names.items() if _exactly(how) and (among is None or cid in among)}
-            if not named or QUESTION.search(clause) or said(ROLLBACK, clause) or judge(clause) < 0:
+            # (undoing it, or not — "can't roll the app back without it" — is talk of the remedy, not the cause)
+            if not named or QUESTION.search(clause) or ROLLBACK.search(clause) or judge(clause) < 0:
                 continue
             if _NOT_BEFORE.search(clause) or PRECAUTION.search(clause) or _TELLING.search(clause):
                 continue
@@ -941,6 +962,8 @@ def latest_named(
     return None
 
 
+#: A question about the thing just named: "… — did that eat memory on the primary?"
+_ASKED_OF_IT = re.compile(r"(?i)^\W*(?:did|could|would|is|was|does|do|can|might|will)\s+(?:that|it|this|they)\b.*\?\s*$")
 #: Telling people, not finding things out: "tell bank-ostra the export will be late", "let support know".
 _TELLING = re.compile(
     r"(?i)^\W*(?:ok\W+|so\W+)?(?:tell|let|notify|inform|ping|email|e-mail|message|page|call|loop in|update|warn|"
