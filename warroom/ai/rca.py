@@ -103,6 +103,8 @@ class _Candidate:
     tied: bool = False
     #: The timeline entries that speak of it (not only ask).
     talked: set[str] = field(default_factory=set)
+    #: For a provider: the words of the statements that report it failing ("Cloud Spanner: elevated latency").
+    reported: frozenset[str] = frozenset()
 
     def add_evidence(self, *refs: str) -> None:
         for ref in refs:
@@ -824,6 +826,10 @@ def _provider_candidates(
         )
         cand.add_evidence(*(a.ref for a in hit_alerts[:6]), *(e.ref for e in hit_events[:4]), *judged)
         cand.talked = {e.ref for e in hit_events}
+        cand.reported = frozenset(
+            t for text in [*(_alert_text(a) for a in hit_alerts), *(e.text for e in hit_events)]
+            for c in provider_clauses(name, known, text) for t in tokens(c)
+        )
         out.append(cand)
     return out
 
@@ -838,10 +844,14 @@ def _absorb_into_providers(candidates: list[_Candidate]) -> None:
     lead = max(providers, key=lambda c: c.score)
     for p in providers:
         name = p.key.removeprefix("provider:")
-        # The dependency of that name, or named after it ("stripe-api", "twilio_sms").
+        # The dependency of that name, or named after it ("stripe-api", "twilio_sms"), or after the product its outage
+        # report names ("alerts-spanner" when GCP reports "Cloud Spanner: elevated latency").
         absorbed = [
             c for c in candidates
-            if c.key.startswith("dependency:") and _named_after_provider(c.key.removeprefix("dependency:"), name)
+            if c.key.startswith("dependency:") and c.word >= 0 and (
+                _named_after_provider(c.key.removeprefix("dependency:"), name)
+                or _product_of(c.key.removeprefix("dependency:"), p.reported)
+            )
         ]
         if p is lead:
             absorbed += [c for c in candidates if c.key == "signal:third-party"]
@@ -852,6 +862,12 @@ def _absorb_into_providers(candidates: list[_Candidate]) -> None:
             p.add_evidence(*other.evidence)
             p.score = max(p.score, other.score) + 0.05
             candidates.remove(other)
+
+
+def _product_of(dependency: str, reported: frozenset[str]) -> bool:
+    """``dependency`` is named after a product the provider's outage report names ("alerts-spanner", "Cloud Spanner")."""
+    words = {w for w in tokens(dependency.replace("-", " ").replace("_", " ")) if len(w) >= 4}
+    return bool(words & (reported - GENERIC))
 
 
 def _named_after_provider(dependency: str, provider: str) -> bool:

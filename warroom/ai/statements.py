@@ -99,11 +99,14 @@ RULED_OUT = re.compile(
     # "ran fine all evening", "200 OK for 15 min after it": it worked after it went out, so it is not what broke.
     r"(?:fine|ok|okay|healthy|clean|green|normal|200 ok)\s+(?:for\s+(?:\d+|an?|the|several|a few|many|hours|days)\b|"
     r"all (?:of )?(?:yesterday |last |the |this )?(?:evening|day|night|morning|afternoon|week|weekend)\b|"
+    # "11.3.0 ran fine yesterday's afternoon peak", "held up fine through the evening rush"
+    r"(?:through|during|over|at|on)\s+(?:the |yesterday'?s? |last )?(?:[\w-]+\s+){0,2}?(?:peak|rush|evening|morning|"
+    r"weekend|night)\b|yesterday'?s?\s+(?:[\w-]+\s+){0,2}?(?:peak|rush|evening|morning|afternoon|night)\b|"
     r"(?:right )?after (?:it|that|the)\b)"
     # … unless the clause goes on to say why it held until now ("fine all day because traffic was half the peak").
     # … or that it held only under less load ("fine all day at normal traffic, storm peak needs ~130").
     r"(?![^.;]*\b(?:because|until|till|then|but|when|as long as|at (?:normal|low|usual|typical)|normal (?:traffic|"
-    r"load|volume)|peak|needs?)\b))"
+    r"load|volume)|needs?)\b))"
 )
 CONFIRMED = re.compile(
     r"(?i)\b(?:confirm\w*|root cause|caused by|culprit|that'?s it|smoking gun|head blocker|my bad|"
@@ -357,6 +360,8 @@ class Handles:
     settings: tuple[str, ...] = ()
     #: The initials of its names of three parts or more, as people say them ("SBR" for split-brain-resolver).
     initials: tuple[str, ...] = ()
+    #: The noun its kind goes by, when it is the only change of that kind ("flag off, no change": the one flag).
+    kind_noun: str = ""
 
     def mentioned_in(self, clause: str) -> str | None:
         """How ``clause`` names the change ("its id", "version 4.18", "flag new-pricing", "the previous build"),
@@ -398,6 +403,8 @@ class Handles:
         for noun in self.nouns:
             if (m := _noun_pattern(noun).search(lowered)) is not None:
                 return f"“{m.group(0)}”"
+        if self.kind_noun and (m := _kind_noun_pattern(self.kind_noun).search(lowered)) is not None:
+            return f"“{m.group(0)}”"
         return None
 
     def _new_value_in(self, clause: str) -> str | None:
@@ -448,6 +455,8 @@ class Handles:
             found.append(max(0, clause.find(value)))
         for noun in self.nouns:
             found += [m.start() for m in _noun_pattern(noun).finditer(lowered)]
+        if self.kind_noun:
+            found += [m.start() for m in _kind_noun_pattern(self.kind_noun).finditer(lowered)]
         return sorted(found)
 
 
@@ -620,6 +629,16 @@ def _title_phrases(change: ChangeFact, service_words: set[str]) -> set[str]:
 _NOT_COMPONENT = frozenset("release version build image tag bump to from upgrade update deploy the new v".split())
 
 
+#: The noun a kind of change goes by on its own: the only flag is "the flag", the only migration "the migration".
+_ONLY_KIND_NOUN = {"feature_flag": "flag", "database": "migration"}
+
+
+@lru_cache(maxsize=8)
+def _kind_noun_pattern(noun: str) -> re.Pattern[str]:
+    """"flag off", "the flag", "that migration": the kind's noun, not part of a name ("flag-9", "feature flags")."""
+    return re.compile(rf"(?<![\w-])(?:(?:the|that|this|our) )?{noun}(?![\w-])")
+
+
 @lru_cache(maxsize=1024)
 def _noun_pattern(noun: str) -> re.Pattern[str]:
     """``noun`` said as the thing done: "the rebalance", "that reimage"."""
@@ -729,6 +748,7 @@ def change_handles(
         out[c.id] = Handles(
             settings=tuple(sorted(w for w in settings[c.id] if not shared(settings, c.id, w) and w not in names[c.id])),
             initials=tuple(sorted(i for i in initials[c.id] if not shared(initials, c.id, i))),
+            kind_noun=_ONLY_KIND_NOUN.get(c.kind, "") if [o.kind for o in ctx.changes].count(c.kind) == 1 else "",
             id_pattern=re.compile(rf"(?i)(?<![\w-]){re.escape(c.id)}(?![\w-])"),
             versions=frozenset(v for v in versions[c.id] if not shared(versions, c.id, v)),
             builds=frozenset(b for b in builds[c.id] if not shared(builds, c.id, b)),
