@@ -114,7 +114,7 @@ async def test_list_and_show_what_the_server_recorded(
     assert total > 12
     entries = lines[lines.index(head) + 1 :]
     assert len(entries) == 10
-    assert re.fullmatch(r"  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC  note +\S+: step 11", entries[-1]), entries[-1]
+    assert re.fullmatch(r"  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC  note +Ana Ops: step 11", entries[-1]), entries[-1]
     assert [e.rsplit(" ", 1)[-1] for e in entries if " note " in e][-3:] == ["9", "10", "11"]
 
     assert not any("MTTA" in line for line in lines)  # not acknowledged yet
