@@ -66,7 +66,10 @@ RULED_OUT = re.compile(
     r"did not (?:help|change anything|fix)|does ?n[o']t (?:look|seem) related|"
     r"(?:can'?t|cannot|couldn'?t|could not) be (?:it|that|this|the (?:cause|culprit|problem))|"
     r"(?:is|was)n'?t (?:it|that|the (?:cause|culprit|problem))|(?:is|was) not (?:it|that|the (?:cause|culprit))|"
-    r"(?:only|just) (?:touched|touches|changed|affected|affects|applies|applied|added|adds|removed|removes|"
+    # "verification emails use the old template and fail the same": what it did not touch fails as well
+    r"\b(?:fail|fails|failing|break|breaks|broken|erroring|errors?|time out|times out|timing out)\s+(?:exactly )?"
+    r"the same\b|"
+    r"(?:only|just) (?:touched|touches|changed|changes|affected|affects|applies|applied|added|adds|removed|removes|"
     r"renamed|renames|bumped|bumps) (?:to )?(?:the |a |an )?\S+|"
     # "just a copy tweak", "is just template copy" (not "the only config change today was …")
     r"(?<!the )(?:only|just) (?:an? (?:[\w-]+ ){0,3}|(?:[\w-]+ ){1,3})(?:change|tweak|bump|update|copy|docs?|typo)\b|"
@@ -642,7 +645,7 @@ def _kind_noun_pattern(noun: str) -> re.Pattern[str]:
 @lru_cache(maxsize=1024)
 def _noun_pattern(noun: str) -> re.Pattern[str]:
     """``noun`` said as the thing done: "the rebalance", "that reimage"."""
-    return re.compile(rf"\b(?:the|that|this|our|their|yesterday'?s|today'?s)\s+{re.escape(noun)}(?![\w-])")
+    return re.compile(rf"\b(?:the|that|this|our|their|yesterday'?s|today'?s)\s+(?:[a-z]+\s+)?{re.escape(noun)}(?![\w-])")
 
 
 @lru_cache(maxsize=1024)
