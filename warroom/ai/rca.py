@@ -74,6 +74,7 @@ from .statements import (
     change_handles,
     change_verdict,
     clauses,
+    is_rollback,
     judge,
     judgement,
     latest_named,
@@ -257,8 +258,10 @@ def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
         events=events,
         handles=handles,
         talk=(talk := read_talk(events, handles)),
+        # (not a change made after the trouble began, nor a rollback: responses, not causes)
         settled=latest_named(talk, stop=_AWAY_FROM_CHANGES, among={
-            c.id for c in ctx.changes if started is None or _minutes(started, c.at) >= -15
+            c.id for c in ctx.changes
+            if (started is None or _minutes(started, c.at) >= -15) and not is_rollback(c)
         }),
     )
     candidates: list[_Candidate] = []
@@ -587,8 +590,9 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
         slow = True
         when = max(when, 0.6)
     if verdict.lift >= 0.3 or settled:
-        # Responders traced the trouble to it: how long ago it was made no longer argues against it.
-        when = max(when, 0.5)
+        # Responders traced the trouble to it (or settled on it last): how long ago it was made no longer argues
+        # against it.
+        when = max(when, 0.8 if settled else 0.5)
     if started is not None:
         if _minutes(started, change.at) >= 0:
             reasons.append(f"made {fmt_duration(utc(started) - utc(change.at))} before the trouble began")

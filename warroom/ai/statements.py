@@ -72,7 +72,9 @@ RULED_OUT = re.compile(
     r"(?:only|just) (?:touched|touches|changed|changes|affected|affects|applies|applied|added|adds|removed|removes|"
     r"renamed|renames|bumped|bumps) (?:to )?(?:the |a |an )?\S+|"
     # "just a copy tweak", "is just template copy" (not "the only config change today was …")
-    r"(?<!the )(?:only|just) (?:an? (?:[\w-]+ ){0,3}|(?:[\w-]+ ){1,3})(?:change|tweak|bump|update|copy|docs?|typo)\b|"
+    # (not "only began with the change at 07:15": that traces the trouble to it)
+    r"(?<!the )(?:only|just) (?:an? (?:[\w-]+ ){0,3}|(?!(?:began|begun|started|starts?|happen\w*|since|after|when|"
+    r"with|from|once)\b)(?:[\w-]+ ){1,3})(?:change|tweak|bump|update|copy|docs?|typo)\b|"
     # "7.2.1 is just the receipt footer": cosmetic
     r"\b(?:is|was|are|were) (?:just|only) (?:the |a |an |some )?(?:[\w-]+ ){0,3}(?:footer|header|copy|text|label|"
     r"logging|log line|docs?|typo|styling|css|cosmetic\w*|readme|comments?|tests?|icons?|translations?|strings?|"
@@ -80,14 +82,19 @@ RULED_OUT = re.compile(
     # "7.9.1 is a banner copy fix", "… , ignore": set aside
     r"\b(?:is|was) (?:just |only )?(?:an? |the )?(?:[\w-]+ ){0,2}(?:copy|typo|cosmetic|text|wording|label|css|styling|"
     r"docs?|readme|translation|banner|footer|logging|log level)s? (?:fix|change|tweak|update|bump)\b|"
-    r"(?:^|,\s*)ignore(?: it| that| this)?\s*[.!]?\s*$|"
+    r"(?:^|,\s*|\.\s*)ignor(?:e|ing)(?: it| that| this)?\s*[.!]?\s*$|"
+    # "4.9.0 would do the same", "keep 4.9.0", "ocr-worker is downstream of upload"
+    r"\bwould (?:do|have done|behave|fail) (?:exactly )?the same\b|"
+    r"\b(?:is|are|sits?|runs?) downstream\b|"
     # "different entity", "a different queue": what it changed is not what fails
     r"\b(?:a |an? )?(?:different|separate|another) (?:entity|service|cluster|queue|topic|namespace|region|path|host|"
     r"database|db|table|component|system|bucket|subscription|pool|account)\b(?! (?:is|was) (?:failing|down|the))|"
     r"(?:does ?n[o']t|did ?n[o']t|never) (?:even )?touch\w*|not (?:even )?(?:in|on) the (?:[\w-]+ )?path|"
     # "that one doesn't affect delivery latency", "rounding wouldn't duplicate anything", "has nothing to do with it"
-    r"(?:does|did|do|would|could|can|will)(?:n'?t| not) (?:even |possibly |really )?(?:affect|explain|cause|impact|"
-    r"duplicate|produce|break|slow|use|call|read|need|depend on|hit|involve|go through|run on)\w*\b|"
+    r"(?:(?:does|did|do|would|could|can|will)(?:n'?t| not)|can'?t|cannot|won'?t) (?:even |possibly |really )?"
+    r"(?:affect|explain|cause|impact|duplicate|produce|break)\w*\b|"
+    # "22.4 code doesn't use the index" (not "our deserializer can't read it": that is the symptom)
+    r"(?:does|did|do)(?:n'?t| not) (?:even )?(?:use|call|read|need|depend on|hit|involve|go through|run on)\w*\b|"
     r"(?:has|had|have) nothing to do with\b|not (?:\w+ )?relevant\b|irrelevant\b|"
     r"(?:is|was|are|were) (?:[\w-]+ ){1,3}only(?=\s*(?:[,.;:!)]|$|though|anyway|so|as far|and\b))|"
     r"exonerat\w*|in the clear|"
@@ -100,7 +107,8 @@ RULED_OUT = re.compile(
     r"never (?:got |was |were |been )?(?:activated|applied|enabled|deployed|rolled out|went out|shipped|merged|live)\b|(?:is|are|was|were)n'?t even (?:on|in|near|touching)\b|"
     r"(?:has|have|had|gets?|got|sees?|saw|takes?|took) (?:zero|no) (?:traffic|load|requests|writes|reads|users)\b|"
     # "ran fine all evening", "200 OK for 15 min after it": it worked after it went out, so it is not what broke.
-    r"(?:fine|ok|okay|healthy|clean|green|normal|200 ok)\s+(?:for\s+(?:\d+|an?|the|several|a few|many|hours|days)\b|"
+    r"(?:fine|ok|okay|healthy|clean|green|normal|200 ok)\s+(?:for\s+(?:\d+\s*(?:h|hrs?|hours?|m|mins?|minutes?|d|days?)?|"
+    r"an?|the|several|a few|many|hours|days)\b|"
     r"all (?:of )?(?:yesterday |last |the |this )?(?:evening|day|night|morning|afternoon|week|weekend)\b|"
     # "11.3.0 ran fine yesterday's afternoon peak", "held up fine through the evening rush"
     r"(?:through|during|over|at|on)\s+(?:the |yesterday'?s? |last )?(?:[\w-]+\s+){0,2}?(?:peak|rush|evening|morning|"
@@ -530,7 +538,7 @@ _TO_VALUE = re.compile(
 #: A setting that caps how much can happen at once: a change that lowers it bites at the next peak, days later.
 _CEILING = re.compile(
     # (words inside snake_case names too: "reserved_concurrent_executions", "max_connections")
-    r"(?i)(?<![a-z])(?:max\w*|limits?|caps?|ceiling|pool|conn\w*|concurren\w*|quota|threads?|workers?|replicas?|"
+    r"(?i)(?<![a-z])(?:max\w*|limits?|caps?|ceiling|throttl\w*|pool|conn\w*|concurren\w*|quota|threads?|workers?|replicas?|"
     r"capacity|slots?|sessions?|rate|rps|qps|throughput|burst|size|heap|memory|mem|xmx|instances?|nodes?|"
     r"provisioned|reserved|partitions?|consumers?|tasks?|batch)(?![a-z])"
 )
@@ -704,7 +712,7 @@ def change_handles(
     touched ("the listings-reindex job") — names the change."""
     # A rollback's title names the releases it undoes and returns to ("rollback 3.12.1 → 3.12.0"): not its own.
     versions = {
-        c.id: set() if said(ROLLBACK, without_instructions(c.title)) else _versions_of_change(f"{c.title} {c.details[:400]}")
+        c.id: set() if is_rollback(c) else _versions_of_change(f"{c.title} {c.details[:400]}")
         for c in ctx.changes
     }
     builds = {c.id: _builds(f"{c.title} {c.details[:400]}") for c in ctx.changes}
@@ -832,6 +840,8 @@ def _releases(ctx: IncidentContext, started: datetime | None) -> dict[str, str]:
 
 
 # -- what responders said about it ---------------------------------------------------------------------------
+#: Keeping it: "revert the jobspec, keep 4.9.0" sets 4.9.0 aside (and only it).
+_KEEP_BEFORE = re.compile(r"(?i)\bkeep(?:ing)?\s+(?:the\s+|that\s+|it\s+)?$")
 _NOT_BEFORE = re.compile(r"(?i)(?:\bnot|n't|\bnothing to do with|\bnot from)\s+(?:(?:the|that|this|from)\s+)?$")
 _SINCE_BEFORE = re.compile(
     r"(?i)\b(?:since|after|ever since|right after|started with|began with|came with|introduced (?:in|by)|"
@@ -958,6 +968,15 @@ def read_talk(events: list[EventFact], handles: Mapping[str, Handles]) -> list[L
     return out
 
 
+#: A change that undoes another: "rollback 3.12.1 → 3.12.0", "Revert \"add GSI\"" (not one that disables a thing).
+_ROLLBACK_TITLE = re.compile(r"(?i)\b(?:roll(?:ed|ing)?[ -]?back|revert\w*|back(?:ed)?[ -]out)\b")
+
+
+def is_rollback(change: ChangeFact) -> bool:
+    """``change`` undoes another (its title says so): a response to trouble, not a release of its own."""
+    return bool(_ROLLBACK_TITLE.search(without_instructions(change.title)))
+
+
 def latest_named(
     talk: list[Line], within: int = 3, stop: re.Pattern[str] | None = None, among: Collection[str] | None = None
 ) -> str | None:
@@ -1049,6 +1068,8 @@ def change_verdict(
             at = handles.positions(clause) if said_here >= 0 and change.id in line.named[i] else []
             if said_here >= 0 and _named_after(clause, _not_quoted(clause, at, change.title), _NOT_BEFORE):
                 said_here = -1  # "Cause: the pool, not deploy-77": what is said of it is "not"
+            elif _named_after(clause, at, _KEEP_BEFORE):
+                said_here = -1  # "revert the jobspec, keep 4.9.0": they keep it, so it is not what broke
             if said_here == 0 and not QUESTION.search(clause) and _set_aside(clause, change, len(line.named[i]) or 1):
                 said_here = -1
             if said_here == 0 and not QUESTION.search(clause) and _named_after(clause, at, _IS_BEFORE):
