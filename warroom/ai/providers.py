@@ -177,8 +177,15 @@ def provider_names(
     (``api.shipfast.io`` → shipfast) outside our own domains — each by its :func:`canonical` name."""
     ours = {ctx.service, *(s for a in alerts if (s := _alert_service(a))), *(c.service or "" for c in ctx.changes)}
     names = dict.fromkeys((n for n in PROVIDERS if n not in ALIASES), True)
+    changed = {c.service for c in ctx.changes if c.service}
+    spoken = [e.text for e in events]
     for dep in ctx.dependencies:
-        if dep.lower() not in names and dep not in ours:
+        if dep.lower() in names or dep in changed or dep == ctx.service:
+            continue
+        # One with alerts of its own (synthetic checks on "duo") only when responders call it someone else's
+        # ("status.duo.com: 'Investigating …'").
+        if dep not in ours or any(THIRD_PARTY.search(c) and names_provider(dep.lower(), c) for t in spoken
+                                  for c in clauses(t)):
             names[dep.lower()] = False
     for a in alerts:
         for key in LABELS:

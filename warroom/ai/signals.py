@@ -70,8 +70,11 @@ SIGNALS: tuple[Signal, ...] = (
         _p(
             r"password authentication failed|authentication failed for|"
             r"invalid (?:credentials|api key|access key|token|signature)|signature verification failed|"
-            r"(?:credentials?|token|lease|secret|password|api key|access key)s?\W+(?:\w+\W+){0,5}?(?:expired|revoked)|"
-            r"expired (?:token|credentials?|lease|password)|access denied for user|login failed for user"
+            r"(?:credentials?|token|lease|secret|password|api key|access key|sas|signature|client secret)s?\W+"
+            r"(?:\w+\W+){0,5}?(?:expired|revoked)|"
+            r"expired (?:token|credentials?|lease|password|sas|signature|secret|api key|client secret)|"
+            # Azure storage's word for an expired SAS
+            r"signature not valid in the specified time frame|access denied for user|login failed for user"
         ),
         (
             "Renew credentials before they expire{where}",
@@ -83,7 +86,8 @@ SIGNALS: tuple[Signal, ...] = (
             "Alert on leases and credentials nearing expiry and on authentication failures against each database or API.",
         ),
         touches=_p(
-            r"(?<![a-z])(?:ttl|leases?|credentials?|secrets?|passwords?|tokens?|api[ _-]?keys?|vault|iam|rotat\w*)(?![a-z])"
+            r"(?<![a-z])(?:ttl|leases?|credentials?|secrets?|passwords?|tokens?|api[ _-]?keys?|vault|key vault|iam|rotat\w*|"
+            r"sas|validity)(?![a-z])"
         ),
         # Mostly the symptom of a change that set the expiry, or of an identity provider failing.
         weight=0.8,

@@ -77,6 +77,7 @@ RULED_OUT = re.compile(
     r"with|from|once)\b)(?:[\w-]+ ){1,3})(?:change|tweak|bump|update|copy|docs?|typo)\b|"
     # "7.2.1 is just the receipt footer": cosmetic
     r"\b(?:is|was|are|were) (?:just|only) (?:the |a |an |some )?(?:[\w-]+ ){0,3}(?:footer|header|copy|text|label|"
+    r"templates?|assets?|static|ui|images?|"
     r"logging|log line|docs?|typo|styling|css|cosmetic\w*|readme|comments?|tests?|icons?|translations?|strings?|"
     r"banner|colou?rs?|wording|screenshot|fonts?)s?\b|"
     # "7.9.1 is a banner copy fix", "… , ignore": set aside
@@ -1061,6 +1062,8 @@ def change_verdict(
             verdict.how = named[0][1]
         for i, _ in named:
             clause = parts[i]
+            if change.id in line.named[i] and _only_as_target(clause, handles.positions(clause)):
+                continue  # "rolled back to 2.8.1, no change": 2.8.1 is where they went, not what they undid
             said_here = judge(clause)
             if not QUESTION.search(clause):
                 verdict.stated = True
@@ -1103,6 +1106,15 @@ def change_verdict(
     else:
         verdict.lift = min(weak, 0.15)
     return verdict
+
+
+#: Where a rollback went: "rolled back to 2.8.1", "reverting to the 9.1 build".
+_BACK_TO_TARGET = re.compile(r"(?i)\b(?:back|revert(?:ed|ing)?|downgrad\w*|return(?:ed|ing)?)\s+to\s+(?:the\s+)?v?$")
+
+
+def _only_as_target(clause: str, positions: list[int]) -> bool:
+    """``clause`` names the change only as where a rollback went ("rolled back to 2.8.1 at 17:22, no change")."""
+    return bool(positions) and all(_BACK_TO_TARGET.search(clause[:at]) for at in positions)
 
 
 def _set_aside(clause: str, change: ChangeFact, named: int) -> bool:
