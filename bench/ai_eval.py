@@ -77,9 +77,13 @@ HELD_OUT_3 = Path(__file__).with_name("ai_cases_blind_10")
 #: arrival by the round's engine as it then stood (docs/ai-eval.md), then tuned on.
 DEV_9 = Path(__file__).with_name("ai_cases_blind_11")
 DEV_10 = Path(__file__).with_name("ai_cases_blind_12")
+#: And two more (82b7327, c1621c3), written blind late in round 4, measured on arrival, then tuned on.
+DEV_11 = Path(__file__).with_name("ai_cases_blind_13")
+DEV_12 = Path(__file__).with_name("ai_cases_blind_14")
 SET_NAMES = {CASES.resolve(): "tuned", SEEN.resolve(): "seen", DEV.resolve(): "dev", DEV_4.resolve(): "dev 4",
              DEV_5.resolve(): "dev 5", DEV_6.resolve(): "dev 6", HELD_OUT.resolve(): "held-out",
              DEV_7.resolve(): "dev 7", DEV_8.resolve(): "dev 8", DEV_9.resolve(): "dev 9", DEV_10.resolve(): "dev 10",
+             DEV_11.resolve(): "dev 11", DEV_12.resolve(): "dev 12",
              HELD_OUT_2.resolve(): "held-out 2",
              HELD_OUT_3.resolve(): "held-out 3"}
 GOAL_TOP3 = 0.9
@@ -453,7 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show-held-out", action="store_true",
                         help="with -v, print the held-out set's cases too: once read, they are no longer held out")
     args = parser.parse_args(argv)
-    folders: list[Path] = args.cases or [CASES, SEEN, DEV, DEV_4, DEV_5, DEV_6, DEV_7, DEV_8, DEV_9, DEV_10, HELD_OUT,
+    folders: list[Path] = args.cases or [CASES, SEEN, DEV, DEV_4, DEV_5, DEV_6, DEV_7, DEV_8, DEV_9, DEV_10, DEV_11,
+                                           DEV_12, HELD_OUT,
                                            HELD_OUT_2,
                                            HELD_OUT_3]
     for folder in folders:

@@ -148,6 +148,10 @@ NO_EFFECT = re.compile(
     r"recovering|syncing|pending|propagating|going through|in progress)[a-z]+ing\b|"
     r"still (?:being )?(?:throttled|rejected|blocked|killed|dropped|refused|rate[- ]limited|hanging|stuck|slow|queued|"
     r"broken|red|down|degraded|elevated)\b|"
+    r"(?:exactly |just )?as bad\b|no better\b|"
+    # "still signature_mismatch on everything", "still AccessDenied"
+    r"still (?:(?:getting|seeing|all|lots of) )?[\w-]*(?:mismatch|error|fail|denied|reject|forbidden|timeout|exception|"
+    r"unavailable|refused)\w*|"
     # "still connection reset", "still seeing 403s", "still the same timeouts"
     r"still (?:(?:getting|seeing|the same|lots of|all) )?(?:[\w-]+ )?(?:resets?|refused|errors?|timeouts?|failures?|"
     r"exceptions?|rejects?|rejections?|drops?|\d{3}s)\b|"
@@ -653,8 +657,13 @@ def _kind_noun_pattern(noun: str) -> re.Pattern[str]:
 
 @lru_cache(maxsize=1024)
 def _noun_pattern(noun: str) -> re.Pattern[str]:
-    """``noun`` said as the thing done: "the rebalance", "that reimage"."""
-    return re.compile(rf"\b(?:the|that|this|our|their|yesterday'?s|today'?s)\s+(?:[a-z]+\s+)?{re.escape(noun)}(?![\w-])")
+    """``noun`` said as the thing done: "the rebalance", "that reimage", "the catalog team's unit price backfill",
+    "the retention change"."""
+    return re.compile(
+        rf"\b(?:the|that|this|our|their|yesterday'?s|today'?s)\s+(?:[\w']+\s+){{0,3}}?{re.escape(noun)}(?![\w-])|"
+        rf"(?<![\w-]){re.escape(noun)}\s+(?:change|deploy|migration|job|run|rule|flag|config|update|rollout|upgrade|"
+        rf"switch|tweak|bump|pr|mr)\b"
+    )
 
 
 @lru_cache(maxsize=1024)
@@ -743,9 +752,10 @@ def change_handles(
                if w not in service_words and _distinctive(w, service_words, 6)}
         for c in ctx.changes
     }
+    # (not past participles: "verification-started" gives no noun "started", which "before this started" would hit)
     nouns = {
         c.id: {w for w in re.findall(r"[a-z]{6,}", without_instructions(c.title).lower())
-               if w not in service_words and _distinctive(w, service_words, 6)}
+               if w not in service_words and _distinctive(w, service_words, 6) and not w.endswith("ed")}
         for c in ctx.changes
     }
     settings = {c.id: {w.lower() for w in _SETTING.findall(without_instructions(c.title))} for c in ctx.changes}
@@ -946,7 +956,9 @@ _ANAPHOR = re.compile(r"(?i)^\W*(?:no,?\s+|yes,?\s+|nope,?\s+)?(?:that|it|this)(
 
 
 #: A "no" that answers the question before it.
-_NO_ANSWER = re.compile(r"(?i)(?:^|,\s*)no\s*[.!]?\s*$|^\W*(?:no|nope)[,.!]\s")
+_NO_ANSWER = re.compile(
+    r"(?i)(?:^|,\s*)(?:no|nope|fine|all fine|all good|healthy|not it)\s*[.!]?\s*$|^\W*(?:no|nope)[,.!]\s"
+)
 
 
 def read_talk(events: list[EventFact], handles: Mapping[str, Handles]) -> list[Line]:
@@ -960,7 +972,7 @@ def read_talk(events: list[EventFact], handles: Mapping[str, Handles]) -> list[L
         before = {cid for n in out[-1].named for cid in n} if out else set()
         if parts and not any(named) and len(before) == 1 and _ANAPHOR.search(parts[0]):
             named[0] = {next(iter(before)): "“that”"}
-        elif parts and not any(named) and len(before) == 1 and out and out[-1].parts[-1].rstrip().endswith("?"):
+        elif parts and not any(named) and len(before) == 1 and any(p.rstrip().endswith("?") for p in out[-1].parts):
             # the answer to a question about the one change just named: "…, no." / "no, …"
             for i, part in enumerate(parts):
                 if _NO_ANSWER.search(part):
@@ -1064,7 +1076,8 @@ def change_verdict(
             clause = parts[i]
             if change.id in line.named[i] and _only_as_target(clause, handles.positions(clause)):
                 continue  # "rolled back to 2.8.1, no change": 2.8.1 is where they went, not what they undid
-            said_here = judge(clause)
+            # the answer to a question about it: "budget-svc pacing change?" — "budget calls are 3ms, fine."
+            said_here = -1 if line.named[i].get(change.id) == "“no”" else judge(clause)
             if not QUESTION.search(clause):
                 verdict.stated = True
             # Where the change is named in this very statement ("not deploy-77", "since 4.18", "it's the flag").
@@ -1109,7 +1122,11 @@ def change_verdict(
 
 
 #: Where a rollback went: "rolled back to 2.8.1", "reverting to the 9.1 build".
-_BACK_TO_TARGET = re.compile(r"(?i)\b(?:back|revert(?:ed|ing)?|downgrad\w*|return(?:ed|ing)?)\s+to\s+(?:the\s+)?v?$")
+_BACK_TO_TARGET = re.compile(
+    r"(?i)\b(?:back|revert(?:ed|ing)?|downgrad\w*|return(?:ed|ing)?)\s+to\s+(?:the\s+)?v?$|"
+    # "on 5.3.0 now, no difference", "back on 3.1.4 since 07:29", "everything on 2.8.1"
+    r"(?:^\W*|\b(?:back|now|everything|everywhere|fully|all pods|we'?re|we are|still)\s+)on\s+v?$"
+)
 
 
 def _only_as_target(clause: str, positions: list[int]) -> bool:
