@@ -578,6 +578,12 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
         # A new schedule bites at its first run, not when it was merged.
         when = max(when, time_proximity(first_run, started, kind="config"))
         reasons.append(f"its new schedule first ran at {fmt_time(first_run, day_of=started)}")
+    ran_out = runs_out_at(text, change.at)
+    if ran_out is not None and started is not None and -60 <= _minutes(started, ran_out) <= 30:
+        # A grace period, validity or lifetime it set ("old key accepted for 48h", "SAS validity 72h") ran out when
+        # the trouble began: that moment was set by this change.
+        when = max(when, 0.9)
+        reasons.append(f"what it set ran out at {fmt_time(ran_out, day_of=started)}, when the trouble began")
     settled = scene.settled == change.id and verdict.lift >= 0
     # A limit it set is where the alerts or responders find something pinned ("ConcurrentExecutions flat at 50"):
     # the trouble is that limit, reached — however long ago it was set.
@@ -754,6 +760,26 @@ def schedule_first_run(text: str, after: datetime) -> datetime | None:
                 if run > start:
                     return run
     return None
+
+
+#: A time a change sets running from when it is made: "old key accepted at edge for 48h grace", "SAS validity 72h
+#: (was 1y)", "max_ttl 72h" (not a session's idle timeout, which runs from each login).
+_LASTS = re.compile(
+    r"(?i)\b(?:grace(?: period)?(?: of)?|valid(?:ity)?(?: for| of)?|expir(?:es|y)(?: in| after)?|max[_ ]?ttl|lease ttl|"
+    r"(?:accepted|allowed|kept|honou?red|trusted)\s+(?:[\w-]+\s+){0,3}?for)\s*[=:]?\s*"
+    r"(?:\d+\s*[a-z]+\s*(?:->|→|to)\s*)?(\d+)\s*(m|mins?|minutes?|h|hrs?|hours?|d|days?|w|weeks?)\b"
+)
+_UNIT_MINUTES = {"m": 1, "h": 60, "d": 1440, "w": 10080}
+
+
+def runs_out_at(text: str, made: datetime) -> datetime | None:
+    """When what ``text`` set running runs out, from ``made`` ("accepted at edge for 48h grace" → 48 h later);
+    None when it sets none, or more than one."""
+    found = {int(m.group(1)) * _UNIT_MINUTES[m.group(2)[0].lower()] for m in _LASTS.finditer(text)}
+    if len(found) != 1:
+        return None
+    minutes = found.pop()
+    return utc(made) + timedelta(minutes=minutes) if 5 <= minutes <= 60 * 24 * 400 else None
 
 
 def _change_title(change: ChangeFact) -> str:

@@ -657,10 +657,11 @@ def _kind_noun_pattern(noun: str) -> re.Pattern[str]:
 
 @lru_cache(maxsize=1024)
 def _noun_pattern(noun: str) -> re.Pattern[str]:
-    """``noun`` said as the thing done: "the rebalance", "that reimage", "the catalog team's unit price backfill",
-    "the retention change"."""
+    """``noun`` said as the thing done: "the rebalance", "that reimage", "caused by catalog backfill", "the
+    retention change"."""
     return re.compile(
-        rf"\b(?:the|that|this|our|their|yesterday'?s|today'?s)\s+(?:[\w']+\s+){{0,3}}?{re.escape(noun)}(?![\w-])|"
+        rf"\b(?:the|that|this|our|their|yesterday'?s|today'?s)\s+(?:[a-z]+\s+)?{re.escape(noun)}(?![\w-])|"
+        rf"\b(?:caused by|from)\s+(?:[\w-]+\s+)?{re.escape(noun)}(?![\w-])|"
         rf"(?<![\w-]){re.escape(noun)}\s+(?:change|deploy|migration|job|run|rule|flag|config|update|rollout|upgrade|"
         rf"switch|tweak|bump|pr|mr)\b"
     )
