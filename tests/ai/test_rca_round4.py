@@ -722,3 +722,119 @@ def test_asking_whether_a_certificate_expired_is_not_seeing_it() -> None:
     for texts in ([], ["has the client certificate expired?"]):
         cause = next((c for c in rank_causes(_mtls(*texts)) if c.key == "change:pki-3"), None)
         assert cause is None or "surfaces long after" not in cause.explanation
+
+
+# -- 10. late in the round: what a change set running, where a rollback went, answers, names -----------------------
+def _signing(title: str, minutes_before: float) -> IncidentContext:
+    """player-edge rejects every token at 0; a key rotation long before, and a fresh worker deploy."""
+    return incident(
+        service="player-edge",
+        title="Playback failing",
+        details="",
+        dependencies=["token-svc"],
+        events=[],
+        alerts=[_alert("p1", "PlayerEdge403", "player-edge", "player-edge 403 on 95% of manifests", 0)],
+        changes=[
+            ChangeFact(id="rfc-77", source="itsm-rfc", kind="rfc", service="token-svc", at=at(-minutes_before),
+                       title=title),
+            ChangeFact(id="edge-9", source="deploy", service="player-edge", at=at(-25),
+                       title="player-edge worker: add geo header logging"),
+        ],
+    )
+
+
+def test_a_grace_period_that_ran_out_when_the_trouble_began_points_at_the_change_that_set_it() -> None:
+    ctx = _signing("Rotate URL signing key — old key accepted at the edge for 48h grace", 48 * 60)
+    assert _keys(ctx)[0] == "change:rfc-77", _keys(ctx)
+    assert "ran out at" in _cause(ctx, "change:rfc-77").explanation
+    # the same rotation whose grace ran out a day before the trouble: no such link
+    early = _signing("Rotate URL signing key — old key accepted at the edge for 24h grace", 48 * 60)
+    assert _keys(early)[0] == "change:edge-9"
+    assert all("ran out at" not in c.explanation for c in rank_causes(early))
+
+
+def test_an_idle_timeout_is_no_clock_that_runs_from_the_change() -> None:
+    ctx = _signing("keycloak: SSO session idle 30m -> 20m", 20)
+    assert all("ran out at" not in c.explanation for c in rank_causes(ctx))
+
+
+def _celery(*texts: str) -> IncidentContext:
+    """cms-workers pushes late; 2.8.1 this morning, 2.8.2 this afternoon (rolled back to 2.8.1)."""
+    return incident(
+        service="cms-workers",
+        title="Breaking news pushes late",
+        details="",
+        dependencies=[],
+        events=_lines(*texts),
+        alerts=[_alert("c1", "PushDelay", "cms-workers", "push p95 delay 14m", 0)],
+        changes=[
+            ChangeFact(id="rel-281", source="deploy", service="cms-workers", at=at(-480),
+                       title="cms-workers 2.8.1 — celery config moved to env vars"),
+            ChangeFact(id="rel-282", source="deploy", service="cms-workers", at=at(-160),
+                       title="cms-workers 2.8.2 — newsletter dark mode"),
+        ],
+    )
+
+
+@pytest.mark.parametrize("text", ["rolled back to 2.8.1 at 17:22, no change", "on 2.8.1 now, no difference"])
+def test_the_release_a_rollback_went_to_is_not_ruled_out_by_its_no_effect(text: str) -> None:
+    ctx = _celery("2.8.2 went out at 14:20, rolling it back", text,
+                  "since 2.8.1 moved the config to env vars nobody set the prefetch multiplier")
+    keys = _keys(ctx)
+    # 2.8.2 was undone to no effect; 2.8.1, where they went, is what the last word settles on
+    assert keys[0] == "change:rel-281", keys
+    assert "change:rel-282" not in keys or "ruled it out" in _cause(ctx, "change:rel-282").explanation
+
+
+def _pacing(answer: str) -> IncidentContext:
+    return incident(
+        service="bid-gateway",
+        title="Bids timing out",
+        details="",
+        dependencies=["budget-svc"],
+        events=_lines("budget-svc pacing change? it's upstream of every bid", answer),
+        alerts=[_alert("g1", "BidTimeouts", "bid-gateway", "bid-gateway p99 10s", 0)],
+        changes=[ChangeFact(id="cfg-22", source="git", kind="config", service="budget-svc", at=at(-20),
+                            title="budget-svc: pacing window 60s -> 30s")],
+    )
+
+
+@pytest.mark.parametrize("answer", ["budget calls are 3ms, fine.", "checked the pacing graphs, no."])
+def test_a_question_about_one_change_answered_fine_or_no_rules_it_out(answer: str) -> None:
+    ctx = _pacing(answer)
+    assert "change:cfg-22" not in _keys(ctx) or "ruled it out" in _cause(ctx, "change:cfg-22").explanation
+
+
+def test_a_question_answered_with_something_else_rules_nothing_out() -> None:
+    assert "ruled it out" not in _cause(_pacing("redis calls are the slow ones"), "change:cfg-22").explanation
+
+
+def _mfa(status_line: str) -> IncidentContext:
+    """operator sign-in fails at the MFA step; duo has a synthetic-check alert of its own."""
+    return incident(
+        service="operator-ui",
+        title="Operators cannot sign in",
+        details="",
+        dependencies=["okta", "duo"],
+        events=_lines("the failure is the Duo step: 'Duo is unavailable'", status_line),
+        alerts=[_alert("d1", "DuoAuthApiErrors", "duo", "Duo Auth API 5xx 70%", -2),
+                _alert("o1", "SignInFailures", "operator-ui", "operator sign-in success 18%", 0)],
+        changes=[ChangeFact(id="ui-24", source="deploy", service="operator-ui", at=at(-50),
+                            title="operator-ui 2.4.0 wafer map zoom")],
+    )
+
+
+def test_a_dependency_with_alerts_of_its_own_is_a_provider_when_its_status_site_is_cited() -> None:
+    ctx = _mfa("status.duo.com: 'Investigating - authentication failures on DUO57'")
+    assert _keys(ctx)[0] == "provider:duo", _keys(ctx)
+    assert "provider:duo" not in _keys(_mfa("restarting the duo proxy pods now"))
+
+
+@pytest.mark.parametrize("text", [
+    "storage says 'signature not valid in the specified time frame'",
+    "that's an expired SAS",
+])
+def test_an_expired_sas_is_an_expired_credential(text: str) -> None:
+    from warroom.ai.signals import BY_KEY
+
+    assert BY_KEY["credentials"].pattern.search(text)

@@ -523,6 +523,8 @@ NOT_IN_PRODUCTION = re.compile(
 )
 #: What a change gains when something is found pinned at the limit it set.
 PINNED_LIFT = 0.15
+#: What a change gains when a grace period or validity it set ran out as the trouble began: the moment is its own.
+RAN_OUT_LIFT = 0.2
 #: What the change the latest statements settle on gains (:func:`~warroom.ai.statements.latest_named`).
 SETTLED_LIFT = 0.25
 #: A component that alerts first, within this many minutes of a change made on it, was most likely hurt by it.
@@ -583,7 +585,10 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
         # A grace period, validity or lifetime it set ("old key accepted for 48h", "SAS validity 72h") ran out when
         # the trouble began: that moment was set by this change.
         when = max(when, 0.9)
+        score_lift = RAN_OUT_LIFT
         reasons.append(f"what it set ran out at {fmt_time(ran_out, day_of=started)}, when the trouble began")
+    else:
+        score_lift = 0.0
     settled = scene.settled == change.id and verdict.lift >= 0
     # A limit it set is where the alerts or responders find something pinned ("ConcurrentExecutions flat at 50"):
     # the trouble is that limit, reached — however long ago it was set.
@@ -683,6 +688,7 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
     if settled:
         score += SETTLED_LIFT
         reasons.append("the latest statements settle on it")
+    score += score_lift
     if pinned:
         score += PINNED_LIFT
         reasons.append(f"something is pinned at {pinned}, the limit it set")
