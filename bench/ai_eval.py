@@ -80,12 +80,17 @@ DEV_10 = Path(__file__).with_name("ai_cases_blind_12")
 #: And two more (82b7327, c1621c3), written blind late in round 4, measured on arrival, then tuned on.
 DEV_11 = Path(__file__).with_name("ai_cases_blind_13")
 DEV_12 = Path(__file__).with_name("ai_cases_blind_14")
+#: Two sets written blind after round 4's last change (8406e5f, 256fde7) and measured once by its final engine, totals
+#: only: held out, like the other three, for the next round.
+HELD_OUT_4 = Path(__file__).with_name("ai_cases_blind_15")
+HELD_OUT_5 = Path(__file__).with_name("ai_cases_blind_16")
 SET_NAMES = {CASES.resolve(): "tuned", SEEN.resolve(): "seen", DEV.resolve(): "dev", DEV_4.resolve(): "dev 4",
              DEV_5.resolve(): "dev 5", DEV_6.resolve(): "dev 6", HELD_OUT.resolve(): "held-out",
              DEV_7.resolve(): "dev 7", DEV_8.resolve(): "dev 8", DEV_9.resolve(): "dev 9", DEV_10.resolve(): "dev 10",
              DEV_11.resolve(): "dev 11", DEV_12.resolve(): "dev 12",
              HELD_OUT_2.resolve(): "held-out 2",
-             HELD_OUT_3.resolve(): "held-out 3"}
+             HELD_OUT_3.resolve(): "held-out 3", HELD_OUT_4.resolve(): "held-out 4",
+             HELD_OUT_5.resolve(): "held-out 5"}
 GOAL_TOP3 = 0.9
 
 
@@ -447,9 +452,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=Path, action="append",
                         help="a folder of case files (YAML); repeat for several; default: the tuned set "
                              "(bench/ai_cases), the first blind set since tuned on (bench/ai_cases_blind, 'seen'), the "
-                             "development sets written blind (bench/ai_cases_blind_3, 'dev'; _4, _5, _6, _8, _9, _11, _12: "
-                             "'dev 4' to 'dev 10') and the three held-out sets written blind (bench/ai_cases_blind_2, "
-                             "_7 and _10)")
+                             "development sets written blind (bench/ai_cases_blind_3, 'dev'; _4, _5, _6, _8, _9, _11 to _14: "
+                             "'dev 4' to 'dev 12') and the five held-out sets written blind (bench/ai_cases_blind_2, "
+                             "_7, _10, _15 and _16)")
     parser.add_argument("--e2e", action="store_true",
                         help="also run every case end to end through the real server (bench/ai_e2e.py)")
     parser.add_argument("-v", "--verbose", action="store_true",
@@ -458,9 +463,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="with -v, print the held-out set's cases too: once read, they are no longer held out")
     args = parser.parse_args(argv)
     folders: list[Path] = args.cases or [CASES, SEEN, DEV, DEV_4, DEV_5, DEV_6, DEV_7, DEV_8, DEV_9, DEV_10, DEV_11,
-                                           DEV_12, HELD_OUT,
-                                           HELD_OUT_2,
-                                           HELD_OUT_3]
+                                           DEV_12, HELD_OUT, HELD_OUT_2, HELD_OUT_3, HELD_OUT_4, HELD_OUT_5]
     for folder in folders:
         if not sorted(folder.glob("*.yaml")):
             print(f"No case files (*.yaml) in {folder}: point --cases at bench/ai_cases.", file=sys.stderr)
