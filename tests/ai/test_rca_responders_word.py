@@ -10,7 +10,8 @@ from dataclasses import replace
 from typing import Any
 
 from warroom.ai import AlertFact, ChangeFact, EventFact, IncidentContext
-from warroom.ai.rca import RULED_OUT_CAP, rank_causes
+from warroom.ai.rca import rank_causes
+from warroom.ai.rca_passes import RULED_OUT_CAP
 from warroom.ai.statements import ROLLBACK, clauses, judge, said
 
 from .conftest import at

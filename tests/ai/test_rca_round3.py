@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from warroom.ai import ChangeFact, EventFact, IncidentContext
-from warroom.ai.rca import COINCIDENT_MINUTES, CONCRETE_FLOOR, RULED_OUT_CAP, rank_causes
+from warroom.ai.rca import COINCIDENT_MINUTES, rank_causes
+from warroom.ai.rca_passes import CONCRETE_FLOOR, RULED_OUT_CAP
 from warroom.ai.statements import judge
 
 from .conftest import at, incident

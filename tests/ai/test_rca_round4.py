@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from warroom.ai import ChangeFact, EventFact, IncidentContext
-from warroom.ai.rca import NO_CHANGE_OF_OURS, RULED_OUT_CAP, rank_causes
+from warroom.ai.rca import rank_causes
+from warroom.ai.rca_passes import NO_CHANGE_OF_OURS, RULED_OUT_CAP
 from warroom.ai.statements import ceiling_values, judge, lowers_a_ceiling, names_release, pinned_at
 
 from .conftest import at, incident

@@ -27,9 +27,9 @@ Deterministic ranking (:func:`rank_causes`) weighs four kinds of candidate:
 
 A change explains its symptoms: a signal it touches (by its words, or by the component it was made on:
 ``cert-manager`` touches certificates) and a dependency it was made on (or that responders tie to it once they
-confirm or undo it) rank below it when it fits in time and is not ruled out (:func:`_symptoms_of_changes`). A
+confirm or undo it) rank below it when it fits in time and is not ruled out (:func:`symptoms_of_changes`). A
 failure that builds up on a service keeps that service's own changes of the hours before suspect. What responders
-ruled out — a change, a provider — ranks below every cause they have not (:func:`_below_ruled_out`).
+ruled out — a change, a provider — ranks below every cause they have not (:func:`below_ruled_out`).
 
 Change titles and details are untrusted: lines that try to instruct a model give no words to match, and a title
 that does is never quoted in a cause (the change is still a candidate). The model path gets the same candidates
@@ -42,7 +42,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
@@ -54,12 +54,28 @@ from .providers import (
     STATUS_PAGE,
     THIRD_PARTY,
     as_written,
-    canonical,
     label_provider,
     names_provider,
     provider_clauses,
     provider_judgement,
     provider_names,
+)
+from .rca_passes import (
+    AWAY_FROM_CHANGES,
+    Candidate,
+    absorb_into_providers,
+    alert_service,
+    below_confirmed,
+    below_ruled_out,
+    cite_inflections,
+    cite_related_incidents,
+    latest_focus,
+    merge_same_evidence,
+    minutes_between,
+    named_in,
+    no_change_of_ours,
+    signals_below_causes,
+    symptoms_of_changes,
 )
 from .records import Record, build_records
 from .results import Cause, Citation
@@ -86,33 +102,6 @@ from .statements import (
 from .text import fmt_duration, fmt_time, one_line, overlap, spaced, tokens, utc
 
 
-@dataclass
-class _Candidate:
-    key: str
-    title: str
-    score: float
-    reasons: list[str] = field(default_factory=list)
-    evidence: list[str] = field(default_factory=list)
-    also: list[str] = field(default_factory=list)
-    #: For a change: its service, the signals it touches, how well its timing fits (0..1), and responders' word on
-    #: it (-1 ruled out, +1 confirmed, 0 neither).
-    service: str | None = None
-    touches: tuple[str, ...] = ()
-    fits: float = 0.0
-    word: int = 0
-    #: Responders tied the trouble to it: confirmed it, rolled it back, said "since …" (their lift > 0).
-    tied: bool = False
-    #: The timeline entries that speak of it (not only ask).
-    talked: set[str] = field(default_factory=set)
-    #: For a provider: the words of the statements that report it failing ("Cloud Spanner: elevated latency").
-    reported: frozenset[str] = frozenset()
-
-    def add_evidence(self, *refs: str) -> None:
-        for ref in refs:
-            if ref not in self.evidence:
-                self.evidence.append(ref)
-
-
 def _alert_text(a: AlertFact) -> str:
     """The alert's words for pattern matching (camelCase names split: ``ExternalCDN5xx`` → ``External CDN5xx``).
     Lines that try to instruct a model (user input echoed into a description) give no words: what they name is no
@@ -135,12 +124,6 @@ def _without_instructing(text: str) -> str:
     return " ".join(part for part in _SENTENCE.split(text) if not looks_like_injection(part))
 
 
-def _alert_service(a: AlertFact) -> str | None:
-    return a.service or a.labels.get("service") or None
-
-
-def _minutes(later: datetime, earlier: datetime) -> float:
-    return (utc(later) - utc(earlier)).total_seconds() / 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +167,7 @@ def time_proximity(
     was made (a certificate, a credential's lease): a change made days or weeks before stays suspect."""
     if started is None:
         return 0.3
-    before = _minutes(started, change_at)
+    before = minutes_between(started, change_at)
     if before < -15:
         return 0.08  # well after the trouble began: a response, not a cause
     if before < 0:
@@ -234,12 +217,12 @@ def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
     incident_text = f"{ctx.title}\n{ctx.details}"
     title_signals = [s for s in SIGNALS if s.pattern.search(incident_text)]
     event_signals = {e.ref: [s for s in SIGNALS if s.pattern.search(e.text)] for e in events}
-    alert_services = {s for a in alerts if (s := _alert_service(a))}
+    alert_services = {s for a in alerts if (s := alert_service(a))}
     # Service names occur in every alert about a service: they say nothing about what a change did.
     known = {ctx.service, *alert_services, *ctx.dependencies, *(c.service or "" for c in ctx.changes)} - {""}
     service_tokens = set(tokens(" ".join(known)))
     symptom_tokens = set(tokens(incident_text + " " + " ".join(_alert_text(a) for a in alerts)))
-    origin = _alert_service(first_alert) if first_alert is not None else None
+    origin = alert_service(first_alert) if first_alert is not None else None
     handles = change_handles(
         ctx, started, {k.lower() for k in known}, {ctx.service, *alert_services, *ctx.dependencies}
     )
@@ -259,12 +242,12 @@ def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
         handles=handles,
         talk=(talk := read_talk(events, handles)),
         # (not a change made after the trouble began, nor a rollback: responses, not causes)
-        settled=latest_named(talk, stop=_AWAY_FROM_CHANGES, among={
+        settled=latest_named(talk, stop=AWAY_FROM_CHANGES, among={
             c.id for c in ctx.changes
-            if (started is None or _minutes(started, c.at) >= -15) and not is_rollback(c)
+            if (started is None or minutes_between(started, c.at) >= -15) and not is_rollback(c)
         }),
     )
-    candidates: list[_Candidate] = []
+    candidates: list[Candidate] = []
     candidates.extend(
         _signal_candidates(ctx, alerts, first_alert, alert_signals, title_signals, events, event_signals)
     )
@@ -272,16 +255,16 @@ def rank_causes(ctx: IncidentContext, *, limit: int = 8) -> list[Cause]:
     changes = [_change_candidate(ctx, change, scene) for change in ctx.changes]
     candidates.extend(changes)
     candidates.extend(_provider_candidates(ctx, alerts, events, changes))
-    _cite_related_incidents(ctx, candidates)
-    _cite_inflections(ctx, candidates)
-    _absorb_into_providers(candidates)
-    _merge_same_evidence(candidates)
-    _latest_focus(candidates, events)
-    _symptoms_of_changes(candidates, {a.ref: a for a in alerts})
-    _below_confirmed(candidates)
-    _no_change_of_ours(candidates, events)
-    _below_ruled_out(candidates)
-    _signals_below_causes(candidates)
+    cite_related_incidents(ctx, candidates)
+    cite_inflections(ctx, candidates)
+    absorb_into_providers(candidates)
+    merge_same_evidence(candidates)
+    latest_focus(candidates, events)
+    symptoms_of_changes(candidates, {a.ref: a for a in alerts})
+    below_confirmed(candidates)
+    no_change_of_ours(candidates, events)
+    below_ruled_out(candidates)
+    signals_below_causes(candidates)
     candidates = [c for c in candidates if c.score >= 0.12]
     candidates.sort(key=lambda c: -c.score)
     records = {r.ref: r for r in build_records(ctx, facts=False)}
@@ -307,7 +290,7 @@ def _latest_changes(ctx: IncidentContext, started: datetime | None, services: se
         return set()
     out: set[str] = set()
     for service in services:
-        before = [c for c in ctx.changes if c.service == service and 0 <= _minutes(started, c.at) <= 1440]
+        before = [c for c in ctx.changes if c.service == service and 0 <= minutes_between(started, c.at) <= 1440]
         if before:
             out.add(max(before, key=lambda c: utc(c.at)).id)
     return out
@@ -321,8 +304,8 @@ def _signal_candidates(
     title_signals: list[Signal],
     events: list[EventFact],
     event_signals: dict[str, list[Signal]],
-) -> list[_Candidate]:
-    out: list[_Candidate] = []
+) -> list[Candidate]:
+    out: list[Candidate] = []
     for signal in SIGNALS:
         hit_alerts = [a for a in alerts if signal in alert_signals[a.ref]]
         hit_events = [e for e in events if signal in event_signals[e.ref]]
@@ -349,9 +332,9 @@ def _signal_candidates(
             )
         lift, _ = judgement(hit_events)
         score = (score + lift) * signal.weight
-        services = sorted({s for a in hit_alerts if (s := _alert_service(a))})
+        services = sorted({s for a in hit_alerts if (s := alert_service(a))})
         where = f" on {', '.join(services)}" if services else ""
-        cand = _Candidate(
+        cand = Candidate(
             key=f"signal:{signal.key}", title=signal.title.format(where=where), score=score, reasons=reasons
         )
         cand.add_evidence(*(a.ref for a in hit_alerts[:6]), *(e.ref for e in hit_events[:4]))
@@ -382,10 +365,6 @@ def _raw_text(a: AlertFact) -> str:
     return " ".join([a.summary, *a.labels.values(), *a.annotations.values()])
 
 
-def _named_in(name: str, text: str) -> bool:
-    return re.search(rf"(?i)(?<![\w-]){re.escape(name)}(?![\w-])", text) is not None
-
-
 def _healthy_but(clause: str, text: str) -> bool:
     """``clause`` found something healthy and ``text`` goes on "but …" ("looks fine but its disk is full")."""
     at = text.find(clause)
@@ -394,18 +373,18 @@ def _healthy_but(clause: str, text: str) -> bool:
 
 def _dependency_candidates(
     ctx: IncidentContext, alerts: list[AlertFact], events: list[EventFact]
-) -> list[_Candidate]:
-    own = [a for a in alerts if _alert_service(a) in (None, ctx.service)]
+) -> list[Candidate]:
+    own = [a for a in alerts if alert_service(a) in (None, ctx.service)]
     own_first = min((utc(a.starts_at) for a in own if a.starts_at), default=None)
     timed = sorted((a for a in alerts if a.starts_at), key=lambda a: utc(a.starts_at))  # type: ignore[arg-type]
     first = utc(timed[0].starts_at) if timed and timed[0].starts_at else None
-    first_service = _alert_service(timed[0]) if timed else None
+    first_service = alert_service(timed[0]) if timed else None
     by_service: dict[str, list[AlertFact]] = {}
     for a in alerts:
-        service = _alert_service(a)
+        service = alert_service(a)
         if service and service != ctx.service:
             by_service.setdefault(service, []).append(a)
-    out: list[_Candidate] = []
+    out: list[Candidate] = []
     for service, hits in by_service.items():
         score = 0.35
         reasons = [f"{len(hits)} alert(s) on {service}"]
@@ -445,7 +424,7 @@ def _dependency_candidates(
             # "redis-sess-02 NIC is throwing crc errors", "vol_media is full": they saw it fail themselves.
             score += 0.1
             reasons.append(f"responders describe {service} failing")
-        cand = _Candidate(
+        cand = Candidate(
             key=f"dependency:{service}",
             title=f"Dependency {service} failing",
             score=score + lift,
@@ -465,33 +444,10 @@ def with_dependency_alerts(ctx: IncidentContext) -> IncidentContext:
     So are the alerts of another service whose change the incident's context holds (one the responders named or
     quoted: warroom.response.ai.context.changes_on), which tell whether that change hurt."""
     changed = {c.service for c in ctx.changes if c.service and c.service != ctx.service}
-    moved = [a for a in ctx.related_alerts if _alert_service(a) in {*ctx.dependencies, *changed}]
+    moved = [a for a in ctx.related_alerts if alert_service(a) in {*ctx.dependencies, *changed}]
     if not moved:
         return ctx
     return replace(ctx, alerts=[*ctx.alerts, *moved], related_alerts=[a for a in ctx.related_alerts if a not in moved])
-
-
-def _cite_related_incidents(ctx: IncidentContext, candidates: list[_Candidate]) -> None:
-    """An open incident on a service the incident's service depends on is evidence that the dependency is failing:
-    it is cited by (and lifts a little) the dependency's cause, or makes one when none of its alerts is at hand."""
-    for other in ctx.related_incidents:
-        if other.relation != "dependency":
-            continue
-        reason = f"{other.incident} on {other.service} is open since {fmt_time(other.since, day_of=ctx.created_at)}"
-        cand = next((c for c in candidates if c.key == f"dependency:{other.service}"), None)
-        if cand is None:
-            cand = _Candidate(
-                key=f"dependency:{other.service}",
-                title=f"Dependency {other.service} failing",
-                score=0.4,
-                reasons=[f"{ctx.service} depends on {other.service}"],
-            )
-            candidates.append(cand)
-        else:
-            cand.score += 0.05
-        if reason not in cand.reasons:
-            cand.reasons.append(reason)
-        cand.add_evidence(other.ref)
 
 
 #: A change's kind says which failure it can cause although its title does not (a DNS change, a flag flip).
@@ -502,7 +458,6 @@ _KIND_AREAS = {
     "database": ("database", "connection-pool"),
     "infrastructure": ("network", "capacity"),
 }
-
 
 
 def _touches(signal: Signal, text: str, kind: str) -> bool:
@@ -531,7 +486,7 @@ SETTLED_LIFT = 0.25
 COINCIDENT_MINUTES = 30
 
 
-def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -> _Candidate:
+def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -> Candidate:
     reasons: list[str] = []
     text = without_instructions(f"{change.title}\n{change.details}")
     handles = scene.handles[change.id]
@@ -548,8 +503,8 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
     named_by = [a for a in scene.alerts if handles.mentioned_in(_alert_text(a)) not in (None, "the latest release")]
     named_by += [
         a for a in scene.alerts
-        if a not in named_by and change.service and _alert_service(a) not in (None, change.service)
-        and _named_in(change.service, " ".join([a.summary, *a.annotations.values()]))
+        if a not in named_by and change.service and alert_service(a) not in (None, change.service)
+        and named_in(change.service, " ".join([a.summary, *a.annotations.values()]))
     ]
     change_tokens = set(tokens(text))
     # Numbers (versions, percentages) match by accident; service names say nothing about what changed.
@@ -560,28 +515,28 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
     # … or that was made on the very service whose own alerts show it building up (a leak in its release fills its
     # pool or its heap over hours, whatever its title says).
     slow_here = change.service is not None and any(
-        s.slow for a in scene.alerts if _alert_service(a) == change.service for s in scene.alert_signals[a.ref]
+        s.slow for a in scene.alerts if alert_service(a) == change.service for s in scene.alert_signals[a.ref]
     )
     # … or that lowered a ceiling (a pool, maxconn, a concurrency limit): it bites at the next peak, days later.
     slow = (any(s.slow for s in [*shared_signals, *by_component]) or slow_here or bool(slow_seen and verdict.lift > 0)
             or lowers_a_ceiling(text))
     started = scene.started
     when = time_proximity(change.at, started, slow=slow, kind=change.kind)
-    if named_by and started is not None and _minutes(started, change.at) >= 0:
+    if named_by and started is not None and minutes_between(started, change.at) >= 0:
         # The alerts name what the change carries (a job, a host): it bites when that runs, not when it was made.
-        when = max(when, 0.8 * math.exp(-_minutes(started, change.at) / 2880))
+        when = max(when, 0.8 * math.exp(-minutes_between(started, change.at) / 2880))
     latent = [s for s in [*shared_signals, *by_component] if s.latent]
-    if latent and started is not None and _minutes(started, change.at) > 720:
+    if latent and started is not None and minutes_between(started, change.at) > 720:
         # A certificate or credential it touched expires days later: the change is where the expiry was set.
         when = max(when, time_proximity(change.at, started, latent=True))
         reasons.append(f"{latent[0].title.format(where='').lower()} surfaces long after the change that set it")
     first_run = schedule_first_run(text, change.at)
-    if first_run is not None and started is not None and -15 <= _minutes(started, first_run) <= 720:
+    if first_run is not None and started is not None and -15 <= minutes_between(started, first_run) <= 720:
         # A new schedule bites at its first run, not when it was merged.
         when = max(when, time_proximity(first_run, started, kind="config"))
         reasons.append(f"its new schedule first ran at {fmt_time(first_run, day_of=started)}")
     ran_out = runs_out_at(text, change.at)
-    if ran_out is not None and started is not None and -60 <= _minutes(started, ran_out) <= 30:
+    if ran_out is not None and started is not None and -60 <= minutes_between(started, ran_out) <= 30:
         # A grace period, validity or lifetime it set ("old key accepted for 48h", "SAS validity 72h") ran out when
         # the trouble began: that moment was set by this change.
         when = max(when, 0.9)
@@ -605,11 +560,11 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
         # against it.
         when = max(when, 0.8 if settled else 0.5)
     if started is not None:
-        if _minutes(started, change.at) >= 0:
+        if minutes_between(started, change.at) >= 0:
             reasons.append(f"made {fmt_duration(utc(started) - utc(change.at))} before the trouble began")
         else:
             reasons.append(f"made {fmt_duration(utc(change.at) - utc(started))} after the trouble began")
-    if slow and started is not None and _minutes(started, change.at) > 90:
+    if slow and started is not None and minutes_between(started, change.at) > 90:
         reasons.append("the failure builds up over hours, so an earlier change stays suspect")
     if change.service == ctx.service:
         where = 1.0
@@ -650,7 +605,7 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
         where = max(where, 0.8)
         said_as = handles.mentioned_in(_alert_text(named_by[0]))
         reasons.append(
-            f"the alerts name {said_as}" if said_as else f"the alerts on {_alert_service(named_by[0])} name {change.service}"
+            f"the alerts name {said_as}" if said_as else f"the alerts on {alert_service(named_by[0])} name {change.service}"
         )
     if shared_signals or by_component:
         area = [*shared_signals, *by_component][0].title.format(where="").lower()
@@ -663,10 +618,10 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
         score *= 0.4
         reasons.append("its own description says it did not reach production")
     own_alerts = sorted(
-        utc(a.starts_at) for a in scene.alerts if a.starts_at and change.service and _alert_service(a) == change.service
+        utc(a.starts_at) for a in scene.alerts if a.starts_at and change.service and alert_service(a) == change.service
     )
     if (own_alerts and change.service == scene.origin and change.service != ctx.service
-            and 0 <= _minutes(own_alerts[0], change.at) <= COINCIDENT_MINUTES):
+            and 0 <= minutes_between(own_alerts[0], change.at) <= COINCIDENT_MINUTES):
         # The component it was made on alerted first, minutes later: where and when the trouble began.
         score += 0.15
         reasons.append(f"{change.service} began to alert {fmt_duration(own_alerts[0] - utc(change.at))} after it")
@@ -692,7 +647,7 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
     if pinned:
         score += PINNED_LIFT
         reasons.append(f"something is pinned at {pinned}, the limit it set")
-    cand = _Candidate(
+    cand = Candidate(
         key=f"change:{change.id}",
         title=_change_title(change),
         score=score,
@@ -709,7 +664,7 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
     related = [a for a in scene.alerts if any(s in scene.alert_signals[a.ref] for s in shared_signals)]
     related = named_by + [a for a in related if a not in named_by]
     if not related:
-        related = [a for a in scene.alerts if _alert_service(a) == change.service]
+        related = [a for a in scene.alerts if alert_service(a) == change.service]
     cand.add_evidence(*(a.ref for a in related[:3]))
     return cand
 
@@ -799,12 +754,12 @@ def _change_title(change: ChangeFact) -> str:
 
 
 def _provider_candidates(
-    ctx: IncidentContext, alerts: list[AlertFact], events: list[EventFact], changes: list[_Candidate]
-) -> list[_Candidate]:
+    ctx: IncidentContext, alerts: list[AlertFact], events: list[EventFact], changes: list[Candidate]
+) -> list[Candidate]:
     """A third-party provider's outage as a cause of its own: when an alert or the discussion names a provider
     together with outage or status-page language. Strong when an alert says so (the first alert the more), when
     responders confirm it (their status page, their support); weaker when a change of ours is confirmed."""
-    out: list[_Candidate] = []
+    out: list[Candidate] = []
     # (confirmed, or settled on by the latest statements)
     confirmed_change = any(c.score >= 0.6 and c.word > 0 for c in changes)
     first = alerts[0] if alerts else None
@@ -853,7 +808,7 @@ def _provider_candidates(
         else:
             reasons.append("no change of ours is confirmed")
         shown = as_written(name, [*(_alert_text(a) for a in hit_alerts), *(e.text for e in hit_events)])
-        cand = _Candidate(
+        cand = Candidate(
             key=f"provider:{name}",
             title=f"Third-party provider {shown} failing (outage or degradation on their side)",
             score=score,
@@ -870,245 +825,7 @@ def _provider_candidates(
     return out
 
 
-
-def _absorb_into_providers(candidates: list[_Candidate]) -> None:
-    """A provider's outage is also what the generic "third-party outage" signal and the dependency of the same name
-    say: one cause, the provider's, with their keys in ``also`` and their evidence added."""
-    providers = [c for c in candidates if c.key.startswith("provider:")]
-    if not providers:
-        return
-    lead = max(providers, key=lambda c: c.score)
-    for p in providers:
-        name = p.key.removeprefix("provider:")
-        # The dependency of that name, or named after it ("stripe-api", "twilio_sms"), or after the product its outage
-        # report names ("alerts-spanner" when GCP reports "Cloud Spanner: elevated latency").
-        absorbed = [
-            c for c in candidates
-            if c.key.startswith("dependency:") and c.word >= 0 and (
-                _named_after_provider(c.key.removeprefix("dependency:"), name)
-                or _product_of(c.key.removeprefix("dependency:"), p.reported)
-            )
-        ]
-        if p is lead:
-            absorbed += [c for c in candidates if c.key == "signal:third-party"]
-        for other in absorbed:
-            # "azure-front-door", "stripe-api": the provider's own service, by the name this incident knows it by
-            named = other.key.removeprefix("dependency:")
-            p.also.extend([other.key, *other.also, *([f"provider:{named}"] if named != name else [])])
-            p.add_evidence(*other.evidence)
-            p.score = max(p.score, other.score) + 0.05
-            candidates.remove(other)
-
-
-def _product_of(dependency: str, reported: frozenset[str]) -> bool:
-    """``dependency`` is named after a product the provider's outage report names ("alerts-spanner", "Cloud Spanner")."""
-    words = {w for w in tokens(dependency.replace("-", " ").replace("_", " ")) if len(w) >= 4}
-    return bool(words & (reported - GENERIC))
-
-
-def _named_after_provider(dependency: str, provider: str) -> bool:
-    """``dependency`` is the provider's name, or starts with it ("stripe-api", "twilio_sms" for stripe, twilio)."""
-    lowered = dependency.lower()
-    return lowered == provider or canonical(re.split(r"[-_]", lowered)[0]) == provider
-
-
-def _cite_inflections(ctx: IncidentContext, candidates: list[_Candidate]) -> None:
-    """A metric's inflection point (logs-and-metrics evidence) supports a cause that began when it did: a change
-    made up to 30 minutes before it, a signal or dependency whose first alert fired within 10 minutes of it."""
-    inflections = [f for f in ctx.evidence if f.kind == "metric" and not f.unavailable and f.at is not None]
-    if not inflections:
-        return
-    changes = {f"change:{c.id}": c.at for c in ctx.changes}
-    alerts = {a.ref: a.starts_at for a in ctx.alerts if a.starts_at is not None}
-    for cand in candidates:
-        began = changes.get(cand.key)
-        window = (-2.0, 30.0) if began is not None else (-10.0, 10.0)
-        if began is None:
-            starts = [alerts[r] for r in cand.evidence if r in alerts]
-            began = min(starts, key=utc) if starts else None
-        if began is None:
-            continue
-        for f in inflections:
-            assert f.at is not None
-            gap = _minutes(f.at, began)
-            if window[0] <= gap <= window[1]:
-                cand.add_evidence(f.ref)
-                cand.reasons.append(f"{one_line(f.label, 100)} ({abs(gap):.0f} min {'after' if gap >= 0 else 'before'} "
-                                    "it began)")
-                cand.score += 0.05
-                break
-
-
-def _merge_same_evidence(candidates: list[_Candidate]) -> None:
-    """Signals and dependencies resting on exactly the same alerts are one cause seen from two sides (a 429 from
-    a provider is both "rate limited" and "third party"; a dependency whose only alerts show a disk filling up is
-    that disk): keep the stronger, record the other's key in ``also``."""
-    pool = sorted(
-        (c for c in candidates if c.key.startswith(("signal:", "dependency:", "provider:"))), key=lambda c: -c.score
-    )
-    for keep in pool:
-        if keep not in candidates:
-            continue
-        alerts = {r for r in keep.evidence if r.startswith("alert:")}
-        if not alerts:
-            continue
-        for other in pool:
-            if other is keep or other not in candidates:
-                continue
-            if {r for r in other.evidence if r.startswith("alert:")} == alerts:
-                keep.also.extend([other.key, *other.also])
-                keep.word = min(keep.word, other.word)  # one cause: ruled out if either side was
-                keep.reasons.extend(r for r in other.reasons if r not in keep.reasons)
-                keep.add_evidence(*other.evidence)
-                keep.score = min(0.99, keep.score + 0.05)
-                candidates.remove(other)
-
-
-def _symptoms_of_changes(candidates: list[_Candidate], alerts: Mapping[str, AlertFact] | None = None) -> None:
-    """What a change explains ranks below it. A signal the change touches (a pool exhausted after a pool-size cut,
-    an expired certificate after a change to its renewal) and a dependency the change was made on or is tied to
-    (a migration on the database that then locks up; a job that responders name with the database it loads) are
-    its symptoms — when the change fits in time and responders have not ruled it out. Each takes the change's score
-    less a little and says so; the change's evidence gains the symptom's alerts."""
-    changes = sorted(
-        (c for c in candidates if c.key.startswith("change:") and c.word >= 0 and c.fits >= 0.5 and c.score >= 0.35),
-        key=lambda c: -c.score,
-    )
-    for change in changes:
-        said_with = {r for r in change.evidence if r.startswith("event:")}
-        for other in candidates:
-            if not other.key.startswith(("signal:", "dependency:")):
-                continue
-            # Below it already: only the likeliest change says so (once); above or near it: it drops below.
-            near = other.score >= change.score - 0.05
-            if not near and (change is not changes[0] or any("likely a symptom" in r for r in other.reasons)):
-                continue
-            keys = {other.key, *other.also}
-            signals = {k.removeprefix("signal:") for k in keys if k.startswith("signal:")}
-            deps = {k.removeprefix("dependency:") for k in keys if k.startswith("dependency:")}
-            touched = signals & set(change.touches)
-            on_it = change.service is not None and change.service in deps
-            # Its alerts name the changed service as what holds it ("blocking pid … application_name=payout-recon").
-            blamed = change.service is not None and any(
-                _alert_service(alerts[r]) != change.service
-                and _named_in(change.service, " ".join([alerts[r].summary, *alerts[r].annotations.values()]))
-                for r in other.evidence if alerts and r in alerts
-            )
-            # Responders named the change and the dependency in the same breath, and tied the trouble to the change
-            # (confirmed it, undid it, "since …"): the dependency is where its effect showed.
-            tied = change.tied and bool(deps) and bool(said_with & set(other.evidence))
-            if not (touched or on_it or tied or blamed):
-                continue
-            if near:
-                other.score = change.score - 0.05
-            what = change.key.removeprefix("change:")
-            other.reasons.append(f"more likely a symptom of change {what}, which {'touches it' if touched else 'is on it' if on_it else 'its alerts name' if blamed else 'responders tie to it'}")
-            change.add_evidence(*[r for r in other.evidence if r.startswith("alert:")][:3])
-
-
-def _below_confirmed(candidates: list[_Candidate]) -> None:
-    """A change responders confirmed ("the reindex is still running, it's doing a full rebuild now", a rollback
-    followed by recovery) ranks above every dependency and signal they have not confirmed themselves: those show
-    where its effect landed."""
-    confirmed = [c for c in candidates if c.key.startswith("change:") and c.word > 0 and c.score >= 0.35]
-    if not confirmed:
-        return
-    lead = max(confirmed, key=lambda c: c.score)
-    for c in candidates:
-        if c.key.startswith(("signal:", "dependency:")) and c.word <= 0 and c.score >= lead.score:
-            c.score = lead.score - 0.02
-            c.reasons.append(f"where change {lead.key.removeprefix('change:')}, which responders confirmed, showed")
-
-
-#: Responders saying no change of theirs is at fault: "we didn't change anything on the db", "nothing of ours
-#: changed on the sending path", "no change on our side".
-NO_CHANGE_OF_OURS = re.compile(
-    r"(?i)\b(?:we|nobody|no ?one|no team)\s+(?:didn'?t|did not|haven'?t|have not|has not|hasn'?t)\s+"
-    r"(?:change|touch|deploy|push|ship)\w*\s+(?:anything|a thing)|"
-    # ("nothing changed" alone is what a revert did: no effect)
-    r"\bnothing (?:of ours |on our (?:side|end) |our side )(?:has |was |got )?(?:changed|deployed|touched)\b|"
-    r"\bnothing (?:has been|was|got|has) (?:changed|deployed|touched)\b|"
-    r"\bno (?:changes?|deploys?) (?:on|from) our (?:side|end)\b|\bnot (?:on )?our (?:side|end)\b|"
-    r"\bno (?:config|configuration|code|settings?) (?:has |was )?changed\b|"
-    # "nothing we shipped today touches this", "so nothing we deployed", "nothing from yesterday's changes"
-    r"\bnothing (?:we|I|anyone|anybody) (?:shipped|deployed|changed|pushed|released|rolled out|did)\b|"
-    # "nobody touched nats", "no one deployed memcached"
-    r"\b(?:nobody|no ?one|no team) (?:has |had )?(?:touched|changed|deployed|pushed|modified|upgraded)\b|"
-    r"\bnothing from (?:(?:yesterday|today|last night|this morning|the weekend)'?s|our|the|recent) "
-    r"(?:\w+ )?(?:changes?|deploys?|releases?)\b|\bno change of ours\b|\bnot (?:a|any) change of ours\b"
-)
-
-
-#: A line that turns the investigation away from changes of ours: a provider's status page, "nothing we shipped".
-_AWAY_FROM_CHANGES = re.compile(f"{STATUS_PAGE.pattern}|{NO_CHANGE_OF_OURS.pattern.removeprefix('(?i)')}", re.I)
-
-
-def _no_change_of_ours(candidates: list[_Candidate], events: list[EventFact]) -> None:
-    """Responders who looked said no change of theirs is at fault (their word, not asked): each change they have
-    not tied to the trouble loses some of its weight — a dependency or provider failing on its own fits better."""
-    said_ = [
-        e for e in events
-        if any(NO_CHANGE_OF_OURS.search(c) and not QUESTION.search(c) for c in clauses(e.text))
-    ]
-    if not said_:
-        return
-    for c in candidates:
-        if c.key.startswith("change:") and c.word <= 0 and not c.tied:
-            c.score -= 0.1
-            c.reasons.append("responders found no change of theirs at fault")
-
-
-#: How many of the last statements in the discussion show where the investigation has got to.
-FOCUS_EVENTS = 3
-FOCUS_LIFT = 0.08
-
-
-def _latest_focus(candidates: list[_Candidate], events: list[EventFact]) -> None:
-    """Where the people working it have got to: a cause the last statements of the discussion speak of (not only
-    ask about), and have not ruled out, gains a little — investigations converge, and the latest word is the
-    best informed."""
-    said_ = [e for e in events if e.kind in ("discussion", "note") and not QUESTION.search(e.text.strip()[-1:] or "")]
-    last = {e.ref for e in said_[-FOCUS_EVENTS:]}
-    for c in candidates:
-        if c.word >= 0 and c.talked & last:
-            c.score += FOCUS_LIFT
-            c.reasons.append("what the latest discussion is about")
-
-
-#: The most a cause that responders ruled out (their latest word) may score: below any cause still standing.
-RULED_OUT_CAP = 0.3
-
-
-def _below_ruled_out(candidates: list[_Candidate]) -> None:
-    """A change or provider that responders ruled out — reverted with no effect, "not the flag", the provider's
-    status page green and "it's us" — ranks below every cause they have not, however well its timing fits:
-    people who looked know more than the clock."""
-    for c in candidates:
-        if c.word < 0:
-            c.score = min(c.score, RULED_OUT_CAP)
-
-
-#: A concrete cause (a change, a dependency, a provider) at least this likely puts every signal below it.
-CONCRETE_FLOOR = 0.4
-
-
-def _signals_below_causes(candidates: list[_Candidate]) -> None:
-    """Most signals say what is failing (memory, a pool, the network), not why: such a signal ranks below the
-    likeliest concrete cause — a change, a dependency or a provider — when one is at all likely, and leads only when
-    none is. A signal that can be the cause itself (a traffic surge, a provider's rate limit), or that stands for a
-    failing dependency or provider (merged with it, resting on the same alerts), is left as it is."""
-    concrete = [c.score for c in candidates if not c.key.startswith("signal:") and c.word >= 0]
-    best = max(concrete, default=0.0)
-    if best < CONCRETE_FLOOR:
-        return
-    for c in candidates:
-        if (c.key.startswith("signal:") and c.score >= best and not BY_KEY[c.key.removeprefix("signal:")].itself
-                and not any(k.startswith(("dependency:", "provider:")) for k in c.also)):
-            c.score = best - 0.01
-            c.reasons.append("what is failing, not why: ranked below the likeliest cause")
-
-
-def _to_cause(c: _Candidate, records: dict[str, Record]) -> Cause:
+def _to_cause(c: Candidate, records: dict[str, Record]) -> Cause:
     evidence = [Citation(ref, records[ref].label, records[ref].url) for ref in c.evidence if ref in records]
     explanation = "; ".join(c.reasons) + "." if c.reasons else ""
     return Cause(
