@@ -641,18 +641,24 @@ def test_a_status_site_makes_an_unknown_dependency_a_provider() -> None:
     assert "provider:inksign" not in _keys(plain)
 
 
-def _front_door(text: str) -> IncidentContext:
+def _behind(service: str, dependency: str, dependency_says: str, text: str) -> IncidentContext:
+    """``service`` failing behind ``dependency``, whose own alert fired a minute earlier; an unrelated deploy of
+    ``service`` two hours before; one line of discussion."""
     return incident(
-        service="storefront",
-        title="Storefront unreachable for EU shoppers",
+        service=service,
+        title=f"{service} failing",
         details="",
-        dependencies=["azure-front-door"],
-        alerts=[_alert("a1", "FrontDoorOriginErrors", "azure-front-door", "azure-front-door 503 from edge POPs", -1),
-                _alert("s1", "Storefront5xx", "storefront", "storefront 5xx 35% in EU", 0)],
-        changes=[ChangeFact(id="sf-2", source="deploy", service="storefront", at=at(-120),
-                            title="storefront 2.9.0 wishlist")],
+        dependencies=[dependency],
+        alerts=[_alert("d1", "DependencyAlert", dependency, f"{dependency} {dependency_says}", -1),
+                _alert("s1", "ServiceAlert", service, f"{service} 5xx 35%", 0)],
+        changes=[ChangeFact(id="rel-2", source="deploy", service=service, at=at(-120),
+                            title=f"{service} 2.9.0 wishlist")],
         events=_lines(text),
     )
+
+
+def _front_door(text: str) -> IncidentContext:
+    return _behind("storefront", "azure-front-door", "503 from edge POPs", text)
 
 
 def test_a_provider_absorbs_a_dependency_named_after_it() -> None:
@@ -669,17 +675,7 @@ def test_without_the_providers_report_the_dependency_stands_alone() -> None:
 
 
 def _spanner(text: str) -> IncidentContext:
-    return incident(
-        service="ledger-api",
-        title="Ledger writes slow",
-        details="",
-        dependencies=["ledger-spanner"],
-        alerts=[_alert("g1", "SpannerLatency", "ledger-spanner", "ledger-spanner commit latency p99 4s", -1),
-                _alert("l1", "LedgerSlow", "ledger-api", "ledger-api p99 6s on POST /entries", 0)],
-        changes=[ChangeFact(id="lg-5", source="deploy", service="ledger-api", at=at(-200),
-                            title="ledger-api 5.0.1 audit export")],
-        events=_lines(text),
-    )
+    return _behind("ledger-api", "ledger-spanner", "commit latency p99 4s", text)
 
 
 def test_a_dependency_named_after_the_product_the_provider_reports_is_absorbed() -> None:

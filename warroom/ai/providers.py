@@ -78,29 +78,27 @@ REGION_OUTAGE = _p(
 #: A provider's own word on its state: its status page, health dashboard or status site.
 #: Where a provider says how its service is: its status page or site ("status.stripe.com", DocuSign's "trust site"),
 #: its cloud's health dashboard ("Azure Service Health", "GCP status dashboard", "AWS Health").
-STATUS_PAGE = _p(
+_STATUS_WORDS = (
     r"status ?(?:page|site|dashboard)|status\.\S+|trust ?(?:site|page)|trust\.\S+|health dashboard|service health|"
-    r"health status|personal health dashboard|aws health"
+    r"health status|aws health"
 )
+STATUS_PAGE = _p(_STATUS_WORDS)
 
 #: Outage or status-page language: a clause naming a provider with these words says the provider is failing.
 OUTAGE = re.compile(
-    r"(?i)\b(?:outage|status ?(?:page|site|dashboard)|status\.\S+|trust ?(?:site|page)|health dashboard|"
-    r"service health|incident|active event|degrad\w*|down\b|unavailable|disruption|"
+    rf"(?i)\b(?:outage|{_STATUS_WORDS}|incident|active event|degrad\w*|down\b|unavailable|disruption|"
     r"elevated (?:error|latenc|5xx|fail)\w*|(?:5\d\d|5xx)s?|errors?|timeouts?|timing out|failing|failures?|"
     r"unreachable|not responding|investigating|partial|major|recover\w*|service (?:issue|interruption)|"
     r"undeliver\w*|not (?:being )?delivered)"
 )
 #: Words that say a named thing is someone else's service, for a dependency not in the well-known list.
 THIRD_PARTY = re.compile(
-    r"(?i)\b(?:status ?(?:page|site|dashboard)|status\.\S+|trust ?(?:site|page)|trust\.\S+|health dashboard|"
-    r"service health|vendor|provider|third[- ]party|waiting (?:on|for) (?:them|their)|"
+    rf"(?i)\b(?:{_STATUS_WORDS}|vendor|provider|third[- ]party|waiting (?:on|for) (?:them|their)|"
     r"their (?:side|end|api|status|support)|"
     r"on their|support ticket|opened a (?:ticket|case) with)\b|"
     # quoting a status page: "scaleway status: 'Object Storage fr-par - elevated error rates'"
     r"\bstatus\s*(?:says|:)\s*['\"‘“]"
 )
-
 
 
 #: Other names of a well-known provider in text (a full name, a former name) → the name :data:`PROVIDERS` gives

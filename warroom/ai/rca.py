@@ -71,7 +71,6 @@ from .rca_passes import (
     cite_related_incidents,
     latest_focus,
     merge_same_evidence,
-    minutes_between,
     named_in,
     no_change_of_ours,
     signals_below_causes,
@@ -99,7 +98,7 @@ from .statements import (
     read_talk,
     without_instructions,
 )
-from .text import fmt_duration, fmt_time, one_line, overlap, spaced, tokens, utc
+from .text import fmt_duration, fmt_time, minutes_between, one_line, overlap, spaced, tokens, utc
 
 
 def _alert_text(a: AlertFact) -> str:
@@ -536,14 +535,12 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
         when = max(when, time_proximity(first_run, started, kind="config"))
         reasons.append(f"its new schedule first ran at {fmt_time(first_run, day_of=started)}")
     ran_out = runs_out_at(text, change.at)
-    if ran_out is not None and started is not None and -60 <= minutes_between(started, ran_out) <= 30:
-        # A grace period, validity or lifetime it set ("old key accepted for 48h", "SAS validity 72h") ran out when
-        # the trouble began: that moment was set by this change.
+    # A grace period or validity it set ("old key accepted for 48h", "SAS validity 72h") ran out when the trouble
+    # began: that moment was set by this change.
+    expired = ran_out is not None and started is not None and -60 <= minutes_between(started, ran_out) <= 30
+    if expired and ran_out is not None:
         when = max(when, 0.9)
-        score_lift = RAN_OUT_LIFT
         reasons.append(f"what it set ran out at {fmt_time(ran_out, day_of=started)}, when the trouble began")
-    else:
-        score_lift = 0.0
     settled = scene.settled == change.id and verdict.lift >= 0
     # A limit it set is where the alerts or responders find something pinned ("ConcurrentExecutions flat at 50"):
     # the trouble is that limit, reached — however long ago it was set.
@@ -643,7 +640,8 @@ def _change_candidate(ctx: IncidentContext, change: ChangeFact, scene: _Scene) -
     if settled:
         score += SETTLED_LIFT
         reasons.append("the latest statements settle on it")
-    score += score_lift
+    if expired:
+        score += RAN_OUT_LIFT
     if pinned:
         score += PINNED_LIFT
         reasons.append(f"something is pinned at {pinned}, the limit it set")

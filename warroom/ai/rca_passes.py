@@ -14,17 +14,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from .context import AlertFact, EventFact, IncidentContext
 from .providers import STATUS_PAGE, canonical
 from .signals import BY_KEY
 from .statements import GENERIC, QUESTION, clauses
-from .text import fmt_time, one_line, tokens, utc
-
-
-def minutes_between(later: datetime, earlier: datetime) -> float:
-    return (utc(later) - utc(earlier)).total_seconds() / 60
+from .text import fmt_time, minutes_between, one_line, tokens, utc
 
 
 @dataclass

@@ -21,7 +21,7 @@ from itertools import pairwise
 
 from .context import ChangeFact, EventFact, IncidentContext
 from .safety import looks_like_injection
-from .text import overlap, tokens, utc
+from .text import minutes_between, overlap, tokens, utc
 
 # -- the grammar of one statement ---------------------------------------------------------------------------
 #: Nouns for a change by its kind ("the flag", "the deploy", "the migration").
@@ -225,8 +225,6 @@ def without_instructions(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if not looks_like_injection(line))
 
 
-def _minutes(later: datetime, earlier: datetime) -> float:
-    return (utc(later) - utc(earlier)).total_seconds() / 60
 
 
 # -- what responders call a change: versions, names, "the previous build" ------------------------------------
@@ -760,12 +758,7 @@ def change_handles(
         for c in ctx.changes
     }
     settings = {c.id: {w.lower() for w in _SETTING.findall(without_instructions(c.title))} for c in ctx.changes}
-    initials = {
-        c.id: {"".join(p[0] for p in bits).upper()
-               for n in _NAME.findall(without_instructions(c.title)) if len(bits := re.split(r"[-_]", n)) >= 3
-               and all(p.isalpha() for p in bits)}
-        for c in ctx.changes
-    }
+    initials = {c.id: _initials(without_instructions(c.title)) for c in ctx.changes}
     out: dict[str, Handles] = {}
     for c in ctx.changes:
         out[c.id] = Handles(
@@ -793,6 +786,16 @@ def change_handles(
                 if not any(st in stems[o] and dayparts[o] & dayparts[c.id] for o in stems if o != c.id)
             ),
         )
+    return out
+
+
+def _initials(title: str) -> set[str]:
+    """The initials of the names of three words or more in ``title`` ("split-brain-resolver" → "SBR")."""
+    out = set()
+    for name in _NAME.findall(title):
+        words = re.split(r"[-_]", name)
+        if len(words) >= 3 and all(w.isalpha() for w in words):
+            out.add("".join(w[0] for w in words).upper())
     return out
 
 
@@ -836,7 +839,7 @@ def _releases(ctx: IncidentContext, started: datetime | None) -> dict[str, str]:
     if started is None:
         return {}
     start = utc(started)
-    before = [c for c in ctx.changes if c.kind == "deploy" and 0 <= _minutes(start, c.at) <= 2880]
+    before = [c for c in ctx.changes if c.kind == "deploy" and 0 <= minutes_between(start, c.at) <= 2880]
     out: dict[str, str] = {}
     windows: dict[str, tuple[datetime, datetime]] = {"latest": (start - timedelta(days=1), start)}
     day = start.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -932,7 +935,7 @@ def _outcome(events: list[EventFact], after: EventFact, rest: list[str]) -> tupl
             return -1, after.ref
         if said(RECOVERED, clause):
             return 1, after.ref
-    later = [e for e in events if utc(e.at) > utc(after.at) and _minutes(e.at, after.at) <= 60][:4]
+    later = [e for e in events if utc(e.at) > utc(after.at) and minutes_between(e.at, after.at) <= 60][:4]
     for e in later:
         for clause in clauses(e.text):
             if said(NO_EFFECT, clause):

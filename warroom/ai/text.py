@@ -209,6 +209,11 @@ def utc(at: datetime) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
+def minutes_between(later: datetime, earlier: datetime) -> float:
+    """Minutes from ``earlier`` to ``later`` (negative when ``later`` is before)."""
+    return (utc(later) - utc(earlier)).total_seconds() / 60
+
+
 def fmt_time(at: datetime, *, day_of: datetime | None = None) -> str:
     """``14:05 UTC``, with the date in front when it is not the day of ``day_of``."""
     at = utc(at)
